@@ -1,0 +1,23 @@
+# Debian 12 packages (packaging/install-deps.sh installs them).
+set(THREADS_PREFER_PTHREAD_FLAG ON)
+find_package(Threads REQUIRED)
+find_package(Boost 1.74 REQUIRED COMPONENTS filesystem)
+find_package(OpenSSL 3 REQUIRED)
+find_package(yaml-cpp REQUIRED)
+
+# Debian's libqpid-proton-cpp.pc requires a .pc that does not exist, so find Proton directly.
+find_library(PROTON_CPP_LIBRARY NAMES qpid-proton-cpp)
+find_library(PROTON_C_LIBRARY NAMES qpid-proton-core qpid-proton)
+find_path(PROTON_INCLUDE_DIR NAMES proton/container.hpp)
+if(PROTON_CPP_LIBRARY AND PROTON_INCLUDE_DIR)
+  add_library(proton::cpp INTERFACE IMPORTED)
+  target_include_directories(proton::cpp INTERFACE ${PROTON_INCLUDE_DIR})
+  target_link_libraries(proton::cpp INTERFACE ${PROTON_CPP_LIBRARY} ${PROTON_C_LIBRARY})
+  set(IOTGW_HAVE_PROTON ON)
+endif()
+
+# yaml-cpp 0.7's CMake package names its target yaml-cpp (0.8 adds yaml-cpp::yaml-cpp).
+if(NOT TARGET yaml-cpp::yaml-cpp)
+  add_library(yaml-cpp::yaml-cpp INTERFACE IMPORTED)
+  target_link_libraries(yaml-cpp::yaml-cpp INTERFACE yaml-cpp)
+endif()

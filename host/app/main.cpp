@@ -1,0 +1,36 @@
+#include <exception>
+#include <iostream>
+
+#include "app/commands.hpp"
+#include "iotgw/abi.h"
+
+#ifndef IOTGW_VERSION
+#define IOTGW_VERSION "0.0.0"
+#endif
+
+int main(int argc, char** argv) {
+  using namespace iotgw::app;
+  std::string error;
+  auto options = parse_options(argc, argv, error);
+  if (!options) {
+    std::cerr << "iotgw: " << error << "\n\n" << usage();
+    return 2;
+  }
+  iotgw::Logger log(options->log_level.value_or(iotgw::LogLevel::info));
+  try {
+    switch (options->command) {
+      case Command::help: std::cout << usage(); return 0;
+      case Command::version:
+        std::cout << "iotgw " IOTGW_VERSION " (plugin ABI " << IOTGW_ABI_MAJOR << "." << IOTGW_ABI_MINOR << ")\n";
+        return 0;
+      case Command::check: return run_check(*options, log);
+      case Command::list_plugins: return run_list_plugins(*options, log);
+      case Command::describe: return run_describe(*options, log);
+      case Command::run: return run_serve(*options, log);
+    }
+  } catch (const std::exception& e) {
+    log.error("gateway", std::string("fatal: ") + e.what());
+    return 1;
+  }
+  return 0;
+}

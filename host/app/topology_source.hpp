@@ -1,0 +1,16 @@
+// Reads the topology the command line names, with the command line's overrides applied.
+#pragma once
+
+#include <optional>
+
+#include "app/options.hpp"
+#include "config/model.hpp"
+
+namespace iotgw::app {
+
+std::optional<config::Topology> load_topology(const Options& options, config::Diagnostics& diags);
+
+// The plugins directory: --plugins-dir, else the topology's gateway.plugins_dir.
+std::optional<std::filesystem::path> plugins_dir(const Options& options, config::Diagnostics& diags);
+
+}  // namespace iotgw::app

@@ -1,0 +1,61 @@
+// The one upstream every adapter shares. The runtime sees a Bridge (one per gateway) and a
+// BridgeDevice per authenticated device connection; flavours (loopback here; iothub and amqp on
+// Qpid Proton) implement both.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/io_context.hpp>
+
+#include "config/model.hpp"
+#include "iotgw/abi.h"
+#include "iotgw/common/log.hpp"
+#include "runtime/message.hpp"
+
+namespace iotgw::bridge {
+
+struct Identity {
+  std::string device_id;
+  std::string module_id;
+  std::string auth_method;
+  std::string hub_token;  // presented upstream for this device when set
+};
+
+// How the bridge reaches one device connection. Called on that connection's loop.
+class DeviceChannel {
+ public:
+  virtual ~DeviceChannel() = default;
+  // A message from the hub. The channel answers with BridgeDevice::settle(delivery, ...).
+  virtual void deliver(std::unique_ptr<iotgw_msg> msg, std::uint64_t delivery) = 0;
+};
+
+// One device's links upstream. Lives on the device connection's loop; destroying it detaches
+// the device and releases every delivery it did not settle.
+class BridgeDevice {
+ public:
+  using Completion = std::function<void(iotgw_outcome, const std::string& reason)>;
+
+  virtual ~BridgeDevice() = default;
+  // QoS 1: `done` runs on the loop with the hub's outcome, never inside this call.
+  // QoS 0: `done` may be empty and is not called.
+  virtual void send(std::unique_ptr<iotgw_msg> msg, iotgw_qos qos, Completion done) = 0;
+  virtual void set_downstream(bool enabled) = 0;
+  virtual void settle(std::uint64_t delivery, iotgw_outcome outcome, std::string_view reason) = 0;
+};
+
+class Bridge {
+ public:
+  virtual ~Bridge() = default;
+  virtual std::unique_ptr<BridgeDevice> attach(boost::asio::io_context& loop,
+                                               const Identity& identity,
+                                               std::weak_ptr<DeviceChannel> channel) = 0;
+  virtual std::string describe() const = 0;
+};
+
+std::unique_ptr<Bridge> make_bridge(const config::BridgeSpec& spec, Logger& log);
+
+}  // namespace iotgw::bridge

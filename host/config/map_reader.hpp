@@ -1,0 +1,60 @@
+// Reads one YAML mapping of the topology: checks it is a map, reports every unknown key with the
+// valid ones, and reads typed values, each failure reported at the value's own position.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "config/diagnostics.hpp"
+
+namespace iotgw::config {
+
+// A name that refers to something else in the topology, with where it was written.
+struct Ref {
+  std::string name;
+  Mark mark;
+};
+
+class MapReader {
+ public:
+  // `what` names the map in messages ("gateway", "listener 'mqtt'").
+  MapReader(const YAML::Node& node, std::string file, std::string what,
+            std::vector<std::string> valid_keys, Diagnostics& diags);
+
+  bool ok() const { return is_map_; }
+  bool has(const std::string& key) const;
+  YAML::Node node(const std::string& key) const;
+  Mark mark() const { return mark_of(file_, node_); }
+  Mark mark(const std::string& key) const;
+
+  std::optional<std::string> string(const std::string& key, bool required = false);
+  std::optional<std::int64_t> integer(const std::string& key, std::int64_t min, std::int64_t max);
+  std::optional<bool> boolean(const std::string& key);
+  std::optional<std::chrono::milliseconds> duration(const std::string& key);
+  // A sequence of names (or a single name).
+  std::optional<std::vector<Ref>> names(const std::string& key);
+
+  void error(const std::string& key, const std::string& message);
+  const std::string& what() const { return what_; }
+  const std::string& file() const { return file_; }
+
+ private:
+  const YAML::Node& scalar(const std::string& key, const YAML::Node& n, const char* expected,
+                           bool& good);
+
+  YAML::Node node_;
+  std::string file_;
+  std::string what_;
+  Diagnostics& diags_;
+  bool is_map_ = false;
+};
+
+// A name of a stage, listener or plugin: letters, digits, '_', '-' and '.'.
+bool valid_name(const std::string& name);
+
+}  // namespace iotgw::config

@@ -1,0 +1,257 @@
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "config/model.hpp"
+#include "iotgw/common/units.hpp"
+
+namespace iotgw::config {
+
+namespace {
+
+const std::vector<std::string> kTopKeys = {"gateway", "bridge", "stages", "listeners"};
+const std::vector<std::string> kGatewayKeys = {"plugins_dir", "threads", "drain_timeout",
+                                               "log_level"};
+const std::vector<std::string> kBridgeKeys = {"flavour", "echo"};
+const std::vector<std::string> kFlavours = {"loopback"};
+const std::vector<std::string> kStageKeys = {"name", "plugin", "config"};
+const std::vector<std::string> kListenerKeys = {"name",     "adapter", "transport",
+                                                "bind",     "auth",    "pipeline",
+                                                "options",  "max_connections"};
+const std::vector<std::string> kTransports = {"tcp"};
+
+PluginOptions options_of(MapReader& r, const std::string& key, Diagnostics& diags) {
+  PluginOptions o;
+  o.mark = r.mark(key);
+  if (!r.has(key)) return o;
+  o.node = r.node(key);
+  if (!o.node.IsMap()) {
+    diags.add(o.mark, r.what() + ": '" + key + "' must be a mapping of keys");
+    o.node = YAML::Node();
+  }
+  return o;
+}
+
+void parse_gateway(const YAML::Node& n, const std::filesystem::path& file, Topology& t,
+                   Diagnostics& diags) {
+  MapReader r(n, file.string(), "gateway", kGatewayKeys, diags);
+  const auto base = t.file.parent_path();
+  t.gateway.plugins_dir = base / "plugins";
+  t.gateway.plugins_dir_mark = r.mark();
+  if (auto dir = r.string("plugins_dir")) {
+    t.gateway.plugins_dir = base / *dir;
+    t.gateway.plugins_dir_mark = r.mark("plugins_dir");
+  }
+  t.gateway.plugins_dir = t.gateway.plugins_dir.lexically_normal();
+  if (auto threads = r.integer("threads", 0, 1024)) t.gateway.threads = static_cast<unsigned>(*threads);
+  if (auto d = r.duration("drain_timeout")) t.gateway.drain_timeout = *d;
+  if (auto lvl = r.string("log_level")) {
+    t.gateway.log_level = parse_log_level(*lvl);
+    if (!t.gateway.log_level) {
+      r.error("log_level", "log_level '" + *lvl + "' is not one of trace, debug, info, warn, error");
+    }
+  }
+}
+
+void parse_bridge(const YAML::Node& n, const std::filesystem::path& file, Topology& t,
+                  Diagnostics& diags) {
+  MapReader r(n, file.string(), "bridge", kBridgeKeys, diags);
+  t.bridge.mark = r.mark();
+  if (auto f = r.string("flavour")) {
+    if (std::find(kFlavours.begin(), kFlavours.end(), *f) == kFlavours.end()) {
+      r.error("flavour", "unknown flavour '" + *f + "' (valid: " + join(kFlavours, ", ") + ")");
+    } else {
+      t.bridge.flavour = *f;
+    }
+  }
+  if (auto e = r.boolean("echo")) t.bridge.echo = *e;
+}
+
+void parse_stages(const YAML::Node& n, const std::filesystem::path& file, Topology& t,
+                  Diagnostics& diags) {
+  if (!n.IsDefined() || n.IsNull()) return;
+  if (!n.IsSequence()) {
+    diags.add(mark_of(file.string(), n), "stages: expected a list of stages");
+    return;
+  }
+  std::set<std::string> seen;
+  for (const auto& item : n) {
+    std::string what = "stage #" + std::to_string(t.stages.size() + 1);
+    if (item.IsMap() && item["name"].IsScalar()) what = "stage '" + item["name"].Scalar() + "'";
+    MapReader r(item, file.string(), what, kStageKeys, diags);
+    if (!r.ok()) continue;
+    StageSpec s;
+    s.mark = r.mark();
+    auto name = r.string("name", true);
+    auto plugin = r.string("plugin", true);
+    if (name && !valid_name(*name)) {
+      r.error("name", "invalid name '" + *name + "' (letters, digits, '_', '-', '.'; at most 64)");
+      name.reset();
+    }
+    if (name && !seen.insert(*name).second) {
+      r.error("name", "duplicate stage name '" + *name + "'");
+      name.reset();
+    }
+    s.config = options_of(r, "config", diags);
+    if (!name || !plugin) continue;
+    s.name = *name;
+    s.plugin = {*plugin, r.mark("plugin")};
+    t.stages.push_back(std::move(s));
+  }
+}
+
+void check_refs(const std::vector<Ref>& refs, const Topology& t, const std::string& what,
+                const std::string& key, Diagnostics& diags) {
+  std::vector<std::string> defined;
+  for (const auto& s : t.stages) defined.push_back(s.name);
+  std::set<std::string> seen;
+  for (const auto& ref : refs) {
+    if (t.find_stage(ref.name) == nullptr) {
+      diags.add(ref.mark, what + ": unknown stage '" + ref.name + "' in " + key + " (defined: " +
+                              (defined.empty() ? std::string("none") : join(defined, ", ")) + ")");
+    } else if (!seen.insert(ref.name).second) {
+      diags.add(ref.mark, what + ": stage '" + ref.name + "' appears twice in " + key);
+    }
+  }
+}
+
+void parse_listeners(const YAML::Node& n, const std::filesystem::path& file, Topology& t,
+                     Diagnostics& diags) {
+  if (!n.IsDefined() || n.IsNull()) {
+    diags.add({file.string(), 0, 0}, "no listeners: the topology needs at least one");
+    return;
+  }
+  if (!n.IsSequence()) {
+    diags.add(mark_of(file.string(), n), "listeners: expected a list of listeners");
+    return;
+  }
+  std::set<std::string> names;
+  for (const auto& item : n) {
+    std::string what = "listener #" + std::to_string(t.listeners.size() + 1);
+    if (item.IsMap() && item["name"].IsScalar()) what = "listener '" + item["name"].Scalar() + "'";
+    MapReader r(item, file.string(), what, kListenerKeys, diags);
+    if (!r.ok()) continue;
+    ListenerSpec l;
+    l.mark = r.mark();
+    bool good = true;
+    auto name = r.string("name", true);
+    if (name && !valid_name(*name)) {
+      r.error("name", "invalid name '" + *name + "' (letters, digits, '_', '-', '.'; at most 64)");
+      good = false;
+    } else if (name && !names.insert(*name).second) {
+      r.error("name", "duplicate listener name '" + *name + "'");
+      good = false;
+    }
+    auto adapter = r.string("adapter", true);
+    if (auto tr = r.string("transport")) {
+      if (std::find(kTransports.begin(), kTransports.end(), *tr) == kTransports.end()) {
+        r.error("transport", "unknown transport '" + *tr + "' (valid: " + join(kTransports, ", ") + ")");
+        good = false;
+      } else {
+        l.transport = *tr;
+      }
+    }
+    auto bind = r.string("bind", true);
+    if (bind) {
+      auto ep = parse_endpoint(*bind);
+      if (!ep) {
+        r.error("bind", "bind '" + *bind + "' is not host:port with a port from 0 to 65535");
+        good = false;
+      } else {
+        l.bind = *ep;
+      }
+    }
+    if (auto mc = r.integer("max_connections", 1, 10'000'000)) l.max_connections = static_cast<std::uint64_t>(*mc);
+    auto auth = r.names("auth");
+    auto pipeline = r.names("pipeline");
+    l.options = options_of(r, "options", diags);
+    if (!name || !adapter || !bind || !auth || !pipeline || !good) continue;
+    l.name = *name;
+    l.adapter = {*adapter, r.mark("adapter")};
+    l.auth = std::move(*auth);
+    l.pipeline = std::move(*pipeline);
+    check_refs(l.auth, t, what, "auth", diags);
+    check_refs(l.pipeline, t, what, "pipeline", diags);
+    for (const auto& other : t.listeners) {
+      if (other.bind == l.bind && l.bind.port != 0) {
+        r.error("bind", "bind " + l.bind.str() + " is already used by listener '" + other.name + "'");
+      }
+    }
+    t.listeners.push_back(std::move(l));
+  }
+  if (t.listeners.empty() && diags.empty()) {
+    diags.add(mark_of(file.string(), n), "no listeners: the topology needs at least one");
+  }
+}
+
+}  // namespace
+
+std::string PluginOptions::fingerprint() const {
+  if (!node.IsDefined() || node.IsNull()) return {};
+  YAML::Emitter out;
+  out.SetMapFormat(YAML::Flow);
+  out.SetSeqFormat(YAML::Flow);
+  out << node;
+  return out.c_str();
+}
+
+std::string Endpoint::str() const {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+std::optional<Endpoint> parse_endpoint(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos) return std::nullopt;
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    return std::nullopt;  // a bare IPv6 address needs brackets
+  }
+  if (host.empty()) host = "0.0.0.0";
+  auto port = parse_int(std::string_view(text).substr(colon + 1));
+  if (!port || *port < 0 || *port > 65535) return std::nullopt;
+  return Endpoint{host, static_cast<std::uint16_t>(*port)};
+}
+
+const StageSpec* Topology::find_stage(const std::string& name) const {
+  for (const auto& s : stages) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+std::optional<Topology> parse_topology(const std::filesystem::path& file, Diagnostics& diags) {
+  const std::string fname = file.string();
+  std::ifstream in(file);
+  if (!in) {
+    diags.add({fname, 0, 0}, "cannot read the topology file: " + std::string(std::strerror(errno)));
+    return std::nullopt;
+  }
+  YAML::Node root;
+  try {
+    root = YAML::Load(in);
+  } catch (const YAML::ParserException& e) {
+    diags.add({fname, e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg);
+    return std::nullopt;
+  }
+  Topology t;
+  t.file = std::filesystem::absolute(file);
+  MapReader top(root, fname, "topology", kTopKeys, diags);
+  if (!top.ok()) {
+    if (root.IsNull()) diags.add({fname, 0, 0}, "the topology file is empty");
+    return std::nullopt;
+  }
+  parse_gateway(top.node("gateway"), file, t, diags);
+  parse_bridge(top.node("bridge"), file, t, diags);
+  parse_stages(top.node("stages"), file, t, diags);
+  parse_listeners(top.node("listeners"), file, t, diags);
+  if (!diags.empty()) return std::nullopt;
+  return t;
+}
+
+}  // namespace iotgw::config

@@ -1,0 +1,50 @@
+#include "plugins/catalog.hpp"
+
+#include <algorithm>
+#include <system_error>
+
+namespace iotgw::plugins {
+
+namespace fs = std::filesystem;
+
+Catalog Catalog::scan(const fs::path& dir, const PrivateCopies& copies,
+                      std::vector<LoadError>& errors) {
+  Catalog c;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    errors.push_back({dir, "plugins directory does not exist or is not a directory"});
+    return c;
+  }
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() == ".so" && entry.is_regular_file()) files.push_back(entry.path());
+  }
+  if (ec) errors.push_back({dir, "cannot list: " + ec.message()});
+  std::sort(files.begin(), files.end());  // the same order on every machine and every reload
+  for (const auto& file : files) {
+    auto loaded = load_plugin(file, copies);
+    if (auto* err = std::get_if<LoadError>(&loaded)) {
+      errors.push_back(std::move(*err));
+      continue;
+    }
+    auto plugin = std::get<std::shared_ptr<Plugin>>(std::move(loaded));
+    if (auto twin = c.find(plugin->name())) {
+      errors.push_back({file, "duplicate plugin name '" + std::string(plugin->name()) +
+                                  "' (also in " + twin->path().string() + ")"});
+      continue;
+    }
+    c.plugins_.push_back(std::move(plugin));
+  }
+  std::sort(c.plugins_.begin(), c.plugins_.end(),
+            [](const auto& a, const auto& b) { return a->name() < b->name(); });
+  return c;
+}
+
+std::shared_ptr<Plugin> Catalog::find(std::string_view name) const {
+  for (const auto& p : plugins_) {
+    if (p->name() == name) return p;
+  }
+  return nullptr;
+}
+
+}  // namespace iotgw::plugins

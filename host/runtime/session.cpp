@@ -1,0 +1,185 @@
+#include "runtime/session.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include "iotgw/plugin.hpp"
+#include "runtime/auth_run.hpp"
+
+namespace iotgw::runtime {
+
+namespace {
+const std::string kNoDevice;
+}
+
+Session::Session(std::shared_ptr<ListenerShared> listener) : listener_(std::move(listener)) {}
+
+Session::~Session() = default;
+
+const std::string& Session::device_id() const { return identity_ ? identity_->device_id : kNoDevice; }
+
+bool Session::on_open(transport::Connection& conn, std::string& reason) {
+  conn_ = &conn;
+  const auto& stream = conn.stream();
+  const std::string peer = stream.remote_address();
+  const std::string local = stream.local_address();
+  const std::string cn = stream.cert_subject_cn();
+  const std::string thumb = stream.cert_sha256();
+  iotgw_conn_info info{};
+  info.struct_size = sizeof info;
+  info.listener = to_c(listener_->name);
+  info.peer_address = to_c(peer);
+  info.local_address = to_c(local);
+  info.tls = stream.tls() ? 1 : 0;
+  info.cert_subject_cn = to_c(cn);
+  info.cert_sha256 = to_c(thumb);
+  iotgw_error err{};
+  const auto st = adapter().open(listener_->adapter->handle(), this, &info, &state_, &err);
+  if (st != IOTGW_OK || state_ == nullptr) {
+    state_ = nullptr;
+    reason = err.message[0] != '\0' ? err.message : "the adapter refused the connection";
+    return false;
+  }
+  return true;
+}
+
+bool Session::on_bytes(std::span<const std::uint8_t> data, std::size_t& consumed,
+                       std::string& reason) {
+  iotgw_error err{};
+  const auto st = adapter().on_bytes(state_, {data.data(), data.size()}, &consumed, &err);
+  if (st == IOTGW_OK) return true;
+  reason = err.message[0] != '\0' ? err.message : "protocol error";
+  return false;
+}
+
+void Session::on_writable() {
+  if (state_ != nullptr && adapter().on_writable != nullptr) adapter().on_writable(state_);
+}
+
+void Session::on_timer(std::uint32_t id) {
+  if (state_ != nullptr && adapter().on_timer != nullptr) adapter().on_timer(state_, id);
+}
+
+void Session::on_drain() {
+  if (state_ != nullptr && adapter().on_drain != nullptr) adapter().on_drain(state_);
+}
+
+void Session::on_closed() {
+  if (state_ != nullptr) adapter().close(state_);
+  state_ = nullptr;
+  conn_ = nullptr;
+  device_.reset();  // detaches from the bridge; unsettled downstream messages are released
+}
+
+iotgw_status Session::authenticate(const iotgw_credentials& credentials, std::uint64_t& token) {
+  if (conn_ == nullptr) return IOTGW_ERR_STATE;
+  if (authenticating_ || identity_) return IOTGW_ERR_STATE;
+  authenticating_ = true;
+  token = next_token_++;
+  auto run = std::make_shared<AuthRun>(
+      listener_->pipeline.load(), OwnedCredentials::copy(credentials), conn_->loop(),
+      [weak = weak_from_this(), token](iotgw_status st, const bridge::Identity& id,
+                                       const std::string& reason) {
+        if (auto self = weak.lock()) self->on_auth_done(token, st, id, reason);
+      });
+  run->start();
+  return IOTGW_OK;
+}
+
+void Session::on_auth_done(std::uint64_t token, iotgw_status status,
+                           const bridge::Identity& identity, const std::string& reason) {
+  authenticating_ = false;
+  if (state_ == nullptr || conn_ == nullptr) return;
+  if (status != IOTGW_OK) {
+    listener_->log.info("listener " + listener_->name,
+                        "authentication refused for " + conn_->stream().remote_address() + ": " + reason);
+    if (adapter().on_auth_result != nullptr) {
+      adapter().on_auth_result(state_, token, status, nullptr, reason.c_str());
+    }
+    return;
+  }
+  identity_ = identity;
+  device_ = listener_->bridge.attach(conn_->loop(), identity, weak_from_this());
+  if (adapter().on_auth_result != nullptr) {
+    iotgw_identity id{};
+    id.struct_size = sizeof id;
+    id.device_id = to_c(identity_->device_id);
+    id.module_id = to_c(identity_->module_id);
+    id.auth_method = to_c(identity_->auth_method);
+    adapter().on_auth_result(state_, token, IOTGW_OK, &id, nullptr);
+  }
+}
+
+iotgw_status Session::send_upstream(std::unique_ptr<iotgw_msg> msg, iotgw_qos qos,
+                                    std::uint64_t& token) {
+  if (!device_ || conn_ == nullptr) return IOTGW_ERR_STATE;
+  msg->device_id = identity_->device_id;
+  const auto pipeline = listener_->pipeline.load();
+  auto verdict = pipeline->upstream(*msg);
+  token = next_token_++;
+  const bool confirmed = qos == IOTGW_QOS_AT_LEAST_ONCE;
+  if (verdict.verdict != IOTGW_CONTINUE) {
+    if (verdict.verdict == IOTGW_REJECT) {
+      listener_->log.info("listener " + listener_->name,
+                          identity_->device_id + ": upstream message refused: " + verdict.reason);
+    }
+    if (confirmed) {
+      ++in_flight_;
+      const auto outcome = verdict.verdict == IOTGW_DROP ? IOTGW_ACCEPTED : IOTGW_REJECTED;
+      boost::asio::post(conn_->loop(), [weak = weak_from_this(), token, outcome,
+                                        reason = std::move(verdict.reason)] {
+        if (auto self = weak.lock()) self->on_upstream_done(token, outcome, reason);
+      });
+    }
+    return IOTGW_OK;
+  }
+  if (!confirmed) {
+    device_->send(std::move(msg), qos, {});
+    return IOTGW_OK;
+  }
+  ++in_flight_;
+  device_->send(std::move(msg), qos,
+                [weak = weak_from_this(), token](iotgw_outcome outcome, const std::string& reason) {
+                  if (auto self = weak.lock()) self->on_upstream_done(token, outcome, reason);
+                });
+  return IOTGW_OK;
+}
+
+void Session::on_upstream_done(std::uint64_t token, iotgw_outcome outcome,
+                               const std::string& reason) {
+  --in_flight_;
+  if (state_ == nullptr || adapter().on_upstream_result == nullptr) return;
+  adapter().on_upstream_result(state_, token, outcome, reason.empty() ? nullptr : reason.c_str());
+}
+
+iotgw_status Session::set_downstream(bool enabled) {
+  if (!device_) return IOTGW_ERR_STATE;
+  device_->set_downstream(enabled);
+  return IOTGW_OK;
+}
+
+void Session::settle(std::uint64_t delivery, iotgw_outcome outcome, const char* reason) {
+  if (device_) device_->settle(delivery, outcome, reason != nullptr ? reason : "");
+}
+
+void Session::deliver(std::unique_ptr<iotgw_msg> msg, std::uint64_t delivery) {
+  if (state_ == nullptr || !device_) return;  // gone: the bridge device released it
+  const auto pipeline = listener_->pipeline.load();
+  auto verdict = pipeline->downstream(*msg);
+  if (verdict.verdict == IOTGW_REJECT) {
+    listener_->log.info("listener " + listener_->name,
+                        identity_->device_id + ": downstream message refused: " + verdict.reason);
+    device_->settle(delivery, IOTGW_REJECTED, verdict.reason);
+    return;
+  }
+  if (verdict.verdict == IOTGW_DROP) {
+    device_->settle(delivery, IOTGW_ACCEPTED, {});
+    return;
+  }
+  if (adapter().on_downstream == nullptr) {
+    device_->settle(delivery, IOTGW_REJECTED, "the adapter takes no downstream messages");
+    return;
+  }
+  adapter().on_downstream(state_, msg.get(), delivery);
+}
+
+}  // namespace iotgw::runtime

@@ -1,0 +1,67 @@
+// Glue between one transport connection, its adapter's per-connection state, the listener's
+// pipeline and the bridge. An iotgw_conn handle handed to an adapter is a Session. Lives on the
+// connection's loop; everything here runs there.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "bridge/bridge.hpp"
+#include "runtime/listener_shared.hpp"
+#include "transport/connection.hpp"
+
+struct iotgw_conn {
+  virtual ~iotgw_conn() = default;
+};
+
+namespace iotgw::runtime {
+
+class Session final : public iotgw_conn,
+                      public transport::ConnectionHandler,
+                      public bridge::DeviceChannel,
+                      public std::enable_shared_from_this<Session> {
+ public:
+  explicit Session(std::shared_ptr<ListenerShared> listener);
+  ~Session() override;
+
+  // transport::ConnectionHandler
+  bool on_open(transport::Connection& conn, std::string& reason) override;
+  bool on_bytes(std::span<const std::uint8_t> data, std::size_t& consumed,
+                std::string& reason) override;
+  void on_writable() override;
+  void on_timer(std::uint32_t id) override;
+  void on_drain() override;
+  void on_closed() override;
+
+  // bridge::DeviceChannel
+  void deliver(std::unique_ptr<iotgw_msg> msg, std::uint64_t delivery) override;
+
+  // What the host api does for this connection.
+  transport::Connection* connection() { return conn_; }
+  iotgw_status authenticate(const iotgw_credentials& credentials, std::uint64_t& token);
+  iotgw_status send_upstream(std::unique_ptr<iotgw_msg> msg, iotgw_qos qos, std::uint64_t& token);
+  iotgw_status set_downstream(bool enabled);
+  void settle(std::uint64_t delivery, iotgw_outcome outcome, const char* reason);
+
+  std::size_t in_flight() const { return in_flight_; }
+  const std::string& device_id() const;
+
+ private:
+  void on_auth_done(std::uint64_t token, iotgw_status status, const bridge::Identity& identity,
+                    const std::string& reason);
+  void on_upstream_done(std::uint64_t token, iotgw_outcome outcome, const std::string& reason);
+  const iotgw_adapter_vtable& adapter() const { return listener_->adapter->vtable(); }
+
+  std::shared_ptr<ListenerShared> listener_;  // keeps the adapter instance and library alive
+  transport::Connection* conn_ = nullptr;    // from on_open to on_closed
+  void* state_ = nullptr;                    // the adapter's, from open to close
+  std::optional<bridge::Identity> identity_;
+  std::unique_ptr<bridge::BridgeDevice> device_;
+  bool authenticating_ = false;
+  std::uint64_t next_token_ = 1;
+  std::size_t in_flight_ = 0;
+};
+
+}  // namespace iotgw::runtime

@@ -1,0 +1,128 @@
+#include "topology/gateway.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include "topology/plan.hpp"
+
+namespace iotgw::topology {
+
+std::string ApplyReport::str() const {
+  return "listeners kept " + std::to_string(kept) + ", added " + std::to_string(added) +
+         ", removed " + std::to_string(removed);
+}
+
+Gateway::Gateway(transport::EventLoops& loops, bridge::Bridge& bridge,
+                 const plugins::PrivateCopies& copies, Logger& log)
+    : loops_(loops), bridge_(bridge), copies_(copies), log_(log) {}
+
+Gateway::~Gateway() {
+  for (auto& l : active_) l->stop_accepting();
+}
+
+std::optional<ApplyReport> Gateway::apply(const config::Topology& model,
+                                          config::Diagnostics& diags) {
+  auto plan = build_plan(model, copies_, log_, diags);
+  if (!plan) return std::nullopt;
+
+  // Phase 1: everything that can fail, with nothing serving touched.
+  struct Step {
+    std::shared_ptr<Listener> listener;
+    std::shared_ptr<const runtime::Pipeline> pipeline;  // set for kept listeners
+    bool added;
+  };
+  std::vector<Step> steps;
+  for (auto& lp : plan->listeners) {
+    auto same = std::find_if(active_.begin(), active_.end(), [&](const auto& l) {
+      return l->name() == lp.spec.name && l->shape() == lp.shape;
+    });
+    if (same != active_.end()) {
+      steps.push_back({*same, lp.pipeline, false});
+      continue;
+    }
+    auto listener = std::make_shared<Listener>(std::move(lp), bridge_, log_);
+    try {
+      listener->bind(loops_);
+    } catch (const std::exception& e) {
+      diags.add({model.file.string(), 0, 0}, e.what());
+      return std::nullopt;  // the new listeners bound so far close with `steps`
+    }
+    steps.push_back({listener, nullptr, true});
+  }
+
+  // Phase 2: commit. Nothing below fails.
+  ApplyReport report;
+  std::vector<std::shared_ptr<Listener>> next;
+  for (auto& s : steps) {
+    if (s.added) {
+      s.listener->start();
+      ++report.added;
+    } else {
+      s.listener->set_pipeline(std::move(s.pipeline));
+      ++report.kept;
+    }
+    next.push_back(s.listener);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + model.gateway.drain_timeout;
+  for (auto& old : active_) {
+    if (std::find(next.begin(), next.end(), old) != next.end()) continue;
+    old->stop_accepting();
+    old->drain();
+    log_.info("listener " + old->name(), "removed: draining " + std::to_string(old->connections()) +
+                                             " connection(s)");
+    draining_.push_back({old, deadline});
+    ++report.removed;
+  }
+  active_ = std::move(next);
+  drain_timeout_ = model.gateway.drain_timeout;
+  return report;
+}
+
+void Gateway::reap() {
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(draining_, [&](Draining& d) {
+    if (d.listener->connections() == 0) {
+      log_.info("listener " + d.listener->name(), "drained");
+      return true;
+    }
+    if (now >= d.deadline) {
+      log_.warn("listener " + d.listener->name(),
+                "drain deadline passed: closing " + std::to_string(d.listener->connections()) +
+                    " connection(s)");
+      d.listener->close_all("listener removed (drain deadline)");
+      return true;
+    }
+    return false;
+  });
+}
+
+void Gateway::shutdown(std::chrono::milliseconds deadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  for (auto& l : active_) {
+    l->stop_accepting();
+    l->drain();
+    draining_.push_back({l, until});
+  }
+  active_.clear();
+  auto open = [this] {
+    std::size_t n = 0;
+    for (auto& d : draining_) n += d.listener->connections();
+    return n;
+  };
+  log_.info("gateway", "shutting down: draining " + std::to_string(open()) + " connection(s)");
+  while (open() > 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (const auto left = open(); left > 0) {
+    log_.warn("gateway", "drain deadline passed: closing " + std::to_string(left) + " connection(s)");
+    for (auto& d : draining_) d.listener->close_all("shutdown");
+    // Give the loops a moment to run the closes, so adapters see on_closed before exit.
+    const auto grace = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (open() > 0 && std::chrono::steady_clock::now() < grace) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  draining_.clear();
+}
+
+}  // namespace iotgw::topology

@@ -1,0 +1,60 @@
+// The serving topology and its changes: first start, reload (build everything new first, swap
+// only if all of it worked), draining removed listeners, and shutdown.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bridge/bridge.hpp"
+#include "config/diagnostics.hpp"
+#include "config/model.hpp"
+#include "topology/listener.hpp"
+#include "transport/event_loops.hpp"
+
+namespace iotgw::topology {
+
+struct ApplyReport {
+  std::size_t kept = 0, added = 0, removed = 0;
+  std::string str() const;
+};
+
+class Gateway {
+ public:
+  Gateway(transport::EventLoops& loops, bridge::Bridge& bridge,
+          const plugins::PrivateCopies& copies, Logger& log);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Starts serving the model, or moves to it from what serves now. On failure nothing that
+  // serves has changed, and diags says why.
+  std::optional<ApplyReport> apply(const config::Topology& model, config::Diagnostics& diags);
+
+  // Closes drained listeners and those past their deadline. Call it now and then.
+  void reap();
+
+  // Stops accepting, asks every connection to finish, waits until they have or the deadline
+  // passed, then closes what is left.
+  void shutdown(std::chrono::milliseconds deadline);
+
+  const std::vector<std::shared_ptr<Listener>>& listeners() const { return active_; }
+
+ private:
+  struct Draining {
+    std::shared_ptr<Listener> listener;
+    std::chrono::steady_clock::time_point deadline;
+  };
+
+  transport::EventLoops& loops_;
+  bridge::Bridge& bridge_;
+  const plugins::PrivateCopies& copies_;
+  Logger& log_;
+  std::chrono::milliseconds drain_timeout_{10'000};
+  std::vector<std::shared_ptr<Listener>> active_;
+  std::vector<Draining> draining_;
+};
+
+}  // namespace iotgw::topology

@@ -1,0 +1,55 @@
+// A serving listener: one acceptor per event loop, the connections it accepted, its connection
+// limit, and the shared state (adapter, pipeline) its sessions use.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/listener_shared.hpp"
+#include "topology/plan.hpp"
+#include "transport/connection.hpp"
+#include "transport/event_loops.hpp"
+#include "transport/tcp_acceptor.hpp"
+
+namespace iotgw::topology {
+
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  Listener(ListenerPlan plan, bridge::Bridge& bridge, Logger& log);
+
+  // Binds one socket per loop; throws std::runtime_error naming the listener and the address.
+  void bind(transport::EventLoops& loops);
+  void start();
+  void stop_accepting();
+  // Asks every connection to finish what is in flight (the adapter's on_drain).
+  void drain();
+  // Closes every connection now.
+  void close_all(const std::string& reason);
+
+  void set_pipeline(std::shared_ptr<const runtime::Pipeline> pipeline);
+  std::size_t connections() const { return count_.load(); }
+  const std::string& name() const { return plan_.spec.name; }
+  const std::string& shape() const { return plan_.shape; }
+  std::uint16_t port() const { return port_; }
+
+ private:
+  void accept(boost::asio::io_context& loop, boost::asio::ip::tcp::socket socket);
+  template <class F>
+  void for_each_connection(F&& f);
+
+  ListenerPlan plan_;
+  Logger& log_;
+  std::shared_ptr<runtime::ListenerShared> shared_;
+  std::vector<std::pair<boost::asio::io_context*, std::shared_ptr<transport::TcpAcceptor>>> acceptors_;
+  std::uint16_t port_ = 0;
+  std::atomic<std::size_t> count_{0};
+  std::mutex live_mutex_;
+  // Owns its connections from accept until they finish: a connection waiting for nothing but
+  // its peer (reading paused, no write) has no pending operation to keep it alive.
+  std::unordered_map<const transport::Connection*, std::shared_ptr<transport::Connection>> live_;
+};
+
+}  // namespace iotgw::topology

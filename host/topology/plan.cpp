@@ -1,0 +1,130 @@
+#include "topology/plan.hpp"
+
+#include <map>
+
+#include "iotgw/common/units.hpp"
+#include "plugins/plugin_config.hpp"
+
+namespace iotgw::topology {
+
+namespace {
+
+std::string available(const plugins::Catalog& catalog, iotgw_plugin_kind kind) {
+  std::vector<std::string> names;
+  for (const auto& p : catalog.all()) {
+    if (p->kind() == kind) names.emplace_back(p->name());
+  }
+  return names.empty() ? std::string("none") : join(names, ", ");
+}
+
+// The plugin named by ref, if it exists and is of the wanted kind; reports otherwise.
+std::shared_ptr<plugins::Plugin> find_plugin(const plugins::Catalog& catalog, const config::Ref& ref,
+                                             iotgw_plugin_kind kind, const std::string& what,
+                                             config::Diagnostics& diags) {
+  auto plugin = catalog.find(ref.name);
+  const std::string kind_str(plugins::kind_name(kind));
+  if (!plugin) {
+    diags.add(ref.mark, what + ": unknown " + kind_str + " plugin '" + ref.name + "' (available: " +
+                            available(catalog, kind) + ")");
+    return nullptr;
+  }
+  if (plugin->kind() != kind) {
+    diags.add(ref.mark, what + ": plugin '" + ref.name + "' is " +
+                            std::string(plugins::kind_name(plugin->kind())) + ", not " + kind_str +
+                            " (" + kind_str + " plugins: " + available(catalog, kind) + ")");
+    return nullptr;
+  }
+  return plugin;
+}
+
+template <class VTable>
+std::shared_ptr<runtime::PluginInstance<VTable>> instantiate(
+    const std::shared_ptr<plugins::Plugin>& plugin, const VTable& vtable,
+    const config::PluginOptions& options, const std::string& instance_name, const std::string& what,
+    const std::string& component, Logger& log, config::Diagnostics& diags) {
+  auto cfg = plugins::PluginConfig::resolve(plugin->keys(), options, instance_name, what, diags);
+  if (!cfg) return nullptr;
+  std::string error;
+  auto instance = runtime::PluginInstance<VTable>::create(plugin, vtable, *cfg, component, log, error);
+  if (!instance) {
+    diags.add(options.mark, what + ": plugin '" + std::string(plugin->name()) +
+                                "' refused the configuration: " + error);
+  }
+  return instance;
+}
+
+}  // namespace
+
+std::optional<Plan> build_plan(const config::Topology& model, const plugins::PrivateCopies& copies,
+                               Logger& log, config::Diagnostics& diags) {
+  const std::size_t errors_before = diags.size();
+  Plan plan{model, {}, {}, {}};
+  std::vector<plugins::LoadError> load_errors;
+  plan.catalog = plugins::Catalog::scan(model.gateway.plugins_dir, copies, load_errors);
+  for (const auto& e : load_errors) diags.add(model.gateway.plugins_dir_mark, e.str());
+
+  std::map<std::string, std::shared_ptr<runtime::StageInstance>> stages;
+  for (const auto& s : model.stages) {
+    const std::string what = "stage '" + s.name + "'";
+    auto plugin = find_plugin(plan.catalog, s.plugin, IOTGW_KIND_STAGE, what, diags);
+    if (!plugin) continue;
+    auto inst = instantiate(plugin, *plugin->descriptor().stage, s.config, s.name, what,
+                            "stage " + s.name, log, diags);
+    if (!inst) continue;
+    stages[s.name] = inst;
+    plan.stages.push_back(inst);
+  }
+
+  for (const auto& l : model.listeners) {
+    const std::string what = "listener '" + l.name + "'";
+    std::vector<runtime::StageRef> auth;
+    std::vector<runtime::StageRef> transforms;
+    bool complete = true;
+    for (const auto& ref : l.auth) {
+      auto it = stages.find(ref.name);
+      if (it == stages.end()) {
+        complete = false;  // the stage itself failed; already reported
+      } else if (it->second->vtable().authenticate == nullptr) {
+        diags.add(ref.mark, what + ": stage '" + ref.name + "' cannot authenticate (plugin '" +
+                                std::string(it->second->plugin().name()) + "' has no authenticate)");
+        complete = false;
+      } else {
+        auth.push_back({ref.name, it->second});
+      }
+    }
+    for (const auto& ref : l.pipeline) {
+      auto it = stages.find(ref.name);
+      if (it == stages.end()) {
+        complete = false;
+      } else if (it->second->vtable().upstream == nullptr && it->second->vtable().downstream == nullptr) {
+        diags.add(ref.mark, what + ": stage '" + ref.name + "' transforms nothing (plugin '" +
+                                std::string(it->second->plugin().name()) +
+                                "' is an authenticator; list it under auth)");
+        complete = false;
+      } else {
+        transforms.push_back({ref.name, it->second});
+      }
+    }
+    auto plugin = find_plugin(plan.catalog, l.adapter, IOTGW_KIND_ADAPTER, what, diags);
+    if (!plugin) continue;
+    config::PluginOptions options = l.options;
+    if (!options.node.IsDefined() || options.node.IsNull()) options.mark = l.mark;
+    auto adapter = instantiate(plugin, *plugin->descriptor().adapter, options, l.name, what,
+                               "listener " + l.name, log, diags);
+    if (!adapter || !complete) continue;
+    if (auth.empty()) {
+      log.warn("config", what + " has no auth stages: devices are trusted as they name themselves");
+    }
+    ListenerPlan lp;
+    lp.spec = l;
+    lp.adapter = adapter;
+    lp.pipeline = std::make_shared<const runtime::Pipeline>(std::move(auth), std::move(transforms));
+    lp.shape = plugin->hash() + "|" + l.transport + "|" + l.bind.str() + "|" +
+               std::to_string(l.max_connections) + "|" + l.options.fingerprint();
+    plan.listeners.push_back(std::move(lp));
+  }
+  if (diags.size() != errors_before) return std::nullopt;
+  return plan;
+}
+
+}  // namespace iotgw::topology

@@ -1,0 +1,206 @@
+#include "transport/connection.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
+
+namespace iotgw::transport {
+
+Connection::Connection(boost::asio::io_context& loop, std::unique_ptr<Stream> stream, Logger& log,
+                       std::string component, ConnectionLimits limits)
+    : loop_(loop),
+      stream_(std::move(stream)),
+      log_(log),
+      component_(std::move(component)),
+      limits_(limits) {
+  input_.resize(limits_.read_chunk);
+}
+
+Connection::~Connection() = default;
+
+void Connection::start(std::shared_ptr<ConnectionHandler> handler, std::function<void()> finished) {
+  handler_ = std::move(handler);
+  finished_ = std::move(finished);
+  stream_->async_start([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (self->state_ != State::starting) return;
+    if (ec) {
+      self->finish("transport start failed: " + ec.message());
+      return;
+    }
+    self->state_ = State::open;
+    std::string reason;
+    if (!self->handler_->on_open(*self, reason)) {
+      self->finish("refused: " + reason);
+      return;
+    }
+    if (self->log_.enabled(LogLevel::debug)) {
+      self->log_.debug(self->component_, "connection from " + self->stream_->remote_address());
+    }
+    self->read_more();
+  });
+}
+
+void Connection::read_more() {
+  if (reading_ || paused_ || state_ != State::open) return;
+  if (input_begin_ == input_end_) input_begin_ = input_end_ = 0;
+  if (input_end_ == input_.size()) {
+    if (input_begin_ > 0) {
+      std::memmove(input_.data(), input_.data() + input_begin_, input_end_ - input_begin_);
+      input_end_ -= input_begin_;
+      input_begin_ = 0;
+    } else if (input_.size() >= limits_.max_buffered_input) {
+      finish("more than " + std::to_string(limits_.max_buffered_input) +
+             " bytes received without a complete message");
+      return;
+    } else {
+      input_.resize(std::min(input_.size() * 2, limits_.max_buffered_input));
+    }
+  }
+  reading_ = true;
+  stream_->async_read_some(
+      boost::asio::buffer(input_.data() + input_end_, input_.size() - input_end_),
+      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+        self->on_read(ec, n);
+      });
+}
+
+void Connection::on_read(const boost::system::error_code& ec, std::size_t n) {
+  reading_ = false;
+  if (state_ != State::open) return;  // closing: what arrives now is not handed on
+  if (ec) {
+    finish(ec == boost::asio::error::eof ? "closed by peer" : "read failed: " + ec.message());
+    return;
+  }
+  input_end_ += n;
+  process_input();
+  read_more();
+}
+
+void Connection::process_input() {
+  if (in_handler_) return;
+  in_handler_ = true;
+  while (state_ == State::open && !paused_ && input_begin_ < input_end_) {
+    const std::size_t available = input_end_ - input_begin_;
+    std::size_t consumed = 0;
+    std::string reason;
+    if (!handler_->on_bytes({input_.data() + input_begin_, available}, consumed, reason)) {
+      in_handler_ = false;
+      finish(reason.empty() ? "protocol error" : reason);
+      return;
+    }
+    input_begin_ += std::min(consumed, available);
+    if (consumed == 0) break;  // waits for more bytes
+  }
+  in_handler_ = false;
+}
+
+void Connection::write(std::span<const std::uint8_t> data) {
+  if (state_ != State::open || data.empty()) return;
+  pending_.insert(pending_.end(), data.begin(), data.end());
+  if (write_queue_size() > limits_.write_high_water) above_high_water_ = true;
+  flush();
+}
+
+void Connection::flush() {
+  if (writing_now_ || pending_.empty() || state_ == State::closed) return;
+  writing_.swap(pending_);
+  pending_.clear();
+  writing_now_ = true;
+  stream_->async_write(boost::asio::buffer(writing_), [self = shared_from_this()](
+                                                           const boost::system::error_code& ec,
+                                                           std::size_t) {
+    self->writing_now_ = false;
+    self->writing_.clear();
+    if (self->state_ == State::closed) return;
+    if (ec) {
+      self->finish("write failed: " + ec.message());
+      return;
+    }
+    if (!self->pending_.empty()) {
+      self->flush();
+      return;
+    }
+    if (self->state_ == State::closing) {
+      self->finish(self->close_reason_);
+      return;
+    }
+    if (self->above_high_water_) {
+      self->above_high_water_ = false;
+      self->handler_->on_writable();
+    }
+  });
+}
+
+void Connection::close(const std::string& reason) {
+  if (state_ == State::closing || state_ == State::closed) return;
+  if (state_ == State::starting || (!writing_now_ && pending_.empty())) {
+    finish(reason);
+    return;
+  }
+  close_reason_ = reason;
+  state_ = State::closing;
+}
+
+void Connection::abort(const std::string& reason) { finish(reason); }
+
+void Connection::finish(const std::string& reason) {
+  if (state_ == State::closed) return;
+  const bool was_open = state_ != State::starting;
+  state_ = State::closed;
+  for (auto& [id, timer] : timers_) timer->cancel();
+  stream_->close();
+  if (log_.enabled(LogLevel::debug)) {
+    log_.debug(component_, "connection " + stream_->remote_address() + " closed: " + reason);
+  }
+  // Deferred: finish may be reached from inside a handler call, which must return first.
+  boost::asio::post(loop_, [self = shared_from_this(), was_open] {
+    if (was_open) self->handler_->on_closed();
+    self->handler_.reset();
+    self->timers_.clear();
+    if (self->finished_) std::exchange(self->finished_, nullptr)();
+  });
+}
+
+void Connection::pause_reading() { paused_ = true; }
+
+void Connection::resume_reading() {
+  if (!paused_) return;
+  paused_ = false;
+  boost::asio::post(loop_, [self = shared_from_this()] {
+    self->process_input();
+    self->read_more();
+  });
+}
+
+void Connection::set_timer(std::uint32_t id, std::chrono::milliseconds after) {
+  if (state_ == State::closed) return;
+  auto& timer = timers_[id];
+  if (!timer) timer = std::make_unique<boost::asio::steady_timer>(loop_);
+  timer->expires_after(after);
+  // A timer re-armed after it fired but before its handler ran must not fire twice: the handler
+  // checks the expiry it was armed for.
+  const auto armed_for = timer->expiry();
+  timer->async_wait([weak = weak_from_this(), id, armed_for](const boost::system::error_code& ec) {
+    auto self = weak.lock();
+    if (!self || ec || self->state_ != State::open) return;
+    auto it = self->timers_.find(id);
+    if (it == self->timers_.end() || it->second->expiry() != armed_for) return;
+    self->handler_->on_timer(id);
+  });
+}
+
+void Connection::cancel_timer(std::uint32_t id) {
+  auto it = timers_.find(id);
+  if (it == timers_.end()) return;
+  it->second->cancel();
+  // Keep the timer object: a handler already queued sees the changed expiry and stays quiet.
+  it->second->expires_at(boost::asio::steady_timer::time_point::max());
+}
+
+void Connection::drain() {
+  if (state_ == State::open) handler_->on_drain();
+}
+
+}  // namespace iotgw::transport

@@ -1,0 +1,108 @@
+// One device connection on one event loop: reads, an ordered write queue, pause and resume,
+// timers and an orderly close. What the bytes mean is the handler's business (the adapter's,
+// through the runtime Session); everything here runs on the connection's loop.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "iotgw/common/log.hpp"
+#include "transport/stream.hpp"
+
+namespace iotgw::transport {
+
+class Connection;
+
+class ConnectionHandler {
+ public:
+  virtual ~ConnectionHandler() = default;
+  // false refuses the connection with the reason.
+  virtual bool on_open(Connection& conn, std::string& reason) = 0;
+  // Sets consumed to the bytes used; false closes the connection with the reason.
+  virtual bool on_bytes(std::span<const std::uint8_t> data, std::size_t& consumed,
+                        std::string& reason) = 0;
+  virtual void on_writable() = 0;
+  virtual void on_timer(std::uint32_t id) = 0;
+  virtual void on_drain() = 0;
+  // The connection is gone; no call into it is allowed afterwards.
+  virtual void on_closed() = 0;
+};
+
+struct ConnectionLimits {
+  std::size_t read_chunk = 16 * 1024;
+  std::size_t max_buffered_input = 16 * 1024 * 1024;  // unconsumed bytes before we give up
+  std::size_t write_high_water = 256 * 1024;          // on_writable fires after draining past it
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(boost::asio::io_context& loop, std::unique_ptr<Stream> stream, Logger& log,
+             std::string component, ConnectionLimits limits = {});
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Starts the stream (handshake), then on_open, then reading. `finished` runs once at the end.
+  void start(std::shared_ptr<ConnectionHandler> handler, std::function<void()> finished);
+
+  void write(std::span<const std::uint8_t> data);
+  std::size_t write_queue_size() const { return pending_.size() + writing_.size(); }
+  // Flushes queued writes, then closes.
+  void close(const std::string& reason);
+  // Closes now, dropping queued writes.
+  void abort(const std::string& reason);
+  void pause_reading();
+  void resume_reading();
+  void set_timer(std::uint32_t id, std::chrono::milliseconds after);
+  void cancel_timer(std::uint32_t id);
+  // Tells the handler the host wants it gone soon.
+  void drain();
+
+  bool closed() const { return state_ == State::closed; }
+  boost::asio::io_context& loop() { return loop_; }
+  const Stream& stream() const { return *stream_; }
+  const std::string& component() const { return component_; }
+
+ private:
+  enum class State { starting, open, closing, closed };
+
+  void read_more();
+  void on_read(const boost::system::error_code& ec, std::size_t n);
+  void process_input();
+  void flush();
+  void finish(const std::string& reason);
+
+  boost::asio::io_context& loop_;
+  std::unique_ptr<Stream> stream_;
+  Logger& log_;
+  std::string component_;
+  ConnectionLimits limits_;
+  std::shared_ptr<ConnectionHandler> handler_;
+  std::function<void()> finished_;
+
+  State state_ = State::starting;
+  bool reading_ = false;   // a read is outstanding
+  bool paused_ = false;
+  bool in_handler_ = false;  // guards against re-entrant process_input
+  std::vector<std::uint8_t> input_;
+  std::size_t input_begin_ = 0;
+  std::size_t input_end_ = 0;
+
+  std::vector<std::uint8_t> pending_;  // queued while a write is in flight
+  std::vector<std::uint8_t> writing_;  // on the wire
+  bool writing_now_ = false;
+  bool above_high_water_ = false;
+  std::string close_reason_;
+
+  std::unordered_map<std::uint32_t, std::unique_ptr<boost::asio::steady_timer>> timers_;
+};
+
+}  // namespace iotgw::transport

@@ -1,0 +1,40 @@
+#include "transport/tcp_stream.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+namespace iotgw::transport {
+
+std::string format_endpoint(const boost::asio::ip::tcp::endpoint& ep) {
+  const auto addr = ep.address();
+  if (addr.is_v6()) return "[" + addr.to_string() + "]:" + std::to_string(ep.port());
+  return addr.to_string() + ":" + std::to_string(ep.port());
+}
+
+TcpStream::TcpStream(boost::asio::ip::tcp::socket socket) : socket_(std::move(socket)) {
+  boost::system::error_code ec;
+  remote_ = format_endpoint(socket_.remote_endpoint(ec));
+  local_ = format_endpoint(socket_.local_endpoint(ec));
+  // Small device packets: latency matters more than coalescing.
+  socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+}
+
+void TcpStream::async_start(std::function<void(const boost::system::error_code&)> done) {
+  boost::asio::post(socket_.get_executor(), [done = std::move(done)] { done({}); });
+}
+
+void TcpStream::async_read_some(boost::asio::mutable_buffer buffer, Handler handler) {
+  socket_.async_read_some(buffer, std::move(handler));
+}
+
+void TcpStream::async_write(boost::asio::const_buffer buffer, Handler handler) {
+  boost::asio::async_write(socket_, buffer, std::move(handler));
+}
+
+void TcpStream::close() {
+  boost::system::error_code ec;
+  socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+}
+
+}  // namespace iotgw::transport

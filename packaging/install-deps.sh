@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what iotgw needs to build and test on Debian 12, and nothing that is already there.
+# Idempotent: a second run does no apt work at all. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+build_pkgs=(
+  build-essential cmake ninja-build pkg-config git
+  libboost-dev libboost-filesystem-dev
+  libqpid-proton-cpp12-dev libssl-dev libzstd-dev libyaml-cpp-dev
+  libgtest-dev googletest
+  clang libclang-rt-14-dev clang-format clang-tidy
+)
+test_pkgs=(
+  mosquitto mosquitto-clients python3-paho-mqtt python3-qpid-proton
+)
+
+want=("${build_pkgs[@]}")
+case "${1:-all}" in
+  build) ;;
+  all|test) want+=("${test_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$status" = installed ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#want[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The mosquitto package starts a system broker on 1883; tests bring their own on other ports,
+# but a quickstart on 1883 must not collide with it.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto 2>/dev/null; then
+  $sudo systemctl disable --now mosquitto >/dev/null 2>&1 || true
+fi

@@ -1,0 +1,199 @@
+// `line`: a text protocol adapter, one line in = one message upstream. Talk to it with netcat:
+//
+//   HELLO <device-id> [password]   ->  WELCOME <device-id>  |  DENIED <reason> (then closed)
+//   <any text>                     ->  ACK <n>  |  NACK <n> <reason>   (n counts lines from 1)
+//   (a message for the device)     <-  MSG <body> [k=v,...]   (its application properties)
+//
+// Small on purpose: it shows the whole adapter contract (authentication, upstream with the
+// hub's outcome, downstream with settlement, pause at an in-flight limit, timers, drain) in a
+// protocol simple enough to read in one sitting.
+#include <iotgw/plugin.hpp>
+
+#include <algorithm>
+#include <string>
+
+namespace {
+
+constexpr std::uint32_t kIdleTimer = 1;
+
+struct Options {
+  std::size_t max_line;
+  std::size_t max_inflight;
+  std::chrono::milliseconds idle_timeout;
+  std::string greeting;
+};
+
+class LineConnection final : public iotgw::AdapterConnection {
+ public:
+  LineConnection(iotgw::Connection conn, const Options& options)
+      : AdapterConnection(conn), options_(options) {
+    if (!options_.greeting.empty()) connection().write(options_.greeting + "\n");
+    arm_idle();
+  }
+
+  std::size_t on_bytes(std::span<const std::uint8_t> data) override {
+    const std::string_view text(reinterpret_cast<const char*>(data.data()), data.size());
+    std::size_t used = 0;
+    while (used < text.size() && !paused_) {
+      const auto eol = text.find('\n', used);
+      if (eol == std::string_view::npos) {
+        if (text.size() - used > options_.max_line) {
+          throw iotgw::Error("line longer than " + std::to_string(options_.max_line) + " bytes");
+        }
+        break;
+      }
+      std::string_view line = text.substr(used, eol - used);
+      if (line.size() > options_.max_line) {
+        throw iotgw::Error("line longer than " + std::to_string(options_.max_line) + " bytes");
+      }
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      used = eol + 1;
+      arm_idle();
+      handle_line(line);
+    }
+    return used;
+  }
+
+  void on_auth_result(std::uint64_t, iotgw_status status, const iotgw_identity* identity,
+                      const char* reason) override {
+    authenticating_ = false;
+    if (status != IOTGW_OK) {
+      connection().write("DENIED " + std::string(reason != nullptr ? reason : "refused") + "\n");
+      connection().close("authentication refused");
+      return;
+    }
+    device_ = std::string(iotgw::to_view(identity->device_id));
+    connection().set_downstream(true);
+    connection().write("WELCOME " + device_ + "\n");
+    paused_ = false;
+    connection().resume_reading();
+  }
+
+  void on_upstream_result(std::uint64_t token, iotgw_outcome outcome, const char* reason) override {
+    --in_flight_;
+    const std::uint64_t line_no = token - token_base_;
+    if (outcome == IOTGW_ACCEPTED) {
+      connection().write("ACK " + std::to_string(line_no) + "\n");
+    } else {
+      connection().write("NACK " + std::to_string(line_no) + " " +
+                         (reason != nullptr ? reason : "not accepted") + "\n");
+    }
+    if (paused_ && in_flight_ < options_.max_inflight) {
+      paused_ = false;
+      connection().resume_reading();
+    }
+    if (draining_ && in_flight_ == 0) connection().close("drained");
+  }
+
+  void on_downstream(const iotgw::Message& msg, std::uint64_t delivery) override {
+    std::string out = "MSG ";
+    out += msg.body();
+    std::string props;
+    msg.for_each(iotgw::Scope::application, [&](std::string_view k, std::string_view v) {
+      if (!props.empty()) props += ',';
+      props.append(k).append("=").append(v);
+    });
+    if (!props.empty()) out += " [" + props + "]";
+    out += "\n";
+    connection().write(out);
+    connection().settle(delivery, IOTGW_ACCEPTED);
+  }
+
+  void on_timer(std::uint32_t id) override {
+    if (id == kIdleTimer) connection().close("idle timeout");
+  }
+
+  void on_drain() override {
+    draining_ = true;
+    if (in_flight_ == 0) connection().close("drained");
+  }
+
+ private:
+  void handle_line(std::string_view line) {
+    if (device_.empty()) {
+      hello(line);
+      return;
+    }
+    auto msg = connection().new_message();
+    msg.set_body(line);
+    std::uint64_t token = 0;
+    ++lines_;
+    if (connection().send_upstream(std::move(msg), IOTGW_QOS_AT_LEAST_ONCE, token) != IOTGW_OK) {
+      throw iotgw::Error("upstream refused the message");
+    }
+    // Tokens rise by at least one per call; remember the offset so ACK numbers count lines.
+    if (lines_ == 1) token_base_ = token - 1;
+    if (++in_flight_ >= options_.max_inflight) {
+      paused_ = true;
+      connection().pause_reading();
+    }
+  }
+
+  void hello(std::string_view line) {
+    if (authenticating_) throw iotgw::Error("a line arrived before WELCOME");
+    if (line.substr(0, 6) != "HELLO ") throw iotgw::Error("expected HELLO <device-id> [password]");
+    line.remove_prefix(6);
+    const auto space = line.find(' ');
+    const std::string_view id = line.substr(0, space);
+    const std::string_view password = space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
+    iotgw_credentials creds{};
+    creds.struct_size = sizeof creds;
+    creds.client_id = iotgw::to_c(id);
+    creds.username = iotgw::to_c(id);
+    creds.password = {reinterpret_cast<const std::uint8_t*>(password.data()), password.size()};
+    if (!connection().authenticate(creds)) throw iotgw::Error("cannot authenticate now");
+    authenticating_ = true;
+    // Lines sent right behind HELLO wait in the host's buffer until the answer is in.
+    paused_ = true;
+    connection().pause_reading();
+  }
+
+  void arm_idle() {
+    if (options_.idle_timeout.count() > 0) connection().set_timer(kIdleTimer, options_.idle_timeout);
+  }
+
+  const Options& options_;
+  std::string device_;
+  bool authenticating_ = false;
+  bool paused_ = false;
+  bool draining_ = false;
+  std::size_t in_flight_ = 0;
+  std::uint64_t lines_ = 0;
+  std::uint64_t token_base_ = 0;
+};
+
+class LineAdapter final : public iotgw::AdapterBase {
+ public:
+  static constexpr const char* name = "line";
+  static constexpr const char* version = "1.0.0";
+  static constexpr const char* description =
+      "text lines: HELLO <device> [password], then one message per line";
+  static constexpr iotgw_config_key config_keys[] = {
+      {"max_line", IOTGW_CFG_SIZE, "64KB", "longest line accepted; a longer one closes the connection"},
+      {"max_inflight", IOTGW_CFG_INT, "16", "unacknowledged lines before reading pauses"},
+      {"idle_timeout", IOTGW_CFG_DURATION, "0", "close a connection silent this long (0: never)"},
+      {"greeting", IOTGW_CFG_STRING, "", "a line sent when a connection opens (empty: none)"},
+  };
+
+  LineAdapter(const iotgw::Context& ctx, const iotgw::Config& config) : AdapterBase(ctx) {
+    options_.max_line = config.size("max_line");
+    const auto inflight = config.integer("max_inflight");
+    if (inflight < 1 || inflight > 65535) throw iotgw::Error("max_inflight must be from 1 to 65535");
+    options_.max_inflight = static_cast<std::size_t>(inflight);
+    options_.idle_timeout = config.duration("idle_timeout");
+    options_.greeting = config.string("greeting");
+    if (options_.max_line == 0) throw iotgw::Error("max_line must be at least 1 byte");
+  }
+
+  std::unique_ptr<iotgw::AdapterConnection> open(iotgw::Connection conn,
+                                                 const iotgw_conn_info&) override {
+    return std::make_unique<LineConnection>(conn, options_);
+  }
+
+ private:
+  Options options_;
+};
+
+}  // namespace
+
+IOTGW_ADAPTER_PLUGIN(LineAdapter)
