@@ -5,6 +5,7 @@
 namespace iotgw::config {
 
 Mark mark_of(const std::string& file, const YAML::Node& node) {
+  if (!node.IsDefined()) return {file, 0, 0};  // Mark() throws on a node that is not there
   const auto m = node.Mark();
   if (m.is_null()) return {file, 0, 0};
   return {file, m.line + 1, m.column + 1};

@@ -7,10 +7,11 @@
 namespace iotgw::config {
 
 MapReader::MapReader(const YAML::Node& node, std::string file, std::string what,
-                     std::vector<std::string> valid_keys, Diagnostics& diags)
+                     std::vector<std::string> valid_keys, Diagnostics& diags, bool allow_null)
     : node_(node), file_(std::move(file)), what_(std::move(what)), diags_(diags) {
+  if (!node_.IsDefined()) return;  // absent: the caller's defaults hold
   if (!node_.IsMap()) {
-    if (!node_.IsNull() || node_.IsDefined()) {
+    if (!(allow_null && node_.IsNull())) {
       diags_.add(mark_of(file_, node_), what_ + ": expected a mapping of keys (valid: " +
                                             join(valid_keys, ", ") + ")");
     }
@@ -27,12 +28,15 @@ MapReader::MapReader(const YAML::Node& node, std::string file, std::string what,
 }
 
 bool MapReader::has(const std::string& key) const {
-  return is_map_ && node_[key].IsDefined() && !node_[key].IsNull();
+  if (!is_map_) return false;
+  const YAML::Node n = node(key);
+  return n.IsDefined() && !n.IsNull();
 }
 
 YAML::Node MapReader::node(const std::string& key) const {
-  if (!is_map_) return YAML::Node();
-  return node_[key];
+  if (!is_map_) return YAML::Node(YAML::NodeType::Undefined);
+  const YAML::Node& map = node_;  // const lookup: never inserts the key
+  return map[key];
 }
 
 Mark MapReader::mark(const std::string& key) const {

@@ -22,9 +22,10 @@ struct Ref {
 
 class MapReader {
  public:
-  // `what` names the map in messages ("gateway", "listener 'mqtt'").
+  // `what` names the map in messages ("gateway", "listener 'mqtt'"). An absent node, or (when
+  // allow_null) an empty one, is no error: the section takes its defaults.
   MapReader(const YAML::Node& node, std::string file, std::string what,
-            std::vector<std::string> valid_keys, Diagnostics& diags);
+            std::vector<std::string> valid_keys, Diagnostics& diags, bool allow_null = true);
 
   bool ok() const { return is_map_; }
   bool has(const std::string& key) const;

@@ -80,8 +80,8 @@ void parse_stages(const YAML::Node& n, const std::filesystem::path& file, Topolo
   std::set<std::string> seen;
   for (const auto& item : n) {
     std::string what = "stage #" + std::to_string(t.stages.size() + 1);
-    if (item.IsMap() && item["name"].IsScalar()) what = "stage '" + item["name"].Scalar() + "'";
-    MapReader r(item, file.string(), what, kStageKeys, diags);
+    if (item.IsMap() && item["name"].IsDefined() && item["name"].IsScalar()) what = "stage '" + item["name"].Scalar() + "'";
+    MapReader r(item, file.string(), what, kStageKeys, diags, false);
     if (!r.ok()) continue;
     StageSpec s;
     s.mark = r.mark();
@@ -131,8 +131,8 @@ void parse_listeners(const YAML::Node& n, const std::filesystem::path& file, Top
   std::set<std::string> names;
   for (const auto& item : n) {
     std::string what = "listener #" + std::to_string(t.listeners.size() + 1);
-    if (item.IsMap() && item["name"].IsScalar()) what = "listener '" + item["name"].Scalar() + "'";
-    MapReader r(item, file.string(), what, kListenerKeys, diags);
+    if (item.IsMap() && item["name"].IsDefined() && item["name"].IsScalar()) what = "listener '" + item["name"].Scalar() + "'";
+    MapReader r(item, file.string(), what, kListenerKeys, diags, false);
     if (!r.ok()) continue;
     ListenerSpec l;
     l.mark = r.mark();
@@ -241,11 +241,12 @@ std::optional<Topology> parse_topology(const std::filesystem::path& file, Diagno
   }
   Topology t;
   t.file = std::filesystem::absolute(file);
-  MapReader top(root, fname, "topology", kTopKeys, diags);
-  if (!top.ok()) {
-    if (root.IsNull()) diags.add({fname, 0, 0}, "the topology file is empty");
+  if (root.IsNull()) {
+    diags.add({fname, 0, 0}, "the topology file is empty");
     return std::nullopt;
   }
+  MapReader top(root, fname, "topology", kTopKeys, diags);
+  if (!top.ok()) return std::nullopt;
   parse_gateway(top.node("gateway"), file, t, diags);
   parse_bridge(top.node("bridge"), file, t, diags);
   parse_stages(top.node("stages"), file, t, diags);

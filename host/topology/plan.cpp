@@ -62,6 +62,10 @@ std::optional<Plan> build_plan(const config::Topology& model, const plugins::Pri
   std::vector<plugins::LoadError> load_errors;
   plan.catalog = plugins::Catalog::scan(model.gateway.plugins_dir, copies, load_errors);
   for (const auto& e : load_errors) diags.add(model.gateway.plugins_dir_mark, e.str());
+  std::error_code ec;
+  if (!std::filesystem::is_directory(model.gateway.plugins_dir, ec)) {
+    return std::nullopt;  // every plugin would be "unknown": the one error above says it all
+  }
 
   std::map<std::string, std::shared_ptr<runtime::StageInstance>> stages;
   for (const auto& s : model.stages) {

@@ -1,0 +1,118 @@
+// The real iotgw binary serving the line adapter with real plugins, over real sockets.
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+#include "gateway_fixture.hpp"
+#include "line_client.hpp"
+
+namespace iotgw::test {
+namespace {
+
+std::string topology(const std::string& stage_config, const std::string& listener_extra = "") {
+  return "gateway: {plugins_dir: plugins, threads: 2, drain_timeout: 3s}\n"
+         "stages:\n"
+         "  - name: shout\n"
+         "    plugin: tag\n"
+         "    config: " + stage_config + "\n"
+         "listeners:\n"
+         "  - name: lines\n"
+         "    adapter: line\n"
+         "    bind: 127.0.0.1:0\n"
+         "    pipeline: [shout]\n" + listener_extra;
+}
+
+TEST(Gateway, LineRoundTripThroughAClangBuiltStage) {
+  GatewayUnderTest gw(topology("{mode: upper, property: site=north}"));
+  LineClient c(gw.port("lines"));
+  ASSERT_TRUE(c.connected());
+  EXPECT_EQ(c.hello("dev-1"), "WELCOME dev-1");
+  c.send_line("hello world");
+  EXPECT_EQ(c.read_line(), "ACK 1");
+  EXPECT_EQ(c.read_line(), "MSG HELLO WORLD [site=north,tag-build=1]");
+}
+
+TEST(Gateway, DownstreamRunsTheStageInReverse) {
+  GatewayUnderTest gw(topology("{mode: lower, direction: down}"));
+  LineClient c(gw.port("lines"));
+  EXPECT_EQ(c.hello("dev-1"), "WELCOME dev-1");
+  c.send_line("Mixed Case");
+  EXPECT_EQ(c.read_line(), "ACK 1");
+  EXPECT_EQ(c.read_line(), "MSG mixed case [tag-build=1]");
+}
+
+TEST(Gateway, StageRefusalReachesTheDeviceWithItsReason) {
+  GatewayUnderTest gw(topology("{reject_if: secret}"));
+  LineClient c(gw.port("lines"));
+  EXPECT_EQ(c.hello("dev-1"), "WELCOME dev-1");
+  c.send_line("the secret plan");
+  EXPECT_EQ(c.read_line(), "NACK 1 stage 'shout': payload contains 'secret'");
+  c.send_line("ordinary");
+  EXPECT_EQ(c.read_line(), "ACK 2");
+  EXPECT_TRUE(gw.process().wait_for("dev-1: upstream message refused: stage 'shout'"));
+}
+
+TEST(Gateway, AuthenticatorRefusesAWrongPassword) {
+  GatewayUnderTest gw(
+      "gateway: {plugins_dir: plugins}\n"
+      "stages:\n  - {name: door, plugin: tag, config: {secret: opensesame}}\n"
+      "listeners:\n  - {name: lines, adapter: line, bind: '127.0.0.1:0', auth: [door]}\n");
+  LineClient bad(gw.port("lines"));
+  EXPECT_EQ(bad.hello("dev-1", "guess"), "DENIED stage 'door': wrong password");
+  EXPECT_TRUE(bad.closed_by_peer());
+  LineClient good(gw.port("lines"));
+  EXPECT_EQ(good.hello("dev-1", "opensesame"), "WELCOME dev-1");
+}
+
+TEST(Gateway, MalformedInputClosesThatConnectionOnly) {
+  GatewayUnderTest gw(topology("{mode: none}", "    options: {max_line: 16}\n"));
+  LineClient good(gw.port("lines"));
+  LineClient bad(gw.port("lines"));
+  EXPECT_EQ(good.hello("good"), "WELCOME good");
+  EXPECT_EQ(bad.hello("bad"), "WELCOME bad");
+  bad.send_line(std::string(100, 'x'));
+  EXPECT_TRUE(bad.closed_by_peer());
+  LineClient early(gw.port("lines"));
+  early.send_line("not a hello");
+  EXPECT_TRUE(early.closed_by_peer());
+  good.send_line("still here");
+  EXPECT_EQ(good.read_line(), "ACK 1");
+  EXPECT_EQ(good.read_line(), "MSG still here [tag-build=1]");
+}
+
+TEST(Gateway, ConnectionLimitRefusesTheOneTooMany) {
+  GatewayUnderTest gw(topology("{mode: none}", "    max_connections: 2\n"));
+  const auto port = gw.port("lines");
+  LineClient a(port), b(port);
+  EXPECT_EQ(a.hello("a"), "WELCOME a");
+  EXPECT_EQ(b.hello("b"), "WELCOME b");
+  LineClient c(port);
+  EXPECT_TRUE(c.closed_by_peer());
+  EXPECT_TRUE(gw.process().wait_for("max_connections \\(2\\) reached"));
+}
+
+TEST(Gateway, IdleTimeoutClosesASilentConnection) {
+  GatewayUnderTest gw(topology("{mode: none}", "    options: {idle_timeout: 300ms}\n"));
+  LineClient c(gw.port("lines"));
+  EXPECT_EQ(c.hello("sleepy"), "WELCOME sleepy");
+  EXPECT_TRUE(c.closed_by_peer(std::chrono::seconds(5)));
+}
+
+TEST(Gateway, SigtermDrainsAndExitsZero) {
+  GatewayUnderTest gw(topology("{mode: none}"));
+  LineClient c(gw.port("lines"));
+  EXPECT_EQ(c.hello("dev-1"), "WELCOME dev-1");
+  gw.process().signal(SIGTERM);
+  EXPECT_TRUE(c.closed_by_peer());  // the adapter's drain closes an idle connection at once
+  EXPECT_EQ(gw.process().wait_exit(std::chrono::seconds(10)), 0);
+  EXPECT_TRUE(gw.process().wait_for("\\[gateway\\] stopped", std::chrono::seconds(1)));
+}
+
+TEST(Gateway, SigintExitsZeroToo) {
+  GatewayUnderTest gw(topology("{mode: none}"));
+  gw.process().signal(SIGINT);
+  EXPECT_EQ(gw.process().wait_exit(std::chrono::seconds(10)), 0);
+}
+
+}  // namespace
+}  // namespace iotgw::test

@@ -1,0 +1,37 @@
+#include "gateway_fixture.hpp"
+
+#include <csignal>
+#include <stdexcept>
+
+namespace iotgw::test {
+
+GatewayUnderTest::GatewayUnderTest(const std::string& topology_yaml) {
+  stock_plugins(dir_ / "plugins");
+  write_file(dir_ / "gateway.yaml", topology_yaml);
+  process_ = std::make_unique<Process>(
+      kIotgw, std::vector<std::string>{"--config", (dir_ / "gateway.yaml").string()},
+      dir_ / "iotgw.log");
+  if (!process_->wait_for("serving .* event loop")) {
+    throw std::runtime_error("iotgw did not start:\n" + process_->output());
+  }
+}
+
+GatewayUnderTest::~GatewayUnderTest() = default;
+
+std::uint16_t GatewayUnderTest::port(const std::string& listener, std::size_t nth) const {
+  auto p = process_->wait_for("\\[listener " + listener + "\\] listening on [^ ]*:([0-9]+) ",
+                              std::chrono::seconds(10), nth);
+  if (!p) throw std::runtime_error("listener " + listener + " did not log its port");
+  return static_cast<std::uint16_t>(std::stoi(*p));
+}
+
+bool GatewayUnderTest::reload(const std::string& topology_yaml) {
+  write_file(dir_ / "gateway.yaml", topology_yaml);
+  process_->signal(SIGHUP);
+  const std::string tag = "reload #" + std::to_string(++reloads_);
+  auto result = process_->wait_for(tag + " (ok|failed)");
+  if (!result) throw std::runtime_error(tag + " did not finish:\n" + process_->output());
+  return *result == "ok";
+}
+
+}  // namespace iotgw::test

@@ -1,0 +1,48 @@
+#include "test_env.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace iotgw::test {
+
+namespace fs = std::filesystem;
+
+TempDir::TempDir() {
+  std::string templ = (fs::temp_directory_path() / "iotgw-test-XXXXXX").string();
+  if (mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = templ;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+void write_file(const fs::path& file, const std::string& text) {
+  fs::create_directories(file.parent_path());
+  // Write a new file and rename it over the old: a reader never sees half a file.
+  const fs::path tmp = file.string() + ".writing";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+  }
+  fs::rename(tmp, file);
+}
+
+std::string read_file(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void stock_plugins(const fs::path& dir) {
+  fs::create_directories(dir);
+  fs::copy_file(kPluginsDir / "iotgw-line.so", dir / "iotgw-line.so", fs::copy_options::overwrite_existing);
+  fs::copy_file(kTestPlugins / "good" / "iotgw-tag.so", dir / "iotgw-tag.so",
+                fs::copy_options::overwrite_existing);
+}
+
+}  // namespace iotgw::test

@@ -1,0 +1,35 @@
+// Paths the build hands the tests, and small helpers every test file uses.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace iotgw::test {
+
+inline const std::filesystem::path kIotgw = IOTGW_TEST_BINARY;          // the real iotgw
+inline const std::filesystem::path kPluginsDir = IOTGW_TEST_PLUGINS;     // plugins we ship
+inline const std::filesystem::path kTestPlugins = IOTGW_TEST_PLUGINS_TEST;  // test-only plugins
+inline const std::filesystem::path kSourceDir = IOTGW_TEST_SOURCE_DIR;
+inline const std::filesystem::path kBuildDir = IOTGW_TEST_BUILD_DIR;
+
+// A fresh folder, removed with everything in it when the object goes.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+void write_file(const std::filesystem::path& file, const std::string& text);
+std::string read_file(const std::filesystem::path& file);
+
+// A plugins folder holding copies of the line adapter and the clang-built tag stage.
+void stock_plugins(const std::filesystem::path& dir);
+
+}  // namespace iotgw::test

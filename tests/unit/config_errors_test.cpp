@@ -1,0 +1,206 @@
+// Bad topologies, each checked for its exact message: file:line:col, what is wrong, and what
+// would be right. They go through the same parse and build steps as `iotgw --check` and a
+// reload, with the real plugins loaded from .so files.
+#include <gtest/gtest.h>
+
+#include "config/model.hpp"
+#include "iotgw/common/log.hpp"
+#include "plugins/plugin.hpp"
+#include "test_env.hpp"
+#include "topology/plan.hpp"
+
+namespace iotgw {
+namespace {
+
+using test::TempDir;
+
+struct BadConfig {
+  const char* name;
+  const char* yaml;
+  // '@' stands for the config file's path, '%' for the test folder. Matched whole, unless
+  // prefix is set (messages quoted from yaml-cpp).
+  const char* expected;
+  bool prefix = false;
+};
+
+constexpr const char* kStages = R"(
+stages:
+  - name: shout
+    plugin: tag
+    config: {mode: upper}
+)";
+
+std::string valid_with(const std::string& listener_extra) {
+  return std::string("gateway:\n  plugins_dir: plugins\n") + kStages +
+         "listeners:\n  - name: lines\n    adapter: line\n    bind: 127.0.0.1:0\n" + listener_extra;
+}
+
+const BadConfig kCases[] = {
+    {"yaml_syntax", "gateway:\n  threads: [1, 2\n", "@:3:1: YAML syntax error: ", true},
+    {"empty_file", "", "@: the topology file is empty"},
+    {"top_level_list", "- a\n- b\n",
+     "@:1:1: topology: expected a mapping of keys (valid: gateway, bridge, stages, listeners)"},
+    {"unknown_top_key", "gateways: {}\nlisteners: []\n",
+     "@:1:1: topology: unknown key 'gateways' (valid: gateway, bridge, stages, listeners)"},
+    {"gateway_misspelt_key", "gateway:\n  plugin_dir: plugins\n",
+     "@:2:3: gateway: unknown key 'plugin_dir' (valid: plugins_dir, threads, drain_timeout, log_level)"},
+    {"threads_not_int", "gateway:\n  plugins_dir: plugins\n  threads: many\n",
+     "@:3:12: gateway: 'threads' must be an integer from 0 to 1024, not 'many'"},
+    {"threads_negative", "gateway:\n  plugins_dir: plugins\n  threads: -1\n",
+     "@:3:12: gateway: 'threads' must be an integer from 0 to 1024, not '-1'"},
+    {"drain_timeout_bad", "gateway:\n  plugins_dir: plugins\n  drain_timeout: 10 parsecs\n",
+     "@:3:18: gateway: 'drain_timeout' must be a duration such as 500ms, 10s, 5m or 1h, not '10 parsecs'"},
+    {"log_level_bad", "gateway:\n  plugins_dir: plugins\n  log_level: loud\n",
+     "@:3:14: gateway: log_level 'loud' is not one of trace, debug, info, warn, error"},
+    {"bridge_flavour", "bridge:\n  flavour: mqtt\n",
+     "@:2:12: bridge: unknown flavour 'mqtt' (valid: loopback)"},
+    {"bridge_echo_bad", "bridge:\n  echo: maybe\n",
+     "@:2:9: bridge: 'echo' must be true or false, not 'maybe'"},
+    {"stages_not_list", "stages:\n  shout: {plugin: tag}\n", "@:2:3: stages: expected a list of stages"},
+    {"stage_not_map", "stages:\n  - shout\n",
+     "@:2:5: stage #1: expected a mapping of keys (valid: name, plugin, config)"},
+    {"stage_missing_plugin", "stages:\n  - name: shout\n",
+     "@:2:5: stage 'shout': missing required key 'plugin'"},
+    {"stage_missing_name", "stages:\n  - plugin: tag\n", "@:2:5: stage #1: missing required key 'name'"},
+    {"stage_bad_name", "stages:\n  - {name: sh out, plugin: tag}\n",
+     "@:2:12: stage 'sh out': invalid name 'sh out' (letters, digits, '_', '-', '.'; at most 64)"},
+    {"stage_duplicate",
+     "stages:\n  - {name: shout, plugin: tag}\n  - {name: shout, plugin: tag}\n",
+     "@:3:12: stage 'shout': duplicate stage name 'shout'"},
+    {"stage_unknown_key", "stages:\n  - {name: shout, plugin: tag, confg: {}}\n",
+     "@:2:32: stage 'shout': unknown key 'confg' (valid: name, plugin, config)"},
+    {"stage_config_not_map", "stages:\n  - {name: shout, plugin: tag, config: [1]}\n",
+     "@:2:40: stage 'shout': 'config' must be a mapping of keys"},
+    {"listeners_missing", "gateway: {plugins_dir: plugins}\nlisteners:\n",
+     "@: no listeners: the topology needs at least one"},
+    {"listeners_not_list", "listeners: {lines: {}}\n", "@:1:12: listeners: expected a list of listeners"},
+    {"listener_missing_adapter", "listeners:\n  - {name: lines, bind: '127.0.0.1:0'}\n",
+     "@:2:5: listener 'lines': missing required key 'adapter'"},
+    {"listener_missing_bind", "listeners:\n  - {name: lines, adapter: line}\n",
+     "@:2:5: listener 'lines': missing required key 'bind'"},
+    {"listener_misspelt_key", "listeners:\n  - {name: lines, adapter: line, bind: ':0', pipline: []}\n",
+     "@:2:46: listener 'lines': unknown key 'pipline' (valid: name, adapter, transport, bind, auth, "
+     "pipeline, options, max_connections)"},
+    {"listener_bind_no_port", "listeners:\n  - {name: lines, adapter: line, bind: localhost}\n",
+     "@:2:40: listener 'lines': bind 'localhost' is not host:port with a port from 0 to 65535"},
+    {"listener_port_range", "listeners:\n  - {name: lines, adapter: line, bind: '127.0.0.1:70000'}\n",
+     "@:2:40: listener 'lines': bind '127.0.0.1:70000' is not host:port with a port from 0 to 65535"},
+    {"listener_transport", "listeners:\n  - {name: lines, adapter: line, bind: ':0', transport: quic}\n",
+     "@:2:57: listener 'lines': unknown transport 'quic' (valid: tcp)"},
+    {"listener_max_connections",
+     "listeners:\n  - {name: lines, adapter: line, bind: ':0', max_connections: 0}\n",
+     "@:2:63: listener 'lines': 'max_connections' must be an integer from 1 to 10000000, not '0'"},
+    {"listener_duplicate_name",
+     "listeners:\n  - {name: a, adapter: line, bind: ':1'}\n  - {name: a, adapter: line, bind: ':2'}\n",
+     "@:3:12: listener 'a': duplicate listener name 'a'"},
+    {"listener_duplicate_bind",
+     "listeners:\n  - {name: a, adapter: line, bind: ':7'}\n  - {name: b, adapter: line, bind: '0.0.0.0:7'}\n",
+     "@:3:36: listener 'b': bind 0.0.0.0:7 is already used by listener 'a'"},
+    {"listener_unknown_stage", nullptr,
+     "@:12:23: listener 'lines': unknown stage 'whisper' in pipeline (defined: shout)"},
+    {"listener_stage_twice", nullptr, "@:12:23: listener 'lines': stage 'shout' appears twice in pipeline"},
+    // From here on the YAML is well formed and the plugins decide.
+    {"plugins_dir_missing", "gateway: {plugins_dir: nowhere}\nlisteners:\n  - {name: l, adapter: line, bind: ':0'}\n",
+     "@:1:24: plugin %/nowhere: plugins directory does not exist or is not a directory"},
+    {"stage_unknown_plugin", "gateway: {plugins_dir: plugins}\nstages:\n  - {name: pack, plugin: zstd}\n"
+     "listeners:\n  - {name: l, adapter: line, bind: ':0'}\n",
+     "@:3:26: stage 'pack': unknown stage plugin 'zstd' (available: tag)"},
+    {"stage_plugin_is_adapter", "gateway: {plugins_dir: plugins}\nstages:\n  - {name: s, plugin: line}\n"
+     "listeners:\n  - {name: l, adapter: line, bind: ':0'}\n",
+     "@:3:23: stage 's': plugin 'line' is adapter, not stage (stage plugins: tag)"},
+    {"adapter_is_stage", "gateway: {plugins_dir: plugins}\nlisteners:\n  - {name: l, adapter: tag, bind: ':0'}\n",
+     "@:3:24: listener 'l': plugin 'tag' is stage, not adapter (adapter plugins: line)"},
+    {"stage_config_unknown_key", "gateway: {plugins_dir: plugins}\nstages:\n"
+     "  - {name: s, plugin: tag, config: {mod: upper}}\nlisteners:\n  - {name: l, adapter: line, bind: ':0'}\n",
+     "@:3:37: stage 's': unknown key 'mod' (valid: mode, property, direction, reject_if, secret)"},
+    {"stage_config_refused", "gateway: {plugins_dir: plugins}\nstages:\n"
+     "  - {name: s, plugin: tag, config: {mode: sideways}}\nlisteners:\n  - {name: l, adapter: line, bind: ':0'}\n",
+     "@:3:36: stage 's': plugin 'tag' refused the configuration: mode 'sideways' is not upper, lower or none"},
+    {"listener_option_unknown", "gateway: {plugins_dir: plugins}\nlisteners:\n"
+     "  - {name: l, adapter: line, bind: ':0', options: {max_lines: 5}}\n",
+     "@:3:52: listener 'l': unknown key 'max_lines' (valid: max_line, max_inflight, idle_timeout, greeting)"},
+    {"listener_option_type", "gateway: {plugins_dir: plugins}\nlisteners:\n"
+     "  - {name: l, adapter: line, bind: ':0', options: {max_line: big}}\n",
+     "@:3:62: listener 'l': 'max_line' must be a size such as 512, 64KB or 1MiB, not 'big'"},
+    {"listener_option_refused", "gateway: {plugins_dir: plugins}\nlisteners:\n"
+     "  - {name: l, adapter: line, bind: ':0', options: {max_inflight: 0}}\n",
+     "@:3:51: listener 'l': plugin 'line' refused the configuration: max_inflight must be from 1 to 65535"},
+};
+
+class BadConfigTest : public ::testing::TestWithParam<BadConfig> {};
+
+void PrintTo(const BadConfig& c, std::ostream* os) { *os << c.name; }
+
+std::string substitute(std::string s, const std::string& file, const std::string& dir) {
+  for (std::size_t at; (at = s.find('@')) != std::string::npos;) s.replace(at, 1, file);
+  for (std::size_t at; (at = s.find('%')) != std::string::npos;) s.replace(at, 1, dir);
+  return s;
+}
+
+TEST_P(BadConfigTest, ReportsExactlyItsError) {
+  const auto& c = GetParam();
+  TempDir dir;
+  test::stock_plugins(dir / "plugins");
+  const auto file = dir / "gateway.yaml";
+  std::string yaml;
+  if (c.yaml != nullptr) {
+    yaml = c.yaml;
+  } else if (std::string(c.name) == "listener_unknown_stage") {
+    yaml = valid_with("    pipeline: [shout, whisper]\n");
+  } else {
+    yaml = valid_with("    pipeline: [shout, shout]\n");
+  }
+  if (!yaml.empty() && !c.prefix && yaml.find("listeners") == std::string::npos) {
+    yaml += "listeners:\n  - {name: l, adapter: line, bind: ':0'}\n";  // isolates the case's error
+  }
+  test::write_file(file, yaml);
+
+  config::Diagnostics diags;
+  auto model = config::parse_topology(file, diags);
+  if (model) {
+    Logger quiet(LogLevel::error);
+    plugins::PrivateCopies copies;
+    auto plan = topology::build_plan(*model, copies, quiet, diags);
+    EXPECT_FALSE(plan.has_value());
+  }
+  ASSERT_EQ(diags.size(), 1U) << diags.str();
+  const std::string expected = substitute(c.expected, file.string(), dir.path().string());
+  const std::string got = diags.all().front().str();
+  if (c.prefix) {
+    EXPECT_EQ(got.substr(0, expected.size()), expected) << got;
+  } else {
+    EXPECT_EQ(got, expected);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, BadConfigTest, ::testing::ValuesIn(kCases),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(GoodConfig, ValidTopologyBuildsWithRealPlugins) {
+  TempDir dir;
+  test::stock_plugins(dir / "plugins");
+  const auto file = dir / "gateway.yaml";
+  test::write_file(file, valid_with("    pipeline: [shout]\n    options: {max_line: 1KB, idle_timeout: 30s}\n"));
+  config::Diagnostics diags;
+  auto model = config::parse_topology(file, diags);
+  ASSERT_TRUE(model) << diags.str();
+  Logger quiet(LogLevel::error);
+  plugins::PrivateCopies copies;
+  auto plan = topology::build_plan(*model, copies, quiet, diags);
+  ASSERT_TRUE(plan) << diags.str();
+  ASSERT_EQ(plan->listeners.size(), 1U);
+  EXPECT_EQ(plan->listeners[0].pipeline->transforms().size(), 1U);
+  EXPECT_EQ(plan->listeners[0].spec.bind.host, "127.0.0.1");
+}
+
+TEST(GoodConfig, ReportsEveryErrorNotJustTheFirst) {
+  TempDir dir;
+  const auto file = dir / "gateway.yaml";
+  test::write_file(file, "gateway:\n  threads: x\n  log_level: y\nbridge: {flavour: z}\n");
+  config::Diagnostics diags;
+  EXPECT_FALSE(config::parse_topology(file, diags));
+  EXPECT_EQ(diags.size(), 4U) << diags.str();  // threads, log_level, flavour, no listeners
+}
+
+}  // namespace
+}  // namespace iotgw
