@@ -1,10 +1,11 @@
-// What every connection of one listener shares, whichever loop it runs on. The pipeline is
-// swapped atomically on reload; a connection reads it afresh for every message.
+// What every connection of one listener shares, whichever loop it runs on. Each event loop has
+// its own slot for the pipeline, read only by that loop's connections (afresh for every
+// message) and written only on that loop, so the hot path takes no lock and no atomic.
 #pragma once
 
-#include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bridge/bridge.hpp"
 #include "iotgw/common/log.hpp"
@@ -16,13 +17,13 @@ namespace iotgw::runtime {
 struct ListenerShared {
   std::string name;
   std::shared_ptr<AdapterInstance> adapter;
-  std::atomic<std::shared_ptr<const Pipeline>> pipeline;
+  std::vector<std::shared_ptr<const Pipeline>> pipelines;  // by loop index
   bridge::Bridge& bridge;
   Logger& log;
 
   ListenerShared(std::string n, std::shared_ptr<AdapterInstance> a,
-                 std::shared_ptr<const Pipeline> p, bridge::Bridge& b, Logger& l)
-      : name(std::move(n)), adapter(std::move(a)), pipeline(std::move(p)), bridge(b), log(l) {}
+                 std::shared_ptr<const Pipeline> p, std::size_t loops, bridge::Bridge& b, Logger& l)
+      : name(std::move(n)), adapter(std::move(a)), pipelines(loops, p), bridge(b), log(l) {}
 };
 
 }  // namespace iotgw::runtime

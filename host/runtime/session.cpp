@@ -11,7 +11,8 @@ namespace {
 const std::string kNoDevice;
 }
 
-Session::Session(std::shared_ptr<ListenerShared> listener) : listener_(std::move(listener)) {}
+Session::Session(std::shared_ptr<ListenerShared> listener, std::size_t loop)
+    : listener_(std::move(listener)), loop_(loop) {}
 
 Session::~Session() = default;
 
@@ -76,7 +77,7 @@ iotgw_status Session::authenticate(const iotgw_credentials& credentials, std::ui
   authenticating_ = true;
   token = next_token_++;
   auto run = std::make_shared<AuthRun>(
-      listener_->pipeline.load(), OwnedCredentials::copy(credentials), conn_->loop(),
+      pipeline(), OwnedCredentials::copy(credentials), conn_->loop(),
       [weak = weak_from_this(), token](iotgw_status st, const bridge::Identity& id,
                                        const std::string& reason) {
         if (auto self = weak.lock()) self->on_auth_done(token, st, id, reason);
@@ -113,7 +114,7 @@ iotgw_status Session::send_upstream(std::unique_ptr<iotgw_msg> msg, iotgw_qos qo
                                     std::uint64_t& token) {
   if (!device_ || conn_ == nullptr) return IOTGW_ERR_STATE;
   msg->device_id = identity_->device_id;
-  const auto pipeline = listener_->pipeline.load();
+  const auto pipeline = this->pipeline();  // a reload may swap it while this runs
   auto verdict = pipeline->upstream(*msg);
   token = next_token_++;
   const bool confirmed = qos == IOTGW_QOS_AT_LEAST_ONCE;
@@ -163,7 +164,7 @@ void Session::settle(std::uint64_t delivery, iotgw_outcome outcome, const char* 
 
 void Session::deliver(std::unique_ptr<iotgw_msg> msg, std::uint64_t delivery) {
   if (state_ == nullptr || !device_) return;  // gone: the bridge device released it
-  const auto pipeline = listener_->pipeline.load();
+  const auto pipeline = this->pipeline();
   auto verdict = pipeline->downstream(*msg);
   if (verdict.verdict == IOTGW_REJECT) {
     listener_->log.info("listener " + listener_->name,

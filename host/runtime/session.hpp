@@ -23,7 +23,8 @@ class Session final : public iotgw_conn,
                       public bridge::DeviceChannel,
                       public std::enable_shared_from_this<Session> {
  public:
-  explicit Session(std::shared_ptr<ListenerShared> listener);
+  // `loop` is the index of the event loop the connection lives on.
+  Session(std::shared_ptr<ListenerShared> listener, std::size_t loop);
   ~Session() override;
 
   // transport::ConnectionHandler
@@ -53,8 +54,10 @@ class Session final : public iotgw_conn,
                     const std::string& reason);
   void on_upstream_done(std::uint64_t token, iotgw_outcome outcome, const std::string& reason);
   const iotgw_adapter_vtable& adapter() const { return listener_->adapter->vtable(); }
+  const std::shared_ptr<const Pipeline>& pipeline() const { return listener_->pipelines[loop_]; }
 
   std::shared_ptr<ListenerShared> listener_;  // keeps the adapter instance and library alive
+  std::size_t loop_;
   transport::Connection* conn_ = nullptr;    // from on_open to on_closed
   void* state_ = nullptr;                    // the adapter's, from open to close
   std::optional<bridge::Identity> identity_;

@@ -40,9 +40,9 @@ std::optional<ApplyReport> Gateway::apply(const config::Topology& model,
       steps.push_back({*same, lp.pipeline, false});
       continue;
     }
-    auto listener = std::make_shared<Listener>(std::move(lp), bridge_, log_);
+    auto listener = std::make_shared<Listener>(std::move(lp), loops_, bridge_, log_);
     try {
-      listener->bind(loops_);
+      listener->bind();
     } catch (const std::exception& e) {
       diags.add({model.file.string(), 0, 0}, e.what());
       return std::nullopt;  // the new listeners bound so far close with `steps`

@@ -1,5 +1,7 @@
 #include "topology/listener.hpp"
 
+#include <latch>
+
 #include <boost/asio/post.hpp>
 
 #include "runtime/session.hpp"
@@ -7,21 +9,22 @@
 
 namespace iotgw::topology {
 
-Listener::Listener(ListenerPlan plan, bridge::Bridge& bridge, Logger& log)
-    : plan_(std::move(plan)), log_(log) {
+Listener::Listener(ListenerPlan plan, transport::EventLoops& loops, bridge::Bridge& bridge,
+                   Logger& log)
+    : plan_(std::move(plan)), loops_(loops), log_(log) {
   shared_ = std::make_shared<runtime::ListenerShared>(plan_.spec.name, plan_.adapter,
-                                                      plan_.pipeline, bridge, log);
+                                                      plan_.pipeline, loops.size(), bridge, log);
 }
 
-void Listener::bind(transport::EventLoops& loops) {
+void Listener::bind() {
   const auto& ep = plan_.spec.bind;
   std::uint16_t port = ep.port;
   try {
-    for (std::size_t i = 0; i < loops.size(); ++i) {
+    for (std::size_t i = 0; i < loops_.size(); ++i) {
       // Port 0 picks a port once; every other loop joins that one.
-      auto acceptor = std::make_shared<transport::TcpAcceptor>(loops.at(i), ep.host, port);
+      auto acceptor = std::make_shared<transport::TcpAcceptor>(loops_.at(i), ep.host, port);
       port = acceptor->port();
-      acceptors_.emplace_back(&loops.at(i), std::move(acceptor));
+      acceptors_.push_back(std::move(acceptor));
     }
   } catch (const std::exception& e) {
     acceptors_.clear();
@@ -31,9 +34,9 @@ void Listener::bind(transport::EventLoops& loops) {
 }
 
 void Listener::start() {
-  for (auto& [loop, acceptor] : acceptors_) {
-    acceptor->start([weak = weak_from_this(), loop = loop](boost::asio::ip::tcp::socket s) {
-      if (auto self = weak.lock()) self->accept(*loop, std::move(s));
+  for (std::size_t i = 0; i < acceptors_.size(); ++i) {
+    acceptors_[i]->start([weak = weak_from_this(), i](boost::asio::ip::tcp::socket s) {
+      if (auto self = weak.lock()) self->accept(i, std::move(s));
     });
   }
   const auto& ep = plan_.spec.bind;
@@ -44,11 +47,11 @@ void Listener::start() {
 }
 
 void Listener::stop_accepting() {
-  for (auto& [loop, acceptor] : acceptors_) acceptor->stop();
+  for (auto& acceptor : acceptors_) acceptor->stop();
   acceptors_.clear();
 }
 
-void Listener::accept(boost::asio::io_context& loop, boost::asio::ip::tcp::socket socket) {
+void Listener::accept(std::size_t loop, boost::asio::ip::tcp::socket socket) {
   if (count_.fetch_add(1) >= plan_.spec.max_connections) {
     count_.fetch_sub(1);
     boost::system::error_code ec;
@@ -58,12 +61,12 @@ void Listener::accept(boost::asio::io_context& loop, boost::asio::ip::tcp::socke
     return;
   }
   auto conn = std::make_shared<transport::Connection>(
-      loop, std::make_unique<transport::TcpStream>(std::move(socket)), log_, "listener " + name());
+      loops_.at(loop), std::make_unique<transport::TcpStream>(std::move(socket)), log_, "listener " + name());
   {
     std::lock_guard lock(live_mutex_);
     live_.emplace(conn.get(), conn);
   }
-  auto session = std::make_shared<runtime::Session>(shared_);
+  auto session = std::make_shared<runtime::Session>(shared_, loop);
   conn->start(session, [self = shared_from_this(), key = conn.get()] {
     {
       std::lock_guard lock(self->live_mutex_);
@@ -92,7 +95,14 @@ void Listener::close_all(const std::string& reason) {
 }
 
 void Listener::set_pipeline(std::shared_ptr<const runtime::Pipeline> pipeline) {
-  shared_->pipeline.store(std::move(pipeline));
+  std::latch taken(static_cast<std::ptrdiff_t>(loops_.size()));
+  for (std::size_t i = 0; i < loops_.size(); ++i) {
+    boost::asio::post(loops_.at(i), [shared = shared_, pipeline, i, &taken] {
+      shared->pipelines[i] = pipeline;
+      taken.count_down();
+    });
+  }
+  taken.wait();
 }
 
 }  // namespace iotgw::topology

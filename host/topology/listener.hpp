@@ -18,10 +18,10 @@ namespace iotgw::topology {
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  Listener(ListenerPlan plan, bridge::Bridge& bridge, Logger& log);
+  Listener(ListenerPlan plan, transport::EventLoops& loops, bridge::Bridge& bridge, Logger& log);
 
   // Binds one socket per loop; throws std::runtime_error naming the listener and the address.
-  void bind(transport::EventLoops& loops);
+  void bind();
   void start();
   void stop_accepting();
   // Asks every connection to finish what is in flight (the adapter's on_drain).
@@ -29,6 +29,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // Closes every connection now.
   void close_all(const std::string& reason);
 
+  // Hands every loop the new pipeline and returns once each has taken it, so that whatever a
+  // connection reads after this call runs through the new one. Call with the loops running.
   void set_pipeline(std::shared_ptr<const runtime::Pipeline> pipeline);
   std::size_t connections() const { return count_.load(); }
   const std::string& name() const { return plan_.spec.name; }
@@ -36,14 +38,15 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::uint16_t port() const { return port_; }
 
  private:
-  void accept(boost::asio::io_context& loop, boost::asio::ip::tcp::socket socket);
+  void accept(std::size_t loop, boost::asio::ip::tcp::socket socket);
   template <class F>
   void for_each_connection(F&& f);
 
   ListenerPlan plan_;
+  transport::EventLoops& loops_;
   Logger& log_;
   std::shared_ptr<runtime::ListenerShared> shared_;
-  std::vector<std::pair<boost::asio::io_context*, std::shared_ptr<transport::TcpAcceptor>>> acceptors_;
+  std::vector<std::shared_ptr<transport::TcpAcceptor>> acceptors_;  // by loop index
   std::uint16_t port_ = 0;
   std::atomic<std::size_t> count_{0};
   std::mutex live_mutex_;
