@@ -7,6 +7,10 @@ function(iotgw_strict target)
   endif()
 endfunction()
 
+if(IOTGW_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
+
 if(IOTGW_SANITIZE)
   add_compile_options(-fsanitize=${IOTGW_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   add_link_options(-fsanitize=${IOTGW_SANITIZE})

@@ -14,7 +14,7 @@ using reuse_port = boost::asio::detail::socket_option::boolean<SOL_SOCKET, SO_RE
 }
 
 TcpAcceptor::TcpAcceptor(boost::asio::io_context& loop, const std::string& host, std::uint16_t port)
-    : loop_(loop), acceptor_(loop) {
+    : loop_(loop), acceptor_(loop), retry_(loop) {
   const std::string where = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
                             std::to_string(port);
   boost::system::error_code ec;
@@ -42,6 +42,7 @@ void TcpAcceptor::stop() {
     boost::system::error_code ec;
     self->acceptor_.close(ec);
     self->on_accept_ = nullptr;
+    self->retry_.cancel();
   });
 }
 
@@ -49,9 +50,16 @@ void TcpAcceptor::accept_next() {
   acceptor_.async_accept([self = shared_from_this()](const boost::system::error_code& ec,
                                                      boost::asio::ip::tcp::socket socket) {
     if (!self->acceptor_.is_open() || !self->on_accept_) return;
-    if (!ec) self->on_accept_(std::move(socket));
-    // EMFILE and friends must not end the accept loop: the next attempt may succeed.
-    self->accept_next();
+    if (!ec) {
+      self->on_accept_(std::move(socket));
+      self->accept_next();
+      return;
+    }
+    // EMFILE and friends must not end the accept loop, nor spin it: try again shortly.
+    self->retry_.expires_after(std::chrono::milliseconds(50));
+    self->retry_.async_wait([self](const boost::system::error_code& wait_ec) {
+      if (!wait_ec && self->acceptor_.is_open()) self->accept_next();
+    });
   });
 }
 

@@ -8,6 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 namespace iotgw::transport {
 
@@ -30,6 +31,7 @@ class TcpAcceptor : public std::enable_shared_from_this<TcpAcceptor> {
 
   boost::asio::io_context& loop_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer retry_;  // after an accept error (EMFILE...): wait, do not spin
   std::uint16_t port_ = 0;
   OnAccept on_accept_;
 };
