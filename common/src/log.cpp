@@ -17,7 +17,9 @@ std::optional<LogLevel> parse_log_level(std::string_view text) {
   return std::nullopt;
 }
 
-std::string_view to_string(LogLevel level) { return kNames.at(static_cast<std::size_t>(level)); }
+std::string_view to_string(LogLevel level) {
+  return kNames.at(static_cast<std::size_t>(level));
+}
 
 void Logger::log(LogLevel level, std::string_view component, std::string_view message) {
   if (!enabled(level)) return;

@@ -54,8 +54,9 @@ int run_list_plugins(const Options& options, Logger& /*log*/) {
     for (const auto& p : catalog->all()) {
       const auto& d = p->descriptor();
       const std::string abi = std::to_string(d.abi_major) + "." + std::to_string(d.abi_minor);
-      std::printf("%-16s %-8s %-10s %-5s %s\n", d.name, std::string(plugins::kind_name(d.kind)).c_str(),
-                  d.version, abi.c_str(), p->path().c_str());
+      std::printf("%-16s %-8s %-10s %-5s %s\n", d.name,
+                  std::string(plugins::kind_name(d.kind)).c_str(), d.version, abi.c_str(),
+                  p->path().c_str());
     }
   }
   if (!diags.empty()) return report(diags);

@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
     switch (options->command) {
       case Command::help: std::cout << usage(); return 0;
       case Command::version:
-        std::cout << "iotgw " IOTGW_VERSION " (plugin ABI " << IOTGW_ABI_MAJOR << "." << IOTGW_ABI_MINOR << ")\n";
+        std::cout << "iotgw " IOTGW_VERSION " (plugin ABI " << IOTGW_ABI_MAJOR << "."
+                  << IOTGW_ABI_MINOR << ")\n";
         return 0;
       case Command::check: return run_check(*options, log);
       case Command::list_plugins: return run_list_plugins(*options, log);

@@ -55,7 +55,8 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
       if (v == nullptr) return std::nullopt;
       o.log_level = parse_log_level(v);
       if (!o.log_level) {
-        error = std::string("--log-level: '") + v + "' is not one of trace, debug, info, warn, error";
+        error =
+            std::string("--log-level: '") + v + "' is not one of trace, debug, info, warn, error";
         return std::nullopt;
       }
     } else if (arg == "--check") {

@@ -79,7 +79,8 @@ class Server {
                                 " error(s)); the previous topology keeps serving");
       return;
     }
-    if (next->bridge.flavour != current_.bridge.flavour || next->bridge.echo != current_.bridge.echo ||
+    if (next->bridge.flavour != current_.bridge.flavour ||
+        next->bridge.echo != current_.bridge.echo ||
         next->gateway.threads != current_.gateway.threads) {
       log_.warn("gateway", tag + ": bridge and gateway.threads changes take effect at restart");
     }
@@ -119,7 +120,8 @@ int run_serve(const Options& options, Logger& log) {
     std::cerr << diags.str();
     return 2;
   }
-  if (!options.log_level && topology->gateway.log_level) log.set_level(*topology->gateway.log_level);
+  if (!options.log_level && topology->gateway.log_level)
+    log.set_level(*topology->gateway.log_level);
   Server server(options, log, std::move(*topology));
   return server.run();
 }

@@ -11,6 +11,7 @@ namespace iotgw::app {
 std::optional<config::Topology> load_topology(const Options& options, config::Diagnostics& diags);
 
 // The plugins directory: --plugins-dir, else the topology's gateway.plugins_dir.
-std::optional<std::filesystem::path> plugins_dir(const Options& options, config::Diagnostics& diags);
+std::optional<std::filesystem::path> plugins_dir(const Options& options,
+                                                 config::Diagnostics& diags);
 
 }  // namespace iotgw::app

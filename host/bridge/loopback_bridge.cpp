@@ -12,7 +12,10 @@ class LoopbackDevice final : public BridgeDevice {
  public:
   LoopbackDevice(boost::asio::io_context& loop, Identity identity,
                  std::weak_ptr<DeviceChannel> channel, bool echo, Logger& log)
-      : loop_(loop), identity_(std::move(identity)), channel_(std::move(channel)), echo_(echo),
+      : loop_(loop),
+        identity_(std::move(identity)),
+        channel_(std::move(channel)),
+        echo_(echo),
         log_(log) {}
 
   ~LoopbackDevice() override {
@@ -41,9 +44,8 @@ class LoopbackDevice final : public BridgeDevice {
   void settle(std::uint64_t delivery, iotgw_outcome outcome, std::string_view reason) override {
     if (unsettled_.erase(delivery) == 0) return;
     if (outcome != IOTGW_ACCEPTED) {
-      log_.info("bridge", identity_.device_id + ": downstream message " +
-                              std::to_string(delivery) + " settled " +
-                              (outcome == IOTGW_REJECTED ? "rejected" : "released") +
+      log_.info("bridge", identity_.device_id + ": downstream message " + std::to_string(delivery) +
+                              " settled " + (outcome == IOTGW_REJECTED ? "rejected" : "released") +
                               (reason.empty() ? "" : ": " + std::string(reason)));
     }
   }

@@ -27,7 +27,9 @@ struct Diagnostic {
 
 class Diagnostics {
  public:
-  void add(Mark mark, std::string message) { items_.push_back({std::move(mark), std::move(message)}); }
+  void add(Mark mark, std::string message) {
+    items_.push_back({std::move(mark), std::move(message)});
+  }
   bool empty() const { return items_.empty(); }
   std::size_t size() const { return items_.size(); }
   const std::vector<Diagnostic>& all() const { return items_; }

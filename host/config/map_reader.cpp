@@ -12,8 +12,8 @@ MapReader::MapReader(const YAML::Node& node, std::string file, std::string what,
   if (!node_.IsDefined()) return;  // absent: the caller's defaults hold
   if (!node_.IsMap()) {
     if (!(allow_null && node_.IsNull())) {
-      diags_.add(mark_of(file_, node_), what_ + ": expected a mapping of keys (valid: " +
-                                            join(valid_keys, ", ") + ")");
+      diags_.add(mark_of(file_, node_),
+                 what_ + ": expected a mapping of keys (valid: " + join(valid_keys, ", ") + ")");
     }
     return;
   }
@@ -21,8 +21,8 @@ MapReader::MapReader(const YAML::Node& node, std::string file, std::string what,
   for (const auto& kv : node_) {
     const auto key = kv.first.Scalar();
     if (std::find(valid_keys.begin(), valid_keys.end(), key) == valid_keys.end()) {
-      diags_.add(mark_of(file_, kv.first), what_ + ": unknown key '" + key + "' (valid: " +
-                                               join(valid_keys, ", ") + ")");
+      diags_.add(mark_of(file_, kv.first),
+                 what_ + ": unknown key '" + key + "' (valid: " + join(valid_keys, ", ") + ")");
     }
   }
 }
@@ -101,8 +101,8 @@ std::optional<std::chrono::milliseconds> MapReader::duration(const std::string& 
   if (!good) return std::nullopt;
   auto v = parse_duration(n.Scalar());
   if (!v) {
-    error(key, "'" + key + "' must be a duration such as 500ms, 10s, 5m or 1h, not '" +
-                   n.Scalar() + "'");
+    error(key, "'" + key + "' must be a duration such as 500ms, 10s, 5m or 1h, not '" + n.Scalar() +
+                   "'");
   }
   return v;
 }
@@ -132,8 +132,8 @@ std::optional<std::vector<Ref>> MapReader::names(const std::string& key) {
 bool valid_name(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
   });
 }
 

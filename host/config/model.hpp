@@ -18,8 +18,8 @@ namespace iotgw::config {
 
 // A plugin's own configuration: validated later against the keys the plugin declares.
 struct PluginOptions {
-  YAML::Node node;  // a map, or null when absent
-  Mark mark;        // where the map is (or its owner, when absent)
+  YAML::Node node;                  // a map, or null when absent
+  Mark mark;                        // where the map is (or its owner, when absent)
   std::string fingerprint() const;  // canonical text, to tell whether it changed on reload
 };
 

@@ -18,9 +18,8 @@ const std::vector<std::string> kGatewayKeys = {"plugins_dir", "threads", "drain_
 const std::vector<std::string> kBridgeKeys = {"flavour", "echo"};
 const std::vector<std::string> kFlavours = {"loopback"};
 const std::vector<std::string> kStageKeys = {"name", "plugin", "config"};
-const std::vector<std::string> kListenerKeys = {"name",     "adapter", "transport",
-                                                "bind",     "auth",    "pipeline",
-                                                "options",  "max_connections"};
+const std::vector<std::string> kListenerKeys = {"name", "adapter",  "transport", "bind",
+                                                "auth", "pipeline", "options",   "max_connections"};
 const std::vector<std::string> kTransports = {"tcp"};
 
 PluginOptions options_of(MapReader& r, const std::string& key, Diagnostics& diags) {
@@ -46,12 +45,14 @@ void parse_gateway(const YAML::Node& n, const std::filesystem::path& file, Topol
     t.gateway.plugins_dir_mark = r.mark("plugins_dir");
   }
   t.gateway.plugins_dir = t.gateway.plugins_dir.lexically_normal();
-  if (auto threads = r.integer("threads", 0, 1024)) t.gateway.threads = static_cast<unsigned>(*threads);
+  if (auto threads = r.integer("threads", 0, 1024))
+    t.gateway.threads = static_cast<unsigned>(*threads);
   if (auto d = r.duration("drain_timeout")) t.gateway.drain_timeout = *d;
   if (auto lvl = r.string("log_level")) {
     t.gateway.log_level = parse_log_level(*lvl);
     if (!t.gateway.log_level) {
-      r.error("log_level", "log_level '" + *lvl + "' is not one of trace, debug, info, warn, error");
+      r.error("log_level",
+              "log_level '" + *lvl + "' is not one of trace, debug, info, warn, error");
     }
   }
 }
@@ -70,6 +71,30 @@ void parse_bridge(const YAML::Node& n, const std::filesystem::path& file, Topolo
   if (auto e = r.boolean("echo")) t.bridge.echo = *e;
 }
 
+// "stage 'shout'" when the item names itself, else "stage #2": what messages call an item.
+std::string item_name(const YAML::Node& item, const std::string& kind, std::size_t index) {
+  if (item.IsMap() && item["name"].IsDefined() && item["name"].IsScalar()) {
+    return kind + " '" + item["name"].Scalar() + "'";
+  }
+  return kind + " #" + std::to_string(index);
+}
+
+// The item's name, if present, well formed and not taken by an earlier item.
+std::optional<std::string> unique_name(MapReader& r, const std::string& kind,
+                                       std::set<std::string>& seen) {
+  auto name = r.string("name", true);
+  if (!name) return std::nullopt;
+  if (!valid_name(*name)) {
+    r.error("name", "invalid name '" + *name + "' (letters, digits, '_', '-', '.'; at most 64)");
+    return std::nullopt;
+  }
+  if (!seen.insert(*name).second) {
+    r.error("name", "duplicate " + kind + " name '" + *name + "'");
+    return std::nullopt;
+  }
+  return name;
+}
+
 void parse_stages(const YAML::Node& n, const std::filesystem::path& file, Topology& t,
                   Diagnostics& diags) {
   if (!n.IsDefined() || n.IsNull()) return;
@@ -79,22 +104,13 @@ void parse_stages(const YAML::Node& n, const std::filesystem::path& file, Topolo
   }
   std::set<std::string> seen;
   for (const auto& item : n) {
-    std::string what = "stage #" + std::to_string(t.stages.size() + 1);
-    if (item.IsMap() && item["name"].IsDefined() && item["name"].IsScalar()) what = "stage '" + item["name"].Scalar() + "'";
-    MapReader r(item, file.string(), what, kStageKeys, diags, false);
+    MapReader r(item, file.string(), item_name(item, "stage", t.stages.size() + 1), kStageKeys,
+                diags, false);
     if (!r.ok()) continue;
     StageSpec s;
     s.mark = r.mark();
-    auto name = r.string("name", true);
+    auto name = unique_name(r, "stage", seen);
     auto plugin = r.string("plugin", true);
-    if (name && !valid_name(*name)) {
-      r.error("name", "invalid name '" + *name + "' (letters, digits, '_', '-', '.'; at most 64)");
-      name.reset();
-    }
-    if (name && !seen.insert(*name).second) {
-      r.error("name", "duplicate stage name '" + *name + "'");
-      name.reset();
-    }
     s.config = options_of(r, "config", diags);
     if (!name || !plugin) continue;
     s.name = *name;
@@ -130,25 +146,18 @@ void parse_listeners(const YAML::Node& n, const std::filesystem::path& file, Top
   }
   std::set<std::string> names;
   for (const auto& item : n) {
-    std::string what = "listener #" + std::to_string(t.listeners.size() + 1);
-    if (item.IsMap() && item["name"].IsDefined() && item["name"].IsScalar()) what = "listener '" + item["name"].Scalar() + "'";
+    const std::string what = item_name(item, "listener", t.listeners.size() + 1);
     MapReader r(item, file.string(), what, kListenerKeys, diags, false);
     if (!r.ok()) continue;
     ListenerSpec l;
     l.mark = r.mark();
     bool good = true;
-    auto name = r.string("name", true);
-    if (name && !valid_name(*name)) {
-      r.error("name", "invalid name '" + *name + "' (letters, digits, '_', '-', '.'; at most 64)");
-      good = false;
-    } else if (name && !names.insert(*name).second) {
-      r.error("name", "duplicate listener name '" + *name + "'");
-      good = false;
-    }
+    auto name = unique_name(r, "listener", names);
     auto adapter = r.string("adapter", true);
     if (auto tr = r.string("transport")) {
       if (std::find(kTransports.begin(), kTransports.end(), *tr) == kTransports.end()) {
-        r.error("transport", "unknown transport '" + *tr + "' (valid: " + join(kTransports, ", ") + ")");
+        r.error("transport",
+                "unknown transport '" + *tr + "' (valid: " + join(kTransports, ", ") + ")");
         good = false;
       } else {
         l.transport = *tr;
@@ -164,7 +173,8 @@ void parse_listeners(const YAML::Node& n, const std::filesystem::path& file, Top
         l.bind = *ep;
       }
     }
-    if (auto mc = r.integer("max_connections", 1, 10'000'000)) l.max_connections = static_cast<std::uint64_t>(*mc);
+    if (auto mc = r.integer("max_connections", 1, 10'000'000))
+      l.max_connections = static_cast<std::uint64_t>(*mc);
     auto auth = r.names("auth");
     auto pipeline = r.names("pipeline");
     l.options = options_of(r, "options", diags);
@@ -177,7 +187,8 @@ void parse_listeners(const YAML::Node& n, const std::filesystem::path& file, Top
     check_refs(l.pipeline, t, what, "pipeline", diags);
     for (const auto& other : t.listeners) {
       if (other.bind == l.bind && l.bind.port != 0) {
-        r.error("bind", "bind " + l.bind.str() + " is already used by listener '" + other.name + "'");
+        r.error("bind",
+                "bind " + l.bind.str() + " is already used by listener '" + other.name + "'");
       }
     }
     t.listeners.push_back(std::move(l));

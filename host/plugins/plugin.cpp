@@ -24,7 +24,10 @@ std::string_view kind_name(iotgw_plugin_kind kind) {
 
 Plugin::Plugin(boost::dll::shared_library lib, const iotgw_plugin_descriptor* descriptor,
                fs::path path, std::string hash)
-    : lib_(std::move(lib)), descriptor_(descriptor), path_(std::move(path)), hash_(std::move(hash)) {}
+    : lib_(std::move(lib)),
+      descriptor_(descriptor),
+      path_(std::move(path)),
+      hash_(std::move(hash)) {}
 
 PrivateCopies::PrivateCopies() {
   std::string templ = (fs::temp_directory_path() / "iotgw-plugins-XXXXXX").string();
@@ -109,8 +112,10 @@ std::optional<std::string> check_descriptor(const iotgw_plugin_descriptor& d) {
   if (d.name == nullptr || !config::valid_name(d.name)) {
     return "descriptor has no valid name (letters, digits, '_', '-', '.')";
   }
-  if (d.version == nullptr || d.description == nullptr) return "descriptor lacks version or description";
-  if (d.config_key_count > 0 && d.config_keys == nullptr) return "descriptor counts config keys it does not list";
+  if (d.version == nullptr || d.description == nullptr)
+    return "descriptor lacks version or description";
+  if (d.config_key_count > 0 && d.config_keys == nullptr)
+    return "descriptor counts config keys it does not list";
   for (std::size_t i = 0; i < d.config_key_count; ++i) {
     const auto& k = d.config_keys[i];
     if (k.name == nullptr || k.doc == nullptr || k.type < IOTGW_CFG_STRING ||
@@ -121,13 +126,13 @@ std::optional<std::string> check_descriptor(const iotgw_plugin_descriptor& d) {
   switch (d.kind) {
     case IOTGW_KIND_ADAPTER: {
       if (auto e = check_vtable(d.adapter, "adapter")) return e;
-      if (d.adapter->open == nullptr || d.adapter->on_bytes == nullptr || d.adapter->close == nullptr) {
+      if (d.adapter->open == nullptr || d.adapter->on_bytes == nullptr ||
+          d.adapter->close == nullptr) {
         return "adapter table lacks open, on_bytes or close";
       }
       return std::nullopt;
     }
-    case IOTGW_KIND_STAGE:
-      return check_vtable(d.stage, "stage");
+    case IOTGW_KIND_STAGE: return check_vtable(d.stage, "stage");
   }
   return "unknown plugin kind " + std::to_string(static_cast<int>(d.kind));
 }
@@ -146,10 +151,12 @@ std::variant<std::shared_ptr<Plugin>, LoadError> load_plugin(const fs::path& fil
 
   boost::dll::shared_library lib;
   boost::system::error_code ec;
-  lib.load(boost::dll::fs::path(copy->string()), boost::dll::load_mode::rtld_lazy | boost::dll::load_mode::rtld_local, ec);
+  lib.load(boost::dll::fs::path(copy->string()),
+           boost::dll::load_mode::rtld_lazy | boost::dll::load_mode::rtld_local, ec);
   if (ec) return fail("cannot load: " + dlopen_reason(*copy));
   if (!lib.has(IOTGW_ENTRY_SYMBOL)) {
-    return fail("no entry point '" IOTGW_ENTRY_SYMBOL "' (is it an iotgw plugin built with IOTGW_*_PLUGIN?)");
+    return fail("no entry point '" IOTGW_ENTRY_SYMBOL
+                "' (is it an iotgw plugin built with IOTGW_*_PLUGIN?)");
   }
   auto entry = lib.get<const iotgw_plugin_descriptor*()>(IOTGW_ENTRY_SYMBOL);
   const iotgw_plugin_descriptor* d = entry();

@@ -28,7 +28,7 @@ class Plugin {
     return {descriptor_->config_keys, descriptor_->config_key_count};
   }
   const std::filesystem::path& path() const { return path_; }  // as found in the plugins dir
-  const std::string& hash() const { return hash_; }             // SHA-256 of the file, hex
+  const std::string& hash() const { return hash_; }            // SHA-256 of the file, hex
 
  private:
   boost::dll::shared_library lib_;  // first member: destroyed last

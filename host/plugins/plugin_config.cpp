@@ -123,8 +123,9 @@ std::unique_ptr<PluginConfig> PluginConfig::resolve(std::span<const iotgw_config
       if (k.type == IOTGW_CFG_STRING_LIST) {
         if (n.IsScalar()) {
           items.push_back(n.Scalar());
-        } else if (n.IsSequence() &&
-                   std::all_of(n.begin(), n.end(), [](const YAML::Node& i) { return i.IsScalar(); })) {
+        } else if (n.IsSequence() && std::all_of(n.begin(), n.end(), [](const YAML::Node& i) {
+                     return i.IsScalar();
+                   })) {
           for (const auto& i : n) items.push_back(i.Scalar());
         } else {
           diags.add(at, what + ": '" + k.name + "' must be a list of strings");

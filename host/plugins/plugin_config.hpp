@@ -26,8 +26,7 @@ class PluginConfig {
   static std::unique_ptr<PluginConfig> resolve(std::span<const iotgw_config_key> keys,
                                                const config::PluginOptions& options,
                                                const std::string& instance_name,
-                                               const std::string& what,
-                                               config::Diagnostics& diags);
+                                               const std::string& what, config::Diagnostics& diags);
 
   const iotgw_config* c_config() const { return &config_; }
 

@@ -7,15 +7,18 @@
 namespace iotgw::runtime {
 
 namespace {
-std::string str(iotgw_str s) { return s.data != nullptr ? std::string(s.data, s.size) : std::string(); }
+std::string str(iotgw_str s) {
+  return s.data != nullptr ? std::string(s.data, s.size) : std::string();
+}
 std::string str(iotgw_bytes b) {
-  return b.data != nullptr ? std::string(reinterpret_cast<const char*>(b.data), b.size) : std::string();
+  return b.data != nullptr ? std::string(reinterpret_cast<const char*>(b.data), b.size)
+                           : std::string();
 }
 }  // namespace
 
 OwnedCredentials OwnedCredentials::copy(const iotgw_credentials& c) {
-  return {str(c.client_id), str(c.username), str(c.password), str(c.peer_address),
-          str(c.cert_subject_cn), str(c.cert_sha256)};
+  return {str(c.client_id),    str(c.username),        str(c.password),
+          str(c.peer_address), str(c.cert_subject_cn), str(c.cert_sha256)};
 }
 
 iotgw_credentials OwnedCredentials::view() const {
@@ -32,14 +35,17 @@ iotgw_credentials OwnedCredentials::view() const {
 
 AuthRun::AuthRun(std::shared_ptr<const Pipeline> pipeline, OwnedCredentials credentials,
                  boost::asio::io_context& loop, Done done)
-    : pipeline_(std::move(pipeline)), credentials_(std::move(credentials)), loop_(loop),
+    : pipeline_(std::move(pipeline)),
+      credentials_(std::move(credentials)),
+      loop_(loop),
       done_(std::move(done)) {}
 
 void AuthRun::start() {
   if (pipeline_->authenticators().empty()) {
     // No authenticator: the claimed identity is taken as it is (development listeners only;
     // the topology builder warns about such listeners).
-    identity_.device_id = credentials_.client_id.empty() ? credentials_.username : credentials_.client_id;
+    identity_.device_id =
+        credentials_.client_id.empty() ? credentials_.username : credentials_.client_id;
     identity_.auth_method = "anonymous";
   }
   boost::asio::post(loop_, [self = shared_from_this()] { self->step(); });
@@ -71,7 +77,8 @@ void AuthRun::step() {
     if (st == IOTGW_PENDING) return;  // complete() continues
     pending_self_.reset();
     if (st != IOTGW_OK) {
-      finish(st, "stage '" + stage.name + "': " + (err.message[0] != '\0' ? err.message : "refused"));
+      finish(st,
+             "stage '" + stage.name + "': " + (err.message[0] != '\0' ? err.message : "refused"));
       return;
     }
     adopt(id);
@@ -93,20 +100,20 @@ void AuthRun::complete(iotgw_status status, const iotgw_identity* identity, cons
     got.hub_token = str(identity->hub_token);
   }
   std::string why = reason != nullptr ? reason : "refused";
-  boost::asio::post(loop_, [self = std::move(pending_self_), status, got = std::move(got),
-                            why = std::move(why)] {
-    if (!self) return;  // completed twice: the first one counted
-    if (status != IOTGW_OK) {
-      self->finish(status, "stage '" + self->pipeline_->authenticators()[self->next_ - 1].name +
-                               "': " + why);
-      return;
-    }
-    if (!got.device_id.empty()) self->identity_.device_id = got.device_id;
-    if (!got.module_id.empty()) self->identity_.module_id = got.module_id;
-    if (!got.auth_method.empty()) self->identity_.auth_method = got.auth_method;
-    if (!got.hub_token.empty()) self->identity_.hub_token = got.hub_token;
-    self->step();
-  });
+  boost::asio::post(
+      loop_, [self = std::move(pending_self_), status, got = std::move(got), why = std::move(why)] {
+        if (!self) return;  // completed twice: the first one counted
+        if (status != IOTGW_OK) {
+          self->finish(status, "stage '" + self->pipeline_->authenticators()[self->next_ - 1].name +
+                                   "': " + why);
+          return;
+        }
+        if (!got.device_id.empty()) self->identity_.device_id = got.device_id;
+        if (!got.module_id.empty()) self->identity_.module_id = got.module_id;
+        if (!got.auth_method.empty()) self->identity_.auth_method = got.auth_method;
+        if (!got.hub_token.empty()) self->identity_.hub_token = got.hub_token;
+        self->step();
+      });
 }
 
 void AuthRun::finish(iotgw_status status, const std::string& reason) {

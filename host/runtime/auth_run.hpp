@@ -15,7 +15,8 @@
 // The opaque handle authenticators receive.
 struct iotgw_auth {
   virtual ~iotgw_auth() = default;
-  virtual void complete(iotgw_status status, const iotgw_identity* identity, const char* reason) = 0;
+  virtual void complete(iotgw_status status, const iotgw_identity* identity,
+                        const char* reason) = 0;
 };
 
 namespace iotgw::runtime {
@@ -28,7 +29,8 @@ struct OwnedCredentials {
 
 class AuthRun final : public iotgw_auth, public std::enable_shared_from_this<AuthRun> {
  public:
-  using Done = std::function<void(iotgw_status, const bridge::Identity&, const std::string& reason)>;
+  using Done =
+      std::function<void(iotgw_status, const bridge::Identity&, const std::string& reason)>;
 
   AuthRun(std::shared_ptr<const Pipeline> pipeline, OwnedCredentials credentials,
           boost::asio::io_context& loop, Done done);

@@ -12,10 +12,18 @@ namespace iotgw::runtime {
 
 namespace {
 
-Session& session(iotgw_conn* c) { return static_cast<Session&>(*c); }
-transport::Connection* transport_of(iotgw_conn* c) { return session(c).connection(); }
-std::string_view view(iotgw_str s) { return {s.data, s.size}; }
-iotgw_str c_str(const std::string& s) { return {s.data(), s.size()}; }
+Session& session(iotgw_conn* c) {
+  return static_cast<Session&>(*c);
+}
+transport::Connection* transport_of(iotgw_conn* c) {
+  return session(c).connection();
+}
+std::string_view view(iotgw_str s) {
+  return {s.data, s.size};
+}
+iotgw_str c_str(const std::string& s) {
+  return {s.data(), s.size()};
+}
 
 void api_log(const iotgw_plugin_ctx* ctx, iotgw_log_level level, const char* message) {
   if (ctx == nullptr || message == nullptr) return;
@@ -62,11 +70,17 @@ iotgw_status api_authenticate(iotgw_conn* c, const iotgw_credentials* creds, uin
   return session(c).authenticate(*creds, *token);
 }
 
-iotgw_msg* api_msg_create(iotgw_conn* /*conn*/) { return std::make_unique<iotgw_msg>().release(); }
+iotgw_msg* api_msg_create(iotgw_conn* /*conn*/) {
+  return std::make_unique<iotgw_msg>().release();
+}
 
-void api_msg_destroy(iotgw_msg* m) { std::unique_ptr<iotgw_msg>(m).reset(); }
+void api_msg_destroy(iotgw_msg* m) {
+  std::unique_ptr<iotgw_msg>(m).reset();
+}
 
-iotgw_bytes api_msg_body(const iotgw_msg* m) { return {m->body.data(), m->body.size()}; }
+iotgw_bytes api_msg_body(const iotgw_msg* m) {
+  return {m->body.data(), m->body.size()};
+}
 
 void api_msg_set_body(iotgw_msg* m, iotgw_bytes b) {
   m->body.assign(b.data, b.data + b.size);
@@ -115,7 +129,9 @@ int api_msg_at(const iotgw_msg* m, iotgw_prop_scope scope, size_t i, iotgw_str* 
   return 1;
 }
 
-iotgw_str api_msg_device_id(const iotgw_msg* m) { return c_str(m->device_id); }
+iotgw_str api_msg_device_id(const iotgw_msg* m) {
+  return c_str(m->device_id);
+}
 
 iotgw_status api_send_upstream(iotgw_conn* c, iotgw_msg* m, iotgw_qos qos, uint64_t* token) {
   std::unique_ptr<iotgw_msg> owned(m);  // taken whatever happens
@@ -142,18 +158,35 @@ void api_auth_complete(iotgw_auth* request, iotgw_status status, const iotgw_ide
 }  // namespace
 
 const iotgw_host_api& host_api() {
-  static const iotgw_host_api api = {
-      sizeof(iotgw_host_api), IOTGW_ABI_MAJOR, IOTGW_ABI_MINOR,
-      api_log,
-      api_write, api_write_queue_size, api_close, api_pause, api_resume, api_set_timer,
-      api_cancel_timer,
-      api_authenticate,
-      api_msg_create, api_msg_destroy, api_msg_body, api_msg_set_body, api_msg_reserve_body,
-      api_msg_commit_body, api_msg_get, api_msg_set, api_msg_remove, api_msg_count, api_msg_at,
-      api_msg_device_id,
-      api_send_upstream, api_set_downstream, api_settle,
-      api_auth_complete,
-      {}};
+  static const iotgw_host_api api = {sizeof(iotgw_host_api),
+                                     IOTGW_ABI_MAJOR,
+                                     IOTGW_ABI_MINOR,
+                                     api_log,
+                                     api_write,
+                                     api_write_queue_size,
+                                     api_close,
+                                     api_pause,
+                                     api_resume,
+                                     api_set_timer,
+                                     api_cancel_timer,
+                                     api_authenticate,
+                                     api_msg_create,
+                                     api_msg_destroy,
+                                     api_msg_body,
+                                     api_msg_set_body,
+                                     api_msg_reserve_body,
+                                     api_msg_commit_body,
+                                     api_msg_get,
+                                     api_msg_set,
+                                     api_msg_remove,
+                                     api_msg_count,
+                                     api_msg_at,
+                                     api_msg_device_id,
+                                     api_send_upstream,
+                                     api_set_downstream,
+                                     api_settle,
+                                     api_auth_complete,
+                                     {}};
   return api;
 }
 

@@ -22,7 +22,8 @@ void PropertyList::set(std::string_view key, std::string_view value) {
 }
 
 bool PropertyList::remove(std::string_view key) {
-  auto it = std::find_if(items_.begin(), items_.end(), [&](const auto& kv) { return kv.first == key; });
+  auto it =
+      std::find_if(items_.begin(), items_.end(), [&](const auto& kv) { return kv.first == key; });
   if (it == items_.end()) return false;
   items_.erase(it);
   return true;

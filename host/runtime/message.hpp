@@ -37,7 +37,9 @@ struct iotgw_msg {
   std::string device_id;
   std::vector<std::uint8_t> scratch;  // msg_reserve_body's room until msg_commit_body
 
-  iotgw::runtime::PropertyList& scope(iotgw_prop_scope s) { return properties.at(static_cast<std::size_t>(s)); }
+  iotgw::runtime::PropertyList& scope(iotgw_prop_scope s) {
+    return properties.at(static_cast<std::size_t>(s));
+  }
   const iotgw::runtime::PropertyList& scope(iotgw_prop_scope s) const {
     return properties.at(static_cast<std::size_t>(s));
   }

@@ -16,7 +16,9 @@ Session::Session(std::shared_ptr<ListenerShared> listener, std::size_t loop)
 
 Session::~Session() = default;
 
-const std::string& Session::device_id() const { return identity_ ? identity_->device_id : kNoDevice; }
+const std::string& Session::device_id() const {
+  return identity_ ? identity_->device_id : kNoDevice;
+}
 
 bool Session::on_open(transport::Connection& conn, std::string& reason) {
   conn_ = &conn;
@@ -91,8 +93,9 @@ void Session::on_auth_done(std::uint64_t token, iotgw_status status,
   authenticating_ = false;
   if (state_ == nullptr || conn_ == nullptr) return;
   if (status != IOTGW_OK) {
-    listener_->log.info("listener " + listener_->name,
-                        "authentication refused for " + conn_->stream().remote_address() + ": " + reason);
+    listener_->log.info(
+        "listener " + listener_->name,
+        "authentication refused for " + conn_->stream().remote_address() + ": " + reason);
     if (adapter().on_auth_result != nullptr) {
       adapter().on_auth_result(state_, token, status, nullptr, reason.c_str());
     }

@@ -58,8 +58,8 @@ class Session final : public iotgw_conn,
 
   std::shared_ptr<ListenerShared> listener_;  // keeps the adapter instance and library alive
   std::size_t loop_;
-  transport::Connection* conn_ = nullptr;    // from on_open to on_closed
-  void* state_ = nullptr;                    // the adapter's, from open to close
+  transport::Connection* conn_ = nullptr;  // from on_open to on_closed
+  void* state_ = nullptr;                  // the adapter's, from open to close
   std::optional<bridge::Identity> identity_;
   std::unique_ptr<bridge::BridgeDevice> device_;
   bool authenticating_ = false;

@@ -68,8 +68,8 @@ std::optional<ApplyReport> Gateway::apply(const config::Topology& model,
     if (std::find(next.begin(), next.end(), old) != next.end()) continue;
     old->stop_accepting();
     old->drain();
-    log_.info("listener " + old->name(), "removed: draining " + std::to_string(old->connections()) +
-                                             " connection(s)");
+    log_.info("listener " + old->name(),
+              "removed: draining " + std::to_string(old->connections()) + " connection(s)");
     draining_.push_back({old, deadline});
     ++report.removed;
   }
@@ -86,9 +86,9 @@ void Gateway::reap() {
       return true;
     }
     if (now >= d.deadline) {
-      log_.warn("listener " + d.listener->name(),
-                "drain deadline passed: closing " + std::to_string(d.listener->connections()) +
-                    " connection(s)");
+      log_.warn("listener " + d.listener->name(), "drain deadline passed: closing " +
+                                                      std::to_string(d.listener->connections()) +
+                                                      " connection(s)");
       d.listener->close_all("listener removed (drain deadline)");
       return true;
     }
@@ -114,7 +114,8 @@ void Gateway::shutdown(std::chrono::milliseconds deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   if (const auto left = open(); left > 0) {
-    log_.warn("gateway", "drain deadline passed: closing " + std::to_string(left) + " connection(s)");
+    log_.warn("gateway",
+              "drain deadline passed: closing " + std::to_string(left) + " connection(s)");
     for (auto& d : draining_) d.listener->close_all("shutdown");
     // Give the loops a moment to run the closes, so adapters see on_closed before exit.
     const auto grace = std::chrono::steady_clock::now() + std::chrono::seconds(1);

@@ -61,7 +61,8 @@ void Listener::accept(std::size_t loop, boost::asio::ip::tcp::socket socket) {
     return;
   }
   auto conn = std::make_shared<transport::Connection>(
-      loops_.at(loop), std::make_unique<transport::TcpStream>(std::move(socket)), log_, "listener " + name());
+      loops_.at(loop), std::make_unique<transport::TcpStream>(std::move(socket)), log_,
+      "listener " + name());
   {
     std::lock_guard lock(live_mutex_);
     live_.emplace(conn.get(), conn);

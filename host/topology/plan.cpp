@@ -18,14 +18,14 @@ std::string available(const plugins::Catalog& catalog, iotgw_plugin_kind kind) {
 }
 
 // The plugin named by ref, if it exists and is of the wanted kind; reports otherwise.
-std::shared_ptr<plugins::Plugin> find_plugin(const plugins::Catalog& catalog, const config::Ref& ref,
-                                             iotgw_plugin_kind kind, const std::string& what,
-                                             config::Diagnostics& diags) {
+std::shared_ptr<plugins::Plugin> find_plugin(const plugins::Catalog& catalog,
+                                             const config::Ref& ref, iotgw_plugin_kind kind,
+                                             const std::string& what, config::Diagnostics& diags) {
   auto plugin = catalog.find(ref.name);
   const std::string kind_str(plugins::kind_name(kind));
   if (!plugin) {
-    diags.add(ref.mark, what + ": unknown " + kind_str + " plugin '" + ref.name + "' (available: " +
-                            available(catalog, kind) + ")");
+    diags.add(ref.mark, what + ": unknown " + kind_str + " plugin '" + ref.name +
+                            "' (available: " + available(catalog, kind) + ")");
     return nullptr;
   }
   if (plugin->kind() != kind) {
@@ -45,7 +45,8 @@ std::shared_ptr<runtime::PluginInstance<VTable>> instantiate(
   auto cfg = plugins::PluginConfig::resolve(plugin->keys(), options, instance_name, what, diags);
   if (!cfg) return nullptr;
   std::string error;
-  auto instance = runtime::PluginInstance<VTable>::create(plugin, vtable, *cfg, component, log, error);
+  auto instance =
+      runtime::PluginInstance<VTable>::create(plugin, vtable, *cfg, component, log, error);
   if (!instance) {
     diags.add(options.mark, what + ": plugin '" + std::string(plugin->name()) +
                                 "' refused the configuration: " + error);
@@ -81,34 +82,33 @@ std::optional<Plan> build_plan(const config::Topology& model, const plugins::Pri
 
   for (const auto& l : model.listeners) {
     const std::string what = "listener '" + l.name + "'";
-    std::vector<runtime::StageRef> auth;
-    std::vector<runtime::StageRef> transforms;
     bool complete = true;
-    for (const auto& ref : l.auth) {
-      auto it = stages.find(ref.name);
-      if (it == stages.end()) {
-        complete = false;  // the stage itself failed; already reported
-      } else if (it->second->vtable().authenticate == nullptr) {
-        diags.add(ref.mark, what + ": stage '" + ref.name + "' cannot authenticate (plugin '" +
-                                std::string(it->second->plugin().name()) + "' has no authenticate)");
-        complete = false;
-      } else {
-        auth.push_back({ref.name, it->second});
+    // The stages refs name, each checked for the role it is listed in.
+    auto collect = [&](const std::vector<config::Ref>& refs, auto fits, const char* problem) {
+      std::vector<runtime::StageRef> out;
+      for (const auto& ref : refs) {
+        auto it = stages.find(ref.name);
+        if (it == stages.end()) {
+          complete = false;  // the stage itself failed; already reported
+        } else if (!fits(it->second->vtable())) {
+          diags.add(ref.mark, what + ": stage '" + ref.name + "' " + problem + " (plugin '" +
+                                  std::string(it->second->plugin().name()) + "')");
+          complete = false;
+        } else {
+          out.push_back({ref.name, it->second});
+        }
       }
-    }
-    for (const auto& ref : l.pipeline) {
-      auto it = stages.find(ref.name);
-      if (it == stages.end()) {
-        complete = false;
-      } else if (it->second->vtable().upstream == nullptr && it->second->vtable().downstream == nullptr) {
-        diags.add(ref.mark, what + ": stage '" + ref.name + "' transforms nothing (plugin '" +
-                                std::string(it->second->plugin().name()) +
-                                "' is an authenticator; list it under auth)");
-        complete = false;
-      } else {
-        transforms.push_back({ref.name, it->second});
-      }
-    }
+      return out;
+    };
+    auto auth = collect(
+        l.auth, [](const iotgw_stage_vtable& v) { return v.authenticate != nullptr; },
+        "cannot authenticate");
+    auto transforms = collect(
+        l.pipeline,
+        [](const iotgw_stage_vtable& v) {
+          return v.upstream != nullptr || v.downstream != nullptr;
+        },
+        "transforms nothing: list it under auth");
     auto plugin = find_plugin(plan.catalog, l.adapter, IOTGW_KIND_ADAPTER, what, diags);
     if (!plugin) continue;
     config::PluginOptions options = l.options;

@@ -108,29 +108,29 @@ void Connection::flush() {
   writing_.swap(pending_);
   pending_.clear();
   writing_now_ = true;
-  stream_->async_write(boost::asio::buffer(writing_), [self = shared_from_this()](
-                                                           const boost::system::error_code& ec,
-                                                           std::size_t) {
-    self->writing_now_ = false;
-    self->writing_.clear();
-    if (self->state_ == State::closed) return;
-    if (ec) {
-      self->finish("write failed: " + ec.message());
-      return;
-    }
-    if (!self->pending_.empty()) {
-      self->flush();
-      return;
-    }
-    if (self->state_ == State::closing) {
-      self->finish(self->close_reason_);
-      return;
-    }
-    if (self->above_high_water_) {
-      self->above_high_water_ = false;
-      self->handler_->on_writable();
-    }
-  });
+  stream_->async_write(
+      boost::asio::buffer(writing_),
+      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+        self->writing_now_ = false;
+        self->writing_.clear();
+        if (self->state_ == State::closed) return;
+        if (ec) {
+          self->finish("write failed: " + ec.message());
+          return;
+        }
+        if (!self->pending_.empty()) {
+          self->flush();
+          return;
+        }
+        if (self->state_ == State::closing) {
+          self->finish(self->close_reason_);
+          return;
+        }
+        if (self->above_high_water_) {
+          self->above_high_water_ = false;
+          self->handler_->on_writable();
+        }
+      });
 }
 
 void Connection::close(const std::string& reason) {
@@ -143,7 +143,9 @@ void Connection::close(const std::string& reason) {
   state_ = State::closing;
 }
 
-void Connection::abort(const std::string& reason) { finish(reason); }
+void Connection::abort(const std::string& reason) {
+  finish(reason);
+}
 
 void Connection::finish(const std::string& reason) {
   if (state_ == State::closed) return;
@@ -163,7 +165,9 @@ void Connection::finish(const std::string& reason) {
   });
 }
 
-void Connection::pause_reading() { paused_ = true; }
+void Connection::pause_reading() {
+  paused_ = true;
+}
 
 void Connection::resume_reading() {
   if (!paused_) return;

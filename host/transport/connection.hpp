@@ -89,7 +89,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::function<void()> finished_;
 
   State state_ = State::starting;
-  bool reading_ = false;   // a read is outstanding
+  bool reading_ = false;  // a read is outstanding
   bool paused_ = false;
   bool in_handler_ = false;  // guards against re-entrant process_input
   std::vector<std::uint8_t> input_;

@@ -12,7 +12,9 @@ EventLoops::EventLoops(unsigned count) {
   }
 }
 
-EventLoops::~EventLoops() { stop(); }
+EventLoops::~EventLoops() {
+  stop();
+}
 
 void EventLoops::start() {
   for (auto& loop : loops_) {

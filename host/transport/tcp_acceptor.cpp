@@ -15,8 +15,8 @@ using reuse_port = boost::asio::detail::socket_option::boolean<SOL_SOCKET, SO_RE
 
 TcpAcceptor::TcpAcceptor(boost::asio::io_context& loop, const std::string& host, std::uint16_t port)
     : loop_(loop), acceptor_(loop), retry_(loop) {
-  const std::string where = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-                            std::to_string(port);
+  const std::string where =
+      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
   boost::system::error_code ec;
   const auto address = boost::asio::ip::make_address(host, ec);
   if (ec) throw std::runtime_error("cannot bind " + where + ": not an IP address");

@@ -135,7 +135,8 @@ class LineConnection final : public iotgw::AdapterConnection {
     line.remove_prefix(6);
     const auto space = line.find(' ');
     const std::string_view id = line.substr(0, space);
-    const std::string_view password = space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
+    const std::string_view password =
+        space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
     iotgw_credentials creds{};
     creds.struct_size = sizeof creds;
     creds.client_id = iotgw::to_c(id);
@@ -149,7 +150,8 @@ class LineConnection final : public iotgw::AdapterConnection {
   }
 
   void arm_idle() {
-    if (options_.idle_timeout.count() > 0) connection().set_timer(kIdleTimer, options_.idle_timeout);
+    if (options_.idle_timeout.count() > 0)
+      connection().set_timer(kIdleTimer, options_.idle_timeout);
   }
 
   const Options& options_;
@@ -169,7 +171,8 @@ class LineAdapter final : public iotgw::AdapterBase {
   static constexpr const char* description =
       "text lines: HELLO <device> [password], then one message per line";
   static constexpr iotgw_config_key config_keys[] = {
-      {"max_line", IOTGW_CFG_SIZE, "64KB", "longest line accepted; a longer one closes the connection"},
+      {"max_line", IOTGW_CFG_SIZE, "64KB",
+       "longest line accepted; a longer one closes the connection"},
       {"max_inflight", IOTGW_CFG_INT, "16", "unacknowledged lines before reading pauses"},
       {"idle_timeout", IOTGW_CFG_DURATION, "0", "close a connection silent this long (0: never)"},
       {"greeting", IOTGW_CFG_STRING, "", "a line sent when a connection opens (empty: none)"},
@@ -178,7 +181,8 @@ class LineAdapter final : public iotgw::AdapterBase {
   LineAdapter(const iotgw::Context& ctx, const iotgw::Config& config) : AdapterBase(ctx) {
     options_.max_line = config.size("max_line");
     const auto inflight = config.integer("max_inflight");
-    if (inflight < 1 || inflight > 65535) throw iotgw::Error("max_inflight must be from 1 to 65535");
+    if (inflight < 1 || inflight > 65535)
+      throw iotgw::Error("max_inflight must be from 1 to 65535");
     options_.max_inflight = static_cast<std::size_t>(inflight);
     options_.idle_timeout = config.duration("idle_timeout");
     options_.greeting = config.string("greeting");

@@ -35,9 +35,11 @@ struct Harness {
     catalog = plugins::Catalog::scan(IOTGW_FUZZ_PLUGINS, copies, errors);
     if (!errors.empty()) abort_with(errors.front().str());
     auto line = make<runtime::AdapterInstance>("line", "{max_line: 200, max_inflight: 3}");
-    auto tag = make<runtime::StageInstance>("tag", "{mode: upper, direction: both, reject_if: '!'}");
-    auto pipeline = std::make_shared<const runtime::Pipeline>(
-        std::vector<runtime::StageRef>{{"door", tag}}, std::vector<runtime::StageRef>{{"shout", tag}});
+    auto tag =
+        make<runtime::StageInstance>("tag", "{mode: upper, direction: both, reject_if: '!'}");
+    auto pipeline =
+        std::make_shared<const runtime::Pipeline>(std::vector<runtime::StageRef>{{"door", tag}},
+                                                  std::vector<runtime::StageRef>{{"shout", tag}});
     shared = std::make_shared<runtime::ListenerShared>("fuzz", line, pipeline, 1, bridge, log);
   }
 
@@ -46,7 +48,8 @@ struct Harness {
     auto plugin = catalog.find(plugin_name);
     if (!plugin) abort_with(std::string("no plugin ") + plugin_name + " in " IOTGW_FUZZ_PLUGINS);
     config::Diagnostics diags;
-    auto cfg = plugins::PluginConfig::resolve(plugin->keys(), {YAML::Load(yaml), {}}, "fuzz", "fuzz", diags);
+    auto cfg = plugins::PluginConfig::resolve(plugin->keys(), {YAML::Load(yaml), {}}, "fuzz",
+                                              "fuzz", diags);
     if (!cfg) abort_with(diags.str());
     std::string error;
     std::shared_ptr<Instance> inst;

@@ -54,16 +54,19 @@ TEST(Cli, ListPluginsShowsNameKindVersionAbiAndPath) {
   stock_plugins(dir.path());
   auto r = run(kIotgw, {"--list-plugins", "--plugins-dir", dir.path().string()});
   EXPECT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(r.output.find("line             adapter  1.0.0      1.0   " + (dir / "iotgw-line.so").string()),
+  EXPECT_NE(r.output.find("line             adapter  1.0.0      1.0   " +
+                          (dir / "iotgw-line.so").string()),
             std::string::npos)
       << r.output;
-  EXPECT_NE(r.output.find("tag              stage    1.0.1      1.0   " + (dir / "iotgw-tag.so").string()),
+  EXPECT_NE(r.output.find("tag              stage    1.0.1      1.0   " +
+                          (dir / "iotgw-tag.so").string()),
             std::string::npos)
       << r.output;
 }
 
 TEST(Cli, ListPluginsNamesABrokenPluginAndExitsTwo) {
-  auto r = run(kIotgw, {"--list-plugins", "--plugins-dir", (kTestPlugins / "bad/wrong_major").string()});
+  auto r =
+      run(kIotgw, {"--list-plugins", "--plugins-dir", (kTestPlugins / "bad/wrong_major").string()});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("iotgw-bad.so: ABI 1.0 expected"), std::string::npos) << r.output;
 }
@@ -71,12 +74,15 @@ TEST(Cli, ListPluginsNamesABrokenPluginAndExitsTwo) {
 TEST(Cli, DescribeListsKeysWithTypeDefaultAndDoc) {
   auto r = run(kIotgw, {"--describe", "line", "--plugins-dir", kPluginsDir.string()});
   EXPECT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(r.output.find("  max_inflight (int, default '16')\n      unacknowledged lines before reading pauses"),
-            std::string::npos)
+  EXPECT_NE(
+      r.output.find(
+          "  max_inflight (int, default '16')\n      unacknowledged lines before reading pauses"),
+      std::string::npos)
       << r.output;
   auto missing = run(kIotgw, {"--describe", "nope", "--plugins-dir", kPluginsDir.string()});
   EXPECT_EQ(missing.code, 2);
-  EXPECT_NE(missing.output.find("no plugin named 'nope' (found: line)"), std::string::npos) << missing.output;
+  EXPECT_NE(missing.output.find("no plugin named 'nope' (found: line)"), std::string::npos)
+      << missing.output;
 }
 
 TEST(Cli, VersionAndUsage) {
@@ -102,8 +108,10 @@ TEST(Cli, BindFailureNamesTheListenerAndAddress) {
 
   TempDir dir;
   stock_plugins(dir / "plugins");
-  write_file(dir / "gateway.yaml", "gateway: {plugins_dir: plugins}\nlisteners:\n"
-                                   "  - {name: l, adapter: line, bind: '" + where + "'}\n");
+  write_file(dir / "gateway.yaml",
+             "gateway: {plugins_dir: plugins}\nlisteners:\n"
+             "  - {name: l, adapter: line, bind: '" +
+                 where + "'}\n");
   auto r = run(kIotgw, {"--config", (dir / "gateway.yaml").string()});
   ::close(fd);
   EXPECT_EQ(r.code, 1);
@@ -116,10 +124,12 @@ TEST(Cli, BindToANonAddressSaysSo) {
   TempDir dir;
   stock_plugins(dir / "plugins");
   write_file(dir / "gateway.yaml",
-             "gateway: {plugins_dir: plugins}\nlisteners:\n  - {name: l, adapter: line, bind: 'example.com:1'}\n");
+             "gateway: {plugins_dir: plugins}\nlisteners:\n  - {name: l, adapter: line, bind: "
+             "'example.com:1'}\n");
   auto r = run(kIotgw, {"--config", (dir / "gateway.yaml").string()});
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.output.find("listener 'l': cannot bind example.com:1: not an IP address"), std::string::npos)
+  EXPECT_NE(r.output.find("listener 'l': cannot bind example.com:1: not an IP address"),
+            std::string::npos)
       << r.output;
 }
 

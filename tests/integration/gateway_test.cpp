@@ -14,12 +14,15 @@ std::string topology(const std::string& stage_config, const std::string& listene
          "stages:\n"
          "  - name: shout\n"
          "    plugin: tag\n"
-         "    config: " + stage_config + "\n"
+         "    config: " +
+         stage_config +
+         "\n"
          "listeners:\n"
          "  - name: lines\n"
          "    adapter: line\n"
          "    bind: 127.0.0.1:0\n"
-         "    pipeline: [shout]\n" + listener_extra;
+         "    pipeline: [shout]\n" +
+         listener_extra;
 }
 
 TEST(Gateway, LineRoundTripThroughAClangBuiltStage) {

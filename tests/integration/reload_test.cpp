@@ -16,9 +16,12 @@ namespace fs = std::filesystem;
 std::string topology(const std::string& mode, const std::string& more_listeners = "") {
   return "gateway: {plugins_dir: plugins, drain_timeout: 2s}\n"
          "stages:\n"
-         "  - {name: shout, plugin: tag, config: {mode: " + mode + "}}\n"
+         "  - {name: shout, plugin: tag, config: {mode: " +
+         mode +
+         "}}\n"
          "listeners:\n"
-         "  - {name: lines, adapter: line, bind: '127.0.0.1:0', pipeline: [shout]}\n" + more_listeners;
+         "  - {name: lines, adapter: line, bind: '127.0.0.1:0', pipeline: [shout]}\n" +
+         more_listeners;
 }
 
 TEST(Reload, OpenConnectionKeepsItsSocketAndGetsTheNewPipeline) {
@@ -47,7 +50,8 @@ TEST(Reload, BrokenTopologyKeepsTheOldOneServing) {
   EXPECT_TRUE(gw.process().wait_for("plugin 'tag' refused the configuration: mode 'sideways'"));
   EXPECT_FALSE(gw.reload("listeners: [\n"));
   EXPECT_TRUE(gw.process().wait_for("YAML syntax error"));
-  EXPECT_TRUE(gw.process().wait_for("reload #2 failed \\(1 error\\(s\\)\\); the previous topology keeps serving"));
+  EXPECT_TRUE(gw.process().wait_for(
+      "reload #2 failed \\(1 error\\(s\\)\\); the previous topology keeps serving"));
 
   c.send_line("still upper");
   EXPECT_EQ(c.read_line(), "ACK 1");
@@ -61,7 +65,8 @@ TEST(Reload, AddedListenerAcceptsAndRemovedOneDrains) {
   LineClient first(gw.port("lines"));
   EXPECT_EQ(first.hello("dev-1"), "WELCOME dev-1");
 
-  ASSERT_TRUE(gw.reload(topology("upper", "  - {name: extra, adapter: line, bind: '127.0.0.1:0'}\n")));
+  ASSERT_TRUE(
+      gw.reload(topology("upper", "  - {name: extra, adapter: line, bind: '127.0.0.1:0'}\n")));
   LineClient second(gw.port("extra"));
   EXPECT_EQ(second.hello("dev-2"), "WELCOME dev-2");
   second.send_line("no stages here");
@@ -69,8 +74,9 @@ TEST(Reload, AddedListenerAcceptsAndRemovedOneDrains) {
   EXPECT_EQ(second.read_line(), "MSG no stages here");
 
   // Drop `lines`: it stops accepting and its idle connection is drained (closed by the adapter).
-  ASSERT_TRUE(gw.reload("gateway: {plugins_dir: plugins, drain_timeout: 2s}\n"
-                        "listeners:\n  - {name: extra, adapter: line, bind: '127.0.0.1:0'}\n"));
+  ASSERT_TRUE(
+      gw.reload("gateway: {plugins_dir: plugins, drain_timeout: 2s}\n"
+                "listeners:\n  - {name: extra, adapter: line, bind: '127.0.0.1:0'}\n"));
   EXPECT_TRUE(gw.process().wait_for("reload #2 ok: listeners kept 1, added 0, removed 1"));
   EXPECT_TRUE(first.closed_by_peer());
   EXPECT_TRUE(gw.process().wait_for("\\[listener lines\\] drained"));
@@ -96,17 +102,21 @@ TEST(Reload, ReplacedSharedObjectRunsItsNewCode) {
 }
 
 TEST(Reload, ChangedListenerOptionsReplaceTheListenerOnTheSamePort) {
-  GatewayUnderTest gw("gateway: {plugins_dir: plugins, drain_timeout: 2s}\n"
-                      "listeners:\n  - {name: lines, adapter: line, bind: '127.0.0.1:0'}\n");
+  GatewayUnderTest gw(
+      "gateway: {plugins_dir: plugins, drain_timeout: 2s}\n"
+      "listeners:\n  - {name: lines, adapter: line, bind: '127.0.0.1:0'}\n");
   const auto port = gw.port("lines");
   const std::string fixed = "127.0.0.1:" + std::to_string(port);
   // Pin the port the first one got, then change an adapter option: a new listener binds beside
   // the old one (SO_REUSEPORT) before the old one stops.
-  ASSERT_TRUE(gw.reload("gateway: {plugins_dir: plugins, drain_timeout: 2s}\n"
-                        "listeners:\n  - {name: lines, adapter: line, bind: '" + fixed + "'}\n"));
-  ASSERT_TRUE(gw.reload("gateway: {plugins_dir: plugins, drain_timeout: 2s}\n"
-                        "listeners:\n  - {name: lines, adapter: line, bind: '" + fixed +
-                        "', options: {greeting: hi there}}\n"));
+  ASSERT_TRUE(
+      gw.reload("gateway: {plugins_dir: plugins, drain_timeout: 2s}\n"
+                "listeners:\n  - {name: lines, adapter: line, bind: '" +
+                fixed + "'}\n"));
+  ASSERT_TRUE(
+      gw.reload("gateway: {plugins_dir: plugins, drain_timeout: 2s}\n"
+                "listeners:\n  - {name: lines, adapter: line, bind: '" +
+                fixed + "', options: {greeting: hi there}}\n"));
   EXPECT_TRUE(gw.process().wait_for("reload #2 ok: listeners kept 0, added 1, removed 1"));
   LineClient c(port);
   EXPECT_EQ(c.read_line(), "hi there");

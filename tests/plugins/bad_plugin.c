@@ -11,13 +11,19 @@
 #define MISSING_VTABLE 6
 
 #if BAD_CASE == NO_ENTRY
-IOTGW_EXPORT int not_an_iotgw_plugin(void) { return 42; }
+IOTGW_EXPORT int not_an_iotgw_plugin(void) {
+  return 42;
+}
 #elif BAD_CASE == UNDEFINED_SYMBOL
 /* A data symbol nothing defines: the dynamic loader must resolve it at load time, and fails. */
 extern int iotgw_symbol_nobody_defines;
-IOTGW_EXPORT int* iotgw_plugin_entry(void) { return &iotgw_symbol_nobody_defines; }
+IOTGW_EXPORT int* iotgw_plugin_entry(void) {
+  return &iotgw_symbol_nobody_defines;
+}
 #elif BAD_CASE == NULL_DESCRIPTOR
-IOTGW_EXPORT const iotgw_plugin_descriptor* iotgw_plugin_entry(void) { return NULL; }
+IOTGW_EXPORT const iotgw_plugin_descriptor* iotgw_plugin_entry(void) {
+  return NULL;
+}
 #else
 static iotgw_status create(const iotgw_host_api* api, const iotgw_plugin_ctx* ctx,
                            const iotgw_config* config, void** instance, iotgw_error* error) {
@@ -25,30 +31,36 @@ static iotgw_status create(const iotgw_host_api* api, const iotgw_plugin_ctx* ct
   *instance = NULL;
   return IOTGW_ERR_INTERNAL;
 }
-static void destroy(void* instance) { (void)instance; }
-static const iotgw_stage_vtable vtable = {sizeof(iotgw_stage_vtable), create, destroy, NULL, NULL,
-                                          NULL, {0}};
-static const iotgw_plugin_descriptor descriptor = {
-    sizeof(iotgw_plugin_descriptor),
+static void destroy(void* instance) {
+  (void)instance;
+}
+static const iotgw_stage_vtable vtable = {
+    sizeof(iotgw_stage_vtable), create, destroy, NULL, NULL, NULL, {0}};
+static const iotgw_plugin_descriptor descriptor = {sizeof(iotgw_plugin_descriptor),
 #if BAD_CASE == WRONG_MAJOR
-    IOTGW_ABI_MAJOR + 1, 0,
+                                                   IOTGW_ABI_MAJOR + 1,
+                                                   0,
 #elif BAD_CASE == NEWER_MINOR
-    IOTGW_ABI_MAJOR, IOTGW_ABI_MINOR + 1,
+                                                    IOTGW_ABI_MAJOR,
+                                                    IOTGW_ABI_MINOR + 1,
 #else
-    IOTGW_ABI_MAJOR, IOTGW_ABI_MINOR,
+                                                    IOTGW_ABI_MAJOR,
+                                                    IOTGW_ABI_MINOR,
 #endif
-    "bad",
-    "0.0.1",
-    "a broken plugin",
-    IOTGW_KIND_STAGE,
-    NULL,
-    0,
-    NULL,
+                                                   "bad",
+                                                   "0.0.1",
+                                                   "a broken plugin",
+                                                   IOTGW_KIND_STAGE,
+                                                   NULL,
+                                                   0,
+                                                   NULL,
 #if BAD_CASE == MISSING_VTABLE
-    NULL,
+                                                   NULL,
 #else
-    &vtable,
+                                                    &vtable,
 #endif
-    {0}};
-IOTGW_EXPORT const iotgw_plugin_descriptor* iotgw_plugin_entry(void) { return &descriptor; }
+                                                   {0}};
+IOTGW_EXPORT const iotgw_plugin_descriptor* iotgw_plugin_entry(void) {
+  return &descriptor;
+}
 #endif

@@ -156,8 +156,9 @@ static iotgw_status tag_authenticate(void* instance, const iotgw_credentials* cr
                                      iotgw_error* reason) {
   (void)request;
   tag_stage* t = instance;
-  if (t->secret != NULL && (credentials->password.size != strlen(t->secret) ||
-                            memcmp(credentials->password.data, t->secret, strlen(t->secret)) != 0)) {
+  if (t->secret != NULL &&
+      (credentials->password.size != strlen(t->secret) ||
+       memcmp(credentials->password.data, t->secret, strlen(t->secret)) != 0)) {
     snprintf(reason->message, sizeof reason->message, "wrong password");
     return IOTGW_ERR_REFUSED;
   }
@@ -168,7 +169,7 @@ static iotgw_status tag_authenticate(void* instance, const iotgw_credentials* cr
 
 static const iotgw_stage_vtable vtable = {
     sizeof(iotgw_stage_vtable), tag_create, tag_destroy, tag_upstream, tag_downstream,
-    tag_authenticate, {0}};
+    tag_authenticate,           {0}};
 
 static const iotgw_plugin_descriptor descriptor = {
     sizeof(iotgw_plugin_descriptor),
@@ -184,4 +185,6 @@ static const iotgw_plugin_descriptor descriptor = {
     &vtable,
     {0}};
 
-IOTGW_EXPORT const iotgw_plugin_descriptor* iotgw_plugin_entry(void) { return &descriptor; }
+IOTGW_EXPORT const iotgw_plugin_descriptor* iotgw_plugin_entry(void) {
+  return &descriptor;
+}

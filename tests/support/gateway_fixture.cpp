@@ -25,8 +25,9 @@ GatewayUnderTest::~GatewayUnderTest() {
   process_->signal(SIGTERM);
   const auto code = process_->wait_exit(std::chrono::seconds(15));
   if (code != 0) {
-    ADD_FAILURE() << "iotgw did not exit 0 on SIGTERM (" << (code ? std::to_string(*code) : "still running")
-                  << "):\n" << process_->output();
+    ADD_FAILURE() << "iotgw did not exit 0 on SIGTERM ("
+                  << (code ? std::to_string(*code) : "still running") << "):\n"
+                  << process_->output();
   }
 }
 

@@ -43,7 +43,8 @@ std::optional<std::string> LineClient::read_line(std::chrono::milliseconds timeo
       return line;
     }
     if (eof_ || fd_ < 0) return std::nullopt;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
     if (left.count() <= 0) return std::nullopt;
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
@@ -60,7 +61,8 @@ std::optional<std::string> LineClient::read_line(std::chrono::milliseconds timeo
 bool LineClient::closed_by_peer(std::chrono::milliseconds timeout) {
   const auto until = std::chrono::steady_clock::now() + timeout;
   while (!eof_) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
     buffer_.clear();
     read_line(left);
@@ -68,7 +70,8 @@ bool LineClient::closed_by_peer(std::chrono::milliseconds timeout) {
   return true;
 }
 
-std::optional<std::string> LineClient::hello(const std::string& device, const std::string& password) {
+std::optional<std::string> LineClient::hello(const std::string& device,
+                                             const std::string& password) {
   send_line("HELLO " + device + (password.empty() ? "" : " " + password));
   return read_line();
 }

@@ -27,7 +27,8 @@ Process::Process(const std::filesystem::path& program, const std::vector<std::st
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 1, log_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   const int rc = posix_spawn(&pid_, program.c_str(), &actions, nullptr, argv.data(), environ);
@@ -42,7 +43,9 @@ Process::~Process() {
   }
 }
 
-void Process::signal(int signo) const { ::kill(pid_, signo); }
+void Process::signal(int signo) const {
+  ::kill(pid_, signo);
+}
 
 bool Process::running() {
   if (exit_code_) return false;
@@ -64,7 +67,9 @@ std::optional<int> Process::wait_exit(std::chrono::milliseconds timeout) {
   return exit_code_;
 }
 
-std::string Process::output() const { return read_file(log_file_); }
+std::string Process::output() const {
+  return read_file(log_file_);
+}
 
 std::size_t Process::count(const std::string& regex) const {
   const std::regex re(regex);
@@ -81,7 +86,8 @@ std::optional<std::string> Process::wait_for(const std::string& regex,
   for (;;) {
     const std::string text = output();
     std::size_t seen = 0;
-    for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator(); ++it) {
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator();
+         ++it) {
       if (++seen == nth) return it->size() > 1 ? (*it)[1].str() : (*it)[0].str();
     }
     if (std::chrono::steady_clock::now() >= until) return std::nullopt;

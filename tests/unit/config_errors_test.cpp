@@ -43,29 +43,32 @@ const BadConfig kCases[] = {
     {"unknown_top_key", "gateways: {}\nlisteners: []\n",
      "@:1:1: topology: unknown key 'gateways' (valid: gateway, bridge, stages, listeners)"},
     {"gateway_misspelt_key", "gateway:\n  plugin_dir: plugins\n",
-     "@:2:3: gateway: unknown key 'plugin_dir' (valid: plugins_dir, threads, drain_timeout, log_level)"},
+     "@:2:3: gateway: unknown key 'plugin_dir' (valid: plugins_dir, threads, drain_timeout, "
+     "log_level)"},
     {"threads_not_int", "gateway:\n  plugins_dir: plugins\n  threads: many\n",
      "@:3:12: gateway: 'threads' must be an integer from 0 to 1024, not 'many'"},
     {"threads_negative", "gateway:\n  plugins_dir: plugins\n  threads: -1\n",
      "@:3:12: gateway: 'threads' must be an integer from 0 to 1024, not '-1'"},
     {"drain_timeout_bad", "gateway:\n  plugins_dir: plugins\n  drain_timeout: 10 parsecs\n",
-     "@:3:18: gateway: 'drain_timeout' must be a duration such as 500ms, 10s, 5m or 1h, not '10 parsecs'"},
+     "@:3:18: gateway: 'drain_timeout' must be a duration such as 500ms, 10s, 5m or 1h, not '10 "
+     "parsecs'"},
     {"log_level_bad", "gateway:\n  plugins_dir: plugins\n  log_level: loud\n",
      "@:3:14: gateway: log_level 'loud' is not one of trace, debug, info, warn, error"},
     {"bridge_flavour", "bridge:\n  flavour: mqtt\n",
      "@:2:12: bridge: unknown flavour 'mqtt' (valid: loopback)"},
     {"bridge_echo_bad", "bridge:\n  echo: maybe\n",
      "@:2:9: bridge: 'echo' must be true or false, not 'maybe'"},
-    {"stages_not_list", "stages:\n  shout: {plugin: tag}\n", "@:2:3: stages: expected a list of stages"},
+    {"stages_not_list", "stages:\n  shout: {plugin: tag}\n",
+     "@:2:3: stages: expected a list of stages"},
     {"stage_not_map", "stages:\n  - shout\n",
      "@:2:5: stage #1: expected a mapping of keys (valid: name, plugin, config)"},
     {"stage_missing_plugin", "stages:\n  - name: shout\n",
      "@:2:5: stage 'shout': missing required key 'plugin'"},
-    {"stage_missing_name", "stages:\n  - plugin: tag\n", "@:2:5: stage #1: missing required key 'name'"},
+    {"stage_missing_name", "stages:\n  - plugin: tag\n",
+     "@:2:5: stage #1: missing required key 'name'"},
     {"stage_bad_name", "stages:\n  - {name: sh out, plugin: tag}\n",
      "@:2:12: stage 'sh out': invalid name 'sh out' (letters, digits, '_', '-', '.'; at most 64)"},
-    {"stage_duplicate",
-     "stages:\n  - {name: shout, plugin: tag}\n  - {name: shout, plugin: tag}\n",
+    {"stage_duplicate", "stages:\n  - {name: shout, plugin: tag}\n  - {name: shout, plugin: tag}\n",
      "@:3:12: stage 'shout': duplicate stage name 'shout'"},
     {"stage_unknown_key", "stages:\n  - {name: shout, plugin: tag, confg: {}}\n",
      "@:2:32: stage 'shout': unknown key 'confg' (valid: name, plugin, config)"},
@@ -73,63 +76,88 @@ const BadConfig kCases[] = {
      "@:2:40: stage 'shout': 'config' must be a mapping of keys"},
     {"listeners_missing", "gateway: {plugins_dir: plugins}\nlisteners:\n",
      "@: no listeners: the topology needs at least one"},
-    {"listeners_not_list", "listeners: {lines: {}}\n", "@:1:12: listeners: expected a list of listeners"},
+    {"listeners_not_list", "listeners: {lines: {}}\n",
+     "@:1:12: listeners: expected a list of listeners"},
     {"listener_missing_adapter", "listeners:\n  - {name: lines, bind: '127.0.0.1:0'}\n",
      "@:2:5: listener 'lines': missing required key 'adapter'"},
     {"listener_missing_bind", "listeners:\n  - {name: lines, adapter: line}\n",
      "@:2:5: listener 'lines': missing required key 'bind'"},
-    {"listener_misspelt_key", "listeners:\n  - {name: lines, adapter: line, bind: ':0', pipline: []}\n",
-     "@:2:46: listener 'lines': unknown key 'pipline' (valid: name, adapter, transport, bind, auth, "
+    {"listener_misspelt_key",
+     "listeners:\n  - {name: lines, adapter: line, bind: ':0', pipline: []}\n",
+     "@:2:46: listener 'lines': unknown key 'pipline' (valid: name, adapter, transport, bind, "
+     "auth, "
      "pipeline, options, max_connections)"},
     {"listener_bind_no_port", "listeners:\n  - {name: lines, adapter: line, bind: localhost}\n",
      "@:2:40: listener 'lines': bind 'localhost' is not host:port with a port from 0 to 65535"},
-    {"listener_port_range", "listeners:\n  - {name: lines, adapter: line, bind: '127.0.0.1:70000'}\n",
-     "@:2:40: listener 'lines': bind '127.0.0.1:70000' is not host:port with a port from 0 to 65535"},
-    {"listener_transport", "listeners:\n  - {name: lines, adapter: line, bind: ':0', transport: quic}\n",
+    {"listener_port_range",
+     "listeners:\n  - {name: lines, adapter: line, bind: '127.0.0.1:70000'}\n",
+     "@:2:40: listener 'lines': bind '127.0.0.1:70000' is not host:port with a port from 0 to "
+     "65535"},
+    {"listener_transport",
+     "listeners:\n  - {name: lines, adapter: line, bind: ':0', transport: quic}\n",
      "@:2:57: listener 'lines': unknown transport 'quic' (valid: tcp)"},
     {"listener_max_connections",
      "listeners:\n  - {name: lines, adapter: line, bind: ':0', max_connections: 0}\n",
      "@:2:63: listener 'lines': 'max_connections' must be an integer from 1 to 10000000, not '0'"},
     {"listener_duplicate_name",
-     "listeners:\n  - {name: a, adapter: line, bind: ':1'}\n  - {name: a, adapter: line, bind: ':2'}\n",
+     "listeners:\n  - {name: a, adapter: line, bind: ':1'}\n  - {name: a, adapter: line, bind: "
+     "':2'}\n",
      "@:3:12: listener 'a': duplicate listener name 'a'"},
     {"listener_duplicate_bind",
-     "listeners:\n  - {name: a, adapter: line, bind: ':7'}\n  - {name: b, adapter: line, bind: '0.0.0.0:7'}\n",
+     "listeners:\n  - {name: a, adapter: line, bind: ':7'}\n  - {name: b, adapter: line, bind: "
+     "'0.0.0.0:7'}\n",
      "@:3:36: listener 'b': bind 0.0.0.0:7 is already used by listener 'a'"},
     {"listener_unknown_stage", nullptr,
      "@:12:23: listener 'lines': unknown stage 'whisper' in pipeline (defined: shout)"},
-    {"listener_stage_twice", nullptr, "@:12:23: listener 'lines': stage 'shout' appears twice in pipeline"},
+    {"listener_stage_twice", nullptr,
+     "@:12:23: listener 'lines': stage 'shout' appears twice in pipeline"},
     // From here on the YAML is well formed and the plugins decide.
-    {"plugins_dir_missing", "gateway: {plugins_dir: nowhere}\nlisteners:\n  - {name: l, adapter: line, bind: ':0'}\n",
+    {"plugins_dir_missing",
+     "gateway: {plugins_dir: nowhere}\nlisteners:\n  - {name: l, adapter: line, bind: ':0'}\n",
      "@:1:24: plugin %/nowhere: plugins directory does not exist or is not a directory"},
-    {"stage_unknown_plugin", "gateway: {plugins_dir: plugins}\nstages:\n  - {name: pack, plugin: zstd}\n"
+    {"stage_unknown_plugin",
+     "gateway: {plugins_dir: plugins}\nstages:\n  - {name: pack, plugin: zstd}\n"
      "listeners:\n  - {name: l, adapter: line, bind: ':0'}\n",
      "@:3:26: stage 'pack': unknown stage plugin 'zstd' (available: tag)"},
-    {"stage_plugin_is_adapter", "gateway: {plugins_dir: plugins}\nstages:\n  - {name: s, plugin: line}\n"
+    {"stage_plugin_is_adapter",
+     "gateway: {plugins_dir: plugins}\nstages:\n  - {name: s, plugin: line}\n"
      "listeners:\n  - {name: l, adapter: line, bind: ':0'}\n",
      "@:3:23: stage 's': plugin 'line' is adapter, not stage (stage plugins: tag)"},
-    {"adapter_is_stage", "gateway: {plugins_dir: plugins}\nlisteners:\n  - {name: l, adapter: tag, bind: ':0'}\n",
+    {"adapter_is_stage",
+     "gateway: {plugins_dir: plugins}\nlisteners:\n  - {name: l, adapter: tag, bind: ':0'}\n",
      "@:3:24: listener 'l': plugin 'tag' is stage, not adapter (adapter plugins: line)"},
-    {"stage_config_unknown_key", "gateway: {plugins_dir: plugins}\nstages:\n"
-     "  - {name: s, plugin: tag, config: {mod: upper}}\nlisteners:\n  - {name: l, adapter: line, bind: ':0'}\n",
+    {"stage_config_unknown_key",
+     "gateway: {plugins_dir: plugins}\nstages:\n"
+     "  - {name: s, plugin: tag, config: {mod: upper}}\nlisteners:\n  - {name: l, adapter: line, "
+     "bind: ':0'}\n",
      "@:3:37: stage 's': unknown key 'mod' (valid: mode, property, direction, reject_if, secret)"},
-    {"stage_config_refused", "gateway: {plugins_dir: plugins}\nstages:\n"
-     "  - {name: s, plugin: tag, config: {mode: sideways}}\nlisteners:\n  - {name: l, adapter: line, bind: ':0'}\n",
-     "@:3:36: stage 's': plugin 'tag' refused the configuration: mode 'sideways' is not upper, lower or none"},
-    {"listener_option_unknown", "gateway: {plugins_dir: plugins}\nlisteners:\n"
+    {"stage_config_refused",
+     "gateway: {plugins_dir: plugins}\nstages:\n"
+     "  - {name: s, plugin: tag, config: {mode: sideways}}\nlisteners:\n  - {name: l, adapter: "
+     "line, bind: ':0'}\n",
+     "@:3:36: stage 's': plugin 'tag' refused the configuration: mode 'sideways' is not upper, "
+     "lower or none"},
+    {"listener_option_unknown",
+     "gateway: {plugins_dir: plugins}\nlisteners:\n"
      "  - {name: l, adapter: line, bind: ':0', options: {max_lines: 5}}\n",
-     "@:3:52: listener 'l': unknown key 'max_lines' (valid: max_line, max_inflight, idle_timeout, greeting)"},
-    {"listener_option_type", "gateway: {plugins_dir: plugins}\nlisteners:\n"
+     "@:3:52: listener 'l': unknown key 'max_lines' (valid: max_line, max_inflight, idle_timeout, "
+     "greeting)"},
+    {"listener_option_type",
+     "gateway: {plugins_dir: plugins}\nlisteners:\n"
      "  - {name: l, adapter: line, bind: ':0', options: {max_line: big}}\n",
      "@:3:62: listener 'l': 'max_line' must be a size such as 512, 64KB or 1MiB, not 'big'"},
-    {"listener_option_refused", "gateway: {plugins_dir: plugins}\nlisteners:\n"
+    {"listener_option_refused",
+     "gateway: {plugins_dir: plugins}\nlisteners:\n"
      "  - {name: l, adapter: line, bind: ':0', options: {max_inflight: 0}}\n",
-     "@:3:51: listener 'l': plugin 'line' refused the configuration: max_inflight must be from 1 to 65535"},
+     "@:3:51: listener 'l': plugin 'line' refused the configuration: max_inflight must be from 1 "
+     "to 65535"},
 };
 
 class BadConfigTest : public ::testing::TestWithParam<BadConfig> {};
 
-void PrintTo(const BadConfig& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const BadConfig& c, std::ostream* os) {
+  *os << c.name;
+}
 
 std::string substitute(std::string s, const std::string& file, const std::string& dir) {
   for (std::size_t at; (at = s.find('@')) != std::string::npos;) s.replace(at, 1, file);
@@ -180,7 +208,8 @@ TEST(GoodConfig, ValidTopologyBuildsWithRealPlugins) {
   TempDir dir;
   test::stock_plugins(dir / "plugins");
   const auto file = dir / "gateway.yaml";
-  test::write_file(file, valid_with("    pipeline: [shout]\n    options: {max_line: 1KB, idle_timeout: 30s}\n"));
+  test::write_file(
+      file, valid_with("    pipeline: [shout]\n    options: {max_line: 1KB, idle_timeout: 30s}\n"));
   config::Diagnostics diags;
   auto model = config::parse_topology(file, diags);
   ASSERT_TRUE(model) << diags.str();

@@ -57,9 +57,10 @@ TEST(PluginLoader, RefusesAFileThatIsNotASharedObject) {
 }
 
 TEST(PluginLoader, RefusesALibraryWithoutTheEntryPoint) {
-  EXPECT_EQ(only_error("no_entry"),
-            "plugin " + (kTestPlugins / "bad/no_entry/iotgw-bad.so").string() +
-                ": no entry point 'iotgw_plugin_entry' (is it an iotgw plugin built with IOTGW_*_PLUGIN?)");
+  EXPECT_EQ(only_error("no_entry"), "plugin " +
+                                        (kTestPlugins / "bad/no_entry/iotgw-bad.so").string() +
+                                        ": no entry point 'iotgw_plugin_entry' (is it an iotgw "
+                                        "plugin built with IOTGW_*_PLUGIN?)");
 }
 
 TEST(PluginLoader, RefusesAnotherAbiMajorSayingBoth) {
@@ -81,7 +82,8 @@ TEST(PluginLoader, ReportsTheDynamicLoadersReason) {
 }
 
 TEST(PluginLoader, RefusesANullDescriptor) {
-  EXPECT_NE(only_error("null_descriptor").find(": entry point returned no descriptor"), std::string::npos);
+  EXPECT_NE(only_error("null_descriptor").find(": entry point returned no descriptor"),
+            std::string::npos);
 }
 
 TEST(PluginLoader, RefusesAStageWithoutItsTable) {
@@ -98,7 +100,8 @@ TEST(PluginLoader, RefusesADuplicateNameAndKeepsTheFirst) {
   auto catalog = plugins::Catalog::scan(dir.path(), copies, errors);
   ASSERT_EQ(errors.size(), 1U);
   EXPECT_EQ(errors[0].str(), "plugin " + (dir / "b-tag.so").string() +
-                                 ": duplicate plugin name 'tag' (also in " + (dir / "a-tag.so").string() + ")");
+                                 ": duplicate plugin name 'tag' (also in " +
+                                 (dir / "a-tag.so").string() + ")");
   ASSERT_EQ(catalog.all().size(), 1U);
   EXPECT_EQ(catalog.all()[0]->path(), dir / "a-tag.so");
 }
@@ -109,7 +112,8 @@ TEST(PluginLoader, ReplacedFileLoadsNewCodeFromANewPrivateCopy) {
   fs::copy_file(kTestPlugins / "good/iotgw-tag.so", dir / "iotgw-tag.so");
   std::vector<plugins::LoadError> errors;
   auto first = plugins::Catalog::scan(dir.path(), copies, errors);
-  fs::copy_file(kTestPlugins / "v2/iotgw-tag.so", dir / "iotgw-tag.so", fs::copy_options::overwrite_existing);
+  fs::copy_file(kTestPlugins / "v2/iotgw-tag.so", dir / "iotgw-tag.so",
+                fs::copy_options::overwrite_existing);
   auto second = plugins::Catalog::scan(dir.path(), copies, errors);
   ASSERT_TRUE(errors.empty());
   // Both generations are loaded at once, each running its own code.
@@ -131,7 +135,8 @@ TEST(PluginLoader, LibraryOutlivesTheCatalogWhileAnInstanceLives) {
     auto cfg = plugins::PluginConfig::resolve(tag->keys(), {node, {}}, "s", "stage 's'", diags);
     ASSERT_TRUE(cfg) << diags.str();
     std::string error;
-    stage = runtime::StageInstance::create(tag, *tag->descriptor().stage, *cfg, "stage s", quiet, error);
+    stage = runtime::StageInstance::create(tag, *tag->descriptor().stage, *cfg, "stage s", quiet,
+                                           error);
     ASSERT_TRUE(stage) << error;
   }  // catalog, private folder and config are gone; the instance still runs plugin code
   iotgw_msg msg;

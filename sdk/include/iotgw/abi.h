@@ -40,13 +40,13 @@ extern "C" {
 
 typedef enum iotgw_status {
   IOTGW_OK = 0,
-  IOTGW_PENDING = 1,        /* the answer comes later through a callback */
-  IOTGW_ERR_CONFIG = 2,     /* configuration refused; the error text says why */
-  IOTGW_ERR_PROTOCOL = 3,   /* the peer broke its protocol; the connection closes */
-  IOTGW_ERR_REFUSED = 4,    /* not allowed (credentials, authorisation) */
+  IOTGW_PENDING = 1,         /* the answer comes later through a callback */
+  IOTGW_ERR_CONFIG = 2,      /* configuration refused; the error text says why */
+  IOTGW_ERR_PROTOCOL = 3,    /* the peer broke its protocol; the connection closes */
+  IOTGW_ERR_REFUSED = 4,     /* not allowed (credentials, authorisation) */
   IOTGW_ERR_UNAVAILABLE = 5, /* upstream unreachable or busy; try again later */
-  IOTGW_ERR_LIMIT = 6,      /* a configured limit was reached */
-  IOTGW_ERR_STATE = 7,      /* the call does not fit the object's state (closed connection...) */
+  IOTGW_ERR_LIMIT = 6,       /* a configured limit was reached */
+  IOTGW_ERR_STATE = 7,       /* the call does not fit the object's state (closed connection...) */
   IOTGW_ERR_INTERNAL = 8
 } iotgw_status;
 
@@ -82,11 +82,11 @@ typedef struct iotgw_error {
  */
 typedef enum iotgw_config_type {
   IOTGW_CFG_STRING = 1,
-  IOTGW_CFG_INT = 2,      /* 64-bit signed; `integer` */
-  IOTGW_CFG_BOOL = 3,     /* `integer` is 0 or 1 */
-  IOTGW_CFG_DOUBLE = 4,   /* `number` */
-  IOTGW_CFG_DURATION = 5, /* "250ms", "30s", "5m", "2h" or plain milliseconds; `integer` in ms */
-  IOTGW_CFG_SIZE = 6,     /* "512", "64KB", "1MiB"...; `integer` in bytes */
+  IOTGW_CFG_INT = 2,        /* 64-bit signed; `integer` */
+  IOTGW_CFG_BOOL = 3,       /* `integer` is 0 or 1 */
+  IOTGW_CFG_DOUBLE = 4,     /* `number` */
+  IOTGW_CFG_DURATION = 5,   /* "250ms", "30s", "5m", "2h" or plain milliseconds; `integer` in ms */
+  IOTGW_CFG_SIZE = 6,       /* "512", "64KB", "1MiB"...; `integer` in bytes */
   IOTGW_CFG_STRING_LIST = 7 /* a YAML sequence of scalars; `items` */
 } iotgw_config_type;
 
@@ -125,10 +125,10 @@ typedef struct iotgw_auth iotgw_auth;             /* one pending authentication 
 
 /* Which bag of a message a property lives in (AMQP's sections). */
 typedef enum iotgw_prop_scope {
-  IOTGW_PROP_SYSTEM = 0,     /* message-id, correlation-id, content-type, content-encoding,
-                                user-id, to, absolute-expiry-time, subject, reply-to */
+  IOTGW_PROP_SYSTEM = 0,      /* message-id, correlation-id, content-type, content-encoding,
+                                 user-id, to, absolute-expiry-time, subject, reply-to */
   IOTGW_PROP_APPLICATION = 1, /* user properties */
-  IOTGW_PROP_ANNOTATION = 2  /* message annotations */
+  IOTGW_PROP_ANNOTATION = 2   /* message annotations */
 } iotgw_prop_scope;
 
 typedef enum iotgw_qos {
@@ -157,9 +157,9 @@ typedef struct iotgw_credentials {
   iotgw_str client_id;
   iotgw_str username;
   iotgw_bytes password;
-  iotgw_str peer_address;     /* "ip:port" */
-  iotgw_str cert_subject_cn;  /* verified TLS client certificate, or empty */
-  iotgw_str cert_sha256;      /* hex thumbprint of that certificate, or empty */
+  iotgw_str peer_address;    /* "ip:port" */
+  iotgw_str cert_subject_cn; /* verified TLS client certificate, or empty */
+  iotgw_str cert_sha256;     /* hex thumbprint of that certificate, or empty */
   void* reserved[4];
 } iotgw_credentials;
 
@@ -167,9 +167,9 @@ typedef struct iotgw_credentials {
 typedef struct iotgw_identity {
   uint32_t struct_size;
   iotgw_str device_id;
-  iotgw_str module_id;    /* may be empty */
-  iotgw_str auth_method;  /* "sas", "x509", "password", "anonymous"... for logs and the hub */
-  iotgw_str hub_token;    /* a SAS token to present upstream for this device, or empty */
+  iotgw_str module_id;   /* may be empty */
+  iotgw_str auth_method; /* "sas", "x509", "password", "anonymous"... for logs and the hub */
+  iotgw_str hub_token;   /* a SAS token to present upstream for this device, or empty */
   void* reserved[4];
 } iotgw_identity;
 
@@ -232,8 +232,7 @@ typedef struct iotgw_host_api {
 
   /* Upstream: runs the pipeline, then the bridge. For QoS 1, on_upstream_result(token) follows,
    * never from inside this call. Fails with IOTGW_ERR_STATE before authentication. */
-  iotgw_status (*send_upstream)(iotgw_conn* conn, iotgw_msg* msg, iotgw_qos qos,
-                                uint64_t* token);
+  iotgw_status (*send_upstream)(iotgw_conn* conn, iotgw_msg* msg, iotgw_qos qos, uint64_t* token);
 
   /* Downstream: 1 asks the bridge for this device's cloud-to-device messages, 0 stops. */
   iotgw_status (*set_downstream)(iotgw_conn* conn, int enabled);
@@ -261,8 +260,8 @@ typedef struct iotgw_adapter_vtable {
   void (*destroy)(void* instance);
 
   /* A connection opened. Refusing (non-OK) closes it with error's text. */
-  iotgw_status (*open)(void* instance, iotgw_conn* conn, const iotgw_conn_info* info,
-                       void** state, iotgw_error* error);
+  iotgw_status (*open)(void* instance, iotgw_conn* conn, const iotgw_conn_info* info, void** state,
+                       iotgw_error* error);
   /* Bytes arrived. Set *consumed to what was used; the host keeps the rest and hands it back,
    * followed by new bytes, on the next call. Non-OK closes the connection with error's text. */
   iotgw_status (*on_bytes)(void* state, iotgw_bytes data, size_t* consumed, iotgw_error* error);
@@ -301,8 +300,7 @@ typedef struct iotgw_stage_vtable {
    * IOTGW_ERR_REFUSED with the reason, or IOTGW_PENDING and later call api->auth_complete.
    * `identity` may carry what an earlier authenticator decided (device_id empty if none). */
   iotgw_status (*authenticate)(void* instance, const iotgw_credentials* credentials,
-                               iotgw_identity* identity, iotgw_auth* request,
-                               iotgw_error* reason);
+                               iotgw_identity* identity, iotgw_auth* request, iotgw_error* reason);
 
   void* reserved[16];
 } iotgw_stage_vtable;
@@ -310,10 +308,7 @@ typedef struct iotgw_stage_vtable {
 /* ---------------------------------------------------------------------------------------------
  * The descriptor iotgw_plugin_entry returns. It must stay valid while the library is loaded.
  */
-typedef enum iotgw_plugin_kind {
-  IOTGW_KIND_ADAPTER = 1,
-  IOTGW_KIND_STAGE = 2
-} iotgw_plugin_kind;
+typedef enum iotgw_plugin_kind { IOTGW_KIND_ADAPTER = 1, IOTGW_KIND_STAGE = 2 } iotgw_plugin_kind;
 
 typedef struct iotgw_plugin_descriptor {
   uint32_t struct_size;

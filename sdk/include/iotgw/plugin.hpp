@@ -40,9 +40,15 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-inline iotgw_str to_c(std::string_view s) { return iotgw_str{s.data(), s.size()}; }
-inline std::string_view to_view(iotgw_str s) { return {s.data, s.size}; }
-inline iotgw_bytes to_c(std::span<const std::uint8_t> b) { return iotgw_bytes{b.data(), b.size()}; }
+inline iotgw_str to_c(std::string_view s) {
+  return iotgw_str{s.data(), s.size()};
+}
+inline std::string_view to_view(iotgw_str s) {
+  return {s.data, s.size};
+}
+inline iotgw_bytes to_c(std::span<const std::uint8_t> b) {
+  return iotgw_bytes{b.data(), b.size()};
+}
 
 // The values the host validated against the plugin's declared keys.
 class Config {
@@ -94,8 +100,11 @@ class Context {
   const iotgw_plugin_ctx* ctx_;
 };
 
-enum class Scope { system = IOTGW_PROP_SYSTEM, application = IOTGW_PROP_APPLICATION,
-                   annotation = IOTGW_PROP_ANNOTATION };
+enum class Scope {
+  system = IOTGW_PROP_SYSTEM,
+  application = IOTGW_PROP_APPLICATION,
+  annotation = IOTGW_PROP_ANNOTATION
+};
 
 // A view of a host-owned message; valid while the host lends it (a callback) or while an
 // OwnedMessage holds it.
@@ -108,8 +117,8 @@ class Message {
     return {reinterpret_cast<const char*>(b.data), b.size};
   }
   void set_body(std::string_view body) {
-    api_->msg_set_body(msg_, iotgw_bytes{reinterpret_cast<const std::uint8_t*>(body.data()),
-                                         body.size()});
+    api_->msg_set_body(
+        msg_, iotgw_bytes{reinterpret_cast<const std::uint8_t*>(body.data()), body.size()});
   }
   // Write a body in place: reserve, fill, commit (no copy through a temporary).
   std::span<std::uint8_t> reserve_body(std::size_t capacity) {
@@ -177,8 +186,8 @@ class Connection {
   Connection(const iotgw_host_api* api, iotgw_conn* conn) : api_(api), conn_(conn) {}
 
   void write(std::string_view bytes) {
-    api_->write(conn_, iotgw_bytes{reinterpret_cast<const std::uint8_t*>(bytes.data()),
-                                   bytes.size()});
+    api_->write(conn_,
+                iotgw_bytes{reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
   }
   void write(std::span<const std::uint8_t> bytes) { api_->write(conn_, to_c(bytes)); }
   std::size_t write_queue_size() const { return api_->write_queue_size(conn_); }
@@ -249,8 +258,7 @@ class AdapterConnection {
 class Adapter {
  public:
   virtual ~Adapter() = default;
-  virtual std::unique_ptr<AdapterConnection> open(Connection conn,
-                                                  const iotgw_conn_info& info) = 0;
+  virtual std::unique_ptr<AdapterConnection> open(Connection conn, const iotgw_conn_info& info) = 0;
 };
 
 enum class Verdict { proceed = IOTGW_CONTINUE, drop = IOTGW_DROP, reject = IOTGW_REJECT };
@@ -308,9 +316,7 @@ class Stage {
  public:
   virtual ~Stage() = default;
   virtual Verdict upstream(Message& /*msg*/, std::string& /*reason*/) { return Verdict::proceed; }
-  virtual Verdict downstream(Message& /*msg*/, std::string& /*reason*/) {
-    return Verdict::proceed;
-  }
+  virtual Verdict downstream(Message& /*msg*/, std::string& /*reason*/) { return Verdict::proceed; }
   // `prior` is what an earlier authenticator decided (device_id empty if none).
   virtual AuthDecision authenticate(const iotgw_credentials& /*credentials*/,
                                     const iotgw_identity& prior, PendingAuth /*later*/) {
@@ -399,8 +405,9 @@ struct AdapterThunks {
   static iotgw_status on_bytes(void* state, iotgw_bytes data, std::size_t* consumed,
                                iotgw_error* error) {
     auto* s = static_cast<ConnState*>(state);
-    return guarded(error, IOTGW_ERR_PROTOCOL,
-                   [&] { *consumed = s->impl->on_bytes({data.data, data.size}); });
+    return guarded(error, IOTGW_ERR_PROTOCOL, [&] {
+      *consumed = s->impl->on_bytes({data.data, data.size});
+    });
   }
   static void on_writable(void* state) {
     on_conn(state, [](AdapterConnection& c) { c.on_writable(); });
@@ -410,7 +417,8 @@ struct AdapterThunks {
   }
   static void on_auth_result(void* state, std::uint64_t token, iotgw_status status,
                              const iotgw_identity* identity, const char* reason) {
-    on_conn(state, [&](AdapterConnection& c) { c.on_auth_result(token, status, identity, reason); });
+    on_conn(state,
+            [&](AdapterConnection& c) { c.on_auth_result(token, status, identity, reason); });
   }
   static void on_upstream_result(void* state, std::uint64_t token, iotgw_outcome outcome,
                                  const char* reason) {
@@ -473,8 +481,7 @@ struct StageThunks {
     auto* self = static_cast<S*>(instance);
     AuthDecision d;
     iotgw_status st = guarded(error, IOTGW_ERR_REFUSED, [&] {
-      d = self->authenticate(*credentials, *identity,
-                             PendingAuth(self->context().api(), request));
+      d = self->authenticate(*credentials, *identity, PendingAuth(self->context().api(), request));
     });
     if (st != IOTGW_OK) return st;
     if (d.status == IOTGW_OK) {
@@ -512,10 +519,19 @@ constexpr iotgw_plugin_descriptor make_descriptor(iotgw_plugin_kind kind,
 template <class A>
 const iotgw_plugin_descriptor* adapter_descriptor() {
   using T = AdapterThunks<A>;
-  static const iotgw_adapter_vtable vtable = {
-      sizeof(iotgw_adapter_vtable), T::create, T::destroy, T::open, T::on_bytes, T::on_writable,
-      T::on_timer, T::on_auth_result, T::on_upstream_result, T::on_downstream, T::on_drain,
-      T::close, {}};
+  static const iotgw_adapter_vtable vtable = {sizeof(iotgw_adapter_vtable),
+                                              T::create,
+                                              T::destroy,
+                                              T::open,
+                                              T::on_bytes,
+                                              T::on_writable,
+                                              T::on_timer,
+                                              T::on_auth_result,
+                                              T::on_upstream_result,
+                                              T::on_downstream,
+                                              T::on_drain,
+                                              T::close,
+                                              {}};
   static const iotgw_plugin_descriptor descriptor =
       make_descriptor<A>(IOTGW_KIND_ADAPTER, &vtable, nullptr);
   return &descriptor;
@@ -562,12 +578,12 @@ class StageBase : public Stage {
 // One line per plugin: the class derives from iotgw::AdapterBase or iotgw::StageBase, has a
 // constructor (const iotgw::Context&, const iotgw::Config&) and static `name`, `version`,
 // `description` and (optionally) `config_keys`, an array of iotgw_config_key.
-#define IOTGW_ADAPTER_PLUGIN(Class)                                                  \
+#define IOTGW_ADAPTER_PLUGIN(Class)                                                 \
   extern "C" IOTGW_EXPORT const iotgw_plugin_descriptor* iotgw_plugin_entry(void) { \
     return ::iotgw::detail::adapter_descriptor<Class>();                            \
   }
 
-#define IOTGW_STAGE_PLUGIN(Class)                                                    \
+#define IOTGW_STAGE_PLUGIN(Class)                                                   \
   extern "C" IOTGW_EXPORT const iotgw_plugin_descriptor* iotgw_plugin_entry(void) { \
     return ::iotgw::detail::stage_descriptor<Class>();                              \
   }
