@@ -1,5 +1,7 @@
 #include "runtime/pipeline.hpp"
 
+#include <ranges>
+
 namespace iotgw::runtime {
 
 namespace {
@@ -31,8 +33,8 @@ Verdict Pipeline::upstream(iotgw_msg& msg) const {
 }
 
 Verdict Pipeline::downstream(iotgw_msg& msg) const {
-  for (auto it = transforms_.rbegin(); it != transforms_.rend(); ++it) {
-    auto v = run(*it, it->instance->vtable().downstream, msg);
+  for (const auto& s : std::views::reverse(transforms_)) {
+    auto v = run(s, s.instance->vtable().downstream, msg);
     if (v.verdict != IOTGW_CONTINUE) return v;
   }
   return {};

@@ -58,7 +58,7 @@ std::optional<ApplyReport> Gateway::apply(const config::Topology& model,
       s.listener->start();
       ++report.added;
     } else {
-      s.listener->set_pipeline(std::move(s.pipeline));
+      s.listener->set_pipeline(s.pipeline);
       ++report.kept;
     }
     next.push_back(s.listener);

@@ -95,7 +95,7 @@ void Listener::close_all(const std::string& reason) {
   for_each_connection([reason](transport::Connection& c) { c.abort(reason); });
 }
 
-void Listener::set_pipeline(std::shared_ptr<const runtime::Pipeline> pipeline) {
+void Listener::set_pipeline(const std::shared_ptr<const runtime::Pipeline>& pipeline) {
   std::latch taken(static_cast<std::ptrdiff_t>(loops_.size()));
   for (std::size_t i = 0; i < loops_.size(); ++i) {
     boost::asio::post(loops_.at(i), [shared = shared_, pipeline, i, &taken] {

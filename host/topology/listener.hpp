@@ -31,7 +31,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
   // Hands every loop the new pipeline and returns once each has taken it, so that whatever a
   // connection reads after this call runs through the new one. Call with the loops running.
-  void set_pipeline(std::shared_ptr<const runtime::Pipeline> pipeline);
+  void set_pipeline(const std::shared_ptr<const runtime::Pipeline>& pipeline);
   std::size_t connections() const { return count_.load(); }
   const std::string& name() const { return plan_.spec.name; }
   const std::string& shape() const { return plan_.shape; }

@@ -37,9 +37,9 @@ class ConnectionHandler {
 };
 
 struct ConnectionLimits {
-  std::size_t read_chunk = 16 * 1024;
-  std::size_t max_buffered_input = 16 * 1024 * 1024;  // unconsumed bytes before we give up
-  std::size_t write_high_water = 256 * 1024;          // on_writable fires after draining past it
+  std::size_t read_chunk = std::size_t{16} * 1024;
+  std::size_t max_buffered_input = std::size_t{16} * 1024 * 1024;  // unconsumed bytes before we give up
+  std::size_t write_high_water = std::size_t{256} * 1024;          // on_writable fires after draining past it
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
