@@ -1,7 +1,5 @@
 #include "runtime/pipeline.hpp"
 
-#include <ranges>
-
 namespace iotgw::runtime {
 
 namespace {
@@ -33,8 +31,10 @@ Verdict Pipeline::upstream(iotgw_msg& msg) const {
 }
 
 Verdict Pipeline::downstream(iotgw_msg& msg) const {
-  for (const auto& s : std::views::reverse(transforms_)) {
-    auto v = run(s, s.instance->vtable().downstream, msg);
+  // Not std::views::reverse: clang 14 (the fuzz build) cannot compile libstdc++ 12's ranges.
+  for (auto it = transforms_.rbegin(); it != transforms_.rend();
+       ++it) {  // NOLINT(modernize-loop-convert)
+    auto v = run(*it, it->instance->vtable().downstream, msg);
     if (v.verdict != IOTGW_CONTINUE) return v;
   }
   return {};

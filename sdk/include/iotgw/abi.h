@@ -296,9 +296,11 @@ typedef struct iotgw_stage_vtable {
   /* Hub to device, in reverse pipeline order. Must not block. */
   iotgw_verdict (*downstream)(void* instance, iotgw_msg* msg, iotgw_error* reason);
 
-  /* Authenticators. Return IOTGW_OK with *identity filled (borrowed until the call returns),
-   * IOTGW_ERR_REFUSED with the reason, or IOTGW_PENDING and later call api->auth_complete.
-   * `identity` may carry what an earlier authenticator decided (device_id empty if none). */
+  /* Authenticators. Return IOTGW_OK with *identity filled, IOTGW_ERR_REFUSED with the reason, or
+   * IOTGW_PENDING and later call api->auth_complete. On entry `identity` holds what earlier
+   * authenticators decided (device_id empty if none); fields left empty keep that. What the
+   * plugin points the fields at must stay valid until this function is next called on the same
+   * thread (the host copies it as soon as the call returns). */
   iotgw_status (*authenticate)(void* instance, const iotgw_credentials* credentials,
                                iotgw_identity* identity, iotgw_auth* request, iotgw_error* reason);
 
