@@ -7,8 +7,13 @@ find_package(yaml-cpp REQUIRED)
 
 # Debian's libqpid-proton-cpp.pc requires a .pc that does not exist, so find Proton directly.
 find_library(PROTON_CPP_LIBRARY NAMES qpid-proton-cpp)
-find_library(PROTON_C_LIBRARY NAMES qpid-proton-core qpid-proton)
+# Not libqpid-proton.so: that is a second, all-in-one copy of Proton C. The C++ library uses
+# libqpid-proton-core, which Debian ships without a dev symlink.
+find_library(PROTON_C_LIBRARY NAMES qpid-proton-core libqpid-proton-core.so.10)
 find_path(PROTON_INCLUDE_DIR NAMES proton/container.hpp)
+if(NOT PROTON_CPP_LIBRARY OR NOT PROTON_C_LIBRARY OR NOT PROTON_INCLUDE_DIR)
+  message(FATAL_ERROR "Qpid Proton C++ not found: run packaging/install-deps.sh")
+endif()
 if(PROTON_CPP_LIBRARY AND PROTON_INCLUDE_DIR)
   add_library(proton::cpp INTERFACE IMPORTED)
   target_include_directories(proton::cpp INTERFACE ${PROTON_INCLUDE_DIR})

@@ -1,0 +1,299 @@
+#include "hub_server.hpp"
+
+#include <chrono>
+#include <map>
+
+#include <proton/annotation_key.hpp>
+#include <proton/codec/map.hpp>
+#include <proton/message.hpp>
+
+#include <proton/connection_options.hpp>
+#include <proton/delivery.hpp>
+#include <proton/error_condition.hpp>
+#include <proton/listener.hpp>
+#include <proton/message_id.hpp>
+#include <proton/receiver_options.hpp>
+#include <proton/scalar.hpp>
+#include <proton/sender_options.hpp>
+#include <proton/source.hpp>
+#include <proton/target.hpp>
+#include <proton/timestamp.hpp>
+#include <proton/tracker.hpp>
+#include <proton/transport.hpp>
+#include <proton/value.hpp>
+
+#include "reject_with.hpp"
+#include "token_check.hpp"
+
+namespace iotgw::hub {
+
+namespace {
+
+constexpr const char* kUnauthorized = "amqp:unauthorized-access";
+constexpr int kCredit = 100;
+
+std::string as_text(const proton::value& v) {
+  switch (v.type()) {
+    case proton::STRING: return proton::get<std::string>(v);
+    case proton::SYMBOL: return proton::get<proton::symbol>(v);
+    case proton::BINARY: {
+      const auto b = proton::get<proton::binary>(v);
+      return {b.begin(), b.end()};
+    }
+    default: return {};
+  }
+}
+
+std::string property(const proton::message& m, const std::string& key) {
+  const auto& props = m.properties();
+  if (!props.exists(key)) return {};
+  const proton::scalar v = props.get(key);
+  if (v.type() == proton::STRING) return proton::get<std::string>(v);
+  if (v.type() == proton::SYMBOL) return proton::get<proton::symbol>(v);
+  return {};
+}
+
+// What IoT Hub counts towards the 256 KB: body, system property values, application property
+// names and values.
+std::size_t counted_size(const proton::message& m) {
+  std::size_t n = as_text(m.body()).size();
+  if (n == 0 && !m.body().empty()) {
+    std::vector<char> encoded;
+    proton::message body_only;
+    body_only.body(m.body());
+    body_only.encode(encoded);
+    n = encoded.size();
+  }
+  n += m.content_type().size() + m.content_encoding().size() + m.to().size() + m.user().size();
+  if (!m.properties().empty()) {
+    std::map<std::string, proton::scalar> props;
+    proton::get(m.properties().value(), props);
+    for (const auto& [k, v] : props) n += k.size() + proton::to_string(v).size();
+  }
+  return n;
+}
+
+}  // namespace
+
+HubServer::HubServer(std::shared_ptr<const Registry> registry, std::string listen, Logger& log,
+                     HubLimits limits)
+    : listen_(std::move(listen)),
+      log_(log),
+      limits_(limits),
+      registry_(std::move(registry)),
+      telemetry_(limits.telemetry_retention) {}
+
+std::shared_ptr<const Registry> HubServer::registry() const {
+  std::lock_guard lock(registry_mutex_);
+  return registry_;
+}
+
+void HubServer::set_registry(std::shared_ptr<const Registry> registry) {
+  std::lock_guard lock(registry_mutex_);
+  registry_ = std::move(registry);
+}
+
+void HubServer::run() {
+  container_ = std::make_unique<proton::container>(*this, "iotgw-hub");
+  container_->listen(listen_, *this);
+  container_->run();
+}
+
+void HubServer::stop() {
+  if (container_) container_->stop();
+}
+
+proton::connection_options HubServer::on_accept(proton::listener&) {
+  return proton::connection_options().handler(*this);
+}
+
+void HubServer::on_open(proton::listener& l) {
+  const auto colon = listen_.rfind(':');
+  log_.info("hub", "listening on " + listen_.substr(0, colon) + ":" + std::to_string(l.port()) +
+                       " (hub " + registry()->hostname + ")");
+}
+
+void HubServer::on_error(proton::listener&, const std::string& what) {
+  log_.error("hub", "cannot listen on " + listen_ + ": " + what);
+  stop();
+}
+
+void HubServer::on_connection_open(proton::connection& c) {
+  if (connections_.size() >= limits_.max_connections) {
+    c.close(proton::error_condition("amqp:resource-limit-exceeded", "too many connections"));
+    return;
+  }
+  connections_[c];
+  c.open();
+}
+
+void HubServer::on_transport_close(proton::transport& t) {
+  const auto c = t.connection();
+  for (auto it = inbound_.begin(); it != inbound_.end();) {
+    it = it->first.connection() == c ? inbound_.erase(it) : std::next(it);
+  }
+  for (auto it = consumers_.begin(); it != consumers_.end();) {
+    it = it->first.connection() == c ? consumers_.erase(it) : std::next(it);
+  }
+  connections_.erase(c);
+}
+
+void HubServer::refuse(proton::link& l, const std::string& why) {
+  log_.info("hub", "refused link '" + l.name() + "': " + why);
+  l.close(proton::error_condition(kUnauthorized, why));
+}
+
+void HubServer::on_receiver_open(proton::receiver& r) {
+  auto& state = connections_[r.connection()];
+  const Node node = parse_node(r.target().address());
+  switch (node.kind) {
+    case Node::cbs: break;
+    case Node::device_telemetry:
+      if (state.devices.count(node.device_id) == 0) {
+        refuse(r, "no valid token for device '" + node.device_id +
+                      "' on this connection: put one on $cbs first");
+        return;
+      }
+      break;
+    default:
+      r.close(proton::error_condition("amqp:not-found",
+                                      "no node '" + r.target().address() + "' to send to"));
+      return;
+  }
+  inbound_[r] = {node};
+  r.open(proton::receiver_options().auto_accept(false).credit_window(kCredit));
+}
+
+void HubServer::on_sender_open(proton::sender& s) {
+  auto& state = connections_[s.connection()];
+  const Node node = parse_node(s.source().address());
+  switch (node.kind) {
+    case Node::cbs:
+      s.open();
+      state.cbs_reply = s;
+      for (auto& m : state.pending_replies) s.send(m);
+      state.pending_replies.clear();
+      return;
+    case Node::service_events: {
+      if (!state.service) {
+        refuse(s, "no valid service token on this connection: put one on $cbs first");
+        return;
+      }
+      s.open();
+      // A consumer group reads from the oldest retained message; partitions other than 0 are
+      // empty (this hub has one).
+      auto& c = consumers_[s];
+      c.group = node.group;
+      c.next = node.partition == "0" ? 1 : telemetry_.next_sequence() + (1LL << 62);
+      pump(s, c);
+      return;
+    }
+    default:
+      s.close(proton::error_condition("amqp:not-found",
+                                      "no node '" + s.source().address() + "' to receive from"));
+  }
+}
+
+void HubServer::on_receiver_close(proton::receiver& r) {
+  inbound_.erase(r);
+}
+
+void HubServer::on_sender_close(proton::sender& s) {
+  consumers_.erase(s);
+  auto it = connections_.find(s.connection());
+  if (it != connections_.end() && it->second.cbs_reply == s)
+    it->second.cbs_reply = proton::sender();
+}
+
+void HubServer::on_message(proton::delivery& d, proton::message& m) {
+  auto in = inbound_.find(d.receiver());
+  if (in == inbound_.end()) {
+    d.release();
+    return;
+  }
+  const Node node = in->second.node;
+  if (node.kind == Node::cbs) {
+    put_token(connections_[d.connection()], d, m);
+  } else if (node.kind == Node::device_telemetry) {
+    telemetry(node, d, m);
+  }
+}
+
+void HubServer::reply_cbs(ConnState& state, proton::message reply) {
+  if (state.cbs_reply && state.cbs_reply.active()) {
+    state.cbs_reply.send(reply);
+  } else {
+    state.pending_replies.push_back(std::move(reply));
+  }
+}
+
+void HubServer::put_token(ConnState& state, proton::delivery& d, const proton::message& m) {
+  proton::message reply;
+  reply.correlation_id(m.id());
+  const std::string operation = property(m, "operation");
+  const std::string type = property(m, "type");
+  const std::string audience = property(m, "name");
+  Grant g;
+  if (operation != "put-token") {
+    g = {400, "operation '" + operation + "' is not supported (put-token is)", {}, false};
+  } else if (type != "servicebus.windows.net:sastoken" && type != "azure-devices.net:sastoken") {
+    g = {400, "token type '" + type + "' is not supported", {}, false};
+  } else {
+    g = check_token(*registry(), as_text(m.body()), audience);
+  }
+  if (g.status == 200) {
+    if (!g.device_id.empty()) state.devices.insert(g.device_id);
+    if (g.service) state.service = true;
+    log_.info("hub", "CBS: token accepted for " + audience);
+  } else {
+    log_.info("hub", "CBS: token refused for " + audience + ": " + std::to_string(g.status) + " " +
+                         g.description);
+  }
+  reply.properties().put("status-code", static_cast<std::int32_t>(g.status));
+  reply.properties().put("status-description", g.description);
+  reply_cbs(state, std::move(reply));
+  d.accept();
+}
+
+void HubServer::telemetry(const Node& node, proton::delivery& d, proton::message& m) {
+  const std::size_t size = counted_size(m);
+  if (size > limits_.max_d2c_bytes) {
+    const std::string why = "message of " + std::to_string(size) + " bytes is over the " +
+                            std::to_string(limits_.max_d2c_bytes) + "-byte limit";
+    log_.info("hub", node.device_id + ": telemetry rejected: " + why);
+    reject_with(d, "amqp:link:message-size-exceeded", why);
+    return;
+  }
+  auto& ann = m.message_annotations();
+  ann.put(proton::annotation_key(proton::symbol("iothub-connection-device-id")), node.device_id);
+  ann.put(proton::annotation_key(proton::symbol("iothub-connection-auth-method")),
+          std::string(R"({"scope":"device","type":"sas","issuer":"iothub"})"));
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  ann.put(proton::annotation_key(proton::symbol("iothub-enqueuedtime")),
+          proton::timestamp(now.count()));
+  ann.put(proton::annotation_key(proton::symbol("x-opt-sequence-number")),
+          telemetry_.next_sequence());
+  telemetry_.append(m);
+  d.accept();
+  for (auto& [sender, consumer] : consumers_) {
+    proton::sender s = sender;
+    pump(s, consumer);
+  }
+}
+
+void HubServer::on_sendable(proton::sender& s) {
+  auto it = consumers_.find(s);
+  if (it != consumers_.end()) pump(s, it->second);
+}
+
+void HubServer::pump(proton::sender& s, Consumer& c) {
+  while (s.active() && s.credit() > 0) {
+    const proton::message* m = telemetry_.at_or_after(c.next);
+    if (m == nullptr) return;
+    s.send(*m);
+    ++c.next;
+  }
+}
+
+}  // namespace iotgw::hub

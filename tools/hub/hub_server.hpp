@@ -1,0 +1,91 @@
+// iotgw-hub's AMQP 1.0 endpoint: CBS, device telemetry in, service telemetry out (consumer
+// groups). Runs on one Proton container thread; all state below is touched only there, except
+// the registry, which SIGHUP replaces from another thread under a mutex.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include <proton/connection.hpp>
+#include <proton/container.hpp>
+#include <proton/listen_handler.hpp>
+#include <proton/messaging_handler.hpp>
+#include <proton/receiver.hpp>
+#include <proton/sender.hpp>
+
+#include "addresses.hpp"
+#include "iotgw/common/log.hpp"
+#include "registry.hpp"
+#include "telemetry_log.hpp"
+
+namespace iotgw::hub {
+
+struct HubLimits {
+  std::size_t max_d2c_bytes = 256 * 1024;
+  std::size_t telemetry_retention = 100'000;  // messages kept for consumer groups
+  std::size_t max_connections = 10'000;
+};
+
+class HubServer final : public proton::messaging_handler, public proton::listen_handler {
+ public:
+  HubServer(std::shared_ptr<const Registry> registry, std::string listen, Logger& log,
+            HubLimits limits = {});
+
+  // Runs until stop(). Throws on a listen failure.
+  void run();
+  void stop();                                                  // any thread
+  void set_registry(std::shared_ptr<const Registry> registry);  // any thread
+
+ private:
+  struct ConnState {
+    std::set<std::string> devices;  // device ids a CBS token was accepted for
+    bool service = false;
+    proton::sender cbs_reply;
+    std::vector<proton::message> pending_replies;  // before the reply link is attached
+  };
+  struct Consumer {
+    std::string group;
+    std::int64_t next = 1;
+  };
+  struct Inbound {
+    Node node;
+  };
+
+  // proton::listen_handler
+  proton::connection_options on_accept(proton::listener& l) override;
+  void on_open(proton::listener& l) override;
+  void on_error(proton::listener& l, const std::string& what) override;
+
+  // proton::messaging_handler
+  void on_connection_open(proton::connection& c) override;
+  void on_transport_close(proton::transport& t) override;
+  void on_receiver_open(proton::receiver& r) override;
+  void on_sender_open(proton::sender& s) override;
+  void on_receiver_close(proton::receiver& r) override;
+  void on_sender_close(proton::sender& s) override;
+  void on_message(proton::delivery& d, proton::message& m) override;
+  void on_sendable(proton::sender& s) override;
+
+  void put_token(ConnState& state, proton::delivery& d, const proton::message& m);
+  void telemetry(const Node& node, proton::delivery& d, proton::message& m);
+  void pump(proton::sender& s, Consumer& c);
+  void reply_cbs(ConnState& state, proton::message reply);
+  void refuse(proton::link& l, const std::string& why);
+  std::shared_ptr<const Registry> registry() const;
+
+  std::string listen_;
+  Logger& log_;
+  HubLimits limits_;
+  mutable std::mutex registry_mutex_;
+  std::shared_ptr<const Registry> registry_;
+  std::unique_ptr<proton::container> container_;
+  std::map<proton::connection, ConnState> connections_;
+  std::map<proton::receiver, Inbound> inbound_;
+  std::map<proton::sender, Consumer> consumers_;
+  TelemetryLog telemetry_;
+};
+
+}  // namespace iotgw::hub

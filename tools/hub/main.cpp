@@ -1,0 +1,182 @@
+// iotgw-hub: a local IoT-Hub-compatible AMQP 1.0 endpoint, and the commands people use with it.
+#include <pthread.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "hub_server.hpp"
+#include "iotgw/common/sas_token.hpp"
+
+namespace {
+
+using namespace iotgw;
+using namespace iotgw::hub;
+
+const char* kUsage =
+    "usage: iotgw-hub --registry FILE [--listen 127.0.0.1:5672] [--log-level LEVEL]\n"
+    "       iotgw-hub registry add-device FILE ID\n"
+    "       iotgw-hub registry connection-string FILE ID\n"
+    "       iotgw-hub token --registry FILE (--device ID | --policy NAME) [--ttl SECONDS]\n"
+    "\n"
+    "The registry (YAML) holds the hub's host name, its devices and its access policies; SIGHUP\n"
+    "re-reads it. SIGTERM and SIGINT stop the hub.\n";
+
+int usage_error(const std::string& why) {
+  std::cerr << "iotgw-hub: " << why << "\n\n" << kUsage;
+  return 2;
+}
+
+Registry load_or_fresh(const std::filesystem::path& file) {
+  return std::filesystem::exists(file) ? Registry::load(file) : Registry::fresh();
+}
+
+int add_device(const std::filesystem::path& file, const std::string& id) {
+  Registry r = load_or_fresh(file);
+  if (r.device(id) != nullptr) {
+    std::cerr << "iotgw-hub: device '" << id << "' is already in " << file.string() << "\n";
+    return 1;
+  }
+  r.devices.push_back({id, sas::random_key(), sas::random_key(), true});
+  r.save(file);
+  std::cout << "added device " << id << " to " << file.string() << "\n";
+  return 0;
+}
+
+int connection_string(const std::filesystem::path& file, const std::string& id) {
+  const Registry r = Registry::load(file);
+  const Device* d = r.device(id);
+  if (d == nullptr) {
+    std::cerr << "iotgw-hub: no device '" << id << "' in " << file.string() << "\n";
+    return 1;
+  }
+  std::cout << "HostName=" << r.hostname << ";DeviceId=" << d->id
+            << ";SharedAccessKey=" << d->primary_key << "\n";
+  return 0;
+}
+
+int token(int argc, char** argv) {
+  std::string registry, device, policy;
+  long ttl = 3600;
+  for (int i = 2; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (i + 1 >= argc) return usage_error(a + " needs a value");
+    if (a == "--registry")
+      registry = argv[++i];
+    else if (a == "--device")
+      device = argv[++i];
+    else if (a == "--policy")
+      policy = argv[++i];
+    else if (a == "--ttl")
+      ttl = std::stol(argv[++i]);
+    else
+      return usage_error("unknown argument '" + a + "'");
+  }
+  if (registry.empty() || device.empty() == policy.empty()) {
+    return usage_error("token needs --registry and one of --device or --policy");
+  }
+  const Registry r = Registry::load(registry);
+  const auto expiry = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count() +
+                      ttl;
+  if (!device.empty()) {
+    const Device* d = r.device(device);
+    if (d == nullptr) {
+      std::cerr << "iotgw-hub: no device '" << device << "' in " << registry << "\n";
+      return 1;
+    }
+    std::cout << sas::make(r.hostname + "/devices/" + sas::url_encode(device), d->primary_key,
+                           expiry)
+              << "\n";
+  } else {
+    const Policy* p = r.policy(policy);
+    if (p == nullptr) {
+      std::cerr << "iotgw-hub: no policy '" << policy << "' in " << registry << "\n";
+      return 1;
+    }
+    std::cout << sas::make(r.hostname, p->key, expiry, p->name) << "\n";
+  }
+  return 0;
+}
+
+int serve(int argc, char** argv) {
+  std::string registry_file, listen = "127.0.0.1:5672";
+  LogLevel level = LogLevel::info;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (i + 1 >= argc) return usage_error(a + " needs a value");
+    if (a == "--registry")
+      registry_file = argv[++i];
+    else if (a == "--listen")
+      listen = argv[++i];
+    else if (a == "--log-level") {
+      auto l = parse_log_level(argv[++i]);
+      if (!l) return usage_error("bad --log-level");
+      level = *l;
+    } else
+      return usage_error("unknown argument '" + a + "'");
+  }
+  if (registry_file.empty()) return usage_error("--registry FILE is required");
+  Logger log(level);
+  auto registry = std::make_shared<const Registry>(Registry::load(registry_file));
+
+  // Signals go to one thread that waits for them; Proton's thread never sees one.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  HubServer server(registry, listen, log);
+  std::thread waiter([&] {
+    for (;;) {
+      int signo = 0;
+      if (sigwait(&signals, &signo) != 0) continue;
+      if (signo == SIGHUP) {
+        try {
+          server.set_registry(std::make_shared<const Registry>(Registry::load(registry_file)));
+          log.info("hub", "registry reloaded from " + registry_file);
+        } catch (const std::exception& e) {
+          log.error("hub", std::string("registry reload failed, keeping the old one: ") + e.what());
+        }
+        continue;
+      }
+      log.info("hub", "stopping");
+      server.stop();
+      return;
+    }
+  });
+  server.run();
+  // run() also returns when listening failed: wake the waiter so it can be joined.
+  pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    if (argc >= 2 && std::strcmp(argv[1], "registry") == 0) {
+      if (argc != 5) return usage_error("registry takes a command, a FILE and an ID");
+      if (std::strcmp(argv[2], "add-device") == 0) return add_device(argv[3], argv[4]);
+      if (std::strcmp(argv[2], "connection-string") == 0)
+        return connection_string(argv[3], argv[4]);
+      return usage_error(std::string("unknown registry command '") + argv[2] + "'");
+    }
+    if (argc >= 2 && std::strcmp(argv[1], "token") == 0) return token(argc, argv);
+    if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+      std::cout << kUsage;
+      return 0;
+    }
+    return serve(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "iotgw-hub: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,28 @@
+// Telemetry the hub accepted, kept in order for a bounded time and count, and read by consumer
+// groups: each group has its own position, so every group sees every message, oldest first.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <proton/message.hpp>
+
+namespace iotgw::hub {
+
+class TelemetryLog {
+ public:
+  explicit TelemetryLog(std::size_t capacity) : capacity_(capacity) {}
+
+  // Stores the message under the next sequence number and returns that number.
+  std::int64_t append(proton::message msg);
+  // The first stored message with a sequence number >= seq, or nullptr.
+  const proton::message* at_or_after(std::int64_t& seq) const;
+  std::int64_t next_sequence() const { return next_; }
+
+ private:
+  std::size_t capacity_;
+  std::deque<proton::message> messages_;
+  std::int64_t first_ = 1;  // sequence number of messages_.front()
+  std::int64_t next_ = 1;
+};
+
+}  // namespace iotgw::hub

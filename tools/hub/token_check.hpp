@@ -1,0 +1,24 @@
+// Deciding a CBS put-token as IoT Hub does: signature (both signing forms), expiry, audience by
+// whole path segments, and the rights of a policy.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "registry.hpp"
+
+namespace iotgw::hub {
+
+struct Grant {
+  int status = 401;         // 200, 401 or 404: the CBS reply's status-code
+  std::string description;  // the CBS reply's status-description
+  // On 200: what the connection may now do.
+  std::string device_id;  // a device's own token, or a policy with `device` for this device
+  bool service = false;   // a policy with `service`
+};
+
+// `audience` is the put-token's name: "{host}/devices/{id}" or "{host}" (a scheme may precede).
+Grant check_token(const Registry& registry, const std::string& token, const std::string& audience,
+                  std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+
+}  // namespace iotgw::hub
