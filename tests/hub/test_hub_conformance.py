@@ -276,7 +276,7 @@ class CbsTests(HubTestCase):
         good = hf.parse_token(self.device_token("dev1"))
         tampered = "SharedAccessSignature sr=%s&sig=%s&se=%d" % (good["sr"], good["sig"], int(good["se"]) + 60)
         self.put(cbs, tampered, aud, 401)
-        # the secondary key is not dev3's key, nor is another device's key
+        # another device's key does not sign for dev1
         self.put(cbs, hf.make_token(aud, DEVICES["dev3"]["primary_key"]), aud, 401)
 
     def test_expired_token_401(self):

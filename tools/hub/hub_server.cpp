@@ -1,6 +1,7 @@
 #include "hub_server.hpp"
 
 #include <chrono>
+#include <ctime>
 #include <map>
 
 #include <proton/annotation_key.hpp>
@@ -21,6 +22,7 @@
 #include <proton/tracker.hpp>
 #include <proton/transport.hpp>
 #include <proton/value.hpp>
+#include <proton/work_queue.hpp>
 
 #include "reject_with.hpp"
 #include "token_check.hpp"
@@ -81,7 +83,10 @@ HubServer::HubServer(std::shared_ptr<const Registry> registry, std::string liste
       log_(log),
       limits_(limits),
       registry_(std::move(registry)),
-      telemetry_(limits.telemetry_retention) {}
+      telemetry_(limits.telemetry_retention),
+      c2d_(limits.c2d, [this](const C2dMessage& m, C2dEnd how, const std::string& why) {
+        on_c2d_end(m, how, why);
+      }) {}
 
 std::shared_ptr<const Registry> HubServer::registry() const {
   std::lock_guard lock(registry_mutex_);
@@ -135,6 +140,11 @@ void HubServer::on_transport_close(proton::transport& t) {
   for (auto it = consumers_.begin(); it != consumers_.end();) {
     it = it->first.connection() == c ? consumers_.erase(it) : std::next(it);
   }
+  std::erase_if(device_c2d_, [&](const auto& kv) { return kv.second.connection() == c; });
+  std::erase_if(feedback_links_, [&](const proton::sender& s) { return s.connection() == c; });
+  // Messages delivered on this connection and not settled stay locked until the lock runs out,
+  // as on IoT Hub; the trackers themselves are gone.
+  std::erase_if(outstanding_, [&](const auto& kv) { return kv.first.connection() == c; });
   connections_.erase(c);
 }
 
@@ -152,6 +162,13 @@ void HubServer::on_receiver_open(proton::receiver& r) {
       if (state.devices.count(node.device_id) == 0) {
         refuse(r, "no valid token for device '" + node.device_id +
                       "' on this connection: put one on $cbs first");
+        return;
+      }
+      take_over(node.device_id, r.connection());
+      break;
+    case Node::service_c2d:
+      if (!state.service) {
+        refuse(r, "no valid service token on this connection: put one on $cbs first");
         return;
       }
       break;
@@ -188,6 +205,26 @@ void HubServer::on_sender_open(proton::sender& s) {
       pump(s, c);
       return;
     }
+    case Node::device_c2d:
+      if (state.devices.count(node.device_id) == 0) {
+        refuse(s, "no valid token for device '" + node.device_id +
+                      "' on this connection: put one on $cbs first");
+        return;
+      }
+      take_over(node.device_id, s.connection());
+      s.open();
+      device_c2d_[node.device_id] = s;
+      pump_c2d(node.device_id);
+      return;
+    case Node::service_feedback:
+      if (!state.service) {
+        refuse(s, "no valid service token on this connection: put one on $cbs first");
+        return;
+      }
+      s.open();
+      feedback_links_.insert(s);
+      pump_feedback();
+      return;
     default:
       s.close(proton::error_condition("amqp:not-found",
                                       "no node '" + s.source().address() + "' to receive from"));
@@ -200,6 +237,13 @@ void HubServer::on_receiver_close(proton::receiver& r) {
 
 void HubServer::on_sender_close(proton::sender& s) {
   consumers_.erase(s);
+  feedback_links_.erase(s);
+  for (auto it = device_c2d_.begin(); it != device_c2d_.end(); ++it) {
+    if (it->second == s) {
+      device_c2d_.erase(it);
+      break;
+    }
+  }
   auto it = connections_.find(s.connection());
   if (it != connections_.end() && it->second.cbs_reply == s)
     it->second.cbs_reply = proton::sender();
@@ -216,6 +260,8 @@ void HubServer::on_message(proton::delivery& d, proton::message& m) {
     put_token(connections_[d.connection()], d, m);
   } else if (node.kind == Node::device_telemetry) {
     telemetry(node, d, m);
+  } else if (node.kind == Node::service_c2d) {
+    service_c2d(d, m);
   }
 }
 
@@ -285,6 +331,13 @@ void HubServer::telemetry(const Node& node, proton::delivery& d, proton::message
 void HubServer::on_sendable(proton::sender& s) {
   auto it = consumers_.find(s);
   if (it != consumers_.end()) pump(s, it->second);
+  if (feedback_links_.count(s) != 0) pump_feedback();
+  for (const auto& [device, link] : device_c2d_) {
+    if (link == s) {
+      pump_c2d(device);
+      break;
+    }
+  }
 }
 
 void HubServer::pump(proton::sender& s, Consumer& c) {
@@ -294,6 +347,144 @@ void HubServer::pump(proton::sender& s, Consumer& c) {
     s.send(*m);
     ++c.next;
   }
+}
+
+void HubServer::take_over(const std::string& device, const proton::connection& from) {
+  // One connection per device, as IoT Hub: a new one takes the device's links over.
+  auto close_if_other = [&](proton::link l) {
+    if (l.connection() != from && l.active()) {
+      l.close(proton::error_condition("amqp:link:stolen",
+                                      "device '" + device + "' connected again elsewhere"));
+    }
+  };
+  if (auto it = device_c2d_.find(device); it != device_c2d_.end()) {
+    close_if_other(it->second);
+    if (it->second.connection() != from) device_c2d_.erase(it);
+  }
+  for (auto& [r, in] : inbound_) {
+    if (in.node.kind == Node::device_telemetry && in.node.device_id == device) close_if_other(r);
+  }
+}
+
+void HubServer::service_c2d(proton::delivery& d, proton::message& m) {
+  const Node to = parse_node(m.to());
+  if (to.kind != Node::device_c2d) {
+    reject_with(d, "amqp:invalid-field",
+                "'to' must be /devices/{id}/messages/devicebound, not '" + m.to() + "'");
+    return;
+  }
+  if (registry()->device(to.device_id) == nullptr) {
+    reject_with(d, "amqp:not-found", "device '" + to.device_id + "' is not registered");
+    return;
+  }
+  const std::size_t size = counted_size(m);
+  if (size > limits_.max_c2d_bytes) {
+    reject_with(d, "amqp:link:message-size-exceeded",
+                "message of " + std::to_string(size) + " bytes is over the " +
+                    std::to_string(limits_.max_c2d_bytes) + "-byte limit");
+    return;
+  }
+  std::optional<std::chrono::milliseconds> ttl;
+  if (m.ttl().milliseconds() > 0) {
+    ttl = std::min(std::chrono::milliseconds(m.ttl().milliseconds()),
+                   std::chrono::milliseconds(2LL * 86'400'000));
+  }
+  if (!c2d_.enqueue(to.device_id, m, ttl)) {
+    reject_with(d, "amqp:resource-limit-exceeded",
+                "device '" + to.device_id + "' has " + std::to_string(c2d_.limits().max_pending) +
+                    " messages pending");
+    return;
+  }
+  d.accept();
+  pump_c2d(to.device_id);
+}
+
+void HubServer::pump_c2d(const std::string& device) {
+  auto it = device_c2d_.find(device);
+  if (it == device_c2d_.end()) return;
+  proton::sender& s = it->second;
+  while (s.active() && s.credit() > 0) {
+    const C2dMessage* m = c2d_.lock_next(device);
+    if (m == nullptr) return;
+    proton::message out = m->msg;
+    auto& ann = out.message_annotations();
+    ann.put(proton::annotation_key(proton::symbol("x-opt-lock-token")), m->lock_token);
+    ann.put(proton::annotation_key(proton::symbol("iothub-deliverycount")),
+            static_cast<std::int32_t>(m->delivery_count));
+    ann.put(proton::annotation_key(proton::symbol("x-opt-sequence-number")), m->sequence);
+    ann.put(proton::annotation_key(proton::symbol("iothub-enqueuedtime")),
+            proton::timestamp(m->enqueued_ms));
+    outstanding_[s.send(out)] = {device, m->lock_token};
+  }
+}
+
+void HubServer::on_tracker_accept(proton::tracker& t) {
+  auto it = outstanding_.find(t);
+  if (it == outstanding_.end()) return;
+  c2d_.complete(it->second.device, it->second.lock);
+  outstanding_.erase(it);
+}
+
+void HubServer::on_tracker_reject(proton::tracker& t) {
+  auto it = outstanding_.find(t);
+  if (it == outstanding_.end()) return;
+  c2d_.reject(it->second.device, it->second.lock, "rejected by the device");
+  outstanding_.erase(it);
+}
+
+void HubServer::on_tracker_release(proton::tracker& t) {
+  auto it = outstanding_.find(t);
+  if (it == outstanding_.end()) return;
+  const std::string device = it->second.device;
+  c2d_.abandon(device, it->second.lock);
+  outstanding_.erase(it);
+  pump_c2d(device);
+}
+
+void HubServer::on_c2d_end(const C2dMessage& m, C2dEnd how, const std::string& why) {
+  log_.info("hub", m.device_id + ": C2D message " + proton::to_string(m.msg.id()) +
+                       " ended: " + to_string(how) + " (" + why + ")");
+  const std::string ack = property(m.msg, "iothub-ack");
+  const bool success = how == C2dEnd::success;
+  if (!(ack == "full" || (ack == "positive" && success) || (ack == "negative" && !success))) return;
+  const std::time_t secs = static_cast<std::time_t>(m.enqueued_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char when[32];
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+  const std::string millis = std::to_string(1000 + m.enqueued_ms % 1000).substr(1);
+  std::string record = R"({"originalMessageId":")" + proton::to_string(m.msg.id()) +
+                       R"(","enqueuedTimeUtc":")" + when + "." + millis + R"(Z","statusCode":")" +
+                       to_string(how) + R"(","description":")" + why + R"(","deviceId":")" +
+                       m.device_id + R"("})";
+  feedback_.push_back(std::move(record));
+  if (feedback_.size() > limits_.max_feedback_records) feedback_.pop_front();
+  pump_feedback();
+}
+
+void HubServer::pump_feedback() {
+  if (feedback_.empty()) return;
+  for (auto s : feedback_links_) {
+    if (!s.active() || s.credit() <= 0) continue;
+    std::string body = "[";
+    for (std::size_t i = 0; i < feedback_.size(); ++i) body += (i != 0 ? "," : "") + feedback_[i];
+    body += "]";
+    proton::message m;
+    m.content_type("application/vnd.microsoft.iothub.feedback.json");
+    m.body(proton::binary(body.begin(), body.end()));
+    s.send(m);
+    feedback_.clear();
+    return;
+  }
+}
+
+void HubServer::on_container_start(proton::container& c) {
+  c.schedule(proton::duration(250), [this] { sweep(); });
+}
+
+void HubServer::sweep() {
+  for (const auto& device : c2d_.sweep()) pump_c2d(device);
+  container_->schedule(proton::duration(250), [this] { sweep(); });
 }
 
 }  // namespace iotgw::hub

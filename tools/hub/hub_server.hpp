@@ -16,7 +16,12 @@
 #include <proton/receiver.hpp>
 #include <proton/sender.hpp>
 
+#include <deque>
+
+#include <proton/tracker.hpp>
+
 #include "addresses.hpp"
+#include "c2d_queue.hpp"
 #include "iotgw/common/log.hpp"
 #include "registry.hpp"
 #include "telemetry_log.hpp"
@@ -27,6 +32,9 @@ struct HubLimits {
   std::size_t max_d2c_bytes = 256 * 1024;
   std::size_t telemetry_retention = 100'000;  // messages kept for consumer groups
   std::size_t max_connections = 10'000;
+  std::size_t max_c2d_bytes = 64 * 1024;
+  std::size_t max_feedback_records = 10'000;
+  C2dLimits c2d;
 };
 
 class HubServer final : public proton::messaging_handler, public proton::listen_handler {
@@ -53,6 +61,10 @@ class HubServer final : public proton::messaging_handler, public proton::listen_
   struct Inbound {
     Node node;
   };
+  struct Outstanding {  // a C2D message on its way to a device
+    std::string device;
+    std::string lock;
+  };
 
   // proton::listen_handler
   proton::connection_options on_accept(proton::listener& l) override;
@@ -68,10 +80,20 @@ class HubServer final : public proton::messaging_handler, public proton::listen_
   void on_sender_close(proton::sender& s) override;
   void on_message(proton::delivery& d, proton::message& m) override;
   void on_sendable(proton::sender& s) override;
+  void on_container_start(proton::container& c) override;
+  void on_tracker_accept(proton::tracker& t) override;
+  void on_tracker_reject(proton::tracker& t) override;
+  void on_tracker_release(proton::tracker& t) override;
 
   void put_token(ConnState& state, proton::delivery& d, const proton::message& m);
   void telemetry(const Node& node, proton::delivery& d, proton::message& m);
   void pump(proton::sender& s, Consumer& c);
+  void service_c2d(proton::delivery& d, proton::message& m);
+  void pump_c2d(const std::string& device);
+  void pump_feedback();
+  void on_c2d_end(const C2dMessage& m, C2dEnd how, const std::string& why);
+  void take_over(const std::string& device, const proton::connection& from);
+  void sweep();
   void reply_cbs(ConnState& state, proton::message reply);
   void refuse(proton::link& l, const std::string& why);
   std::shared_ptr<const Registry> registry() const;
@@ -86,6 +108,11 @@ class HubServer final : public proton::messaging_handler, public proton::listen_
   std::map<proton::receiver, Inbound> inbound_;
   std::map<proton::sender, Consumer> consumers_;
   TelemetryLog telemetry_;
+  C2dQueues c2d_;
+  std::map<std::string, proton::sender> device_c2d_;  // device id -> its receiving link
+  std::map<proton::tracker, Outstanding> outstanding_;
+  std::set<proton::sender> feedback_links_;
+  std::deque<std::string> feedback_;  // JSON records waiting for a feedback receiver
 };
 
 }  // namespace iotgw::hub

@@ -10,6 +10,7 @@
 
 #include "hub_server.hpp"
 #include "iotgw/common/sas_token.hpp"
+#include "iotgw/common/units.hpp"
 
 namespace {
 
@@ -18,6 +19,7 @@ using namespace iotgw::hub;
 
 const char* kUsage =
     "usage: iotgw-hub --registry FILE [--listen 127.0.0.1:5672] [--log-level LEVEL]\n"
+    "                 [--c2d-lock 60s] [--c2d-max-delivery-count 10] [--c2d-ttl 1h]\n"
     "       iotgw-hub registry add-device FILE ID\n"
     "       iotgw-hub registry connection-string FILE ID\n"
     "       iotgw-hub token --registry FILE (--device ID | --policy NAME) [--ttl SECONDS]\n"
@@ -106,6 +108,7 @@ int token(int argc, char** argv) {
 int serve(int argc, char** argv) {
   std::string registry_file, listen = "127.0.0.1:5672";
   LogLevel level = LogLevel::info;
+  HubLimits limits;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (i + 1 >= argc) return usage_error(a + " needs a value");
@@ -117,8 +120,17 @@ int serve(int argc, char** argv) {
       auto l = parse_log_level(argv[++i]);
       if (!l) return usage_error("bad --log-level");
       level = *l;
-    } else
+    } else if (a == "--c2d-lock" || a == "--c2d-ttl") {
+      auto d = parse_duration(argv[++i]);
+      if (!d || d->count() == 0) return usage_error(a + " takes a duration such as 500ms or 60s");
+      (a == "--c2d-lock" ? limits.c2d.lock : limits.c2d.default_ttl) = *d;
+    } else if (a == "--c2d-max-delivery-count") {
+      auto n = parse_int(argv[++i]);
+      if (!n || *n < 1 || *n > 100) return usage_error("--c2d-max-delivery-count takes 1 to 100");
+      limits.c2d.max_delivery_count = static_cast<int>(*n);
+    } else {
       return usage_error("unknown argument '" + a + "'");
+    }
   }
   if (registry_file.empty()) return usage_error("--registry FILE is required");
   Logger log(level);
@@ -132,7 +144,7 @@ int serve(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  HubServer server(registry, listen, log);
+  HubServer server(registry, listen, log, limits);
   std::thread waiter([&] {
     for (;;) {
       int signo = 0;
