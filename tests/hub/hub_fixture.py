@@ -33,7 +33,8 @@ LISTEN_RE = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
 
 CLI_TIMEOUT = 15        # seconds for any one CLI invocation
 START_TIMEOUT = 15      # seconds for the hub to print its listening line
-STOP_TIMEOUT = 10       # seconds for the hub to exit after SIGTERM
+STOP_TIMEOUT = 5        # seconds for the hub to exit after SIGTERM
+STOP_TIMEOUT_AFTER_HANG = 1  # once one hub has ignored SIGTERM, wait less (keeps the suite short)
 AMQP_TIMEOUT = 5        # seconds for any one AMQP wait
 REFUSAL_GRACE = 2       # seconds to wait for a detach that follows an attach
 
@@ -114,6 +115,8 @@ def write_registry(path, devices, policies, hostname=HOSTNAME):
 class HubProcess:
     """A running `iotgw-hub --registry FILE --listen 127.0.0.1:0`; logs to LOGFILE."""
 
+    hung_on_sigterm = False  # set once any hub failed to exit on SIGTERM in time
+
     def __init__(self, registry_file, log_file):
         self.registry_file = registry_file
         self.log_file = log_file
@@ -157,9 +160,11 @@ class HubProcess:
         try:
             if self.proc.poll() is None:
                 self.proc.send_signal(signal.SIGTERM)
+            timeout = STOP_TIMEOUT_AFTER_HANG if HubProcess.hung_on_sigterm else STOP_TIMEOUT
             try:
-                return self.proc.wait(timeout=STOP_TIMEOUT)
+                return self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
+                HubProcess.hung_on_sigterm = True
                 self.kill()
                 return None
         finally:

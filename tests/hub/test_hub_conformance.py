@@ -520,6 +520,8 @@ class ServiceReceiverTests(HubTestCase):
             self.send_ok(sender, hf.telemetry_message(b))
         for r in (r_default, r_other):
             self.assertEqual([m.body for m in self.receive(r, len(bodies))], bodies)
+        self.assert_no_more(r_default, wait=0.5)
+        self.assert_no_more(r_other, wait=0.5)
         # a third group, attached after the fact, still sees all of them from retention
         _, r_late = self.service_receiver("late-group")
         self.assertEqual([m.body for m in self.receive(r_late, len(bodies))], bodies)

@@ -24,6 +24,7 @@
 #include <proton/value.hpp>
 #include <proton/work_queue.hpp>
 
+#include "json_text.hpp"
 #include "reject_with.hpp"
 #include "token_check.hpp"
 
@@ -105,6 +106,7 @@ void HubServer::run() {
 }
 
 void HubServer::stop() {
+  stopping_ = true;
   if (container_) container_->stop();
 }
 
@@ -341,12 +343,17 @@ void HubServer::on_sendable(proton::sender& s) {
 }
 
 void HubServer::pump(proton::sender& s, Consumer& c) {
+  bool sent = false;
   while (s.active() && s.credit() > 0) {
     const proton::message* m = telemetry_.at_or_after(c.next);
-    if (m == nullptr) return;
+    if (m == nullptr) break;
     s.send(*m);
     ++c.next;
+    sent = true;
   }
+  // The link may belong to another connection than the one whose event runs now: wake it, or
+  // its frames wait for its next I/O.
+  if (sent) s.connection().wake();
 }
 
 void HubServer::take_over(const std::string& device, const proton::connection& from) {
@@ -355,6 +362,7 @@ void HubServer::take_over(const std::string& device, const proton::connection& f
     if (l.connection() != from && l.active()) {
       l.close(proton::error_condition("amqp:link:stolen",
                                       "device '" + device + "' connected again elsewhere"));
+      l.connection().wake();
     }
   };
   if (auto it = device_c2d_.find(device); it != device_c2d_.end()) {
@@ -415,6 +423,7 @@ void HubServer::pump_c2d(const std::string& device) {
     ann.put(proton::annotation_key(proton::symbol("iothub-enqueuedtime")),
             proton::timestamp(m->enqueued_ms));
     outstanding_[s.send(out)] = {device, m->lock_token};
+    s.connection().wake();
   }
 }
 
@@ -453,10 +462,11 @@ void HubServer::on_c2d_end(const C2dMessage& m, C2dEnd how, const std::string& w
   char when[32];
   std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
   const std::string millis = std::to_string(1000 + m.enqueued_ms % 1000).substr(1);
-  std::string record = R"({"originalMessageId":")" + proton::to_string(m.msg.id()) +
-                       R"(","enqueuedTimeUtc":")" + when + "." + millis + R"(Z","statusCode":")" +
-                       to_string(how) + R"(","description":")" + why + R"(","deviceId":")" +
-                       m.device_id + R"("})";
+  std::string record =
+      "{\"originalMessageId\":" + json_string(proton::to_string(m.msg.id())) +
+      ",\"enqueuedTimeUtc\":" + json_string(std::string(when) + "." + millis + "Z") +
+      ",\"statusCode\":" + json_string(to_string(how)) + ",\"description\":" + json_string(why) +
+      ",\"deviceId\":" + json_string(m.device_id) + "}";
   feedback_.push_back(std::move(record));
   if (feedback_.size() > limits_.max_feedback_records) feedback_.pop_front();
   pump_feedback();
@@ -473,9 +483,19 @@ void HubServer::pump_feedback() {
     m.content_type("application/vnd.microsoft.iothub.feedback.json");
     m.body(proton::binary(body.begin(), body.end()));
     s.send(m);
+    s.connection().wake();
     feedback_.clear();
     return;
   }
+}
+
+void HubServer::on_error(const proton::error_condition& e) {
+  log_.info("hub", "AMQP error: " + e.name() + ": " + e.description());
+}
+
+void HubServer::on_transport_error(proton::transport& t) {
+  if (!stopping_) log_.info("hub", "connection closed on an error: " + t.error().what());
+  on_transport_close(t);
 }
 
 void HubServer::on_container_start(proton::container& c) {
@@ -483,6 +503,7 @@ void HubServer::on_container_start(proton::container& c) {
 }
 
 void HubServer::sweep() {
+  if (stopping_) return;
   for (const auto& device : c2d_.sweep()) pump_c2d(device);
   container_->schedule(proton::duration(250), [this] { sweep(); });
 }

@@ -3,6 +3,7 @@
 // the registry, which SIGHUP replaces from another thread under a mutex.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -81,6 +82,9 @@ class HubServer final : public proton::messaging_handler, public proton::listen_
   void on_message(proton::delivery& d, proton::message& m) override;
   void on_sendable(proton::sender& s) override;
   void on_container_start(proton::container& c) override;
+  // Proton's default throws out of run(): one client's broken connection must not stop the hub.
+  void on_error(const proton::error_condition& e) override;
+  void on_transport_error(proton::transport& t) override;
   void on_tracker_accept(proton::tracker& t) override;
   void on_tracker_reject(proton::tracker& t) override;
   void on_tracker_release(proton::tracker& t) override;
@@ -104,6 +108,7 @@ class HubServer final : public proton::messaging_handler, public proton::listen_
   mutable std::mutex registry_mutex_;
   std::shared_ptr<const Registry> registry_;
   std::unique_ptr<proton::container> container_;
+  std::atomic<bool> stopping_{false};  // the sweep stops re-arming, so run() can return
   std::map<proton::connection, ConnState> connections_;
   std::map<proton::receiver, Inbound> inbound_;
   std::map<proton::sender, Consumer> consumers_;

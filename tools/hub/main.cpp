@@ -8,9 +8,13 @@
 #include <iostream>
 #include <thread>
 
+#include <map>
+#include <vector>
+
 #include "hub_server.hpp"
 #include "iotgw/common/sas_token.hpp"
 #include "iotgw/common/units.hpp"
+#include "service_client.hpp"
 
 namespace {
 
@@ -23,6 +27,11 @@ const char* kUsage =
     "       iotgw-hub registry add-device FILE ID\n"
     "       iotgw-hub registry connection-string FILE ID\n"
     "       iotgw-hub token --registry FILE (--device ID | --policy NAME) [--ttl SECONDS]\n"
+    "       iotgw-hub monitor --registry FILE [--url amqp://127.0.0.1:5672] [--consumer-group G]\n"
+    "                         [--count N] [--policy service]\n"
+    "       iotgw-hub send --registry FILE DEVICE BODY [--prop k=v ...] [--ack "
+    "none|positive|negative|full]\n"
+    "                      [--url amqp://127.0.0.1:5672] [--policy service]\n"
     "\n"
     "The registry (YAML) holds the hub's host name, its devices and its access policies; SIGHUP\n"
     "re-reads it. SIGTERM and SIGINT stop the hub.\n";
@@ -105,6 +114,68 @@ int token(int argc, char** argv) {
   return 0;
 }
 
+// monitor and send: a service token minted from the registry's policy, then the AMQP work.
+int service_command(int argc, char** argv) {
+  const std::string command = argv[1];
+  std::string registry_file, policy = "service", group = "$Default", ack;
+  ServiceTarget target;
+  long count = 0;
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> props;
+  for (int i = 2; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind("--", 0) != 0) {
+      positional.push_back(a);
+      continue;
+    }
+    if (i + 1 >= argc) return usage_error(a + " needs a value");
+    const std::string v = argv[++i];
+    if (a == "--registry") {
+      registry_file = v;
+    } else if (a == "--url") {
+      target.url = v;
+    } else if (a == "--policy") {
+      policy = v;
+    } else if (a == "--consumer-group" && command == "monitor") {
+      group = v;
+    } else if (a == "--count" && command == "monitor") {
+      count = std::stol(v);
+    } else if (a == "--prop" && command == "send") {
+      const auto eq = v.find('=');
+      if (eq == std::string::npos || eq == 0) return usage_error("--prop takes key=value");
+      props[v.substr(0, eq)] = v.substr(eq + 1);
+    } else if (a == "--ack" && command == "send") {
+      if (v != "none" && v != "positive" && v != "negative" && v != "full") {
+        return usage_error("--ack takes none, positive, negative or full");
+      }
+      ack = v;
+    } else {
+      return usage_error("unknown argument '" + a + "' for " + command);
+    }
+  }
+  if (registry_file.empty())
+    return usage_error(command + " needs --registry FILE (for the service key)");
+  if (positional.size() != (command == "send" ? 2U : 0U)) {
+    return usage_error(command == "send" ? "send takes DEVICE and BODY"
+                                         : "monitor takes no positional arguments");
+  }
+  const Registry r = Registry::load(registry_file);
+  const Policy* p = r.policy(policy);
+  if (p == nullptr || p->rights.count("service") == 0) {
+    std::cerr << "iotgw-hub: " << registry_file << " has no policy '" << policy
+              << "' with the service right\n";
+    return 1;
+  }
+  target.hostname = r.hostname;
+  const auto expiry = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count() +
+                      3600;
+  target.token = sas::make(r.hostname, p->key, expiry, p->name);
+  if (command == "monitor") return monitor(target, group, count);
+  return send_c2d(target, positional[0], positional[1], props, ack);
+}
+
 int serve(int argc, char** argv) {
   std::string registry_file, listen = "127.0.0.1:5672";
   LogLevel level = LogLevel::info;
@@ -163,11 +234,17 @@ int serve(int argc, char** argv) {
       return;
     }
   });
-  server.run();
+  int code = 0;
+  try {
+    server.run();
+  } catch (const std::exception& e) {
+    log.error("hub", std::string("stopped on an error: ") + e.what());
+    code = 1;
+  }
   // run() also returns when listening failed: wake the waiter so it can be joined.
   pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
-  return 0;
+  return code;
 }
 
 }  // namespace
@@ -182,6 +259,9 @@ int main(int argc, char** argv) {
       return usage_error(std::string("unknown registry command '") + argv[2] + "'");
     }
     if (argc >= 2 && std::strcmp(argv[1], "token") == 0) return token(argc, argv);
+    if (argc >= 2 && (std::strcmp(argv[1], "monitor") == 0 || std::strcmp(argv[1], "send") == 0)) {
+      return service_command(argc, argv);
+    }
     if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
       std::cout << kUsage;
       return 0;
