@@ -117,7 +117,8 @@ class HubProcess:
 
     hung_on_sigterm = False  # set once any hub failed to exit on SIGTERM in time
 
-    def __init__(self, registry_file, log_file):
+    def __init__(self, registry_file, log_file, extra_args=()):
+        self.extra_args = list(extra_args)
         self.registry_file = registry_file
         self.log_file = log_file
         self.proc = None
@@ -126,7 +127,7 @@ class HubProcess:
     def start(self):
         self._log = open(self.log_file, "wb")
         self.proc = subprocess.Popen(
-            [HUB_BINARY, "--registry", self.registry_file, "--listen", "127.0.0.1:0"],
+            [HUB_BINARY, "--registry", self.registry_file, "--listen", "127.0.0.1:0"] + self.extra_args,
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:

@@ -71,7 +71,9 @@ std::size_t counted_size(const proton::message& m) {
   if (!m.properties().empty()) {
     std::map<std::string, proton::scalar> props;
     proton::get(m.properties().value(), props);
-    for (const auto& [k, v] : props) n += k.size() + proton::to_string(v).size();
+    for (const auto& [k, v] : props) {
+      n += k.size() + (v.type() == proton::STRING ? proton::get<std::string>(v).size() : proton::to_string(v).size());
+    }
   }
   return n;
 }
