@@ -26,6 +26,7 @@
 #include "iotgw/common/log.hpp"
 #include "registry.hpp"
 #include "telemetry_log.hpp"
+#include "token_check.hpp"
 
 namespace iotgw::hub {
 
@@ -47,6 +48,8 @@ class HubServer final : public proton::messaging_handler, public proton::listen_
   void run();
   void stop();                                                  // any thread
   void set_registry(std::shared_ptr<const Registry> registry);  // any thread
+  // The SASL PLAIN decision (see PlainCheck): the principal is "device:{id}" or "service".
+  bool check_plain(std::string_view user, std::string_view password, std::string& result) const;
 
  private:
   struct ConnState {
@@ -90,6 +93,8 @@ class HubServer final : public proton::messaging_handler, public proton::listen_
   void on_tracker_release(proton::tracker& t) override;
 
   void put_token(ConnState& state, proton::delivery& d, const proton::message& m);
+  // What a PLAIN user name grants: {device}@sas.{hub} or {policy}@sas.root.{hub}.
+  Grant plain_grant(std::string_view user, std::string_view password) const;
   void telemetry(const Node& node, proton::delivery& d, proton::message& m);
   void pump(proton::sender& s, Consumer& c);
   void service_c2d(proton::delivery& d, proton::message& m);

@@ -14,6 +14,7 @@
 #include "hub_server.hpp"
 #include "iotgw/common/sas_token.hpp"
 #include "iotgw/common/units.hpp"
+#include "sasl_plain.hpp"
 #include "service_client.hpp"
 
 namespace {
@@ -216,6 +217,10 @@ int serve(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   HubServer server(registry, listen, log, limits);
+  install_sasl_plain(
+      [&server](std::string_view user, std::string_view password, std::string& result) {
+        return server.check_plain(user, password, result);
+      });
   std::thread waiter([&] {
     for (;;) {
       int signo = 0;
