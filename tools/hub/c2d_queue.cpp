@@ -14,20 +14,50 @@ const char* to_string(C2dEnd end) {
   return "Unknown";
 }
 
-bool C2dQueues::enqueue(const std::string& device, proton::message msg,
-                        std::optional<std::chrono::milliseconds> ttl) {
+namespace {
+std::int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+const C2dMessage* C2dQueues::enqueue(const std::string& device, proton::message msg,
+                                     std::optional<std::chrono::milliseconds> ttl) {
   auto& q = queues_[device];
-  if (q.size() >= limits_.max_pending) return false;
+  if (q.size() >= limits_.max_pending) return nullptr;
   C2dMessage m;
   m.msg = std::move(msg);
   m.device_id = device;
   m.sequence = next_sequence_++;
-  m.enqueued_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
+  m.enqueued_ms = unix_ms_now();
   m.expires = Clock::now() + ttl.value_or(limits_.default_ttl);
+  m.expires_unix_ms = m.enqueued_ms + ttl.value_or(limits_.default_ttl).count();
   q.push_back(std::move(m));
-  return true;
+  return &q.back();
+}
+
+void C2dQueues::restore(const std::string& device, std::int64_t seq, std::int64_t expires_unix_ms,
+                        std::int64_t enqueued_unix_ms, proton::message msg) {
+  C2dMessage m;
+  m.msg = std::move(msg);
+  m.device_id = device;
+  m.sequence = seq;
+  m.enqueued_ms = enqueued_unix_ms;
+  m.expires_unix_ms = expires_unix_ms;
+  m.expires = Clock::now() + std::chrono::milliseconds(expires_unix_ms - unix_ms_now());
+  queues_[device].push_back(std::move(m));
+  next_sequence_ = std::max(next_sequence_, seq + 1);
+}
+
+void C2dQueues::restore_abandon(const std::string& device, std::int64_t seq) {
+  for (auto& m : queues_[device]) {
+    if (m.sequence == seq) ++m.delivery_count;
+  }
+}
+
+void C2dQueues::restore_end(const std::string& device, std::int64_t seq) {
+  queues_[device].remove_if([seq](const C2dMessage& m) { return m.sequence == seq; });
 }
 
 const C2dMessage* C2dQueues::lock_next(const std::string& device) {
@@ -64,7 +94,9 @@ void C2dQueues::end(std::list<C2dMessage>& q, std::list<C2dMessage>::iterator it
 void C2dQueues::unlock_again(std::list<C2dMessage>& q, std::list<C2dMessage>::iterator it) {
   it->locked = false;
   it->lock_token.clear();
-  if (++it->delivery_count >= limits_.max_delivery_count) {
+  ++it->delivery_count;
+  if (on_abandon_) on_abandon_(*it);
+  if (it->delivery_count >= limits_.max_delivery_count) {
     end(q, it, C2dEnd::delivery_count_exceeded,
         "delivered " + std::to_string(it->delivery_count) + " times without being completed");
   }

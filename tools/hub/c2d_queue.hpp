@@ -36,6 +36,7 @@ struct C2dMessage {
   int delivery_count = 0;
   std::int64_t sequence = 0;
   std::int64_t enqueued_ms = 0;  // Unix time, for feedback
+  std::int64_t expires_unix_ms = 0;
   Clock::time_point expires;
   Clock::time_point locked_until{};
   bool locked = false;
@@ -43,14 +44,22 @@ struct C2dMessage {
 
 class C2dQueues {
  public:
-  // Called when a message leaves for good (for feedback and logs).
+  // Called when a message leaves for good (for feedback and logs), and when an abandon raised
+  // its delivery count (for the data dir).
   using OnEnd = std::function<void(const C2dMessage&, C2dEnd, const std::string& why)>;
+  using OnAbandon = std::function<void(const C2dMessage&)>;
 
-  C2dQueues(C2dLimits limits, OnEnd on_end) : limits_(limits), on_end_(std::move(on_end)) {}
+  C2dQueues(C2dLimits limits, OnEnd on_end, OnAbandon on_abandon = {})
+      : limits_(limits), on_end_(std::move(on_end)), on_abandon_(std::move(on_abandon)) {}
 
-  // False when the device's queue is full.
-  bool enqueue(const std::string& device, proton::message msg,
-               std::optional<std::chrono::milliseconds> ttl);
+  // The queued message, or nullptr when the device's queue is full.
+  const C2dMessage* enqueue(const std::string& device, proton::message msg,
+                            std::optional<std::chrono::milliseconds> ttl);
+  // Replaying the data dir: a queued message, an abandon, an end (by sequence number).
+  void restore(const std::string& device, std::int64_t seq, std::int64_t expires_unix_ms,
+               std::int64_t enqueued_unix_ms, proton::message msg);
+  void restore_abandon(const std::string& device, std::int64_t seq);
+  void restore_end(const std::string& device, std::int64_t seq);
   // The next message to deliver to the device, now locked; nullptr when none is available.
   const C2dMessage* lock_next(const std::string& device);
   void complete(const std::string& device, const std::string& lock);
@@ -70,6 +79,7 @@ class C2dQueues {
 
   C2dLimits limits_;
   OnEnd on_end_;
+  OnAbandon on_abandon_;
   std::map<std::string, std::list<C2dMessage>> queues_;
   std::int64_t next_sequence_ = 1;
   std::uint64_t next_lock_ = 1;

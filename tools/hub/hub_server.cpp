@@ -90,9 +90,34 @@ HubServer::HubServer(std::shared_ptr<const Registry> registry, std::string liste
       limits_(limits),
       registry_(std::move(registry)),
       telemetry_(limits.telemetry_retention),
-      c2d_(limits.c2d, [this](const C2dMessage& m, C2dEnd how, const std::string& why) {
-        on_c2d_end(m, how, why);
-      }) {}
+      c2d_(
+          limits.c2d,
+          [this](const C2dMessage& m, C2dEnd how, const std::string& why) {
+            on_c2d_end(m, how, why);
+          },
+          [this](const C2dMessage& m) { durable_->c2d_abandoned(m.device_id, m.sequence); }) {}
+
+void HubServer::open_data_dir(const std::filesystem::path& dir, bool fsync) {
+  std::size_t telemetry = 0, c2d = 0;
+  DurableLog::Replay replay{
+      [&](std::int64_t seq, proton::message m) {
+        telemetry_.restore(seq, std::move(m));
+        ++telemetry;
+      },
+      [&](const std::string& device, std::int64_t seq, std::int64_t expires, std::int64_t enqueued,
+          proton::message m) {
+        c2d_.restore(device, seq, expires, enqueued, std::move(m));
+        ++c2d;
+      },
+      [&](const std::string& device, std::int64_t seq) { c2d_.restore_abandon(device, seq); },
+      [&](const std::string& device, std::int64_t seq, const std::string&) {
+        c2d_.restore_end(device, seq);
+        --c2d;
+      }};
+  durable_ = std::make_unique<DurableLog>(dir, fsync, replay);
+  log_.info("hub", "data dir " + dir.string() + ": " + std::to_string(telemetry) +
+                       " telemetry and " + std::to_string(c2d) + " queued C2D message(s) restored");
+}
 
 std::shared_ptr<const Registry> HubServer::registry() const {
   std::lock_guard lock(registry_mutex_);
@@ -366,8 +391,15 @@ void HubServer::telemetry(const Node& node, proton::delivery& d, proton::message
       std::chrono::system_clock::now().time_since_epoch());
   ann.put(proton::annotation_key(proton::symbol("iothub-enqueuedtime")),
           proton::timestamp(now.count()));
-  ann.put(proton::annotation_key(proton::symbol("x-opt-sequence-number")),
-          telemetry_.next_sequence());
+  const std::int64_t seq = telemetry_.next_sequence();
+  ann.put(proton::annotation_key(proton::symbol("x-opt-sequence-number")), seq);
+  try {
+    durable_->telemetry(seq, m);  // before the device hears "accepted"
+  } catch (const std::exception& e) {
+    log_.error("hub", e.what());
+    reject_with(d, "amqp:internal-error", "the hub could not store the message");
+    return;
+  }
   telemetry_.append(m);
   d.accept();
   for (auto& [sender, consumer] : consumers_) {
@@ -443,10 +475,19 @@ void HubServer::service_c2d(proton::delivery& d, proton::message& m) {
     ttl = std::min(std::chrono::milliseconds(m.ttl().milliseconds()),
                    std::chrono::milliseconds(2LL * 86'400'000));
   }
-  if (!c2d_.enqueue(to.device_id, m, ttl)) {
+  const C2dMessage* queued = c2d_.enqueue(to.device_id, m, ttl);
+  if (queued == nullptr) {
     reject_with(d, "amqp:resource-limit-exceeded",
                 "device '" + to.device_id + "' has " + std::to_string(c2d_.limits().max_pending) +
                     " messages pending");
+    return;
+  }
+  try {
+    durable_->c2d(to.device_id, queued->sequence, queued->expires_unix_ms, queued->enqueued_ms,
+                  queued->msg);
+  } catch (const std::exception& e) {
+    log_.error("hub", e.what());
+    reject_with(d, "amqp:internal-error", "the hub could not store the message");
     return;
   }
   d.accept();
@@ -497,6 +538,7 @@ void HubServer::on_tracker_release(proton::tracker& t) {
 }
 
 void HubServer::on_c2d_end(const C2dMessage& m, C2dEnd how, const std::string& why) {
+  durable_->c2d_ended(m.device_id, m.sequence, to_string(how));
   log_.info("hub", m.device_id + ": C2D message " + proton::to_string(m.msg.id()) +
                        " ended: " + to_string(how) + " (" + why + ")");
   const std::string ack = property(m.msg, "iothub-ack");

@@ -23,6 +23,7 @@
 
 #include "addresses.hpp"
 #include "c2d_queue.hpp"
+#include "durable_log.hpp"
 #include "iotgw/common/log.hpp"
 #include "registry.hpp"
 #include "telemetry_log.hpp"
@@ -48,6 +49,8 @@ class HubServer final : public proton::messaging_handler, public proton::listen_
   void run();
   void stop();                                                  // any thread
   void set_registry(std::shared_ptr<const Registry> registry);  // any thread
+  // Keep what is accepted in dir (see DurableLog); replays what it holds. Before run().
+  void open_data_dir(const std::filesystem::path& dir, bool fsync);
   // The SASL PLAIN decision (see PlainCheck): the principal is "device:{id}" or "service".
   bool check_plain(std::string_view user, std::string_view password, std::string& result) const;
 
@@ -119,6 +122,7 @@ class HubServer final : public proton::messaging_handler, public proton::listen_
   std::map<proton::sender, Consumer> consumers_;
   TelemetryLog telemetry_;
   C2dQueues c2d_;
+  std::unique_ptr<DurableLog> durable_ = std::make_unique<DurableLog>();
   std::map<std::string, proton::sender> device_c2d_;  // device id -> its receiving link
   std::map<proton::tracker, Outstanding> outstanding_;
   std::set<proton::sender> feedback_links_;

@@ -25,6 +25,7 @@ using namespace iotgw::hub;
 const char* kUsage =
     "usage: iotgw-hub --registry FILE [--listen 127.0.0.1:5672] [--log-level LEVEL]\n"
     "                 [--c2d-lock 60s] [--c2d-max-delivery-count 10] [--c2d-ttl 1h]\n"
+    "                 [--data-dir DIR [--fsync]]\n"
     "       iotgw-hub registry add-device FILE ID\n"
     "       iotgw-hub registry connection-string FILE ID\n"
     "       iotgw-hub token --registry FILE (--device ID | --policy NAME) [--ttl SECONDS]\n"
@@ -181,10 +182,18 @@ int serve(int argc, char** argv) {
   std::string registry_file, listen = "127.0.0.1:5672";
   LogLevel level = LogLevel::info;
   HubLimits limits;
+  std::string data_dir;
+  bool fsync = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
+    if (a == "--fsync") {
+      fsync = true;
+      continue;
+    }
     if (i + 1 >= argc) return usage_error(a + " needs a value");
-    if (a == "--registry")
+    if (a == "--data-dir")
+      data_dir = argv[++i];
+    else if (a == "--registry")
       registry_file = argv[++i];
     else if (a == "--listen")
       listen = argv[++i];
@@ -217,6 +226,7 @@ int serve(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   HubServer server(registry, listen, log, limits);
+  if (!data_dir.empty()) server.open_data_dir(data_dir, fsync);
   install_sasl_plain(
       [&server](std::string_view user, std::string_view password, std::string& result) {
         return server.check_plain(user, password, result);

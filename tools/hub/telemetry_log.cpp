@@ -11,6 +11,12 @@ std::int64_t TelemetryLog::append(proton::message msg) {
   return next_++;
 }
 
+void TelemetryLog::restore(std::int64_t seq, proton::message msg) {
+  if (messages_.empty()) first_ = seq;
+  next_ = seq;
+  append(std::move(msg));
+}
+
 const proton::message* TelemetryLog::at_or_after(std::int64_t& seq) const {
   if (seq < first_) seq = first_;  // what was evicted is gone for slow readers too
   if (seq >= next_) return nullptr;

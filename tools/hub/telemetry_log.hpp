@@ -17,6 +17,8 @@ class TelemetryLog {
   // The first stored message with a sequence number >= seq, or nullptr.
   const proton::message* at_or_after(std::int64_t& seq) const;
   std::int64_t next_sequence() const { return next_; }
+  // Puts back a message read from the data dir, with the number it had (ascending order).
+  void restore(std::int64_t seq, proton::message msg);
 
  private:
   std::size_t capacity_;
