@@ -11,7 +11,7 @@ build_pkgs=(
   clang libclang-rt-14-dev clang-format clang-tidy
 )
 test_pkgs=(
-  mosquitto mosquitto-clients python3-paho-mqtt python3-qpid-proton
+  mosquitto mosquitto-clients python3-paho-mqtt python3-qpid-proton openssl
 )
 
 want=("${build_pkgs[@]}")

@@ -29,7 +29,7 @@ HUB_BINARY = os.environ.get("IOTGW_HUB", "/work/main/build/debug/tools/hub/iotgw
 HOSTNAME = "localhub.azure-devices.net"
 SAS_TYPE = "servicebus.windows.net:sastoken"
 SAS_TYPE_CSHARP = "azure-devices.net:sastoken"
-LISTEN_RE = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
+LISTEN_RE = re.compile(r"\] listening on 127\.0\.0\.1:(\d+)")
 
 CLI_TIMEOUT = 15        # seconds for any one CLI invocation
 START_TIMEOUT = 15      # seconds for the hub to print its listening line

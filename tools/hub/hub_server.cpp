@@ -18,6 +18,7 @@
 #include <proton/scalar.hpp>
 #include <proton/sender_options.hpp>
 #include <proton/source.hpp>
+#include <proton/ssl.hpp>
 #include <proton/target.hpp>
 #include <proton/timestamp.hpp>
 #include <proton/tracker.hpp>
@@ -83,9 +84,9 @@ std::size_t counted_size(const proton::message& m) {
 
 }  // namespace
 
-HubServer::HubServer(std::shared_ptr<const Registry> registry, std::string listen, Logger& log,
+HubServer::HubServer(std::shared_ptr<const Registry> registry, HubEndpoints endpoints, Logger& log,
                      HubLimits limits)
-    : listen_(std::move(listen)),
+    : endpoints_(std::move(endpoints)),
       log_(log),
       limits_(limits),
       registry_(std::move(registry)),
@@ -131,7 +132,12 @@ void HubServer::set_registry(std::shared_ptr<const Registry> registry) {
 
 void HubServer::run() {
   container_ = std::make_unique<proton::container>(*this, "iotgw-hub");
-  container_->listen(listen_, *this);
+  plain_listen_ = std::make_unique<Listen>(*this, endpoints_.listen, false);
+  container_->listen(endpoints_.listen, *plain_listen_);
+  if (!endpoints_.tls_listen.empty()) {
+    tls_listen_ = std::make_unique<Listen>(*this, endpoints_.tls_listen, true);
+    container_->listen(endpoints_.tls_listen, *tls_listen_);
+  }
   container_->run();
 }
 
@@ -140,9 +146,14 @@ void HubServer::stop() {
   if (container_) container_->stop();
 }
 
-proton::connection_options HubServer::on_accept(proton::listener&) {
+proton::connection_options HubServer::Listen::on_accept(proton::listener&) {
   // PLAIN without TLS is what local development and the tests use; on 5671 it is encrypted.
-  return proton::connection_options().handler(*this).sasl_allow_insecure_mechs(true);
+  auto options = proton::connection_options().handler(server_).sasl_allow_insecure_mechs(true);
+  if (tls_) {
+    options.ssl_server_options(proton::ssl_server_options(
+        proton::ssl_certificate(server_.endpoints_.cert_file, server_.endpoints_.key_file)));
+  }
+  return options;
 }
 
 Grant HubServer::plain_grant(std::string_view user, std::string_view password) const {
@@ -178,15 +189,16 @@ bool HubServer::check_plain(std::string_view user, std::string_view password,
   return true;
 }
 
-void HubServer::on_open(proton::listener& l) {
-  const auto colon = listen_.rfind(':');
-  log_.info("hub", "listening on " + listen_.substr(0, colon) + ":" + std::to_string(l.port()) +
-                       " (hub " + registry()->hostname + ")");
+void HubServer::Listen::on_open(proton::listener& l) {
+  const auto colon = address_.rfind(':');
+  server_.log_.info("hub", std::string(tls_ ? "TLS " : "") + "listening on " +
+                               address_.substr(0, colon) + ":" + std::to_string(l.port()) +
+                               " (hub " + server_.registry()->hostname + ")");
 }
 
-void HubServer::on_error(proton::listener&, const std::string& what) {
-  log_.error("hub", "cannot listen on " + listen_ + ": " + what);
-  stop();
+void HubServer::Listen::on_error(proton::listener&, const std::string& what) {
+  server_.log_.error("hub", "cannot listen on " + address_ + ": " + what);
+  server_.stop();
 }
 
 void HubServer::on_connection_open(proton::connection& c) {

@@ -40,9 +40,16 @@ struct HubLimits {
   C2dLimits c2d;
 };
 
-class HubServer final : public proton::messaging_handler, public proton::listen_handler {
+// Where the hub listens: plain AMQP (5672) and, with a certificate, AMQP over TLS (5671).
+struct HubEndpoints {
+  std::string listen = "127.0.0.1:5672";
+  std::string tls_listen;  // empty: no TLS listener
+  std::string cert_file, key_file;
+};
+
+class HubServer final : public proton::messaging_handler {
  public:
-  HubServer(std::shared_ptr<const Registry> registry, std::string listen, Logger& log,
+  HubServer(std::shared_ptr<const Registry> registry, HubEndpoints endpoints, Logger& log,
             HubLimits limits = {});
 
   // Runs until stop(). Throws on a listen failure.
@@ -73,10 +80,20 @@ class HubServer final : public proton::messaging_handler, public proton::listen_
     std::string lock;
   };
 
-  // proton::listen_handler
-  proton::connection_options on_accept(proton::listener& l) override;
-  void on_open(proton::listener& l) override;
-  void on_error(proton::listener& l, const std::string& what) override;
+  // One per listening address: says how connections accepted there are set up.
+  class Listen final : public proton::listen_handler {
+   public:
+    Listen(HubServer& server, std::string address, bool tls)
+        : server_(server), address_(std::move(address)), tls_(tls) {}
+    proton::connection_options on_accept(proton::listener& l) override;
+    void on_open(proton::listener& l) override;
+    void on_error(proton::listener& l, const std::string& what) override;
+
+   private:
+    HubServer& server_;
+    std::string address_;
+    bool tls_;
+  };
 
   // proton::messaging_handler
   void on_connection_open(proton::connection& c) override;
@@ -110,7 +127,8 @@ class HubServer final : public proton::messaging_handler, public proton::listen_
   void refuse(proton::link& l, const std::string& why);
   std::shared_ptr<const Registry> registry() const;
 
-  std::string listen_;
+  HubEndpoints endpoints_;
+  std::unique_ptr<Listen> plain_listen_, tls_listen_;
   Logger& log_;
   HubLimits limits_;
   mutable std::mutex registry_mutex_;

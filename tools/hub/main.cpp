@@ -24,6 +24,7 @@ using namespace iotgw::hub;
 
 const char* kUsage =
     "usage: iotgw-hub --registry FILE [--listen 127.0.0.1:5672] [--log-level LEVEL]\n"
+    "                 [--tls-listen 127.0.0.1:5671 --cert FILE --key FILE]\n"
     "                 [--c2d-lock 60s] [--c2d-max-delivery-count 10] [--c2d-ttl 1h]\n"
     "                 [--data-dir DIR [--fsync]]\n"
     "       iotgw-hub registry add-device FILE ID\n"
@@ -179,7 +180,8 @@ int service_command(int argc, char** argv) {
 }
 
 int serve(int argc, char** argv) {
-  std::string registry_file, listen = "127.0.0.1:5672";
+  std::string registry_file;
+  HubEndpoints endpoints;
   LogLevel level = LogLevel::info;
   HubLimits limits;
   std::string data_dir;
@@ -196,7 +198,13 @@ int serve(int argc, char** argv) {
     else if (a == "--registry")
       registry_file = argv[++i];
     else if (a == "--listen")
-      listen = argv[++i];
+      endpoints.listen = argv[++i];
+    else if (a == "--tls-listen")
+      endpoints.tls_listen = argv[++i];
+    else if (a == "--cert")
+      endpoints.cert_file = argv[++i];
+    else if (a == "--key")
+      endpoints.key_file = argv[++i];
     else if (a == "--log-level") {
       auto l = parse_log_level(argv[++i]);
       if (!l) return usage_error("bad --log-level");
@@ -214,6 +222,10 @@ int serve(int argc, char** argv) {
     }
   }
   if (registry_file.empty()) return usage_error("--registry FILE is required");
+  if (!endpoints.tls_listen.empty() &&
+      (endpoints.cert_file.empty() || endpoints.key_file.empty())) {
+    return usage_error("--tls-listen needs --cert FILE and --key FILE");
+  }
   Logger log(level);
   auto registry = std::make_shared<const Registry>(Registry::load(registry_file));
 
@@ -225,7 +237,7 @@ int serve(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  HubServer server(registry, listen, log, limits);
+  HubServer server(registry, endpoints, log, limits);
   if (!data_dir.empty()) server.open_data_dir(data_dir, fsync);
   install_sasl_plain(
       [&server](std::string_view user, std::string_view password, std::string& result) {

@@ -1,0 +1,89 @@
+"""iotgw-hub's transports: AMQP over TLS (5671), and bad input on the wire closing only the
+connection that sent it."""
+import os
+import re
+import socket
+import subprocess
+import time
+import unittest
+
+import proton
+from proton import Message, SSLDomain
+from proton.utils import BlockingConnection
+
+import hub_fixture as hf
+from test_hub_conformance import HOSTNAME, HubTestCase
+
+TLS_RE = re.compile(r"TLS listening on 127\.0\.0\.1:(\d+)")
+
+
+class TlsTests(HubTestCase):
+
+    def setUp(self):
+        self.cert = os.path.join(self.dir, "cert.pem")
+        self.key = os.path.join(self.dir, "key.pem")
+        if not os.path.exists(self.cert):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", self.key,
+                            "-out", self.cert, "-days", "2", "-subj", "/CN=" + HOSTNAME],
+                           check=True, capture_output=True)
+        log = os.path.join(self.dir, "hub-%s.log" % self.id().split(".")[-1])
+        self.hub = hf.HubProcess(self.reg, log, ["--tls-listen", "127.0.0.1:0", "--cert", self.cert,
+                                                 "--key", self.key]).start()
+        self.addCleanup(self._stop_hub, self.hub)
+        deadline = time.monotonic() + 10
+        while not TLS_RE.search(self.hub.log()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.tls_port = int(TLS_RE.search(self.hub.log()).group(1))
+
+    def tls_connect(self, **kw):
+        domain = SSLDomain(SSLDomain.MODE_CLIENT)
+        domain.set_trusted_ca_db(self.cert)
+        domain.set_peer_authentication(SSLDomain.VERIFY_PEER)
+        conn = BlockingConnection("amqps://127.0.0.1:%d" % self.tls_port, ssl_domain=domain,
+                                  timeout=hf.AMQP_TIMEOUT, **kw)
+        self.addCleanup(hf.close_quietly, conn)
+        return conn
+
+    def test_device_over_tls_with_plain_login(self):
+        conn = self.tls_connect(allowed_mechs="PLAIN", user="dev1@sas." + HOSTNAME.split(".")[0],
+                                password=self.device_token("dev1"))
+        self.send_ok(conn.create_sender(hf.telemetry_address("dev1")), hf.telemetry_message("over tls"))
+        _, events = self.service_receiver()
+        self.assertEqual(self.receive(events, 1)[0].body, "over tls")
+
+    def test_device_over_tls_with_cbs(self):
+        conn = self.tls_connect(allowed_mechs="ANONYMOUS")
+        self.authorize_device(conn, "dev1")
+        self.send_ok(conn.create_sender(hf.telemetry_address("dev1")), hf.telemetry_message("cbs over tls"))
+
+    def test_a_client_that_does_not_trust_the_certificate_is_not_connected(self):
+        domain = SSLDomain(SSLDomain.MODE_CLIENT)
+        domain.set_peer_authentication(SSLDomain.VERIFY_PEER)  # system CAs only
+        with self.assertRaises(proton.ConnectionException):
+            BlockingConnection("amqps://127.0.0.1:%d" % self.tls_port, ssl_domain=domain,
+                               allowed_mechs="ANONYMOUS", timeout=hf.AMQP_TIMEOUT)
+
+
+class BadInputTests(HubTestCase):
+
+    def test_garbage_closes_that_connection_only(self):
+        _, tx = self.device_sender("dev1")
+        for junk in (b"GET / HTTP/1.1\r\n\r\n", b"AMQP\x00\x01\x00\x00" + b"\xff" * 64,
+                     b"AMQP\x03\x01\x00\x00\x00\x00\x00\x10\x02\x01\x00\x00\x00\x53\x41", b"\x00" * 8):
+            s = socket.create_connection(("127.0.0.1", self.hub.port), timeout=5)
+            s.sendall(junk)
+            s.settimeout(5)
+            try:
+                while s.recv(4096):
+                    pass  # the hub answers with its header or an error, then closes
+            except (ConnectionResetError, socket.timeout):
+                pass
+            s.close()
+        self.send_ok(tx, hf.telemetry_message("still fine"))
+        conn = self.connect()
+        self.authorize_device(conn, "dev3")
+        self.send_ok(conn.create_sender(hf.telemetry_address("dev3")), hf.telemetry_message("new one too"))
+
+
+if __name__ == "__main__":
+    unittest.main()
