@@ -1,6 +1,7 @@
 """iotgw-hub's transports: AMQP over TLS (5671), and bad input on the wire closing only the
 connection that sent it."""
 import os
+import signal
 import re
 import socket
 import subprocess
@@ -87,3 +88,37 @@ class BadInputTests(HubTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RegistryReloadTests(HubTestCase):
+
+    def setUp(self):
+        self.own_reg = os.path.join(self.dir, "reload-%s.yaml" % self.id().split(".")[-1])
+        with open(self.reg) as src, open(self.own_reg, "w") as dst:
+            dst.write(src.read())
+        self.start_hub(self.own_reg)
+
+    def put_for(self, device, token, expect):
+        conn = self.connect()
+        self.put(hf.Cbs(conn), token, hf.device_audience(device), expect)
+
+    def wait_log(self, text, timeout=5):
+        deadline = time.monotonic() + timeout
+        while text not in self.hub.log():
+            if time.monotonic() > deadline:
+                self.fail("no %r in the hub's log:\n%s" % (text, self.hub.log()))
+            time.sleep(0.05)
+
+    def test_sighup_reads_a_new_device_and_a_broken_file_keeps_the_old_registry(self):
+        hf.registry_add_device(self.own_reg, "newcomer")
+        token = hf.cli_device_token(self.own_reg, "newcomer")
+        self.put_for("newcomer", token, 404)  # not read yet
+        self.hub.proc.send_signal(signal.SIGHUP)
+        self.wait_log("registry reloaded")
+        self.put_for("newcomer", token, 200)
+
+        with open(self.own_reg, "a") as f:
+            f.write("devices: [this is: not valid\n")
+        self.hub.proc.send_signal(signal.SIGHUP)
+        self.wait_log("registry reload failed, keeping the old one")
+        self.put_for("newcomer", token, 200)
