@@ -198,9 +198,17 @@ bool signed_with(const Token& token, std::string_view base64_key) {
   return a || b || c || d;
 }
 
+// Host names compare without case; the path (device ids) with case, as IoT Hub's ids do.
+std::string normalised(std::string_view uri) {
+  std::string s(strip_scheme(uri));
+  const auto slash = s.find('/');
+  const std::string host = lower(s.substr(0, slash));
+  return slash == std::string::npos ? host : host + s.substr(slash);
+}
+
 bool covers(std::string_view resource, std::string_view covered) {
-  std::string r = lower(strip_scheme(resource));
-  std::string c = lower(strip_scheme(covered));
+  std::string r = normalised(resource);
+  std::string c = normalised(covered);
   while (!r.empty() && r.back() == '/') r.pop_back();
   while (!c.empty() && c.back() == '/') c.pop_back();
   if (r.empty()) return false;

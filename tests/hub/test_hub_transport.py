@@ -122,3 +122,21 @@ class RegistryReloadTests(HubTestCase):
         self.hub.proc.send_signal(signal.SIGHUP)
         self.wait_log("registry reload failed, keeping the old one")
         self.put_for("newcomer", token, 200)
+
+
+class OddMessageTests(HubTestCase):
+
+    def test_a_property_of_an_unexpected_type_refuses_that_message_only(self):
+        conn = self.connect()
+        cbs_tx = conn.create_sender("$cbs")
+        d = cbs_tx.send(Message(id="odd", reply_to="cbs", body="x",
+                                properties={"operation": "put-token", "odd": [1, 2, {"deep": True}]}),
+                        error_states=[])
+        self.assertIn(d.remote_state, (hf.REJECTED, hf.ACCEPTED))
+        self.authorize_device(self.connect(), "dev1")  # the hub is still there for everyone
+        _, tx = self.device_sender("dev1")
+        self.send_ok(tx, hf.telemetry_message("after the odd one"))
+        d = tx.send(Message(body="x", properties={"list": [1, 2, 3]}), error_states=[])
+        self.assertIn(d.remote_state, (hf.REJECTED, hf.ACCEPTED))
+        self.send_ok(tx, hf.telemetry_message("and after another"))
+        self.assertIn("message refused: expected scalar, found list", self.hub.log())

@@ -115,6 +115,8 @@ DurableLog::~DurableLog() {
 }
 
 void DurableLog::append(char type, const std::string& payload) {
+  if (fd_ == -2)
+    throw std::runtime_error("the data dir is unusable after an earlier write failure");
   if (fd_ < 0) return;
   std::string rec;
   rec.reserve(payload.size() + 5);
@@ -122,12 +124,21 @@ void DurableLog::append(char type, const std::string& payload) {
   rec += type;
   rec += payload;
   // One write() per record: O_APPEND keeps it whole and in order; a short write is retried.
+  // A write that fails halfway is cut off again, or every record after it would be lost with
+  // it on the next start (replay stops at the first bad record).
+  const off_t before = ::lseek(fd_, 0, SEEK_END);
   std::size_t done = 0;
   while (done < rec.size()) {
     const auto n = ::write(fd_, rec.data() + done, rec.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      throw std::runtime_error(std::string("data dir write failed: ") + std::strerror(errno));
+    if (n <= 0) {
+      const std::string why = std::strerror(errno);
+      if (before < 0 || ::ftruncate(fd_, before) != 0) {
+        ::close(fd_);  // cannot repair: take no more, so nothing good lands behind the tear
+        fd_ = -2;
+      }
+      throw std::runtime_error("data dir write failed: " + why);
+    }
     done += static_cast<std::size_t>(n);
   }
   if (fsync_ && ::fdatasync(fd_) != 0)
@@ -135,7 +146,7 @@ void DurableLog::append(char type, const std::string& payload) {
 }
 
 void DurableLog::telemetry(std::int64_t seq, const proton::message& m) {
-  if (fd_ < 0) return;
+  if (fd_ == -1) return;
   std::string p;
   put_i64(p, seq);
   put_str(p, encode(m));
@@ -144,7 +155,7 @@ void DurableLog::telemetry(std::int64_t seq, const proton::message& m) {
 
 void DurableLog::c2d(const std::string& device, std::int64_t seq, std::int64_t expires_unix_ms,
                      std::int64_t enqueued_unix_ms, const proton::message& m) {
-  if (fd_ < 0) return;
+  if (fd_ == -1) return;
   std::string p;
   put_str(p, device);
   put_i64(p, seq);
@@ -155,7 +166,7 @@ void DurableLog::c2d(const std::string& device, std::int64_t seq, std::int64_t e
 }
 
 void DurableLog::c2d_abandoned(const std::string& device, std::int64_t seq) {
-  if (fd_ < 0) return;
+  if (fd_ == -1) return;
   std::string p;
   put_str(p, device);
   put_i64(p, seq);
@@ -163,7 +174,7 @@ void DurableLog::c2d_abandoned(const std::string& device, std::int64_t seq) {
 }
 
 void DurableLog::c2d_ended(const std::string& device, std::int64_t seq, const std::string& how) {
-  if (fd_ < 0) return;
+  if (fd_ == -1) return;
   std::string p;
   put_str(p, device);
   put_i64(p, seq);

@@ -33,7 +33,7 @@ class DurableLog {
   DurableLog(const DurableLog&) = delete;
   DurableLog& operator=(const DurableLog&) = delete;
 
-  bool enabled() const { return fd_ >= 0; }
+  bool enabled() const { return fd_ != -1; }
   void telemetry(std::int64_t seq, const proton::message& m);
   void c2d(const std::string& device, std::int64_t seq, std::int64_t expires_unix_ms,
            std::int64_t enqueued_unix_ms, const proton::message& m);
@@ -43,7 +43,7 @@ class DurableLog {
  private:
   void append(char type, const std::string& payload);
 
-  int fd_ = -1;
+  int fd_ = -1;  // -1: memory only; -2: broken by a failed write, every append throws
   bool fsync_ = false;
 };
 

@@ -37,6 +37,7 @@ namespace {
 
 constexpr const char* kUnauthorized = "amqp:unauthorized-access";
 constexpr int kCredit = 100;
+constexpr std::size_t kMaxPendingReplies = 100;
 
 std::string as_text(const proton::value& v) {
   switch (v.type()) {
@@ -96,7 +97,14 @@ HubServer::HubServer(std::shared_ptr<const Registry> registry, HubEndpoints endp
           [this](const C2dMessage& m, C2dEnd how, const std::string& why) {
             on_c2d_end(m, how, why);
           },
-          [this](const C2dMessage& m) { durable_->c2d_abandoned(m.device_id, m.sequence); }) {}
+          [this](const C2dMessage& m) {
+            try {
+              durable_->c2d_abandoned(m.device_id, m.sequence);
+            } catch (const std::exception& e) {
+              log_.error("hub",
+                         e.what());  // the count is one lower after a restart; nothing is lost
+            }
+          }) {}
 
 void HubServer::open_data_dir(const std::filesystem::path& dir, bool fsync) {
   std::size_t telemetry = 0, c2d = 0;
@@ -131,7 +139,11 @@ void HubServer::set_registry(std::shared_ptr<const Registry> registry) {
 }
 
 void HubServer::run() {
-  container_ = std::make_unique<proton::container>(*this, "iotgw-hub");
+  {
+    std::lock_guard lock(container_mutex_);
+    container_ = std::make_unique<proton::container>(*this, "iotgw-hub");
+  }
+  if (stopping_) return;  // SIGTERM came while starting (a long data-dir replay, say)
   plain_listen_ = std::make_unique<Listen>(*this, endpoints_.listen, false);
   container_->listen(endpoints_.listen, *plain_listen_);
   if (!endpoints_.tls_listen.empty()) {
@@ -143,6 +155,7 @@ void HubServer::run() {
 
 void HubServer::stop() {
   stopping_ = true;
+  std::lock_guard lock(container_mutex_);
   if (container_) container_->stop();
 }
 
@@ -238,25 +251,28 @@ void HubServer::refuse(proton::link& l, const std::string& why) {
   l.close(proton::error_condition(kUnauthorized, why));
 }
 
+bool HubServer::admit(const ConnState& state, const Node& node, proton::link& l) {
+  const bool device_node = node.kind == Node::device_telemetry || node.kind == Node::device_c2d;
+  if (device_node && state.devices.count(node.device_id) == 0) {
+    refuse(l, "no valid token for device '" + node.device_id +
+                  "' on this connection: put one on $cbs first");
+    return false;
+  }
+  if (!device_node && node.kind != Node::cbs && node.kind != Node::unknown && !state.service) {
+    refuse(l, "no valid service token on this connection: put one on $cbs first");
+    return false;
+  }
+  return true;
+}
+
 void HubServer::on_receiver_open(proton::receiver& r) {
   auto& state = connections_[r.connection()];
   const Node node = parse_node(r.target().address());
+  if (!admit(state, node, r)) return;
   switch (node.kind) {
     case Node::cbs: break;
-    case Node::device_telemetry:
-      if (state.devices.count(node.device_id) == 0) {
-        refuse(r, "no valid token for device '" + node.device_id +
-                      "' on this connection: put one on $cbs first");
-        return;
-      }
-      take_over(node.device_id, r.connection());
-      break;
-    case Node::service_c2d:
-      if (!state.service) {
-        refuse(r, "no valid service token on this connection: put one on $cbs first");
-        return;
-      }
-      break;
+    case Node::device_telemetry: take_over(node.device_id, r.connection()); break;
+    case Node::service_c2d: break;
     default:
       r.close(proton::error_condition("amqp:not-found",
                                       "no node '" + r.target().address() + "' to send to"));
@@ -269,6 +285,7 @@ void HubServer::on_receiver_open(proton::receiver& r) {
 void HubServer::on_sender_open(proton::sender& s) {
   auto& state = connections_[s.connection()];
   const Node node = parse_node(s.source().address());
+  if (!admit(state, node, s)) return;
   switch (node.kind) {
     case Node::cbs:
       s.open();
@@ -277,10 +294,6 @@ void HubServer::on_sender_open(proton::sender& s) {
       state.pending_replies.clear();
       return;
     case Node::service_events: {
-      if (!state.service) {
-        refuse(s, "no valid service token on this connection: put one on $cbs first");
-        return;
-      }
       s.open();
       // A consumer group reads from the oldest retained message; partitions other than 0 are
       // empty (this hub has one).
@@ -291,21 +304,12 @@ void HubServer::on_sender_open(proton::sender& s) {
       return;
     }
     case Node::device_c2d:
-      if (state.devices.count(node.device_id) == 0) {
-        refuse(s, "no valid token for device '" + node.device_id +
-                      "' on this connection: put one on $cbs first");
-        return;
-      }
       take_over(node.device_id, s.connection());
       s.open();
       device_c2d_[node.device_id] = s;
       pump_c2d(node.device_id);
       return;
     case Node::service_feedback:
-      if (!state.service) {
-        refuse(s, "no valid service token on this connection: put one on $cbs first");
-        return;
-      }
       s.open();
       feedback_links_.insert(s);
       pump_feedback();
@@ -335,6 +339,17 @@ void HubServer::on_sender_close(proton::sender& s) {
 }
 
 void HubServer::on_message(proton::delivery& d, proton::message& m) {
+  // A client controls every field: a property of an unexpected type makes Proton throw. That
+  // refuses this message, never stops the hub.
+  try {
+    dispatch(d, m);
+  } catch (const std::exception& e) {
+    log_.info("hub", std::string("message refused: ") + e.what());
+    reject_with(d, "amqp:decode-error", std::string("cannot read the message: ") + e.what());
+  }
+}
+
+void HubServer::dispatch(proton::delivery& d, proton::message& m) {
   auto in = inbound_.find(d.receiver());
   if (in == inbound_.end()) {
     d.release();
@@ -350,10 +365,15 @@ void HubServer::on_message(proton::delivery& d, proton::message& m) {
   }
 }
 
-void HubServer::reply_cbs(ConnState& state, proton::message reply) {
+void HubServer::reply_cbs(proton::connection c, ConnState& state, proton::message reply) {
   if (state.cbs_reply && state.cbs_reply.active()) {
     state.cbs_reply.send(reply);
   } else {
+    if (state.pending_replies.size() >= kMaxPendingReplies) {
+      c.close(proton::error_condition("amqp:resource-limit-exceeded",
+                                      "too many CBS replies waiting for a $cbs receiver"));
+      return;
+    }
     state.pending_replies.push_back(std::move(reply));
   }
 }
@@ -382,7 +402,7 @@ void HubServer::put_token(ConnState& state, proton::delivery& d, const proton::m
   }
   reply.properties().put("status-code", static_cast<std::int32_t>(g.status));
   reply.properties().put("status-description", g.description);
-  reply_cbs(state, std::move(reply));
+  reply_cbs(d.connection(), state, std::move(reply));
   d.accept();
 }
 
@@ -499,6 +519,7 @@ void HubServer::service_c2d(proton::delivery& d, proton::message& m) {
                   queued->msg);
   } catch (const std::exception& e) {
     log_.error("hub", e.what());
+    c2d_.restore_end(to.device_id, queued->sequence);  // the sender hears it failed: so it did
     reject_with(d, "amqp:internal-error", "the hub could not store the message");
     return;
   }
@@ -550,7 +571,11 @@ void HubServer::on_tracker_release(proton::tracker& t) {
 }
 
 void HubServer::on_c2d_end(const C2dMessage& m, C2dEnd how, const std::string& why) {
-  durable_->c2d_ended(m.device_id, m.sequence, to_string(how));
+  try {
+    durable_->c2d_ended(m.device_id, m.sequence, to_string(how));
+  } catch (const std::exception& e) {
+    log_.error("hub", e.what());  // after a restart the message would come once more
+  }
   log_.info("hub", m.device_id + ": C2D message " + proton::to_string(m.msg.id()) +
                        " ended: " + to_string(how) + " (" + why + ")");
   const std::string ack = property(m.msg, "iothub-ack");

@@ -103,6 +103,7 @@ class HubServer final : public proton::messaging_handler {
   void on_receiver_close(proton::receiver& r) override;
   void on_sender_close(proton::sender& s) override;
   void on_message(proton::delivery& d, proton::message& m) override;
+  void dispatch(proton::delivery& d, proton::message& m);
   void on_sendable(proton::sender& s) override;
   void on_container_start(proton::container& c) override;
   // Proton's default throws out of run(): one client's broken connection must not stop the hub.
@@ -123,8 +124,10 @@ class HubServer final : public proton::messaging_handler {
   void on_c2d_end(const C2dMessage& m, C2dEnd how, const std::string& why);
   void take_over(const std::string& device, const proton::connection& from);
   void sweep();
-  void reply_cbs(ConnState& state, proton::message reply);
+  void reply_cbs(proton::connection c, ConnState& state, proton::message reply);
   void refuse(proton::link& l, const std::string& why);
+  // Refuses the link (and says false) unless this connection holds a token for the node.
+  bool admit(const ConnState& state, const Node& node, proton::link& l);
   std::shared_ptr<const Registry> registry() const;
 
   HubEndpoints endpoints_;
@@ -133,6 +136,7 @@ class HubServer final : public proton::messaging_handler {
   HubLimits limits_;
   mutable std::mutex registry_mutex_;
   std::shared_ptr<const Registry> registry_;
+  std::mutex container_mutex_;  // stop() comes from the signal thread
   std::unique_ptr<proton::container> container_;
   std::atomic<bool> stopping_{false};  // the sweep stops re-arming, so run() can return
   std::map<proton::connection, ConnState> connections_;
