@@ -140,3 +140,27 @@ class OddMessageTests(HubTestCase):
         self.assertIn(d.remote_state, (hf.REJECTED, hf.ACCEPTED))
         self.send_ok(tx, hf.telemetry_message("and after another"))
         self.assertIn("message refused: expected scalar, found list", self.hub.log())
+
+
+class TokenExpiryTests(HubTestCase):
+
+    def test_links_close_when_the_token_runs_out_unless_it_was_renewed(self):
+        short = self.connect()
+        cbs_short = hf.Cbs(short)
+        self.put(cbs_short, self.device_token("dev1", ttl=2), hf.device_audience("dev1"), 200)
+        tx_short = short.create_sender(hf.telemetry_address("dev1"))
+        renewed = self.connect()
+        cbs = hf.Cbs(renewed)
+        self.put(cbs, self.device_token("dev3", ttl=2), hf.device_audience("dev3"), 200)
+        tx_renewed = renewed.create_sender(hf.telemetry_address("dev3"))
+        self.put(cbs, self.device_token("dev3", ttl=600), hf.device_audience("dev3"), 200)  # refresh
+        self.send_ok(tx_short, hf.telemetry_message("in time"))
+        time.sleep(3.5)
+        with self.assertRaises(Exception) as caught:
+            hf.send(tx_short, hf.telemetry_message("too late"))
+        self.assertIn("expired", str(caught.exception))
+        self.send_ok(tx_renewed, hf.telemetry_message("renewed in time"))
+        # A new token on the same connection lets it attach again.
+        self.put(cbs_short, self.device_token("dev1"), hf.device_audience("dev1"), 200)
+        self.send_ok(short.create_sender(hf.telemetry_address("dev1"), name="again"),
+                     hf.telemetry_message("back"))

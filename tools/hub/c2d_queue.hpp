@@ -4,6 +4,7 @@
 // past the maximum dead-letter it; a message whose TTL passes dead-letters as expired.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -60,6 +61,8 @@ class C2dQueues {
                std::int64_t enqueued_unix_ms, proton::message msg);
   void restore_abandon(const std::string& device, std::int64_t seq);
   void restore_end(const std::string& device, std::int64_t seq);
+  void skip_to(std::int64_t next) { next_sequence_ = std::max(next_sequence_, next); }
+  std::int64_t next_sequence() const { return next_sequence_; }
   // The next message to deliver to the device, now locked; nullptr when none is available.
   const C2dMessage* lock_next(const std::string& device);
   void complete(const std::string& device, const std::string& lock);
@@ -69,6 +72,12 @@ class C2dQueues {
   // devices that have messages available again.
   std::vector<std::string> sweep();
   std::size_t pending(const std::string& device) const;
+  template <class F>
+  void for_each(F&& f) const {
+    for (const auto& [device, q] : queues_) {
+      for (const auto& m : q) f(m);
+    }
+  }
   const C2dLimits& limits() const { return limits_; }
 
  private:

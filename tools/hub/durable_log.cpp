@@ -67,6 +67,7 @@ DurableLog::DurableLog(const std::filesystem::path& dir, bool fsync, const Repla
     : fsync_(fsync) {
   std::filesystem::create_directories(dir);
   const auto file = dir / "hub.log";
+  file_ = file;
   std::string data;
   {
     std::ifstream in(file, std::ios::binary);
@@ -92,6 +93,8 @@ DurableLog::DurableLog(const std::filesystem::path& dir, bool fsync, const Repla
         replay.c2d_abandoned(device, seq);
       } else if (type == 'E' && r.str(device) && r.i64(seq) && r.str(how)) {
         replay.c2d_ended(device, seq, how);
+      } else if (type == 'S' && r.i64(seq) && r.i64(expires)) {
+        replay.sequences(seq, expires);
       } else {
         break;
       }
@@ -108,6 +111,28 @@ DurableLog::DurableLog(const std::filesystem::path& dir, bool fsync, const Repla
     throw std::runtime_error("cannot cut the torn end of " + file.string() + ": " +
                              std::strerror(errno));
   }
+}
+
+void DurableLog::compact(const std::function<void(DurableLog&)>& write_all) {
+  if (fd_ < 0) return;
+  const auto tmp = file_.string() + ".compact";
+  const int fresh = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+  if (fresh < 0) throw std::runtime_error("cannot open " + tmp + ": " + std::strerror(errno));
+  const int old = fd_;
+  fd_ = fresh;
+  try {
+    write_all(*this);
+    if (::fdatasync(fresh) != 0)
+      throw std::runtime_error("fdatasync " + tmp + ": " + std::strerror(errno));
+    std::filesystem::rename(tmp, file_);
+  } catch (...) {
+    ::close(fresh);
+    fd_ = old;
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    throw;
+  }
+  ::close(old);
 }
 
 DurableLog::~DurableLog() {
@@ -163,6 +188,14 @@ void DurableLog::c2d(const std::string& device, std::int64_t seq, std::int64_t e
   put_i64(p, enqueued_unix_ms);
   put_str(p, encode(m));
   append('C', p);
+}
+
+void DurableLog::sequences(std::int64_t telemetry_next, std::int64_t c2d_next) {
+  if (fd_ == -1) return;
+  std::string p;
+  put_i64(p, telemetry_next);
+  put_i64(p, c2d_next);
+  append('S', p);
 }
 
 void DurableLog::c2d_abandoned(const std::string& device, std::int64_t seq) {

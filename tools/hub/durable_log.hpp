@@ -23,6 +23,8 @@ class DurableLog {
     std::function<void(const std::string& device, std::int64_t seq)> c2d_abandoned;
     std::function<void(const std::string& device, std::int64_t seq, const std::string& how)>
         c2d_ended;
+    // The next sequence numbers when the log was compacted: never hand one out twice.
+    std::function<void(std::int64_t telemetry_next, std::int64_t c2d_next)> sequences;
   };
 
   DurableLog() = default;  // memory only: every append does nothing
@@ -34,15 +36,20 @@ class DurableLog {
   DurableLog& operator=(const DurableLog&) = delete;
 
   bool enabled() const { return fd_ != -1; }
+  // Rewrites the file with only what `write_all` appends (what is still live), so the log does
+  // not grow without end across restarts. The old file stays until the new one is complete.
+  void compact(const std::function<void(DurableLog&)>& write_all);
   void telemetry(std::int64_t seq, const proton::message& m);
   void c2d(const std::string& device, std::int64_t seq, std::int64_t expires_unix_ms,
            std::int64_t enqueued_unix_ms, const proton::message& m);
   void c2d_abandoned(const std::string& device, std::int64_t seq);
   void c2d_ended(const std::string& device, std::int64_t seq, const std::string& how);
+  void sequences(std::int64_t telemetry_next, std::int64_t c2d_next);
 
  private:
   void append(char type, const std::string& payload);
 
+  std::filesystem::path file_;
   int fd_ = -1;  // -1: memory only; -2: broken by a failed write, every append throws
   bool fsync_ = false;
 };

@@ -39,6 +39,12 @@ constexpr const char* kUnauthorized = "amqp:unauthorized-access";
 constexpr int kCredit = 100;
 constexpr std::size_t kMaxPendingReplies = 100;
 
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 std::string as_text(const proton::value& v) {
   switch (v.type()) {
     case proton::STRING: return proton::get<std::string>(v);
@@ -122,8 +128,21 @@ void HubServer::open_data_dir(const std::filesystem::path& dir, bool fsync) {
       [&](const std::string& device, std::int64_t seq, const std::string&) {
         c2d_.restore_end(device, seq);
         --c2d;
+      },
+      [&](std::int64_t telemetry_next, std::int64_t c2d_next) {
+        telemetry_.skip_to(telemetry_next);
+        c2d_.skip_to(c2d_next);
       }};
   durable_ = std::make_unique<DurableLog>(dir, fsync, replay);
+  durable_->compact([this](DurableLog& out) {
+    telemetry_.for_each([&](std::int64_t seq, const proton::message& m) { out.telemetry(seq, m); });
+    c2d_.for_each([&](const C2dMessage& m) {
+      out.c2d(m.device_id, m.sequence, m.expires_unix_ms, m.enqueued_ms, m.msg);
+      for (int i = 0; i < m.delivery_count; ++i) out.c2d_abandoned(m.device_id, m.sequence);
+    });
+    // Last: replay restores the retained messages first, and their numbers run up to this.
+    out.sequences(telemetry_.next_sequence(), c2d_.next_sequence());
+  });
   log_.info("hub", "data dir " + dir.string() + ": " + std::to_string(telemetry) +
                        " telemetry and " + std::to_string(c2d) + " queued C2D message(s) restored");
 }
@@ -198,7 +217,8 @@ bool HubServer::check_plain(std::string_view user, std::string_view password,
     log_.info("hub", "SASL PLAIN refused for " + std::string(user) + ": " + result);
     return false;
   }
-  result = g.service ? "service" : "device:" + g.device_id;
+  result = g.service ? "service:" + std::to_string(g.expiry)
+                     : "device:" + std::to_string(g.expiry) + ":" + g.device_id;
   return true;
 }
 
@@ -224,8 +244,12 @@ void HubServer::on_connection_open(proton::connection& c) {
   const auto sasl = c.transport().sasl();
   if (sasl.mech() == "PLAIN") {
     const std::string principal = sasl.user();
-    if (principal == "service") state.service = true;
-    if (principal.rfind("device:", 0) == 0) state.devices.insert(principal.substr(7));
+    // "service:{expiry}" or "device:{expiry}:{id}", as check_plain wrote it.
+    const auto first = principal.find(':');
+    const auto second = principal.find(':', first + 1);
+    const std::int64_t expiry = std::stoll(principal.substr(first + 1, second - first - 1));
+    if (principal.rfind("service:", 0) == 0) state.service_until = expiry;
+    if (principal.rfind("device:", 0) == 0) state.devices[principal.substr(second + 1)] = expiry;
   }
   c.open();
 }
@@ -253,12 +277,14 @@ void HubServer::refuse(proton::link& l, const std::string& why) {
 
 bool HubServer::admit(const ConnState& state, const Node& node, proton::link& l) {
   const bool device_node = node.kind == Node::device_telemetry || node.kind == Node::device_c2d;
-  if (device_node && state.devices.count(node.device_id) == 0) {
+  const auto now = unix_now();
+  if (device_node && !state.holds_device(node.device_id, now)) {
     refuse(l, "no valid token for device '" + node.device_id +
                   "' on this connection: put one on $cbs first");
     return false;
   }
-  if (!device_node && node.kind != Node::cbs && node.kind != Node::unknown && !state.service) {
+  if (!device_node && node.kind != Node::cbs && node.kind != Node::unknown &&
+      state.service_until <= now) {
     refuse(l, "no valid service token on this connection: put one on $cbs first");
     return false;
   }
@@ -393,8 +419,9 @@ void HubServer::put_token(ConnState& state, proton::delivery& d, const proton::m
     g = check_token(*registry(), as_text(m.body()), audience);
   }
   if (g.status == 200) {
-    if (!g.device_id.empty()) state.devices.insert(g.device_id);
-    if (g.service) state.service = true;
+    if (!g.device_id.empty())
+      state.devices[g.device_id] = std::max(state.devices[g.device_id], g.expiry);
+    if (g.service) state.service_until = std::max(state.service_until, g.expiry);
     log_.info("hub", "CBS: token accepted for " + audience);
   } else {
     log_.info("hub", "CBS: token refused for " + audience + ": " + std::to_string(g.status) + " " +
@@ -627,8 +654,49 @@ void HubServer::on_container_start(proton::container& c) {
   c.schedule(proton::duration(250), [this] { sweep(); });
 }
 
+void HubServer::expire_grants() {
+  const auto now = unix_now();
+  const proton::error_condition expired(kUnauthorized,
+                                        "the token expired: put a new one on $cbs before se");
+  for (auto& [conn, state] : connections_) {
+    std::set<std::string> gone;
+    for (auto it = state.devices.begin(); it != state.devices.end();) {
+      if (it->second > now) {
+        ++it;
+        continue;
+      }
+      gone.insert(it->first);
+      it = state.devices.erase(it);
+    }
+    const bool service_gone = state.service_until != 0 && state.service_until <= now;
+    if (service_gone) state.service_until = 0;
+    if (gone.empty() && !service_gone) continue;
+    for (auto& [r, in] : inbound_) {
+      if (r.connection() != conn || !r.active()) continue;
+      if ((in.node.kind == Node::device_telemetry && gone.count(in.node.device_id) != 0) ||
+          (in.node.kind == Node::service_c2d && service_gone)) {
+        proton::receiver link = r;
+        link.close(expired);
+      }
+    }
+    for (const auto& [device, s] : device_c2d_) {
+      if (s.connection() == conn && gone.count(device) != 0) proton::sender(s).close(expired);
+    }
+    if (service_gone) {
+      for (const auto& [s, c] : consumers_) {
+        if (s.connection() == conn) proton::sender(s).close(expired);
+      }
+      for (const auto& s : feedback_links_) {
+        if (s.connection() == conn) proton::sender(s).close(expired);
+      }
+    }
+    proton::connection(conn).wake();
+  }
+}
+
 void HubServer::sweep() {
   if (stopping_) return;
+  expire_grants();
   for (const auto& device : c2d_.sweep()) pump_c2d(device);
   container_->schedule(proton::duration(250), [this] { sweep(); });
 }

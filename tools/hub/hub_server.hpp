@@ -63,8 +63,14 @@ class HubServer final : public proton::messaging_handler {
 
  private:
   struct ConnState {
-    std::set<std::string> devices;  // device ids a CBS token was accepted for
-    bool service = false;
+    // What tokens this connection holds, each until its expiry (Unix seconds): a device id, and
+    // the service right. A new token for the same thing extends it.
+    std::map<std::string, std::int64_t> devices;
+    std::int64_t service_until = 0;
+    bool holds_device(const std::string& id, std::int64_t now) const {
+      auto it = devices.find(id);
+      return it != devices.end() && it->second > now;
+    }
     proton::sender cbs_reply;
     std::vector<proton::message> pending_replies;  // before the reply link is attached
   };
@@ -124,6 +130,7 @@ class HubServer final : public proton::messaging_handler {
   void on_c2d_end(const C2dMessage& m, C2dEnd how, const std::string& why);
   void take_over(const std::string& device, const proton::connection& from);
   void sweep();
+  void expire_grants();  // closes links whose token ran out
   void reply_cbs(proton::connection c, ConnState& state, proton::message reply);
   void refuse(proton::link& l, const std::string& why);
   // Refuses the link (and says false) unless this connection holds a token for the node.

@@ -19,6 +19,16 @@ class TelemetryLog {
   std::int64_t next_sequence() const { return next_; }
   // Puts back a message read from the data dir, with the number it had (ascending order).
   void restore(std::int64_t seq, proton::message msg);
+  void skip_to(std::int64_t next) {
+    if (next <= next_) return;
+    next_ = next;
+    if (messages_.empty()) first_ = next;
+  }
+  template <class F>
+  void for_each(F&& f) const {
+    for (std::size_t i = 0; i < messages_.size(); ++i)
+      f(first_ + static_cast<std::int64_t>(i), messages_[i]);
+  }
 
  private:
   std::size_t capacity_;

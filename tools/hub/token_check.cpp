@@ -59,7 +59,7 @@ Grant check_token(const Registry& registry, const std::string& token, const std:
     return refuse(401, "token for '" + t->resource + "' does not cover '" + audience + "'");
   }
 
-  Grant g{200, "OK", {}, false};
+  Grant g{200, "OK", {}, false, t->expiry};
   if (!t->policy.empty()) {
     const Policy* policy = registry.policy(t->policy);
     if (policy == nullptr) return refuse(401, "unknown policy '" + t->policy + "'");

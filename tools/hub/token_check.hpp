@@ -13,8 +13,9 @@ struct Grant {
   int status = 401;         // 200, 401 or 404: the CBS reply's status-code
   std::string description;  // the CBS reply's status-description
   // On 200: what the connection may now do.
-  std::string device_id;  // a device's own token, or a policy with `device` for this device
-  bool service = false;   // a policy with `service`
+  std::string device_id;    // a device's own token, or a policy with `device` for this device
+  bool service = false;     // a policy with `service`
+  std::int64_t expiry = 0;  // the token's se: the grant ends then unless a new token comes
 };
 
 // `audience` is the put-token's name: "{host}/devices/{id}" or "{host}" (a scheme may precede).
