@@ -79,9 +79,7 @@ class Server {
                                 " error(s)); the previous topology keeps serving");
       return;
     }
-    if (next->bridge.flavour != current_.bridge.flavour ||
-        next->bridge.echo != current_.bridge.echo ||
-        next->gateway.threads != current_.gateway.threads) {
+    if (!(next->bridge == current_.bridge) || next->gateway.threads != current_.gateway.threads) {
       log_.warn("gateway", tag + ": bridge and gateway.threads changes take effect at restart");
     }
     if (!options_.log_level && next->gateway.log_level) log_.set_level(*next->gateway.log_level);

@@ -31,6 +31,8 @@ class DeviceChannel {
   virtual ~DeviceChannel() = default;
   // A message from the hub. The channel answers with BridgeDevice::settle(delivery, ...).
   virtual void deliver(std::unique_ptr<iotgw_msg> msg, std::uint64_t delivery) = 0;
+  // The hub refused or dropped this device (an expired token, say): end its connection.
+  virtual void close(const std::string& reason) = 0;
 };
 
 // One device's links upstream. Lives on the device connection's loop; destroying it detaches

@@ -69,9 +69,4 @@ std::unique_ptr<BridgeDevice> LoopbackBridge::attach(boost::asio::io_context& lo
   return std::make_unique<LoopbackDevice>(loop, identity, std::move(channel), echo_, log_);
 }
 
-std::unique_ptr<Bridge> make_bridge(const config::BridgeSpec& spec, Logger& log) {
-  // The parser admits only known flavours; Proton flavours join here.
-  return std::make_unique<LoopbackBridge>(spec.echo, log);
-}
-
 }  // namespace iotgw::bridge

@@ -34,7 +34,19 @@ struct GatewaySpec {
 struct BridgeSpec {
   std::string flavour = "loopback";
   bool echo = true;  // loopback: hand every accepted message back to its device
+  // iothub: where the hub is and how device tokens are made.
+  std::string host = "127.0.0.1";
+  std::string port = "5672";
+  std::string hostname;    // the hub's own name, for token audiences
+  std::string policy;      // mint device tokens from this policy ...
+  std::string policy_key;  // ... and its key (base64); else devices' own tokens pass through
+  std::chrono::milliseconds token_ttl{3'600'000};
   Mark mark;
+  bool operator==(const BridgeSpec& o) const {
+    return flavour == o.flavour && echo == o.echo && host == o.host && port == o.port &&
+           hostname == o.hostname && policy == o.policy && policy_key == o.policy_key &&
+           token_ttl == o.token_ttl;
+  }
 };
 
 struct StageSpec {

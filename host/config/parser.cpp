@@ -15,8 +15,9 @@ namespace {
 const std::vector<std::string> kTopKeys = {"gateway", "bridge", "stages", "listeners"};
 const std::vector<std::string> kGatewayKeys = {"plugins_dir", "threads", "drain_timeout",
                                                "log_level"};
-const std::vector<std::string> kBridgeKeys = {"flavour", "echo"};
-const std::vector<std::string> kFlavours = {"loopback"};
+const std::vector<std::string> kBridgeKeys = {"flavour", "echo",       "url",      "hostname",
+                                              "policy",  "policy_key", "token_ttl"};
+const std::vector<std::string> kFlavours = {"loopback", "iothub"};
 const std::vector<std::string> kStageKeys = {"name", "plugin", "config"};
 const std::vector<std::string> kListenerKeys = {"name", "adapter",  "transport", "bind",
                                                 "auth", "pipeline", "options",   "max_connections"};
@@ -69,6 +70,28 @@ void parse_bridge(const YAML::Node& n, const std::filesystem::path& file, Topolo
     }
   }
   if (auto e = r.boolean("echo")) t.bridge.echo = *e;
+  if (auto url = r.string("url")) {
+    std::string rest = *url;
+    if (rest.rfind("amqp://", 0) == 0) rest = rest.substr(7);
+    auto ep = parse_endpoint(rest);
+    if (!ep || ep->port == 0) {
+      r.error("url", "url '" + *url + "' is not amqp://host:port");
+    } else {
+      t.bridge.host = ep->host;
+      t.bridge.port = std::to_string(ep->port);
+    }
+  }
+  if (auto h = r.string("hostname")) t.bridge.hostname = *h;
+  if (auto p = r.string("policy")) t.bridge.policy = *p;
+  if (auto k = r.string("policy_key")) t.bridge.policy_key = *k;
+  if (auto ttl = r.duration("token_ttl")) t.bridge.token_ttl = *ttl;
+  if (t.bridge.flavour == "iothub" && t.bridge.hostname.empty()) {
+    r.error("hostname",
+            "flavour iothub needs 'hostname' (the hub's name, e.g. myhub.azure-devices.net)");
+  }
+  if (t.bridge.policy.empty() != t.bridge.policy_key.empty()) {
+    r.error("policy", "'policy' and 'policy_key' go together");
+  }
 }
 
 // "stage 'shout'" when the item names itself, else "stage #2": what messages call an item.

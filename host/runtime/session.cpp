@@ -165,6 +165,10 @@ void Session::settle(std::uint64_t delivery, iotgw_outcome outcome, const char* 
   if (device_) device_->settle(delivery, outcome, reason != nullptr ? reason : "");
 }
 
+void Session::close(const std::string& reason) {
+  if (conn_ != nullptr) conn_->close(reason);
+}
+
 void Session::deliver(std::unique_ptr<iotgw_msg> msg, std::uint64_t delivery) {
   if (state_ == nullptr || !device_) return;  // gone: the bridge device released it
   const auto pipeline = this->pipeline();

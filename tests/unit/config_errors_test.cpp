@@ -55,7 +55,7 @@ const BadConfig kCases[] = {
     {"log_level_bad", "gateway:\n  plugins_dir: plugins\n  log_level: loud\n",
      "@:3:14: gateway: log_level 'loud' is not one of trace, debug, info, warn, error"},
     {"bridge_flavour", "bridge:\n  flavour: mqtt\n",
-     "@:2:12: bridge: unknown flavour 'mqtt' (valid: loopback)"},
+     "@:2:12: bridge: unknown flavour 'mqtt' (valid: loopback, iothub)"},
     {"bridge_echo_bad", "bridge:\n  echo: maybe\n",
      "@:2:9: bridge: 'echo' must be true or false, not 'maybe'"},
     {"stages_not_list", "stages:\n  shout: {plugin: tag}\n",

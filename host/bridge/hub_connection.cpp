@@ -1,0 +1,417 @@
+#include "bridge/hub_connection.hpp"
+
+#include <array>
+#include <cstring>
+#include <random>
+
+#include <proton/condition.h>
+#include <proton/delivery.h>
+#include <proton/disposition.h>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <proton/connection.hpp>
+#include <proton/connection_options.hpp>
+#include <proton/delivery.hpp>
+#include <proton/error_condition.hpp>
+#include <proton/message_id.hpp>
+#include <proton/receiver_options.hpp>
+#include <proton/scalar.hpp>
+#include <proton/source.hpp>
+#include <proton/target.hpp>
+#include <proton/timestamp.hpp>
+#include <proton/transport.hpp>
+
+#include "bridge/message_codec.hpp"
+
+namespace iotgw::bridge {
+
+namespace {
+
+constexpr std::chrono::milliseconds kMaxBackoff{30'000};
+
+// The reason a hub gave with its `rejected`: Proton C++ 0.37 does not expose it, its C API does.
+struct RawTracker : proton::tracker {
+  explicit RawTracker(const proton::tracker& t) : proton::tracker(t) {}
+  pn_delivery_t* raw() const { return pn_object(); }
+};
+
+std::string remote_reason(const proton::tracker& t) {
+  pn_condition_t* c = pn_disposition_condition(pn_delivery_remote(RawTracker(t).raw()));
+  if (c == nullptr || !pn_condition_is_set(c)) return "rejected by the hub";
+  const char* desc = pn_condition_get_description(c);
+  return std::string(pn_condition_get_name(c)) + (desc != nullptr ? std::string(": ") + desc : "");
+}
+
+}  // namespace
+
+HubConnection::HubConnection(boost::asio::io_context& loop, HubTarget target, Logger& log)
+    : loop_(loop), target_(std::move(target)), log_(log), socket_(loop), timer_(loop) {}
+
+HubConnection::~HubConnection() = default;
+
+void HubConnection::start() {
+  connect();
+}
+
+void HubConnection::connect() {
+  auto resolver = std::make_shared<boost::asio::ip::tcp::resolver>(loop_);
+  resolver->async_resolve(
+      target_.host, target_.port,
+      [self = shared_from_this(), resolver](const boost::system::error_code& ec,
+                                            boost::asio::ip::tcp::resolver::results_type results) {
+        if (ec) {
+          self->lost("cannot resolve " + self->target_.host + ": " + ec.message());
+          return;
+        }
+        boost::asio::async_connect(
+            self->socket_, results, [self](const boost::system::error_code& cec, const auto&) {
+              if (cec) {
+                self->lost("cannot connect: " + cec.message());
+                return;
+              }
+              boost::system::error_code ignored;
+              self->socket_.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+              self->driver_ = std::make_unique<proton::io::connection_driver>("iotgw");
+              self->driver_->connect(proton::connection_options()
+                                         .handler(*self)
+                                         .sasl_allowed_mechs("ANONYMOUS")
+                                         .virtual_host(self->target_.hostname));
+              self->open_ = true;
+              self->pump();
+            });
+      });
+}
+
+void HubConnection::pump() {
+  if (!driver_) return;
+  driver_->dispatch();
+  if (!driver_) return;  // a handler lost the connection
+  // Output: copied out at once, so Proton's buffer may change while the write is in flight.
+  if (!writing_) {
+    const auto wb = driver_->write_buffer();
+    if (wb.size > 0) {
+      auto bytes = std::make_shared<std::vector<char>>(wb.data, wb.data + wb.size);
+      driver_->write_done(wb.size);
+      writing_ = true;
+      boost::asio::async_write(
+          socket_, boost::asio::buffer(*bytes),
+          [self = shared_from_this(), bytes](const boost::system::error_code& ec, std::size_t) {
+            self->writing_ = false;
+            if (ec) {
+              self->lost("write failed: " + ec.message());
+              return;
+            }
+            self->pump();
+          });
+    }
+  }
+  if (!reading_ && driver_) {
+    auto in = std::make_shared<std::array<char, 65536>>();
+    reading_ = true;
+    socket_.async_read_some(
+        boost::asio::buffer(*in),
+        [self = shared_from_this(), in](const boost::system::error_code& ec, std::size_t n) {
+          self->reading_ = false;
+          if (!self->driver_) return;
+          if (ec) {
+            self->lost(ec == boost::asio::error::eof ? "the hub closed the connection"
+                                                     : "read failed: " + ec.message());
+            return;
+          }
+          std::size_t at = 0;
+          while (at < n && self->driver_) {
+            const auto rb = self->driver_->read_buffer();
+            if (rb.size == 0) break;
+            const std::size_t take = std::min(rb.size, n - at);
+            std::memcpy(rb.data, in->data() + at, take);
+            self->driver_->read_done(take);
+            at += take;
+          }
+          self->pump();
+        });
+  }
+  arm_tick();
+}
+
+void HubConnection::arm_tick() {
+  if (!driver_) return;
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const auto next = driver_->tick(proton::timestamp(now_ms));
+  if (next.milliseconds() <= 0) return;
+  timer_.expires_after(
+      std::chrono::milliseconds(std::max<std::int64_t>(1, next.milliseconds() - now_ms)));
+  timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (!ec) self->pump();
+  });
+}
+
+void HubConnection::lost(const std::string& why) {
+  if (stopped_) return;
+  if (open_) log_.warn("bridge", "hub connection lost: " + why);
+  open_ = false;
+  if (driver_) {
+    driver_->disconnected(proton::error_condition("iotgw:connection-lost", why));
+    driver_->dispatch();
+  }
+  driver_.reset();
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  socket_ = boost::asio::ip::tcp::socket(loop_);
+  // What was in flight has no outcome and will get none: tell the devices it was not accepted.
+  auto in_flight = std::move(in_flight_);
+  in_flight_.clear();
+  for (auto& [tracker, done] : in_flight) {
+    if (done) done(IOTGW_RELEASED, "the hub connection was lost");
+  }
+  for (auto& [id, d] : devices_) {
+    d.authorized = false;
+    d.telemetry = proton::sender();
+    d.c2d = proton::receiver();
+    d.unsettled.clear();
+    for (auto& p : d.waiting) {
+      if (p.done) p.done(IOTGW_RELEASED, "the hub connection was lost");
+    }
+    d.waiting.clear();
+  }
+  cbs_waiting_.clear();
+  cbs_out_ = proton::sender();
+  cbs_in_ = proton::receiver();
+  // Back off, with jitter so a fleet of gateways does not come back in step.
+  std::uniform_int_distribution<long> jitter(0, backoff_.count() / 2);
+  std::random_device rd;
+  const auto wait = backoff_ + std::chrono::milliseconds(jitter(rd));
+  backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+  timer_.expires_after(wait);
+  timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (!ec) self->connect();
+  });
+}
+
+void HubConnection::on_connection_open(proton::connection& c) {
+  log_.info("bridge", "connected to the hub at " + target_.host + ":" + target_.port);
+  backoff_ = std::chrono::milliseconds(100);
+  cbs_in_ = c.open_receiver("$cbs");
+  cbs_out_ = c.open_sender("$cbs");
+  for (auto& [id, d] : devices_) put_token(id);
+}
+
+void HubConnection::on_error(const proton::error_condition& e) {
+  log_.warn("bridge", "AMQP error: " + e.what());
+}
+
+void HubConnection::on_transport_error(proton::transport& t) {
+  if (open_) log_.warn("bridge", "hub transport error: " + t.error().what());
+}
+
+void HubConnection::put_token(const std::string& id) {
+  auto it = devices_.find(id);
+  if (it == devices_.end() || !cbs_out_) return;
+  proton::message m;
+  const std::string corr = "put-token-" + std::to_string(next_cbs_++);
+  m.id(proton::message_id(corr));
+  m.reply_to("cbs");
+  m.to("$cbs");
+  m.body(it->second.token);
+  m.properties().put("operation", std::string("put-token"));
+  m.properties().put("type", std::string("servicebus.windows.net:sastoken"));
+  m.properties().put("name", target_.hostname + "/devices/" + id);
+  cbs_waiting_[corr] = id;
+  cbs_out_.send(m);  // queued by Proton until the link has credit
+}
+
+void HubConnection::add_device(const std::string& id, std::string token,
+                               std::weak_ptr<DeviceChannel> channel) {
+  auto& d = devices_[id];
+  d.token = std::move(token);
+  d.channel = std::move(channel);
+  if (open_) {
+    put_token(id);
+    pump();
+  }
+}
+
+void HubConnection::remove_device(const std::string& id) {
+  auto it = devices_.find(id);
+  if (it == devices_.end()) return;
+  auto& d = it->second;
+  for (auto& [n, delivery] : d.unsettled) delivery.release();  // the hub delivers it again
+  for (auto& p : d.waiting) {
+    if (p.done) p.done(IOTGW_RELEASED, "the device went away");
+  }
+  if (d.telemetry) d.telemetry.close();
+  if (d.c2d) d.c2d.close();
+  devices_.erase(it);
+  pump();
+}
+
+void HubConnection::flush(const std::string& /*id*/, Device& d) {
+  while (d.authorized && d.telemetry && d.telemetry.active() && d.telemetry.credit() > 0 &&
+         !d.waiting.empty()) {
+    Pending p = std::move(d.waiting.front());
+    d.waiting.pop_front();
+    proton::tracker t = d.telemetry.send(p.msg);
+    if (p.confirmed) {
+      in_flight_[t] = std::move(p.done);
+    } else {
+      t.settle();
+    }
+  }
+}
+
+void HubConnection::send(const std::string& id, proton::message msg, bool confirmed,
+                         Completion done) {
+  auto it = devices_.find(id);
+  if (it == devices_.end()) {
+    if (done) boost::asio::post(loop_, [done] { done(IOTGW_RELEASED, "device not attached"); });
+    return;
+  }
+  it->second.waiting.push_back({std::move(msg), confirmed, std::move(done)});
+  flush(id, it->second);
+  pump();
+}
+
+void HubConnection::open_c2d(const std::string& id, Device& d) {
+  if (!d.authorized || d.c2d || !open_) return;
+  d.c2d = driver_->connection().open_receiver(
+      "/devices/" + id + "/messages/devicebound",
+      proton::receiver_options().auto_accept(false).credit_window(16));
+}
+
+void HubConnection::set_downstream(const std::string& id, bool enabled) {
+  auto it = devices_.find(id);
+  if (it == devices_.end()) return;
+  auto& d = it->second;
+  d.want_c2d = enabled;
+  if (enabled) {
+    open_c2d(id, d);
+  } else if (d.c2d) {
+    d.c2d.close();  // what the hub still holds stays there
+    d.c2d = proton::receiver();
+  }
+  pump();
+}
+
+void HubConnection::settle(const std::string& id, std::uint64_t delivery, iotgw_outcome outcome) {
+  auto it = devices_.find(id);
+  if (it == devices_.end()) return;
+  auto u = it->second.unsettled.find(delivery);
+  if (u == it->second.unsettled.end()) return;
+  switch (outcome) {
+    case IOTGW_ACCEPTED: u->second.accept(); break;
+    case IOTGW_REJECTED: u->second.reject(); break;
+    default: u->second.release(); break;
+  }
+  it->second.unsettled.erase(u);
+  pump();
+}
+
+void HubConnection::on_message(proton::delivery& dl, proton::message& m) {
+  if (dl.receiver() == cbs_in_) {
+    dl.accept();
+    const std::string corr = proton::to_string(m.correlation_id());
+    auto w = cbs_waiting_.find(corr);
+    if (w == cbs_waiting_.end()) return;
+    const std::string id = w->second;
+    cbs_waiting_.erase(w);
+    auto it = devices_.find(id);
+    if (it == devices_.end()) return;
+    const int status = m.properties().exists("status-code")
+                           ? proton::get<std::int32_t>(m.properties().get("status-code"))
+                           : 0;
+    auto& d = it->second;
+    if (status != 200 && status != 202) {
+      const std::string why =
+          "the hub refused the device's token: " + std::to_string(status) + " " +
+          (m.properties().exists("status-description")
+               ? proton::get<std::string>(m.properties().get("status-description"))
+               : std::string());
+      log_.warn("bridge", id + ": " + why);
+      for (auto& p : d.waiting) {
+        if (p.done) p.done(IOTGW_REJECTED, why);
+      }
+      d.waiting.clear();
+      if (auto ch = d.channel.lock()) ch->close(why);
+      return;
+    }
+    d.authorized = true;
+    d.telemetry = dl.connection().open_sender("/devices/" + id + "/messages/events");
+    if (d.want_c2d) open_c2d(id, d);
+    return;
+  }
+  for (auto& [id, d] : devices_) {
+    if (d.c2d != dl.receiver()) continue;
+    const std::uint64_t n = d.next_delivery++;
+    d.unsettled[n] = dl;
+    if (auto ch = d.channel.lock()) {
+      ch->deliver(std::make_unique<iotgw_msg>(from_amqp(m, id)), n);
+    } else {
+      d.unsettled.erase(n);
+      dl.release();
+    }
+    return;
+  }
+  dl.release();
+}
+
+void HubConnection::on_sendable(proton::sender& s) {
+  for (auto& [id, d] : devices_) {
+    if (d.telemetry == s) {
+      flush(id, d);
+      return;
+    }
+  }
+}
+
+void HubConnection::finish(proton::tracker& t, iotgw_outcome outcome, const std::string& reason) {
+  auto it = in_flight_.find(t);
+  if (it == in_flight_.end()) return;
+  auto done = std::move(it->second);
+  in_flight_.erase(it);
+  if (done) done(outcome, reason);
+}
+
+void HubConnection::on_tracker_accept(proton::tracker& t) {
+  finish(t, IOTGW_ACCEPTED, {});
+}
+void HubConnection::on_tracker_reject(proton::tracker& t) {
+  finish(t, IOTGW_REJECTED, remote_reason(t));
+}
+void HubConnection::on_tracker_release(proton::tracker& t) {
+  finish(t, IOTGW_RELEASED, "released by the hub");
+}
+
+void HubConnection::on_sender_close(proton::sender& s) {
+  for (auto& [id, d] : devices_) {
+    if (d.telemetry != s) continue;
+    const auto err = s.error();
+    // Deliveries on a closed link get no outcome: they were not accepted.
+    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+      if (it->first.sender() == s) {
+        auto done = std::move(it->second);
+        it = in_flight_.erase(it);
+        if (done) done(IOTGW_RELEASED, "the hub closed the device's link");
+      } else {
+        ++it;
+      }
+    }
+    d.telemetry = proton::sender();
+    d.authorized = false;
+    if (auto ch = d.channel.lock()) ch->close("the hub closed the device's link: " + err.what());
+    return;
+  }
+}
+
+void HubConnection::on_receiver_close(proton::receiver& r) {
+  for (auto& [id, d] : devices_) {
+    if (d.c2d == r) {
+      d.c2d = proton::receiver();
+      d.unsettled.clear();
+      return;
+    }
+  }
+}
+
+}  // namespace iotgw::bridge

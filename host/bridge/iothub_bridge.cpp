@@ -1,0 +1,80 @@
+#include "bridge/iothub_bridge.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include "bridge/loopback_bridge.hpp"
+#include "bridge/message_codec.hpp"
+#include "iotgw/common/sas_token.hpp"
+
+namespace iotgw::bridge {
+
+namespace {
+
+class HubDevice final : public BridgeDevice {
+ public:
+  HubDevice(std::shared_ptr<HubConnection> conn, std::string id)
+      : conn_(std::move(conn)), id_(std::move(id)) {}
+  ~HubDevice() override { conn_->remove_device(id_); }
+
+  void send(std::unique_ptr<iotgw_msg> msg, iotgw_qos qos, Completion done) override {
+    conn_->send(id_, to_amqp(*msg), qos == IOTGW_QOS_AT_LEAST_ONCE, std::move(done));
+  }
+  void set_downstream(bool enabled) override { conn_->set_downstream(id_, enabled); }
+  void settle(std::uint64_t delivery, iotgw_outcome outcome, std::string_view) override {
+    conn_->settle(id_, delivery, outcome);
+  }
+
+ private:
+  std::shared_ptr<HubConnection> conn_;
+  std::string id_;
+};
+
+}  // namespace
+
+std::string IotHubBridge::describe() const {
+  return "iothub " + settings_.target.host + ":" + settings_.target.port + " (" +
+         settings_.target.hostname + ")";
+}
+
+std::string IotHubBridge::token_for(const Identity& identity) const {
+  if (!identity.hub_token.empty()) return identity.hub_token;
+  const auto expiry = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch() + settings_.token_ttl)
+                          .count();
+  return sas::make(settings_.target.hostname + "/devices/" + sas::url_encode(identity.device_id),
+                   settings_.policy_key, expiry, settings_.policy);
+}
+
+std::shared_ptr<HubConnection> IotHubBridge::connection_for(boost::asio::io_context& loop) {
+  std::lock_guard lock(pools_mutex_);
+  auto& pool = pools_[&loop];
+  for (auto& c : pool) {
+    if (c->devices() < HubConnection::kMaxDevices) return c;
+  }
+  auto c = std::make_shared<HubConnection>(loop, settings_.target, log_);
+  pool.push_back(c);
+  c->start();
+  return c;
+}
+
+std::unique_ptr<Bridge> make_bridge(const config::BridgeSpec& spec, Logger& log) {
+  if (spec.flavour == "iothub") {
+    IotHubSettings s;
+    s.target = {spec.host, spec.port, spec.hostname};
+    s.policy = spec.policy;
+    s.policy_key = spec.policy_key;
+    s.token_ttl = std::chrono::duration_cast<std::chrono::seconds>(spec.token_ttl);
+    return std::make_unique<IotHubBridge>(std::move(s), log);
+  }
+  return std::make_unique<LoopbackBridge>(spec.echo, log);
+}
+
+std::unique_ptr<BridgeDevice> IotHubBridge::attach(boost::asio::io_context& loop,
+                                                   const Identity& identity,
+                                                   std::weak_ptr<DeviceChannel> channel) {
+  auto conn = connection_for(loop);
+  conn->add_device(identity.device_id, token_for(identity), std::move(channel));
+  return std::make_unique<HubDevice>(std::move(conn), identity.device_id);
+}
+
+}  // namespace iotgw::bridge

@@ -1,0 +1,87 @@
+#include "bridge/message_codec.hpp"
+
+#include <map>
+
+#include <proton/annotation_key.hpp>
+#include <proton/codec/map.hpp>
+#include <proton/message_id.hpp>
+#include <proton/scalar.hpp>
+#include <proton/timestamp.hpp>
+
+namespace iotgw::bridge {
+
+namespace {
+
+std::string text(const proton::value& v) {
+  switch (v.type()) {
+    case proton::STRING: return proton::get<std::string>(v);
+    case proton::SYMBOL: return proton::get<proton::symbol>(v);
+    case proton::BINARY: {
+      const auto b = proton::get<proton::binary>(v);
+      return {b.begin(), b.end()};
+    }
+    case proton::NULL_TYPE: return {};
+    default: return proton::to_string(v);
+  }
+}
+
+}  // namespace
+
+proton::message to_amqp(const iotgw_msg& msg) {
+  proton::message m;
+  m.body(proton::binary(msg.body.begin(), msg.body.end()));
+  for (const auto& [k, v] : msg.scope(IOTGW_PROP_SYSTEM)) {
+    if (k == "message-id")
+      m.id(proton::message_id(v));
+    else if (k == "correlation-id")
+      m.correlation_id(proton::message_id(v));
+    else if (k == "content-type")
+      m.content_type(v);
+    else if (k == "content-encoding")
+      m.content_encoding(v);
+    else if (k == "user-id")
+      m.user(v);
+    else if (k == "to")
+      m.to(v);
+    else if (k == "subject")
+      m.subject(v);
+    else if (k == "reply-to")
+      m.reply_to(v);
+  }
+  for (const auto& [k, v] : msg.scope(IOTGW_PROP_APPLICATION)) m.properties().put(k, v);
+  for (const auto& [k, v] : msg.scope(IOTGW_PROP_ANNOTATION)) {
+    m.message_annotations().put(proton::annotation_key(proton::symbol(k)), v);
+  }
+  return m;
+}
+
+iotgw_msg from_amqp(const proton::message& m, const std::string& device_id) {
+  iotgw_msg out;
+  const std::string body = text(m.body());
+  out.body.assign(body.begin(), body.end());
+  out.device_id = device_id;
+  auto& sys = out.scope(IOTGW_PROP_SYSTEM);
+  if (!m.id().empty()) sys.set("message-id", proton::to_string(m.id()));
+  if (!m.correlation_id().empty()) sys.set("correlation-id", proton::to_string(m.correlation_id()));
+  if (!m.content_type().empty()) sys.set("content-type", m.content_type());
+  if (!m.content_encoding().empty()) sys.set("content-encoding", m.content_encoding());
+  if (!m.user().empty()) sys.set("user-id", m.user());
+  if (!m.to().empty()) sys.set("to", m.to());
+  if (!m.properties().empty()) {
+    std::map<std::string, proton::scalar> props;
+    proton::get(m.properties().value(), props);
+    for (const auto& [k, v] : props) {
+      out.scope(IOTGW_PROP_APPLICATION)
+          .set(k, v.type() == proton::STRING ? proton::get<std::string>(v) : proton::to_string(v));
+    }
+  }
+  if (!m.message_annotations().empty()) {
+    std::map<proton::annotation_key, proton::value> ann;
+    proton::get(m.message_annotations().value(), ann);
+    for (const auto& [k, v] : ann)
+      out.scope(IOTGW_PROP_ANNOTATION).set(proton::to_string(k), text(v));
+  }
+  return out;
+}
+
+}  // namespace iotgw::bridge
