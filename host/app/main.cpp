@@ -1,3 +1,5 @@
+#include <sys/resource.h>
+
 #include <exception>
 #include <iostream>
 
@@ -17,6 +19,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   iotgw::Logger log(options->log_level.value_or(iotgw::LogLevel::info));
+  // One descriptor per device: take all the kernel allows this process (like nginx's
+  // worker_rlimit_nofile), not the 1024 a shell hands down.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
   try {
     switch (options->command) {
       case Command::help: std::cout << usage(); return 0;

@@ -1,5 +1,6 @@
 #include "bridge/hub_connection.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <random>
@@ -46,12 +47,41 @@ std::string remote_reason(const proton::tracker& t) {
 }  // namespace
 
 HubConnection::HubConnection(boost::asio::io_context& loop, HubTarget target, Logger& log)
-    : loop_(loop), target_(std::move(target)), log_(log), socket_(loop), timer_(loop) {}
+    : loop_(loop),
+      target_(std::move(target)),
+      log_(log),
+      socket_(loop),
+      timer_(loop),
+      renew_timer_(loop) {}
+
+namespace {
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+void HubConnection::renew_tokens() {
+  const auto now = unix_now();
+  for (auto& [id, d] : devices_) {
+    if (!d.mint || d.renew_at == 0 || now < d.renew_at) continue;
+    d.token = d.mint(id, d.expiry);
+    d.renew_at = now + (d.expiry - now) * 4 / 5;
+    if (open_) put_token(id);  // the grant goes on; links stay attached
+  }
+  pump();
+  renew_timer_.expires_after(std::chrono::seconds(1));
+  renew_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (!ec) self->renew_tokens();
+  });
+}
 
 HubConnection::~HubConnection() = default;
 
 void HubConnection::start() {
   connect();
+  renew_tokens();
 }
 
 void HubConnection::connect() {
@@ -160,21 +190,23 @@ void HubConnection::lost(const std::string& why) {
   boost::system::error_code ignored;
   socket_.close(ignored);
   socket_ = boost::asio::ip::tcp::socket(loop_);
-  // What was in flight has no outcome and will get none: tell the devices it was not accepted.
-  auto in_flight = std::move(in_flight_);
+  // What was in flight got no outcome: it goes back in front of each device's queue, in the
+  // order sent, and is sent again once the device is back (at-least-once). The devices are
+  // not told anything until then.
+  std::vector<InFlight> unsent;
+  for (auto& [tracker, f] : in_flight_) unsent.push_back(std::move(f));
   in_flight_.clear();
-  for (auto& [tracker, done] : in_flight) {
-    if (done) done(IOTGW_RELEASED, "the hub connection was lost");
+  std::sort(unsent.begin(), unsent.end(),
+            [](const InFlight& a, const InFlight& b) { return a.pending.order > b.pending.order; });
+  for (auto& f : unsent) {
+    auto it = devices_.find(f.device);
+    if (it != devices_.end()) it->second.waiting.push_front(std::move(f.pending));
   }
   for (auto& [id, d] : devices_) {
     d.authorized = false;
     d.telemetry = proton::sender();
     d.c2d = proton::receiver();
-    d.unsettled.clear();
-    for (auto& p : d.waiting) {
-      if (p.done) p.done(IOTGW_RELEASED, "the hub connection was lost");
-    }
-    d.waiting.clear();
+    d.unsettled.clear();  // the hub releases them: it delivers them again
   }
   cbs_waiting_.clear();
   cbs_out_ = proton::sender();
@@ -222,10 +254,14 @@ void HubConnection::put_token(const std::string& id) {
   cbs_out_.send(m);  // queued by Proton until the link has credit
 }
 
-void HubConnection::add_device(const std::string& id, std::string token,
-                               std::weak_ptr<DeviceChannel> channel) {
+void HubConnection::add_device(const std::string& id, std::string token, std::int64_t expiry,
+                               Minter mint, std::weak_ptr<DeviceChannel> channel) {
   auto& d = devices_[id];
   d.token = std::move(token);
+  d.expiry = expiry;
+  d.mint = std::move(mint);
+  const auto now = unix_now();
+  d.renew_at = d.mint && expiry > now ? now + (expiry - now) * 4 / 5 : 0;
   d.channel = std::move(channel);
   if (open_) {
     put_token(id);
@@ -241,20 +277,29 @@ void HubConnection::remove_device(const std::string& id) {
   for (auto& p : d.waiting) {
     if (p.done) p.done(IOTGW_RELEASED, "the device went away");
   }
+  for (auto f = in_flight_.begin(); f != in_flight_.end();) {
+    if (f->second.device != id) {
+      ++f;
+      continue;
+    }
+    auto done = std::move(f->second.pending.done);
+    f = in_flight_.erase(f);
+    if (done) done(IOTGW_RELEASED, "the device went away");
+  }
   if (d.telemetry) d.telemetry.close();
   if (d.c2d) d.c2d.close();
   devices_.erase(it);
   pump();
 }
 
-void HubConnection::flush(const std::string& /*id*/, Device& d) {
+void HubConnection::flush(const std::string& id, Device& d) {
   while (d.authorized && d.telemetry && d.telemetry.active() && d.telemetry.credit() > 0 &&
          !d.waiting.empty()) {
     Pending p = std::move(d.waiting.front());
     d.waiting.pop_front();
     proton::tracker t = d.telemetry.send(p.msg);
     if (p.confirmed) {
-      in_flight_[t] = std::move(p.done);
+      in_flight_[t] = {id, std::move(p)};
     } else {
       t.settle();
     }
@@ -268,7 +313,7 @@ void HubConnection::send(const std::string& id, proton::message msg, bool confir
     if (done) boost::asio::post(loop_, [done] { done(IOTGW_RELEASED, "device not attached"); });
     return;
   }
-  it->second.waiting.push_back({std::move(msg), confirmed, std::move(done)});
+  it->second.waiting.push_back({std::move(msg), confirmed, std::move(done), next_order_++});
   flush(id, it->second);
   pump();
 }
@@ -336,6 +381,7 @@ void HubConnection::on_message(proton::delivery& dl, proton::message& m) {
       if (auto ch = d.channel.lock()) ch->close(why);
       return;
     }
+    if (d.authorized) return;  // a renewed token: the links it covers stay as they are
     d.authorized = true;
     d.telemetry = dl.connection().open_sender("/devices/" + id + "/messages/events");
     if (d.want_c2d) open_c2d(id, d);
@@ -368,7 +414,7 @@ void HubConnection::on_sendable(proton::sender& s) {
 void HubConnection::finish(proton::tracker& t, iotgw_outcome outcome, const std::string& reason) {
   auto it = in_flight_.find(t);
   if (it == in_flight_.end()) return;
-  auto done = std::move(it->second);
+  auto done = std::move(it->second.pending.done);
   in_flight_.erase(it);
   if (done) done(outcome, reason);
 }
@@ -390,7 +436,7 @@ void HubConnection::on_sender_close(proton::sender& s) {
     // Deliveries on a closed link get no outcome: they were not accepted.
     for (auto it = in_flight_.begin(); it != in_flight_.end();) {
       if (it->first.sender() == s) {
-        auto done = std::move(it->second);
+        auto done = std::move(it->second.pending.done);
         it = in_flight_.erase(it);
         if (done) done(IOTGW_RELEASED, "the hub closed the device's link");
       } else {

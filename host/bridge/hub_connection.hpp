@@ -38,6 +38,9 @@ class HubConnection final : public proton::messaging_handler,
                             public std::enable_shared_from_this<HubConnection> {
  public:
   using Completion = BridgeDevice::Completion;
+  // Makes a fresh token for a device and says until when it holds (Unix seconds); empty for a
+  // token that was passed through, which the gateway cannot renew.
+  using Minter = std::function<std::string(const std::string& device, std::int64_t& expiry)>;
   static constexpr std::size_t kMaxDevices = 995;
 
   HubConnection(boost::asio::io_context& loop, HubTarget target, Logger& log);
@@ -47,7 +50,8 @@ class HubConnection final : public proton::messaging_handler,
   std::size_t devices() const { return devices_.size(); }
 
   // Device operations; all on the loop.
-  void add_device(const std::string& id, std::string token, std::weak_ptr<DeviceChannel> channel);
+  void add_device(const std::string& id, std::string token, std::int64_t expiry, Minter mint,
+                  std::weak_ptr<DeviceChannel> channel);
   void remove_device(const std::string& id);
   void send(const std::string& id, proton::message msg, bool confirmed, Completion done);
   void set_downstream(const std::string& id, bool enabled);
@@ -58,9 +62,17 @@ class HubConnection final : public proton::messaging_handler,
     proton::message msg;
     bool confirmed;
     Completion done;
+    std::uint64_t order = 0;  // keeps resends in the order the device sent them
+  };
+  struct InFlight {
+    std::string device;
+    Pending pending;
   };
   struct Device {
     std::string token;
+    std::int64_t expiry = 0;  // of the token; renewed at 80% of its life when we minted it
+    std::int64_t renew_at = 0;
+    Minter mint;
     std::weak_ptr<DeviceChannel> channel;
     bool authorized = false;
     bool want_c2d = false;
@@ -105,7 +117,12 @@ class HubConnection final : public proton::messaging_handler,
   std::uint64_t next_cbs_ = 1;
   std::map<std::string, std::string> cbs_waiting_;  // correlation id -> device
   std::map<std::string, Device> devices_;
-  std::map<proton::tracker, Completion> in_flight_;
+  // Sent, no outcome yet. Kept whole: after a lost connection they are sent again
+  // (at-least-once), never reported as done.
+  std::map<proton::tracker, InFlight> in_flight_;
+  std::uint64_t next_order_ = 1;
+  boost::asio::steady_timer renew_timer_;
+  void renew_tokens();
 };
 
 }  // namespace iotgw::bridge

@@ -36,11 +36,10 @@ std::string IotHubBridge::describe() const {
          settings_.target.hostname + ")";
 }
 
-std::string IotHubBridge::token_for(const Identity& identity) const {
-  if (!identity.hub_token.empty()) return identity.hub_token;
-  const auto expiry = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch() + settings_.token_ttl)
-                          .count();
+std::string IotHubBridge::token_for(const Identity& identity, std::int64_t& expiry) const {
+  expiry = std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch() + settings_.token_ttl)
+               .count();
   return sas::make(settings_.target.hostname + "/devices/" + sas::url_encode(identity.device_id),
                    settings_.policy_key, expiry, settings_.policy);
 }
@@ -73,7 +72,24 @@ std::unique_ptr<BridgeDevice> IotHubBridge::attach(boost::asio::io_context& loop
                                                    const Identity& identity,
                                                    std::weak_ptr<DeviceChannel> channel) {
   auto conn = connection_for(loop);
-  conn->add_device(identity.device_id, token_for(identity), std::move(channel));
+  HubConnection::Minter mint;
+  std::int64_t expiry = 0;
+  std::string token;
+  if (identity.hub_token.empty()) {
+    // Identity translation: the gateway mints the device's token, and renews it.
+    mint = [this](const std::string& device, std::int64_t& until) {
+      Identity id;
+      id.device_id = device;
+      return token_for(id, until);
+    };
+    token = mint(identity.device_id, expiry);
+  } else {
+    token = identity.hub_token;
+    std::string why;
+    if (auto t = sas::parse(token, why)) expiry = t->expiry;
+  }
+  conn->add_device(identity.device_id, std::move(token), expiry, std::move(mint),
+                   std::move(channel));
   return std::make_unique<HubDevice>(std::move(conn), identity.device_id);
 }
 

@@ -30,7 +30,7 @@ class IotHubBridge final : public Bridge {
 
  private:
   std::shared_ptr<HubConnection> connection_for(boost::asio::io_context& loop);
-  std::string token_for(const Identity& identity) const;
+  std::string token_for(const Identity& identity, std::int64_t& expiry) const;
 
   IotHubSettings settings_;
   Logger& log_;

@@ -2,8 +2,11 @@
 // one shared AMQP connection with tokens minted from a gateway-held policy, and C2D comes back.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <memory>
+#include <thread>
 
 #include "gateway_fixture.hpp"
 #include "line_client.hpp"
@@ -17,10 +20,14 @@ constexpr const char* kGatewayKey = "Z2F0ZXdheS1wb2xpY3kta2V5LWZvci10ZXN0cy0wMDE
 
 class Hub {
  public:
-  Hub() {
+  explicit Hub(int extra_devices = 0) {
+    std::string more;
+    for (int i = 0; i < extra_devices; ++i) {
+      more += "  - {id: d" + std::to_string(i) +
+              ", primary_key: ZGV2MS1wcmltYXJ5LWtleS1mb3ItdGVzdHMtMDAwMDE=}\n";
+    }
     write_file(dir_ / "registry.yaml",
-               std::string("hostname: ") + kHost +
-                   "\ndevices:\n"
+               std::string("hostname: ") + kHost + "\ndevices:\n" + more +
                    "  - {id: dev1, primary_key: ZGV2MS1wcmltYXJ5LWtleS1mb3ItdGVzdHMtMDAwMDE=}\n"
                    "  - {id: dev2, primary_key: ZGV2Mi1wcmltYXJ5LWtleS1mb3ItdGVzdHMtMDAwMDE=}\n"
                    "  - {id: off, primary_key: b2ZmLXByaW1hcnkta2V5LWZvci10ZXN0cy0wMDAwMDE=, "
@@ -77,7 +84,8 @@ class Hub {
   int starts_ = 0;
 };
 
-std::string topology(const Hub& hub, const std::string& options = "{}") {
+std::string topology(const Hub& hub, const std::string& options = "{}",
+                     const std::string& ttl = "1h") {
   return "gateway: {plugins_dir: plugins, threads: 2}\n"
          "bridge:\n"
          "  flavour: iothub\n"
@@ -90,6 +98,9 @@ std::string topology(const Hub& hub, const std::string& options = "{}") {
          "  policy: gateway\n"
          "  policy_key: " +
          kGatewayKey +
+         "\n"
+         "  token_ttl: " +
+         ttl +
          "\n"
          "listeners:\n"
          "  - {name: lines, adapter: line, bind: '127.0.0.1:0', options: " +
@@ -184,6 +195,46 @@ TEST(Bridge, HubKilledMidStreamLosesNothingThatWasAcknowledged) {
         << body << " was ACKed but is not at the hub";
   }
   EXPECT_TRUE(gw.process().wait_for("hub connection lost"));
+}
+
+TEST(Bridge, MintedTokensAreRenewedBeforeTheHubLetsThemExpire) {
+  Hub hub;
+  GatewayUnderTest gw(topology(hub, "{}", "3s"));  // the hub closes links when a token runs out
+  LineClient a(gw.port("lines"));
+  EXPECT_EQ(a.hello("dev1"), "WELCOME dev1");
+  a.send_line("before");
+  EXPECT_EQ(a.read_line(), "ACK 1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(4500));  // past the first token's end
+  a.send_line("after");
+  EXPECT_EQ(a.read_line(), "ACK 2");
+  EXPECT_GE(hub.process().count("CBS: token accepted for localhub.azure-devices.net/devices/dev1"),
+            2U);
+}
+
+TEST(Bridge, TheNineHundredNinetySixthDeviceOpensASecondConnection) {
+  rlimit files{};  // 996 clients here: more descriptors than a shell's default 1024 allows
+  getrlimit(RLIMIT_NOFILE, &files);
+  files.rlim_cur = files.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &files);
+  constexpr int kDevices = 996;
+  Hub hub(kDevices);
+  std::string yaml = topology(hub);
+  yaml.replace(yaml.find("threads: 2"), 10, "threads: 1");  // one loop, so one pool
+  GatewayUnderTest gw(yaml);
+  const auto port = gw.port("lines");
+  std::vector<std::unique_ptr<LineClient>> clients;
+  for (int i = 0; i < kDevices; ++i) {
+    clients.push_back(std::make_unique<LineClient>(port));
+    clients.back()->send_line("HELLO d" + std::to_string(i));
+  }
+  for (int i = 0; i < kDevices; ++i) {
+    ASSERT_EQ(clients[i]->read_line(std::chrono::seconds(20)), "WELCOME d" + std::to_string(i));
+    clients[i]->send_line("hi");
+  }
+  int acked = 0;
+  for (auto& c : clients) acked += c->read_line(std::chrono::seconds(20)) == "ACK 1" ? 1 : 0;
+  EXPECT_EQ(acked, kDevices);
+  EXPECT_EQ(gw.process().count("connected to the hub"), 2U);  // 995 on the first, 1 on the second
 }
 
 }  // namespace
