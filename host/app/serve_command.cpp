@@ -37,6 +37,7 @@ class Server {
       log_.error("gateway", "cannot start: " + std::to_string(diags.size()) + " error(s)");
       return 1;
     }
+    signals_.add(SIGUSR1);
     loops_.start();
     log_.info("gateway", "serving " + options_.config_file + " with " +
                              std::to_string(loops_.size()) + " event loop(s), bridge " +
@@ -56,6 +57,11 @@ class Server {
       if (ec) return;
       if (signo == SIGHUP) {
         reload();
+        wait_signal();
+        return;
+      }
+      if (signo == SIGUSR1) {
+        log_.info("bridge", bridge_->status());
         wait_signal();
         return;
       }

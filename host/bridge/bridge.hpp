@@ -56,6 +56,9 @@ class Bridge {
                                                const Identity& identity,
                                                std::weak_ptr<DeviceChannel> channel) = 0;
   virtual std::string describe() const = 0;
+  // What an operator asks with SIGUSR1: connections, devices, in flight, reconnects, last error.
+  // Any thread.
+  virtual std::string status() const { return describe(); }
 };
 
 std::unique_ptr<Bridge> make_bridge(const config::BridgeSpec& spec, Logger& log);

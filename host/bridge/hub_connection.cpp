@@ -18,10 +18,13 @@
 #include <proton/message_id.hpp>
 #include <proton/receiver_options.hpp>
 #include <proton/scalar.hpp>
+#include <proton/sender_options.hpp>
 #include <proton/source.hpp>
+#include <proton/symbol.hpp>
 #include <proton/target.hpp>
 #include <proton/timestamp.hpp>
 #include <proton/transport.hpp>
+#include <proton/value.hpp>
 
 #include "bridge/message_codec.hpp"
 
@@ -36,6 +39,13 @@ struct RawTracker : proton::tracker {
   explicit RawTracker(const proton::tracker& t) : proton::tracker(t) {}
   pn_delivery_t* raw() const { return pn_object(); }
 };
+
+// What the Azure device SDKs put on their links' attach.
+std::map<proton::symbol, proton::value> link_properties() {
+  return {{proton::symbol("com.microsoft:api-version"), proton::value(std::string("2020-09-30"))},
+          {proton::symbol("com.microsoft:client-version"),
+           proton::value(std::string("iotgw/" IOTGW_VERSION))}};
+}
 
 std::string remote_reason(const proton::tracker& t) {
   pn_condition_t* c = pn_disposition_condition(pn_delivery_remote(RawTracker(t).raw()));
@@ -162,6 +172,19 @@ void HubConnection::pump() {
         });
   }
   arm_tick();
+  publish_stats();
+}
+
+HubConnection::Stats HubConnection::stats() const {
+  std::lock_guard lock(error_mutex_);
+  return {up_.load(), device_count_.load(), in_flight_count_.load(), reconnects_.load(),
+          last_error_};
+}
+
+void HubConnection::publish_stats() {
+  up_ = open_;
+  device_count_ = devices_.size();
+  in_flight_count_ = in_flight_.size();
 }
 
 void HubConnection::arm_tick() {
@@ -182,6 +205,11 @@ void HubConnection::lost(const std::string& why) {
   if (stopped_) return;
   if (open_) log_.warn("bridge", "hub connection lost: " + why);
   open_ = false;
+  ++reconnects_;
+  {
+    std::lock_guard lock(error_mutex_);
+    last_error_ = why;
+  }
   if (driver_) {
     driver_->disconnected(proton::error_condition("iotgw:connection-lost", why));
     driver_->dispatch();
@@ -220,6 +248,7 @@ void HubConnection::lost(const std::string& why) {
   timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     if (!ec) self->connect();
   });
+  publish_stats();
 }
 
 void HubConnection::on_connection_open(proton::connection& c) {
@@ -322,7 +351,8 @@ void HubConnection::open_c2d(const std::string& id, Device& d) {
   if (!d.authorized || d.c2d || !open_) return;
   d.c2d = driver_->connection().open_receiver(
       "/devices/" + id + "/messages/devicebound",
-      proton::receiver_options().auto_accept(false).credit_window(16));
+      proton::receiver_options().auto_accept(false).credit_window(16).properties(
+          link_properties()));
 }
 
 void HubConnection::set_downstream(const std::string& id, bool enabled) {
@@ -383,7 +413,9 @@ void HubConnection::on_message(proton::delivery& dl, proton::message& m) {
     }
     if (d.authorized) return;  // a renewed token: the links it covers stay as they are
     d.authorized = true;
-    d.telemetry = dl.connection().open_sender("/devices/" + id + "/messages/events");
+    d.telemetry =
+        dl.connection().open_sender("/devices/" + id + "/messages/events",
+                                    proton::sender_options().properties(link_properties()));
     if (d.want_c2d) open_c2d(id, d);
     return;
   }

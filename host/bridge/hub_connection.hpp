@@ -5,11 +5,13 @@
 // are put again and links re-attached.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -48,6 +50,15 @@ class HubConnection final : public proton::messaging_handler,
 
   void start();
   std::size_t devices() const { return devices_.size(); }
+
+  // Read from any thread (SIGUSR1); written on the loop.
+  struct Stats {
+    bool up;
+    std::size_t devices, in_flight;
+    unsigned reconnects;
+    std::string last_error;
+  };
+  Stats stats() const;
 
   // Device operations; all on the loop.
   void add_device(const std::string& id, std::string token, std::int64_t expiry, Minter mint,
@@ -121,6 +132,12 @@ class HubConnection final : public proton::messaging_handler,
   // (at-least-once), never reported as done.
   std::map<proton::tracker, InFlight> in_flight_;
   std::uint64_t next_order_ = 1;
+  void publish_stats();  // copies the loop's counts where stats() reads them
+  std::atomic<bool> up_{false};
+  std::atomic<std::size_t> device_count_{0}, in_flight_count_{0};
+  std::atomic<unsigned> reconnects_{0};
+  mutable std::mutex error_mutex_;
+  std::string last_error_;
   boost::asio::steady_timer renew_timer_;
   void renew_tokens();
 };

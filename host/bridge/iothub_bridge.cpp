@@ -36,6 +36,30 @@ std::string IotHubBridge::describe() const {
          settings_.target.hostname + ")";
 }
 
+std::string IotHubBridge::status() const {
+  std::size_t connections = 0, up = 0, devices = 0, in_flight = 0;
+  unsigned reconnects = 0;
+  std::string last_error;
+  {
+    std::lock_guard lock(pools_mutex_);
+    for (const auto& [loop, pool] : pools_) {
+      for (const auto& c : pool) {
+        const auto s = c->stats();
+        ++connections;
+        up += s.up ? 1 : 0;
+        devices += s.devices;
+        in_flight += s.in_flight;
+        reconnects += s.reconnects;
+        if (!s.last_error.empty()) last_error = s.last_error;
+      }
+    }
+  }
+  return describe() + ": " + std::to_string(connections) + " hub connection(s) (" +
+         std::to_string(up) + " up), " + std::to_string(devices) + " device(s), " +
+         std::to_string(in_flight) + " in flight, " + std::to_string(reconnects) +
+         " reconnect(s), last error: " + (last_error.empty() ? "none" : last_error);
+}
+
 std::string IotHubBridge::token_for(const Identity& identity, std::int64_t& expiry) const {
   expiry = std::chrono::duration_cast<std::chrono::seconds>(
                std::chrono::system_clock::now().time_since_epoch() + settings_.token_ttl)

@@ -27,6 +27,7 @@ class IotHubBridge final : public Bridge {
   std::unique_ptr<BridgeDevice> attach(boost::asio::io_context& loop, const Identity& identity,
                                        std::weak_ptr<DeviceChannel> channel) override;
   std::string describe() const override;
+  std::string status() const override;
 
  private:
   std::shared_ptr<HubConnection> connection_for(boost::asio::io_context& loop);
@@ -34,7 +35,7 @@ class IotHubBridge final : public Bridge {
 
   IotHubSettings settings_;
   Logger& log_;
-  std::mutex pools_mutex_;  // taken at attach only, never per message
+  mutable std::mutex pools_mutex_;  // taken at attach only, never per message
   std::map<boost::asio::io_context*, std::vector<std::shared_ptr<HubConnection>>> pools_;
 };
 

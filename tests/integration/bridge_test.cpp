@@ -124,6 +124,11 @@ TEST(Bridge, TelemetryReachesTheHubAndIsAcknowledgedOnlyWhenAccepted) {
   EXPECT_NE(seen.find(R"("body":"hello from dev2"})"), std::string::npos) << seen;
   // Devices share a hub connection per event loop (two loops here), never one each.
   EXPECT_LE(gw.process().count("connected to the hub"), 2U);
+  gw.process().signal(SIGUSR1);
+  EXPECT_TRUE(gw.process().wait_for(
+      "\\[bridge\\] iothub .*: [12] hub connection\\(s\\) \\([12] up\\), 2 device\\(s\\), "
+      "0 in flight, 0 reconnect\\(s\\), last error: none"))
+      << gw.process().output();
 }
 
 TEST(Bridge, OversizeTelemetryIsRefusedWithTheHubsReason) {
