@@ -27,6 +27,7 @@
 #include <proton/value.hpp>
 
 #include "bridge/message_codec.hpp"
+#include "iotgw/common/clock.hpp"
 
 namespace iotgw::bridge {
 
@@ -64,16 +65,8 @@ HubConnection::HubConnection(boost::asio::io_context& loop, HubTarget target, Lo
       timer_(loop),
       renew_timer_(loop) {}
 
-namespace {
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
-
 void HubConnection::renew_tokens() {
-  const auto now = unix_now();
+  const auto now = unix_seconds();
   for (auto& [id, d] : devices_) {
     if (!d.mint || d.renew_at == 0 || now < d.renew_at) continue;
     d.token = d.mint(id, d.expiry);
@@ -189,9 +182,7 @@ void HubConnection::publish_stats() {
 
 void HubConnection::arm_tick() {
   if (!driver_) return;
-  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const auto now_ms = unix_millis();
   const auto next = driver_->tick(proton::timestamp(now_ms));
   if (next.milliseconds() <= 0) return;
   timer_.expires_after(
@@ -289,7 +280,7 @@ void HubConnection::add_device(const std::string& id, std::string token, std::in
   d.token = std::move(token);
   d.expiry = expiry;
   d.mint = std::move(mint);
-  const auto now = unix_now();
+  const auto now = unix_seconds();
   d.renew_at = d.mint && expiry > now ? now + (expiry - now) * 4 / 5 : 0;
   d.channel = std::move(channel);
   if (open_) {

@@ -1,5 +1,7 @@
 #include "bridge/message_codec.hpp"
 
+#include "iotgw/common/amqp_text.hpp"
+
 #include <map>
 
 #include <proton/annotation_key.hpp>
@@ -9,23 +11,6 @@
 #include <proton/timestamp.hpp>
 
 namespace iotgw::bridge {
-
-namespace {
-
-std::string text(const proton::value& v) {
-  switch (v.type()) {
-    case proton::STRING: return proton::get<std::string>(v);
-    case proton::SYMBOL: return proton::get<proton::symbol>(v);
-    case proton::BINARY: {
-      const auto b = proton::get<proton::binary>(v);
-      return {b.begin(), b.end()};
-    }
-    case proton::NULL_TYPE: return {};
-    default: return proton::to_string(v);
-  }
-}
-
-}  // namespace
 
 proton::message to_amqp(const iotgw_msg& msg) {
   proton::message m;
@@ -57,7 +42,7 @@ proton::message to_amqp(const iotgw_msg& msg) {
 
 iotgw_msg from_amqp(const proton::message& m, const std::string& device_id) {
   iotgw_msg out;
-  const std::string body = text(m.body());
+  const std::string body = amqp_text(m.body());
   out.body.assign(body.begin(), body.end());
   out.device_id = device_id;
   auto& sys = out.scope(IOTGW_PROP_SYSTEM);
@@ -79,7 +64,7 @@ iotgw_msg from_amqp(const proton::message& m, const std::string& device_id) {
     std::map<proton::annotation_key, proton::value> ann;
     proton::get(m.message_annotations().value(), ann);
     for (const auto& [k, v] : ann)
-      out.scope(IOTGW_PROP_ANNOTATION).set(proton::to_string(k), text(v));
+      out.scope(IOTGW_PROP_ANNOTATION).set(proton::to_string(k), amqp_text(v));
   }
   return out;
 }

@@ -1,5 +1,7 @@
 #include "c2d_queue.hpp"
 
+#include "iotgw/common/clock.hpp"
+
 #include <algorithm>
 
 namespace iotgw::hub {
@@ -14,14 +16,6 @@ const char* to_string(C2dEnd end) {
   return "Unknown";
 }
 
-namespace {
-std::int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-}  // namespace
-
 const C2dMessage* C2dQueues::enqueue(const std::string& device, proton::message msg,
                                      std::optional<std::chrono::milliseconds> ttl) {
   auto& q = queues_[device];
@@ -30,7 +24,7 @@ const C2dMessage* C2dQueues::enqueue(const std::string& device, proton::message 
   m.msg = std::move(msg);
   m.device_id = device;
   m.sequence = next_sequence_++;
-  m.enqueued_ms = unix_ms_now();
+  m.enqueued_ms = unix_millis();
   m.expires = Clock::now() + ttl.value_or(limits_.default_ttl);
   m.expires_unix_ms = m.enqueued_ms + ttl.value_or(limits_.default_ttl).count();
   q.push_back(std::move(m));
@@ -45,7 +39,7 @@ void C2dQueues::restore(const std::string& device, std::int64_t seq, std::int64_
   m.sequence = seq;
   m.enqueued_ms = enqueued_unix_ms;
   m.expires_unix_ms = expires_unix_ms;
-  m.expires = Clock::now() + std::chrono::milliseconds(expires_unix_ms - unix_ms_now());
+  m.expires = Clock::now() + std::chrono::milliseconds(expires_unix_ms - unix_millis());
   queues_[device].push_back(std::move(m));
   next_sequence_ = std::max(next_sequence_, seq + 1);
 }

@@ -26,6 +26,8 @@
 #include <proton/value.hpp>
 #include <proton/work_queue.hpp>
 
+#include "iotgw/common/amqp_text.hpp"
+#include "iotgw/common/clock.hpp"
 #include "iotgw/common/sas_token.hpp"
 #include "json_text.hpp"
 #include "reject_with.hpp"
@@ -39,24 +41,6 @@ constexpr const char* kUnauthorized = "amqp:unauthorized-access";
 constexpr int kCredit = 100;
 constexpr std::size_t kMaxPendingReplies = 100;
 
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string as_text(const proton::value& v) {
-  switch (v.type()) {
-    case proton::STRING: return proton::get<std::string>(v);
-    case proton::SYMBOL: return proton::get<proton::symbol>(v);
-    case proton::BINARY: {
-      const auto b = proton::get<proton::binary>(v);
-      return {b.begin(), b.end()};
-    }
-    default: return {};
-  }
-}
-
 std::string property(const proton::message& m, const std::string& key) {
   const auto& props = m.properties();
   if (!props.exists(key)) return {};
@@ -69,7 +53,7 @@ std::string property(const proton::message& m, const std::string& key) {
 // What IoT Hub counts towards the 256 KB: body, system property values, application property
 // names and values.
 std::size_t counted_size(const proton::message& m) {
-  std::size_t n = as_text(m.body()).size();
+  std::size_t n = amqp_text(m.body()).size();
   if (n == 0 && !m.body().empty()) {
     std::vector<char> encoded;
     proton::message body_only;
@@ -277,7 +261,7 @@ void HubServer::refuse(proton::link& l, const std::string& why) {
 
 bool HubServer::admit(const ConnState& state, const Node& node, proton::link& l) {
   const bool device_node = node.kind == Node::device_telemetry || node.kind == Node::device_c2d;
-  const auto now = unix_now();
+  const auto now = unix_seconds();
   if (device_node && !state.holds_device(node.device_id, now)) {
     refuse(l, "no valid token for device '" + node.device_id +
                   "' on this connection: put one on $cbs first");
@@ -416,7 +400,7 @@ void HubServer::put_token(ConnState& state, proton::delivery& d, const proton::m
   } else if (type != "servicebus.windows.net:sastoken" && type != "azure-devices.net:sastoken") {
     g = {400, "token type '" + type + "' is not supported", {}, false};
   } else {
-    g = check_token(*registry(), as_text(m.body()), audience);
+    g = check_token(*registry(), amqp_text(m.body()), audience);
   }
   if (g.status == 200) {
     if (!g.device_id.empty())
@@ -446,10 +430,8 @@ void HubServer::telemetry(const Node& node, proton::delivery& d, proton::message
   ann.put(proton::annotation_key(proton::symbol("iothub-connection-device-id")), node.device_id);
   ann.put(proton::annotation_key(proton::symbol("iothub-connection-auth-method")),
           std::string(R"({"scope":"device","type":"sas","issuer":"iothub"})"));
-  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::system_clock::now().time_since_epoch());
   ann.put(proton::annotation_key(proton::symbol("iothub-enqueuedtime")),
-          proton::timestamp(now.count()));
+          proton::timestamp(unix_millis()));
   const std::int64_t seq = telemetry_.next_sequence();
   ann.put(proton::annotation_key(proton::symbol("x-opt-sequence-number")), seq);
   try {
@@ -655,7 +637,7 @@ void HubServer::on_container_start(proton::container& c) {
 }
 
 void HubServer::expire_grants() {
-  const auto now = unix_now();
+  const auto now = unix_seconds();
   const proton::error_condition expired(kUnauthorized,
                                         "the token expired: put a new one on $cbs before se");
   for (auto& [conn, state] : connections_) {

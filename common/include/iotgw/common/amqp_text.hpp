@@ -1,0 +1,26 @@
+// The text of an AMQP value as IoT Hub peers mean it: strings and symbols as they are, binary as
+// its bytes, nothing as empty. Header-only, so only code that speaks AMQP needs Proton's headers.
+#pragma once
+
+#include <string>
+
+#include <proton/binary.hpp>
+#include <proton/symbol.hpp>
+#include <proton/value.hpp>
+
+namespace iotgw {
+
+inline std::string amqp_text(const proton::value& v) {
+  switch (v.type()) {
+    case proton::STRING: return proton::get<std::string>(v);
+    case proton::SYMBOL: return proton::get<proton::symbol>(v);
+    case proton::BINARY: {
+      const auto b = proton::get<proton::binary>(v);
+      return {b.begin(), b.end()};
+    }
+    case proton::NULL_TYPE: return {};
+    default: return proton::to_string(v);
+  }
+}
+
+}  // namespace iotgw
