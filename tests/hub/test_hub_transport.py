@@ -123,6 +123,24 @@ class RegistryReloadTests(HubTestCase):
         self.wait_log("registry reload failed, keeping the old one")
         self.put_for("newcomer", token, 200)
 
+    def test_disabling_a_device_on_sighup_closes_its_links(self):
+        conn = self.connect()
+        self.authorize_device(conn, "dev1")
+        tx = conn.create_sender(hf.telemetry_address("dev1"))
+        self.send_ok(tx, hf.telemetry_message("while enabled"))
+        with open(self.own_reg) as f:
+            text = f.read()
+        start = text.index("id: dev1")
+        end = text.index("status: enabled", start)
+        with open(self.own_reg, "w") as f:
+            f.write(text[:end] + "status: disabled" + text[end + len("status: enabled"):])
+        self.hub.proc.send_signal(signal.SIGHUP)
+        self.wait_log("registry reloaded")
+        time.sleep(1.0)  # the hub's sweep runs every 250 ms
+        with self.assertRaises(Exception) as caught:
+            hf.send(tx, hf.telemetry_message("after disabling"))
+        self.assertIn("disabled", str(caught.exception))
+
 
 class OddMessageTests(HubTestCase):
 

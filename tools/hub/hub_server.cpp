@@ -636,14 +636,17 @@ void HubServer::on_container_start(proton::container& c) {
   c.schedule(proton::duration(250), [this] { sweep(); });
 }
 
-void HubServer::expire_grants() {
+void HubServer::expire_grants(const Registry* changed) {
   const auto now = unix_seconds();
   const proton::error_condition expired(kUnauthorized,
-                                        "the token expired: put a new one on $cbs before se");
+                                        "the token expired, or the device was disabled or removed");
   for (auto& [conn, state] : connections_) {
     std::set<std::string> gone;
     for (auto it = state.devices.begin(); it != state.devices.end();) {
-      if (it->second > now) {
+      // A registry read again on SIGHUP may have disabled or removed the device.
+      const Device* device = changed != nullptr ? changed->device(it->first) : nullptr;
+      const bool revoked = changed != nullptr && (device == nullptr || !device->enabled);
+      if (it->second > now && !revoked) {
         ++it;
         continue;
       }
@@ -678,7 +681,10 @@ void HubServer::expire_grants() {
 
 void HubServer::sweep() {
   if (stopping_) return;
-  expire_grants();
+  // The registry is looked through only when SIGHUP replaced it, not on every tick.
+  const auto reg = registry();
+  expire_grants(reg != swept_registry_ ? reg.get() : nullptr);
+  swept_registry_ = reg;
   for (const auto& device : c2d_.sweep()) pump_c2d(device);
   container_->schedule(proton::duration(250), [this] { sweep(); });
 }

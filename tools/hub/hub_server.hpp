@@ -130,7 +130,9 @@ class HubServer final : public proton::messaging_handler {
   void on_c2d_end(const C2dMessage& m, C2dEnd how, const std::string& why);
   void take_over(const std::string& device, const proton::connection& from);
   void sweep();
-  void expire_grants();  // closes links whose token ran out
+  // Closes links whose token ran out, or (given a new registry) whose device is gone or disabled.
+  void expire_grants(const Registry* changed);
+  std::shared_ptr<const Registry> swept_registry_;
   void reply_cbs(proton::connection c, ConnState& state, proton::message reply);
   void refuse(proton::link& l, const std::string& why);
   // Refuses the link (and says false) unless this connection holds a token for the node.
