@@ -227,6 +227,7 @@ void HubConnection::lost(const std::string& why) {
     d.c2d = proton::receiver();
     d.unsettled.clear();  // the hub releases them: it delivers them again
   }
+  link_device_.clear();
   cbs_waiting_.clear();
   cbs_out_ = proton::sender();
   cbs_in_ = proton::receiver();
@@ -308,6 +309,8 @@ void HubConnection::remove_device(const std::string& id) {
   }
   if (d.telemetry) d.telemetry.close();
   if (d.c2d) d.c2d.close();
+  link_device_.erase(d.telemetry);
+  link_device_.erase(d.c2d);
   devices_.erase(it);
   pump();
 }
@@ -344,6 +347,16 @@ void HubConnection::open_c2d(const std::string& id, Device& d) {
       "/devices/" + id + "/messages/devicebound",
       proton::receiver_options().auto_accept(false).credit_window(16).properties(
           link_properties()));
+  link_device_[d.c2d] = id;
+}
+
+HubConnection::Device* HubConnection::device_of(const proton::link& l, std::string& id) {
+  auto it = link_device_.find(l);
+  if (it == link_device_.end()) return nullptr;
+  auto d = devices_.find(it->second);
+  if (d == devices_.end()) return nullptr;
+  id = it->second;
+  return &d->second;
 }
 
 void HubConnection::set_downstream(const std::string& id, bool enabled) {
@@ -355,6 +368,7 @@ void HubConnection::set_downstream(const std::string& id, bool enabled) {
     open_c2d(id, d);
   } else if (d.c2d) {
     d.c2d.close();  // what the hub still holds stays there
+    link_device_.erase(d.c2d);
     d.c2d = proton::receiver();
   }
   pump();
@@ -407,31 +421,30 @@ void HubConnection::on_message(proton::delivery& dl, proton::message& m) {
     d.telemetry =
         dl.connection().open_sender("/devices/" + id + "/messages/events",
                                     proton::sender_options().properties(link_properties()));
+    link_device_[d.telemetry] = id;
     if (d.want_c2d) open_c2d(id, d);
     return;
   }
-  for (auto& [id, d] : devices_) {
-    if (d.c2d != dl.receiver()) continue;
-    const std::uint64_t n = d.next_delivery++;
-    d.unsettled[n] = dl;
-    if (auto ch = d.channel.lock()) {
-      ch->deliver(std::make_unique<iotgw_msg>(from_amqp(m, id)), n);
-    } else {
-      d.unsettled.erase(n);
-      dl.release();
-    }
+  std::string id;
+  Device* d = device_of(dl.receiver(), id);
+  if (d == nullptr || d->c2d != dl.receiver()) {
+    dl.release();
     return;
   }
-  dl.release();
+  const std::uint64_t n = d->next_delivery++;
+  d->unsettled[n] = dl;
+  if (auto ch = d->channel.lock()) {
+    ch->deliver(std::make_unique<iotgw_msg>(from_amqp(m, id)), n);
+  } else {
+    d->unsettled.erase(n);
+    dl.release();
+  }
 }
 
 void HubConnection::on_sendable(proton::sender& s) {
-  for (auto& [id, d] : devices_) {
-    if (d.telemetry == s) {
-      flush(id, d);
-      return;
-    }
-  }
+  std::string id;
+  Device* d = device_of(s, id);
+  if (d != nullptr && d->telemetry == s) flush(id, *d);
 }
 
 void HubConnection::finish(proton::tracker& t, iotgw_outcome outcome, const std::string& reason) {
@@ -453,34 +466,34 @@ void HubConnection::on_tracker_release(proton::tracker& t) {
 }
 
 void HubConnection::on_sender_close(proton::sender& s) {
-  for (auto& [id, d] : devices_) {
-    if (d.telemetry != s) continue;
-    const auto err = s.error();
-    // Deliveries on a closed link get no outcome: they were not accepted.
-    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
-      if (it->first.sender() == s) {
-        auto done = std::move(it->second.pending.done);
-        it = in_flight_.erase(it);
-        if (done) done(IOTGW_RELEASED, "the hub closed the device's link");
-      } else {
-        ++it;
-      }
+  std::string id;
+  Device* dev = device_of(s, id);
+  if (dev == nullptr || dev->telemetry != s) return;
+  auto& d = *dev;
+  const auto err = s.error();
+  // Deliveries on a closed link get no outcome: they were not accepted.
+  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+    if (it->first.sender() == s) {
+      auto done = std::move(it->second.pending.done);
+      it = in_flight_.erase(it);
+      if (done) done(IOTGW_RELEASED, "the hub closed the device's link");
+    } else {
+      ++it;
     }
-    d.telemetry = proton::sender();
-    d.authorized = false;
-    if (auto ch = d.channel.lock()) ch->close("the hub closed the device's link: " + err.what());
-    return;
   }
+  link_device_.erase(d.telemetry);
+  d.telemetry = proton::sender();
+  d.authorized = false;
+  if (auto ch = d.channel.lock()) ch->close("the hub closed the device's link: " + err.what());
 }
 
 void HubConnection::on_receiver_close(proton::receiver& r) {
-  for (auto& [id, d] : devices_) {
-    if (d.c2d == r) {
-      d.c2d = proton::receiver();
-      d.unsettled.clear();
-      return;
-    }
-  }
+  std::string id;
+  Device* d = device_of(r, id);
+  if (d == nullptr || d->c2d != r) return;
+  link_device_.erase(d->c2d);
+  d->c2d = proton::receiver();
+  d->unsettled.clear();
 }
 
 }  // namespace iotgw::bridge

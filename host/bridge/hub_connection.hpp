@@ -128,6 +128,10 @@ class HubConnection final : public proton::messaging_handler,
   std::uint64_t next_cbs_ = 1;
   std::map<std::string, std::string> cbs_waiting_;  // correlation id -> device
   std::map<std::string, Device> devices_;
+  // Which device a telemetry or C2D link serves: link events find their device without a walk
+  // over up to 995 devices.
+  std::map<proton::link, std::string> link_device_;
+  Device* device_of(const proton::link& l, std::string& id);
   // Sent, no outcome yet. Kept whole: after a lost connection they are sent again
   // (at-least-once), never reported as done.
   std::map<proton::tracker, InFlight> in_flight_;

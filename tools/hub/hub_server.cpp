@@ -247,6 +247,7 @@ void HubServer::on_transport_close(proton::transport& t) {
     it = it->first.connection() == c ? consumers_.erase(it) : std::next(it);
   }
   std::erase_if(device_c2d_, [&](const auto& kv) { return kv.second.connection() == c; });
+  std::erase_if(c2d_device_, [&](const auto& kv) { return kv.first.connection() == c; });
   std::erase_if(feedback_links_, [&](const proton::sender& s) { return s.connection() == c; });
   // Messages delivered on this connection and not settled stay locked until the lock runs out,
   // as on IoT Hub; the trackers themselves are gone.
@@ -316,7 +317,7 @@ void HubServer::on_sender_open(proton::sender& s) {
     case Node::device_c2d:
       take_over(node.device_id, s.connection());
       s.open();
-      device_c2d_[node.device_id] = s;
+      bind_c2d(node.device_id, s);
       pump_c2d(node.device_id);
       return;
     case Node::service_feedback:
@@ -337,12 +338,7 @@ void HubServer::on_receiver_close(proton::receiver& r) {
 void HubServer::on_sender_close(proton::sender& s) {
   consumers_.erase(s);
   feedback_links_.erase(s);
-  for (auto it = device_c2d_.begin(); it != device_c2d_.end(); ++it) {
-    if (it->second == s) {
-      device_c2d_.erase(it);
-      break;
-    }
-  }
+  unbind_c2d(s);
   auto it = connections_.find(s.connection());
   if (it != connections_.end() && it->second.cbs_reply == s)
     it->second.cbs_reply = proton::sender();
@@ -453,12 +449,22 @@ void HubServer::on_sendable(proton::sender& s) {
   auto it = consumers_.find(s);
   if (it != consumers_.end()) pump(s, it->second);
   if (feedback_links_.count(s) != 0) pump_feedback();
-  for (const auto& [device, link] : device_c2d_) {
-    if (link == s) {
-      pump_c2d(device);
-      break;
-    }
-  }
+  if (auto c2d = c2d_device_.find(s); c2d != c2d_device_.end()) pump_c2d(std::string(c2d->second));
+}
+
+void HubServer::bind_c2d(const std::string& device, const proton::sender& s) {
+  if (auto old = device_c2d_.find(device); old != device_c2d_.end()) c2d_device_.erase(old->second);
+  device_c2d_[device] = s;
+  c2d_device_[s] = device;
+}
+
+void HubServer::unbind_c2d(const proton::sender& s) {
+  auto it = c2d_device_.find(s);
+  if (it == c2d_device_.end()) return;
+  const std::string device = it->second;
+  c2d_device_.erase(it);
+  if (auto d = device_c2d_.find(device); d != device_c2d_.end() && d->second == s)
+    device_c2d_.erase(d);
 }
 
 void HubServer::pump(proton::sender& s, Consumer& c) {
@@ -486,7 +492,7 @@ void HubServer::take_over(const std::string& device, const proton::connection& f
   };
   if (auto it = device_c2d_.find(device); it != device_c2d_.end()) {
     close_if_other(it->second);
-    if (it->second.connection() != from) device_c2d_.erase(it);
+    if (it->second.connection() != from) unbind_c2d(proton::sender(it->second));
   }
   for (auto& [r, in] : inbound_) {
     if (in.node.kind == Node::device_telemetry && in.node.device_id == device) close_if_other(r);

@@ -155,6 +155,9 @@ class HubServer final : public proton::messaging_handler {
   C2dQueues c2d_;
   std::unique_ptr<DurableLog> durable_ = std::make_unique<DurableLog>();
   std::map<std::string, proton::sender> device_c2d_;  // device id -> its receiving link
+  std::map<proton::sender, std::string> c2d_device_;  // and back, for that link's events
+  void bind_c2d(const std::string& device, const proton::sender& s);
+  void unbind_c2d(const proton::sender& s);  // only if s is still the device's link
   std::map<proton::tracker, Outstanding> outstanding_;
   std::set<proton::sender> feedback_links_;
   std::deque<std::string> feedback_;  // JSON records waiting for a feedback receiver

@@ -55,7 +55,6 @@ Registry Registry::load(const std::filesystem::path& file) {
     throw std::runtime_error(file.string() + ": " + e.what());
   }
   Registry r;
-  r.devices.clear();
   const std::string where = file.string();
   if (root["hostname"].IsDefined()) r.hostname = root["hostname"].as<std::string>();
   for (const auto& d : root["devices"]) {
