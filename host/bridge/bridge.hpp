@@ -1,6 +1,6 @@
 // The one upstream every adapter shares. The runtime sees a Bridge (one per gateway) and a
-// BridgeDevice per authenticated device connection; flavours (loopback here; iothub and amqp on
-// Qpid Proton) implement both.
+// BridgeDevice per authenticated device connection; flavours (loopback; iothub and amqp on Qpid
+// Proton) implement both.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +33,10 @@ class DeviceChannel {
   virtual void deliver(std::unique_ptr<iotgw_msg> msg, std::uint64_t delivery) = 0;
   // The hub refused or dropped this device (an expired token, say): end its connection.
   virtual void close(const std::string& reason) = 0;
+  // The bridge holds as many of this device's messages as it will queue (no link credit, or no
+  // hub connection): stop reading from the device until it says ready again. Nothing upstream
+  // is ever buffered without bound.
+  virtual void upstream_ready(bool ready) = 0;
 };
 
 // One device's links upstream. Lives on the device connection's loop; destroying it detaches

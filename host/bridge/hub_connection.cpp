@@ -20,6 +20,7 @@
 #include <proton/scalar.hpp>
 #include <proton/sender_options.hpp>
 #include <proton/source.hpp>
+#include <proton/ssl.hpp>
 #include <proton/symbol.hpp>
 #include <proton/target.hpp>
 #include <proton/timestamp.hpp>
@@ -57,13 +58,48 @@ std::string remote_reason(const proton::tracker& t) {
 
 }  // namespace
 
+std::string expand_address(const std::string& pattern, const std::string& device) {
+  static constexpr std::string_view kVar = "{deviceId}";
+  std::string out;
+  std::size_t at = 0;
+  for (auto hit = pattern.find(kVar); hit != std::string::npos; hit = pattern.find(kVar, at)) {
+    out.append(pattern, at, hit - at).append(device);
+    at = hit + kVar.size();
+  }
+  return out.append(pattern, at);
+}
+
 HubConnection::HubConnection(boost::asio::io_context& loop, HubTarget target, Logger& log)
     : loop_(loop),
       target_(std::move(target)),
       log_(log),
       socket_(loop),
       timer_(loop),
-      renew_timer_(loop) {}
+      renew_timer_(loop),
+      idle_timer_(loop) {}
+
+HubConnection::~HubConnection() = default;
+
+void HubConnection::start(IdleHandler on_idle) {
+  on_idle_ = std::move(on_idle);
+  connect();
+  if (target_.cbs) renew_tokens();
+}
+
+void HubConnection::stop() {
+  stopped_ = true;
+  renew_timer_.cancel();
+  idle_timer_.cancel();
+  if (driver_ && open_) {
+    driver_->connection().close();  // the close frame goes out, then the socket closes
+    pump();
+    return;
+  }
+  timer_.cancel();
+  driver_.reset();
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+}
 
 void HubConnection::renew_tokens() {
   const auto now = unix_seconds();
@@ -80,13 +116,6 @@ void HubConnection::renew_tokens() {
   });
 }
 
-HubConnection::~HubConnection() = default;
-
-void HubConnection::start() {
-  connect();
-  renew_tokens();
-}
-
 void HubConnection::connect() {
   auto resolver = std::make_shared<boost::asio::ip::tcp::resolver>(loop_);
   resolver->async_resolve(
@@ -99,17 +128,32 @@ void HubConnection::connect() {
         }
         boost::asio::async_connect(
             self->socket_, results, [self](const boost::system::error_code& cec, const auto&) {
+              if (self->stopped_) return;
               if (cec) {
                 self->lost("cannot connect: " + cec.message());
                 return;
               }
               boost::system::error_code ignored;
               self->socket_.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+              const auto& t = self->target_;
+              proton::connection_options opts;
+              opts.handler(*self);
+              if (!t.hostname.empty()) opts.virtual_host(t.hostname);
+              if (t.user.empty()) {
+                opts.sasl_allowed_mechs("ANONYMOUS");
+              } else {
+                opts.sasl_allowed_mechs("PLAIN")
+                    .user(t.user)
+                    .password(t.password ? t.password() : std::string())
+                    .sasl_allow_insecure_mechs(!t.tls);  // over plain TCP only if asked for
+              }
+              if (t.tls) {
+                opts.ssl_client_options(t.ca_file.empty() ? proton::ssl_client_options()
+                                                          : proton::ssl_client_options(t.ca_file));
+              }
+              self->close_reason_.clear();
               self->driver_ = std::make_unique<proton::io::connection_driver>("iotgw");
-              self->driver_->connect(proton::connection_options()
-                                         .handler(*self)
-                                         .sasl_allowed_mechs("ANONYMOUS")
-                                         .virtual_host(self->target_.hostname));
+              self->driver_->connect(opts);
               self->open_ = true;
               self->pump();
             });
@@ -118,7 +162,7 @@ void HubConnection::connect() {
 
 void HubConnection::pump() {
   if (!driver_) return;
-  driver_->dispatch();
+  const bool alive = driver_->dispatch();
   if (!driver_) return;  // a handler lost the connection
   // Output: copied out at once, so Proton's buffer may change while the write is in flight.
   if (!writing_) {
@@ -139,6 +183,18 @@ void HubConnection::pump() {
           });
     }
   }
+  if (!alive && !writing_) {
+    // Both directions closed and everything written: a polite stop, or the hub said goodbye.
+    if (stopped_) {
+      timer_.cancel();
+      driver_.reset();
+      boost::system::error_code ignored;
+      socket_.close(ignored);
+      return;
+    }
+    lost(close_reason_.empty() ? "the hub closed the connection" : close_reason_);
+    return;
+  }
   if (!reading_ && driver_) {
     auto in = std::make_shared<std::array<char, 65536>>();
     reading_ = true;
@@ -148,8 +204,10 @@ void HubConnection::pump() {
           self->reading_ = false;
           if (!self->driver_) return;
           if (ec) {
-            self->lost(ec == boost::asio::error::eof ? "the hub closed the connection"
-                                                     : "read failed: " + ec.message());
+            const std::string why = ec == boost::asio::error::eof
+                                        ? "the hub closed the connection"
+                                        : "read failed: " + ec.message();
+            self->lost(self->close_reason_.empty() ? why : self->close_reason_);
             return;
           }
           std::size_t at = 0;
@@ -193,7 +251,12 @@ void HubConnection::arm_tick() {
 }
 
 void HubConnection::lost(const std::string& why) {
-  if (stopped_) return;
+  if (stopped_) {
+    driver_.reset();
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    return;
+  }
   if (open_) log_.warn("bridge", "hub connection lost: " + why);
   open_ = false;
   ++reconnects_;
@@ -209,25 +272,28 @@ void HubConnection::lost(const std::string& why) {
   boost::system::error_code ignored;
   socket_.close(ignored);
   socket_ = boost::asio::ip::tcp::socket(loop_);
-  // What was in flight got no outcome: it goes back in front of each device's queue, in the
-  // order sent, and is sent again once the device is back (at-least-once). The devices are
-  // not told anything until then.
+  // What was in flight got no outcome: it goes back in front of its outbox, in the order sent,
+  // and is sent again once the link is back (at-least-once). The devices are not told anything
+  // until then.
   std::vector<InFlight> unsent;
   for (auto& [tracker, f] : in_flight_) unsent.push_back(std::move(f));
   in_flight_.clear();
   std::sort(unsent.begin(), unsent.end(),
             [](const InFlight& a, const InFlight& b) { return a.pending.order > b.pending.order; });
   for (auto& f : unsent) {
-    auto it = devices_.find(f.device);
-    if (it != devices_.end()) it->second.waiting.push_front(std::move(f.pending));
+    auto d = devices_.find(f.pending.device);
+    if (d == devices_.end()) continue;
+    enqueued(d->second);
+    outboxes_[f.address].waiting.push_front(std::move(f.pending));
   }
+  for (auto& [address, box] : outboxes_) box.link = proton::sender();
   for (auto& [id, d] : devices_) {
     d.authorized = false;
-    d.telemetry = proton::sender();
     d.c2d = proton::receiver();
     d.unsettled.clear();  // the hub releases them: it delivers them again
   }
   link_device_.clear();
+  link_address_.clear();
   cbs_waiting_.clear();
   cbs_out_ = proton::sender();
   cbs_in_ = proton::receiver();
@@ -246,17 +312,31 @@ void HubConnection::lost(const std::string& why) {
 void HubConnection::on_connection_open(proton::connection& c) {
   log_.info("bridge", "connected to the hub at " + target_.host + ":" + target_.port);
   backoff_ = std::chrono::milliseconds(100);
-  cbs_in_ = c.open_receiver("$cbs");
-  cbs_out_ = c.open_sender("$cbs");
-  for (auto& [id, d] : devices_) put_token(id);
+  if (target_.cbs) {
+    cbs_in_ = c.open_receiver("$cbs");
+    cbs_out_ = c.open_sender("$cbs");
+    for (auto& [id, d] : devices_) put_token(id);
+    return;
+  }
+  for (auto& [id, d] : devices_) authorized(id, d);
+  for (auto& [address, box] : outboxes_) {
+    open_outbox(address, box);
+    flush(address, box);
+  }
 }
 
 void HubConnection::on_error(const proton::error_condition& e) {
+  close_reason_ = e.what();
   log_.warn("bridge", "AMQP error: " + e.what());
 }
 
 void HubConnection::on_transport_error(proton::transport& t) {
-  if (open_) log_.warn("bridge", "hub transport error: " + t.error().what());
+  close_reason_ = t.error().what();
+  if (open_ && !stopped_) log_.warn("bridge", "hub transport error: " + close_reason_);
+}
+
+void HubConnection::on_transport_close(proton::transport&) {
+  if (stopped_) log_.info("bridge", "idle hub connection closed");
 }
 
 void HubConnection::put_token(const std::string& id) {
@@ -277,6 +357,7 @@ void HubConnection::put_token(const std::string& id) {
 
 void HubConnection::add_device(const std::string& id, std::string token, std::int64_t expiry,
                                Minter mint, std::weak_ptr<DeviceChannel> channel) {
+  idle_timer_.cancel();
   auto& d = devices_[id];
   d.token = std::move(token);
   d.expiry = expiry;
@@ -284,10 +365,28 @@ void HubConnection::add_device(const std::string& id, std::string token, std::in
   const auto now = unix_seconds();
   d.renew_at = d.mint && expiry > now ? now + (expiry - now) * 4 / 5 : 0;
   d.channel = std::move(channel);
-  if (open_) {
+  if (!open_) return;
+  if (target_.cbs) {
     put_token(id);
-    pump();
+  } else {
+    authorized(id, d);
   }
+  pump();
+}
+
+void HubConnection::authorized(const std::string& id, Device& d) {
+  d.authorized = true;
+  if (target_.cbs) {
+    // The device's own telemetry link, opened now so the hub's credit is there on its first
+    // message.
+    const auto address = expand_address(target_.telemetry_address, id);
+    auto& box = outboxes_[address];
+    box.owner = id;
+    if (d.addresses.insert(address).second) ++box.users;
+    open_outbox(address, box);
+    flush(address, box);
+  }
+  if (d.want_c2d) open_c2d(id, d);
 }
 
 void HubConnection::remove_device(const std::string& id) {
@@ -295,37 +394,97 @@ void HubConnection::remove_device(const std::string& id) {
   if (it == devices_.end()) return;
   auto& d = it->second;
   for (auto& [n, delivery] : d.unsettled) delivery.release();  // the hub delivers it again
-  for (auto& p : d.waiting) {
-    if (p.done) p.done(IOTGW_RELEASED, "the device went away");
-  }
+  std::vector<Completion> released;
   for (auto f = in_flight_.begin(); f != in_flight_.end();) {
-    if (f->second.device != id) {
+    if (f->second.pending.device == id) {
+      released.push_back(std::move(f->second.pending.done));
+      f = in_flight_.erase(f);
+    } else {
       ++f;
-      continue;
     }
-    auto done = std::move(f->second.pending.done);
-    f = in_flight_.erase(f);
-    if (done) done(IOTGW_RELEASED, "the device went away");
   }
-  if (d.telemetry) d.telemetry.close();
+  for (const auto& address : d.addresses) {
+    auto box = outboxes_.find(address);
+    if (box == outboxes_.end()) continue;
+    auto& waiting = box->second.waiting;
+    for (auto p = waiting.begin(); p != waiting.end();) {
+      if (p->device == id) {
+        released.push_back(std::move(p->done));
+        p = waiting.erase(p);
+      } else {
+        ++p;
+      }
+    }
+    if (--box->second.users == 0) {
+      if (box->second.link) box->second.link.close();
+      link_address_.erase(box->second.link);
+      outboxes_.erase(box);
+    }
+  }
   if (d.c2d) d.c2d.close();
-  link_device_.erase(d.telemetry);
   link_device_.erase(d.c2d);
   devices_.erase(it);
+  for (auto& done : released) {
+    if (done) done(IOTGW_RELEASED, "the device went away");
+  }
   pump();
+  if (devices_.empty() && on_idle_) {
+    idle_timer_.expires_after(target_.idle_close);
+    idle_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) self->check_idle();
+    });
+  }
 }
 
-void HubConnection::flush(const std::string& id, Device& d) {
-  while (d.authorized && d.telemetry && d.telemetry.active() && d.telemetry.credit() > 0 &&
-         !d.waiting.empty()) {
-    Pending p = std::move(d.waiting.front());
-    d.waiting.pop_front();
-    proton::tracker t = d.telemetry.send(p.msg);
+void HubConnection::check_idle() {
+  if (devices_.empty() && !stopped_ && on_idle_) on_idle_(*this);
+}
+
+std::string HubConnection::address_of(const std::string& id, const proton::message& msg) const {
+  if (target_.address_from_message && !msg.to().empty()) return msg.to();
+  return expand_address(target_.telemetry_address, id);
+}
+
+void HubConnection::open_outbox(const std::string& address, Outbox& box) {
+  if (box.link || !open_ || !driver_) return;
+  if (!box.owner.empty()) {
+    auto owner = devices_.find(box.owner);
+    if (owner == devices_.end() || !owner->second.authorized) return;  // its token first
+  }
+  proton::sender_options opts;
+  if (target_.cbs) opts.properties(link_properties());
+  box.link = driver_->connection().open_sender(address, opts);
+  link_address_[box.link] = address;
+}
+
+void HubConnection::enqueued(Device& d) {
+  if (++d.queued < kHoldAt || d.held) return;
+  d.held = true;
+  if (auto ch = d.channel.lock()) ch->upstream_ready(false);
+}
+
+void HubConnection::dequeued(const std::string& id) {
+  auto it = devices_.find(id);
+  if (it == devices_.end()) return;
+  auto& d = it->second;
+  --d.queued;
+  if (!d.held || d.queued > kHoldAt / 2) return;
+  d.held = false;
+  if (auto ch = d.channel.lock()) ch->upstream_ready(true);
+}
+
+void HubConnection::flush(const std::string& address, Outbox& box) {
+  while (box.link && box.link.active() && box.link.credit() > 0 && !box.waiting.empty()) {
+    Pending p = std::move(box.waiting.front());
+    box.waiting.pop_front();
+    const std::string device = p.device;
+    proton::tracker t = box.link.send(p.msg);
     if (p.confirmed) {
-      in_flight_[t] = {id, std::move(p)};
+      in_flight_[t] = {address, std::move(p)};
     } else {
       t.settle();
     }
+    dequeued(device);
   }
 }
 
@@ -336,17 +495,47 @@ void HubConnection::send(const std::string& id, proton::message msg, bool confir
     if (done) boost::asio::post(loop_, [done] { done(IOTGW_RELEASED, "device not attached"); });
     return;
   }
-  it->second.waiting.push_back({std::move(msg), confirmed, std::move(done), next_order_++});
-  flush(id, it->second);
+  auto& d = it->second;
+  const std::string address = address_of(id, msg);
+  if (target_.address_from_message && msg.to().empty()) msg.to(address);
+  auto& box = outboxes_[address];
+  if (target_.cbs) box.owner = id;
+  if (d.addresses.insert(address).second) ++box.users;
+  box.waiting.push_back({id, std::move(msg), confirmed, std::move(done), next_order_++});
+  enqueued(d);
+  open_outbox(address, box);
+  flush(address, box);
   pump();
 }
 
+void HubConnection::fail_outbox(std::map<std::string, Outbox>::iterator box,
+                                iotgw_outcome outcome, const std::string& reason) {
+  std::vector<Completion> failed;
+  for (auto f = in_flight_.begin(); f != in_flight_.end();) {
+    if (f->second.address == box->first) {
+      failed.push_back(std::move(f->second.pending.done));
+      f = in_flight_.erase(f);
+    } else {
+      ++f;
+    }
+  }
+  for (auto& p : box->second.waiting) {
+    failed.push_back(std::move(p.done));
+    dequeued(p.device);
+  }
+  for (auto& [id, d] : devices_) d.addresses.erase(box->first);
+  link_address_.erase(box->second.link);
+  outboxes_.erase(box);
+  for (auto& done : failed) {
+    if (done) done(outcome, reason);
+  }
+}
+
 void HubConnection::open_c2d(const std::string& id, Device& d) {
-  if (!d.authorized || d.c2d || !open_) return;
-  d.c2d = driver_->connection().open_receiver(
-      "/devices/" + id + "/messages/devicebound",
-      proton::receiver_options().auto_accept(false).credit_window(16).properties(
-          link_properties()));
+  if (!d.authorized || d.c2d || !open_ || target_.c2d_address.empty()) return;
+  auto opts = proton::receiver_options().auto_accept(false).credit_window(16);
+  if (target_.cbs) opts.properties(link_properties());
+  d.c2d = driver_->connection().open_receiver(expand_address(target_.c2d_address, id), opts);
   link_device_[d.c2d] = id;
 }
 
@@ -382,47 +571,44 @@ void HubConnection::settle(const std::string& id, std::uint64_t delivery, iotgw_
   switch (outcome) {
     case IOTGW_ACCEPTED: u->second.accept(); break;
     case IOTGW_REJECTED: u->second.reject(); break;
+    case IOTGW_MODIFIED: u->second.modify(); break;
     default: u->second.release(); break;
   }
   it->second.unsettled.erase(u);
   pump();
 }
 
+void HubConnection::on_cbs_reply(proton::message& m) {
+  const std::string corr = proton::to_string(m.correlation_id());
+  auto w = cbs_waiting_.find(corr);
+  if (w == cbs_waiting_.end()) return;
+  const std::string id = w->second;
+  cbs_waiting_.erase(w);
+  auto it = devices_.find(id);
+  if (it == devices_.end()) return;
+  const int status = m.properties().exists("status-code")
+                         ? proton::get<std::int32_t>(m.properties().get("status-code"))
+                         : 0;
+  auto& d = it->second;
+  if (status != 200 && status != 202) {
+    const std::string why =
+        "the hub refused the device's token: " + std::to_string(status) + " " +
+        (m.properties().exists("status-description")
+             ? proton::get<std::string>(m.properties().get("status-description"))
+             : std::string());
+    log_.warn("bridge", id + ": " + why);
+    // Its queue is answered when the session ends and the device is removed.
+    if (auto ch = d.channel.lock()) ch->close(why);
+    return;
+  }
+  if (d.authorized) return;  // a renewed token: the links it covers stay as they are
+  authorized(id, d);
+}
+
 void HubConnection::on_message(proton::delivery& dl, proton::message& m) {
   if (dl.receiver() == cbs_in_) {
     dl.accept();
-    const std::string corr = proton::to_string(m.correlation_id());
-    auto w = cbs_waiting_.find(corr);
-    if (w == cbs_waiting_.end()) return;
-    const std::string id = w->second;
-    cbs_waiting_.erase(w);
-    auto it = devices_.find(id);
-    if (it == devices_.end()) return;
-    const int status = m.properties().exists("status-code")
-                           ? proton::get<std::int32_t>(m.properties().get("status-code"))
-                           : 0;
-    auto& d = it->second;
-    if (status != 200 && status != 202) {
-      const std::string why =
-          "the hub refused the device's token: " + std::to_string(status) + " " +
-          (m.properties().exists("status-description")
-               ? proton::get<std::string>(m.properties().get("status-description"))
-               : std::string());
-      log_.warn("bridge", id + ": " + why);
-      for (auto& p : d.waiting) {
-        if (p.done) p.done(IOTGW_REJECTED, why);
-      }
-      d.waiting.clear();
-      if (auto ch = d.channel.lock()) ch->close(why);
-      return;
-    }
-    if (d.authorized) return;  // a renewed token: the links it covers stay as they are
-    d.authorized = true;
-    d.telemetry =
-        dl.connection().open_sender("/devices/" + id + "/messages/events",
-                                    proton::sender_options().properties(link_properties()));
-    link_device_[d.telemetry] = id;
-    if (d.want_c2d) open_c2d(id, d);
+    on_cbs_reply(m);
     return;
   }
   std::string id;
@@ -442,9 +628,10 @@ void HubConnection::on_message(proton::delivery& dl, proton::message& m) {
 }
 
 void HubConnection::on_sendable(proton::sender& s) {
-  std::string id;
-  Device* d = device_of(s, id);
-  if (d != nullptr && d->telemetry == s) flush(id, *d);
+  auto a = link_address_.find(s);
+  if (a == link_address_.end()) return;
+  auto box = outboxes_.find(a->second);
+  if (box != outboxes_.end() && box->second.link == s) flush(box->first, box->second);
 }
 
 void HubConnection::finish(proton::tracker& t, iotgw_outcome outcome, const std::string& reason) {
@@ -461,30 +648,47 @@ void HubConnection::on_tracker_accept(proton::tracker& t) {
 void HubConnection::on_tracker_reject(proton::tracker& t) {
   finish(t, IOTGW_REJECTED, remote_reason(t));
 }
-void HubConnection::on_tracker_release(proton::tracker& t) {
-  finish(t, IOTGW_RELEASED, "released by the hub");
+void HubConnection::on_tracker_release(proton::tracker& t) {  // released or modified
+  if (t.state() == proton::transfer::MODIFIED) {
+    finish(t, IOTGW_MODIFIED, "modified by the hub: delivery failed");
+  } else {
+    finish(t, IOTGW_RELEASED, "released by the hub");
+  }
 }
 
 void HubConnection::on_sender_close(proton::sender& s) {
-  std::string id;
-  Device* dev = device_of(s, id);
-  if (dev == nullptr || dev->telemetry != s) return;
-  auto& d = *dev;
-  const auto err = s.error();
-  // Deliveries on a closed link get no outcome: they were not accepted.
+  auto a = link_address_.find(s);
+  if (a == link_address_.end()) return;
+  auto box = outboxes_.find(a->second);
+  if (box == outboxes_.end() || box->second.link != s) return;
+  const std::string why = "the hub closed the link to " + box->first + ": " + s.error().what();
+  if (box->second.owner.empty()) {
+    // A shared link the broker refused or detached: what waits for it will not go there.
+    log_.warn("bridge", why);
+    fail_outbox(box, IOTGW_REJECTED, why);
+    return;
+  }
+  // The device's own link: deliveries on it get no outcome, they were not accepted; the device
+  // is closed with the hub's reason.
+  std::vector<Completion> released;
   for (auto it = in_flight_.begin(); it != in_flight_.end();) {
     if (it->first.sender() == s) {
-      auto done = std::move(it->second.pending.done);
+      released.push_back(std::move(it->second.pending.done));
       it = in_flight_.erase(it);
-      if (done) done(IOTGW_RELEASED, "the hub closed the device's link");
     } else {
       ++it;
     }
   }
-  link_device_.erase(d.telemetry);
-  d.telemetry = proton::sender();
-  d.authorized = false;
-  if (auto ch = d.channel.lock()) ch->close("the hub closed the device's link: " + err.what());
+  link_address_.erase(a);
+  box->second.link = proton::sender();
+  auto d = devices_.find(box->second.owner);
+  if (d != devices_.end()) {
+    d->second.authorized = false;
+    if (auto ch = d->second.channel.lock()) ch->close(why);
+  }
+  for (auto& done : released) {
+    if (done) done(IOTGW_RELEASED, why);
+  }
 }
 
 void HubConnection::on_receiver_close(proton::receiver& r) {
@@ -494,6 +698,7 @@ void HubConnection::on_receiver_close(proton::receiver& r) {
   link_device_.erase(d->c2d);
   d->c2d = proton::receiver();
   d->unsettled.clear();
+  if (!r.error().empty()) log_.warn("bridge", id + ": the hub closed its C2D link: " + r.error().what());
 }
 
 }  // namespace iotgw::bridge

@@ -1,8 +1,9 @@
 // One AMQP connection from one event loop to the hub, shared by up to 995 devices (IoT Hub's
 // per-connection token limit). Proton's connection_driver runs on the loop itself over an Asio
-// socket: no Proton thread, no locks. Per device: a CBS put-token, a telemetry sender, and a C2D
-// receiver once the device asks for C2D. A dropped connection is reopened with backoff, tokens
-// are put again and links re-attached.
+// socket: no Proton thread, no locks. With CBS (flavour iothub) each device gets a put-token, its
+// own telemetry sender, and a C2D receiver once it asks for C2D. Without CBS (flavour amqp) the
+// connection's SASL login covers everything, and senders are shared by target address. A dropped
+// connection is reopened with backoff, tokens are put again and links re-attached.
 #pragma once
 
 #include <atomic>
@@ -13,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
@@ -30,11 +32,27 @@
 
 namespace iotgw::bridge {
 
+// Where the hub is, how a connection logs in, and the addresses devices use there.
 struct HubTarget {
   std::string host = "127.0.0.1";
   std::string port = "5672";
-  std::string hostname;  // the hub's name, for token audiences
+  std::string hostname;  // the hub's name: AMQP open hostname, TLS SNI and peer name, audiences
+  bool tls = false;
+  std::string ca_file;  // trusted CAs for amqps; empty: the system's
+  // SASL PLAIN when `user` is set, else ANONYMOUS. The password is asked for at every connect,
+  // so one minted from a policy key is always fresh.
+  std::string user;
+  std::function<std::string()> password;
+  bool cbs = true;  // a put-token per device before its links (IoT Hub)
+  // Templates; {deviceId} is replaced. An empty C2D address means no C2D.
+  std::string telemetry_address = "/devices/{deviceId}/messages/events";
+  std::string c2d_address = "/devices/{deviceId}/messages/devicebound";
+  // Without CBS, a message's own `to` (set by a mapping stage) picks its target address.
+  bool address_from_message = false;
+  std::chrono::milliseconds idle_close{60'000};
 };
+
+std::string expand_address(const std::string& pattern, const std::string& device);
 
 class HubConnection final : public proton::messaging_handler,
                             public std::enable_shared_from_this<HubConnection> {
@@ -43,12 +61,20 @@ class HubConnection final : public proton::messaging_handler,
   // Makes a fresh token for a device and says until when it holds (Unix seconds); empty for a
   // token that was passed through, which the gateway cannot renew.
   using Minter = std::function<std::string(const std::string& device, std::int64_t& expiry)>;
+  // Called on the loop when the connection has served no device for `idle_close`; the pool
+  // decides whether to keep it.
+  using IdleHandler = std::function<void(HubConnection&)>;
   static constexpr std::size_t kMaxDevices = 995;
+  // A device's messages the bridge queues while they cannot be sent; at this many its reading
+  // pauses, and it resumes once half have gone.
+  static constexpr std::size_t kHoldAt = 16;
 
   HubConnection(boost::asio::io_context& loop, HubTarget target, Logger& log);
   ~HubConnection() override;
 
-  void start();
+  void start(IdleHandler on_idle = {});
+  // Closes the AMQP connection politely and stops reconnecting. Devices must be gone.
+  void stop();
   std::size_t devices() const { return devices_.size(); }
 
   // Read from any thread (SIGUSR1); written on the loop.
@@ -70,13 +96,22 @@ class HubConnection final : public proton::messaging_handler,
 
  private:
   struct Pending {
+    std::string device;
     proton::message msg;
     bool confirmed;
     Completion done;
-    std::uint64_t order = 0;  // keeps resends in the order the device sent them
+    std::uint64_t order = 0;  // keeps resends in the order the devices sent them
+  };
+  // A sender link and what waits for its credit. With CBS, one per device (`owner`); without,
+  // one per target address, shared by every device sending there.
+  struct Outbox {
+    std::string owner;
+    std::size_t users = 0;  // devices attached that have sent here
+    proton::sender link;
+    std::deque<Pending> waiting;
   };
   struct InFlight {
-    std::string device;
+    std::string address;
     Pending pending;
   };
   struct Device {
@@ -87,9 +122,10 @@ class HubConnection final : public proton::messaging_handler,
     std::weak_ptr<DeviceChannel> channel;
     bool authorized = false;
     bool want_c2d = false;
-    proton::sender telemetry;
+    std::set<std::string> addresses;  // the outboxes it uses
+    std::size_t queued = 0;           // in some outbox, not yet sent
+    bool held = false;       // its reading is paused until `queued` drops
     proton::receiver c2d;
-    std::deque<Pending> waiting;  // until the telemetry link has credit
     std::map<std::uint64_t, proton::delivery> unsettled;
     std::uint64_t next_delivery = 1;
   };
@@ -104,6 +140,7 @@ class HubConnection final : public proton::messaging_handler,
   void on_sender_close(proton::sender& s) override;
   void on_receiver_close(proton::receiver& r) override;
   void on_transport_error(proton::transport& t) override;
+  void on_transport_close(proton::transport& t) override;
   void on_error(const proton::error_condition& e) override;
 
   void connect();
@@ -111,39 +148,53 @@ class HubConnection final : public proton::messaging_handler,
   void arm_tick();
   void lost(const std::string& why);
   void put_token(const std::string& id);
-  void flush(const std::string& id, Device& d);
+  void on_cbs_reply(proton::message& m);
+  void authorized(const std::string& id, Device& d);
+  std::string address_of(const std::string& id, const proton::message& msg) const;
+  void open_outbox(const std::string& address, Outbox& box);
+  void flush(const std::string& address, Outbox& box);
+  void enqueued(Device& d);
+  void dequeued(const std::string& id);
+  void fail_outbox(std::map<std::string, Outbox>::iterator box, iotgw_outcome outcome,
+                   const std::string& reason);
   void open_c2d(const std::string& id, Device& d);
   void finish(proton::tracker& t, iotgw_outcome outcome, const std::string& reason);
+  void check_idle();
+  void renew_tokens();
+  void publish_stats();  // copies the loop's counts where stats() reads them
+  Device* device_of(const proton::link& l, std::string& id);
 
   boost::asio::io_context& loop_;
   HubTarget target_;
   Logger& log_;
+  IdleHandler on_idle_;
   boost::asio::ip::tcp::socket socket_;
   boost::asio::steady_timer timer_;  // Proton's ticks and reconnect backoff
+  boost::asio::steady_timer renew_timer_;
+  boost::asio::steady_timer idle_timer_;
   std::unique_ptr<proton::io::connection_driver> driver_;
   bool open_ = false, reading_ = false, writing_ = false, stopped_ = false;
+  std::string close_reason_;  // what the hub or the transport said before the connection ended
   std::chrono::milliseconds backoff_{100};
   proton::sender cbs_out_;
   proton::receiver cbs_in_;
   std::uint64_t next_cbs_ = 1;
   std::map<std::string, std::string> cbs_waiting_;  // correlation id -> device
   std::map<std::string, Device> devices_;
-  // Which device a telemetry or C2D link serves: link events find their device without a walk
-  // over up to 995 devices.
+  std::map<std::string, Outbox> outboxes_;  // by target address
+  // Which device a C2D link serves and which address a sender serves: link events find their
+  // owner without a walk over up to 995 devices.
   std::map<proton::link, std::string> link_device_;
-  Device* device_of(const proton::link& l, std::string& id);
+  std::map<proton::link, std::string> link_address_;
   // Sent, no outcome yet. Kept whole: after a lost connection they are sent again
   // (at-least-once), never reported as done.
   std::map<proton::tracker, InFlight> in_flight_;
   std::uint64_t next_order_ = 1;
-  void publish_stats();  // copies the loop's counts where stats() reads them
   std::atomic<bool> up_{false};
   std::atomic<std::size_t> device_count_{0}, in_flight_count_{0};
   std::atomic<unsigned> reconnects_{0};
   mutable std::mutex error_mutex_;
   std::string last_error_;
-  boost::asio::steady_timer renew_timer_;
-  void renew_tokens();
 };
 
 }  // namespace iotgw::bridge

@@ -34,18 +34,29 @@ struct GatewaySpec {
 struct BridgeSpec {
   std::string flavour = "loopback";
   bool echo = true;  // loopback: hand every accepted message back to its device
-  // iothub: where the hub is and how device tokens are made.
+  // iothub and amqp: where the hub is and how the gateway logs in.
   std::string host = "127.0.0.1";
   std::string port = "5672";
-  std::string hostname;    // the hub's own name, for token audiences
-  std::string policy;      // mint device tokens from this policy ...
+  bool tls = false;        // amqps://
+  std::string ca_file;     // amqps: trust these CAs instead of the system's
+  std::string hostname;    // the hub's own name: token audiences, TLS peer name, AMQP hostname
+  std::string sasl = "anonymous";  // or plain
+  std::string user, password;      // plain; iothub with a policy mints them when left out
+  std::string policy;      // iothub: mint device tokens from this policy ...
   std::string policy_key;  // ... and its key (base64); else devices' own tokens pass through
   std::chrono::milliseconds token_ttl{3'600'000};
+  // Address templates ({deviceId}); amqp: a message's own `to` wins over telemetry_address.
+  std::string telemetry_address = "/devices/{deviceId}/messages/events";
+  std::string c2d_address = "/devices/{deviceId}/messages/devicebound";
+  std::chrono::milliseconds idle_close{60'000};  // an extra pool connection with no devices
   Mark mark;
   bool operator==(const BridgeSpec& o) const {
     return flavour == o.flavour && echo == o.echo && host == o.host && port == o.port &&
-           hostname == o.hostname && policy == o.policy && policy_key == o.policy_key &&
-           token_ttl == o.token_ttl;
+           tls == o.tls && ca_file == o.ca_file && hostname == o.hostname && sasl == o.sasl &&
+           user == o.user && password == o.password && policy == o.policy &&
+           policy_key == o.policy_key && token_ttl == o.token_ttl &&
+           telemetry_address == o.telemetry_address && c2d_address == o.c2d_address &&
+           idle_close == o.idle_close;
   }
 };
 

@@ -15,9 +15,12 @@ namespace {
 const std::vector<std::string> kTopKeys = {"gateway", "bridge", "stages", "listeners"};
 const std::vector<std::string> kGatewayKeys = {"plugins_dir", "threads", "drain_timeout",
                                                "log_level"};
-const std::vector<std::string> kBridgeKeys = {"flavour", "echo",       "url",      "hostname",
-                                              "policy",  "policy_key", "token_ttl"};
-const std::vector<std::string> kFlavours = {"loopback", "iothub"};
+const std::vector<std::string> kBridgeKeys = {
+    "flavour", "echo",      "url",        "ca_file",   "hostname",          "sasl",
+    "user",    "password",  "policy",     "policy_key", "token_ttl",        "telemetry_address",
+    "c2d_address", "idle_close"};
+const std::vector<std::string> kFlavours = {"loopback", "iothub", "amqp"};
+const std::vector<std::string> kSaslMechanisms = {"anonymous", "plain"};
 const std::vector<std::string> kStageKeys = {"name", "plugin", "config"};
 const std::vector<std::string> kListenerKeys = {"name", "adapter",  "transport", "bind",
                                                 "auth", "pipeline", "options",   "max_connections"};
@@ -72,25 +75,66 @@ void parse_bridge(const YAML::Node& n, const std::filesystem::path& file, Topolo
   if (auto e = r.boolean("echo")) t.bridge.echo = *e;
   if (auto url = r.string("url")) {
     std::string rest = *url;
-    if (rest.rfind("amqp://", 0) == 0) rest = rest.substr(7);
-    auto ep = parse_endpoint(rest);
+    bool ok = true;
+    if (rest.rfind("amqps://", 0) == 0) {
+      rest = rest.substr(8);
+      t.bridge.tls = true;
+      t.bridge.port = "5671";
+    } else if (rest.rfind("amqp://", 0) == 0) {
+      rest = rest.substr(7);
+    } else {
+      ok = false;
+    }
+    if (ok && rest.find(':') == std::string::npos) rest += ":" + t.bridge.port;
+    auto ep = ok ? parse_endpoint(rest) : std::nullopt;
     if (!ep || ep->port == 0) {
-      r.error("url", "url '" + *url + "' is not amqp://host:port");
+      r.error("url", "url '" + *url + "' is not amqp://host[:port] or amqps://host[:port]");
     } else {
       t.bridge.host = ep->host;
       t.bridge.port = std::to_string(ep->port);
     }
   }
+  if (auto ca = r.string("ca_file")) {
+    t.bridge.ca_file = *ca;
+    if (!t.bridge.tls) r.error("ca_file", "'ca_file' is for amqps:// urls");
+  }
   if (auto h = r.string("hostname")) t.bridge.hostname = *h;
+  if (auto m = r.string("sasl")) {
+    if (std::find(kSaslMechanisms.begin(), kSaslMechanisms.end(), *m) == kSaslMechanisms.end()) {
+      r.error("sasl",
+              "unknown sasl '" + *m + "' (valid: " + join(kSaslMechanisms, ", ") + ")");
+    } else {
+      t.bridge.sasl = *m;
+    }
+  }
+  if (auto u = r.string("user")) t.bridge.user = *u;
+  if (auto p = r.string("password")) t.bridge.password = *p;
   if (auto p = r.string("policy")) t.bridge.policy = *p;
   if (auto k = r.string("policy_key")) t.bridge.policy_key = *k;
   if (auto ttl = r.duration("token_ttl")) t.bridge.token_ttl = *ttl;
+  if (auto a = r.string("telemetry_address")) t.bridge.telemetry_address = *a;
+  if (auto a = r.string("c2d_address")) t.bridge.c2d_address = *a;
+  if (auto idle = r.duration("idle_close")) t.bridge.idle_close = *idle;
   if (t.bridge.flavour == "iothub" && t.bridge.hostname.empty()) {
     r.error("hostname",
             "flavour iothub needs 'hostname' (the hub's name, e.g. myhub.azure-devices.net)");
   }
   if (t.bridge.policy.empty() != t.bridge.policy_key.empty()) {
     r.error("policy", "'policy' and 'policy_key' go together");
+  }
+  if (t.bridge.flavour == "amqp" && !t.bridge.policy.empty()) {
+    r.error("policy", "flavour amqp has no device tokens: log in with 'sasl: plain' instead");
+  }
+  if (t.bridge.sasl == "plain" && t.bridge.user.empty() &&
+      !(t.bridge.flavour == "iothub" && !t.bridge.policy.empty())) {
+    r.error("sasl", "'sasl: plain' needs 'user' and 'password' (flavour iothub with a policy "
+                    "makes them itself)");
+  }
+  if (t.bridge.sasl != "plain" && (!t.bridge.user.empty() || !t.bridge.password.empty())) {
+    r.error(t.bridge.user.empty() ? "password" : "user", "'user' and 'password' need 'sasl: plain'");
+  }
+  if (t.bridge.telemetry_address.empty()) {
+    r.error("telemetry_address", "'telemetry_address' must not be empty");
   }
 }
 

@@ -169,6 +169,16 @@ void Session::close(const std::string& reason) {
   if (conn_ != nullptr) conn_->close(reason);
 }
 
+void Session::upstream_ready(bool ready) {
+  if (conn_ == nullptr) return;
+  using Hold = transport::Connection::Hold;
+  if (ready) {
+    conn_->resume_reading(Hold::upstream);
+  } else {
+    conn_->pause_reading(Hold::upstream);
+  }
+}
+
 void Session::deliver(std::unique_ptr<iotgw_msg> msg, std::uint64_t delivery) {
   if (state_ == nullptr || !device_) return;  // gone: the bridge device released it
   const auto pipeline = this->pipeline();

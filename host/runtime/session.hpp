@@ -39,6 +39,7 @@ class Session final : public iotgw_conn,
   // bridge::DeviceChannel
   void deliver(std::unique_ptr<iotgw_msg> msg, std::uint64_t delivery) override;
   void close(const std::string& reason) override;
+  void upstream_ready(bool ready) override;
 
   // What the host api does for this connection.
   transport::Connection* connection() { return conn_; }

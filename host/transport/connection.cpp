@@ -43,7 +43,7 @@ void Connection::start(std::shared_ptr<ConnectionHandler> handler, std::function
 }
 
 void Connection::read_more() {
-  if (reading_ || paused_ || state_ != State::open) return;
+  if (reading_ || holds_ != 0 || state_ != State::open) return;
   if (input_begin_ == input_end_) input_begin_ = input_end_ = 0;
   if (input_end_ == input_.size()) {
     if (input_begin_ > 0) {
@@ -81,7 +81,7 @@ void Connection::on_read(const boost::system::error_code& ec, std::size_t n) {
 void Connection::process_input() {
   if (in_handler_) return;
   in_handler_ = true;
-  while (state_ == State::open && !paused_ && input_begin_ < input_end_) {
+  while (state_ == State::open && holds_ == 0 && input_begin_ < input_end_) {
     const std::size_t available = input_end_ - input_begin_;
     std::size_t consumed = 0;
     std::string reason;
@@ -165,13 +165,14 @@ void Connection::finish(const std::string& reason) {
   });
 }
 
-void Connection::pause_reading() {
-  paused_ = true;
+void Connection::pause_reading(Hold who) {
+  holds_ |= static_cast<std::uint8_t>(who);
 }
 
-void Connection::resume_reading() {
-  if (!paused_) return;
-  paused_ = false;
+void Connection::resume_reading(Hold who) {
+  const auto before = holds_;
+  holds_ &= static_cast<std::uint8_t>(~static_cast<std::uint8_t>(who));
+  if (before == 0 || holds_ != 0) return;
   boost::asio::post(loop_, [self = shared_from_this()] {
     self->process_input();
     self->read_more();

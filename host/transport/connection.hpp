@@ -59,8 +59,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close(const std::string& reason);
   // Closes now, dropping queued writes.
   void abort(const std::string& reason);
-  void pause_reading();
-  void resume_reading();
+  // Reading stops while anyone holds it: the adapter (its own limits) or the upstream (the
+  // bridge cannot take more). Each side releases only its own hold.
+  enum class Hold : std::uint8_t { adapter = 1, upstream = 2 };
+  void pause_reading(Hold who = Hold::adapter);
+  void resume_reading(Hold who = Hold::adapter);
   void set_timer(std::uint32_t id, std::chrono::milliseconds after);
   void cancel_timer(std::uint32_t id);
   // Tells the handler the host wants it gone soon.
@@ -90,7 +93,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   State state_ = State::starting;
   bool reading_ = false;  // a read is outstanding
-  bool paused_ = false;
+  std::uint8_t holds_ = 0;  // Hold bits
   bool in_handler_ = false;  // guards against re-entrant process_input
   std::vector<std::uint8_t> input_;
   std::size_t input_begin_ = 0;
