@@ -54,9 +54,9 @@ AmqpBridge::AmqpBridge(AmqpBridgeSettings settings, Logger& log)
       mint_{settings_.policy, settings_.policy_key, settings_.token_ttl} {
   auto& t = settings_.target;
   if (!settings_.plain_from_policy) return;
-  // PLAIN with the policy itself, as the service SDKs log in: user {policy}@sas.root.{hub}, a
-  // fresh token as the password at every connect.
-  t.user = settings_.policy + "@sas.root." + t.hostname;
+  // PLAIN with the policy itself, as the service SDKs log in: user {policy}@sas.root.{hub name},
+  // a fresh token as the password at every connect.
+  t.user = settings_.policy + "@sas.root." + t.hostname.substr(0, t.hostname.find('.'));
   t.password = [mint = mint_, audience = t.hostname] {
     std::int64_t expiry = 0;
     return mint(audience, expiry);
@@ -71,7 +71,7 @@ std::string AmqpBridge::describe() const {
 }
 
 std::string AmqpBridge::status() const {
-  std::size_t connections = 0, up = 0, devices = 0, in_flight = 0;
+  std::size_t connections = 0, up = 0, devices = 0, in_flight = 0, queued = 0, held = 0;
   unsigned reconnects = 0;
   std::string last_error;
   {
@@ -83,6 +83,8 @@ std::string AmqpBridge::status() const {
         up += s.up ? 1 : 0;
         devices += s.devices;
         in_flight += s.in_flight;
+        queued += s.queued;
+        held += s.held;
         reconnects += s.reconnects;
         if (!s.last_error.empty()) last_error = s.last_error;
       }
@@ -90,7 +92,8 @@ std::string AmqpBridge::status() const {
   }
   return describe() + ": " + std::to_string(connections) + " hub connection(s) (" +
          std::to_string(up) + " up), " + std::to_string(devices) + " device(s), " +
-         std::to_string(in_flight) + " in flight, " + std::to_string(reconnects) +
+         std::to_string(in_flight) + " in flight, " + std::to_string(queued) + " queued, " +
+         std::to_string(held) + " device(s) held, " + std::to_string(reconnects) +
          " reconnect(s), last error: " + (last_error.empty() ? "none" : last_error);
 }
 
@@ -150,13 +153,20 @@ std::unique_ptr<BridgeDevice> AmqpBridge::attach(boost::asio::io_context& loop,
   HubConnection::Minter mint;
   std::int64_t expiry = 0;
   std::string token;
-  if (settings_.target.cbs && identity.hub_token.empty()) {
+  if (settings_.target.cbs && identity.hub_token.empty() && !settings_.policy.empty()) {
     // Identity translation: the gateway mints the device's token, and renews it.
     mint = [mint = mint_, hub = settings_.target.hostname](const std::string& device,
                                                            std::int64_t& until) {
       return mint(hub + "/devices/" + sas::url_encode(device), until);
     };
     token = mint(identity.device_id, expiry);
+  } else if (settings_.target.cbs && identity.hub_token.empty()) {
+    boost::asio::post(loop, [channel] {
+      if (auto ch = channel.lock()) {
+        ch->close("no token for the hub: the device presented none and the bridge has no policy "
+                  "to mint one");
+      }
+    });
   } else if (settings_.target.cbs) {
     token = identity.hub_token;
     std::string why;

@@ -192,7 +192,7 @@ void HubConnection::pump() {
       socket_.close(ignored);
       return;
     }
-    lost(close_reason_.empty() ? "the hub closed the connection" : close_reason_);
+    lost("the hub closed the connection");
     return;
   }
   if (!reading_ && driver_) {
@@ -207,7 +207,7 @@ void HubConnection::pump() {
             const std::string why = ec == boost::asio::error::eof
                                         ? "the hub closed the connection"
                                         : "read failed: " + ec.message();
-            self->lost(self->close_reason_.empty() ? why : self->close_reason_);
+            self->lost(why);
             return;
           }
           std::size_t at = 0;
@@ -228,7 +228,8 @@ void HubConnection::pump() {
 
 HubConnection::Stats HubConnection::stats() const {
   std::lock_guard lock(error_mutex_);
-  return {up_.load(), device_count_.load(), in_flight_count_.load(), reconnects_.load(),
+  return {up_.load(),          device_count_.load(), in_flight_count_.load(),
+          queued_count_.load(), held_count_.load(),   reconnects_.load(),
           last_error_};
 }
 
@@ -236,6 +237,8 @@ void HubConnection::publish_stats() {
   up_ = open_;
   device_count_ = devices_.size();
   in_flight_count_ = in_flight_.size();
+  queued_count_ = queued_;
+  held_count_ = held_;
 }
 
 void HubConnection::arm_tick() {
@@ -250,7 +253,15 @@ void HubConnection::arm_tick() {
   });
 }
 
-void HubConnection::lost(const std::string& why) {
+void HubConnection::lost(const std::string& reason) {
+  // The hub's own word (a refused login, say) is better than what the socket saw; Proton
+  // reports it only once both directions are closed, which may be after the socket's EOF.
+  std::string why = reason;
+  if (!close_reason_.empty()) {
+    why = close_reason_;
+  } else if (driver_ && !driver_->transport().error().empty()) {
+    why = driver_->transport().error().what();
+  }
   if (stopped_) {
     driver_.reset();
     boost::system::error_code ignored;
@@ -423,6 +434,8 @@ void HubConnection::remove_device(const std::string& id) {
   }
   if (d.c2d) d.c2d.close();
   link_device_.erase(d.c2d);
+  queued_ -= d.queued;
+  held_ -= d.held ? 1 : 0;
   devices_.erase(it);
   for (auto& done : released) {
     if (done) done(IOTGW_RELEASED, "the device went away");
@@ -458,8 +471,10 @@ void HubConnection::open_outbox(const std::string& address, Outbox& box) {
 }
 
 void HubConnection::enqueued(Device& d) {
+  ++queued_;
   if (++d.queued < kHoldAt || d.held) return;
   d.held = true;
+  ++held_;
   if (auto ch = d.channel.lock()) ch->upstream_ready(false);
 }
 
@@ -467,9 +482,11 @@ void HubConnection::dequeued(const std::string& id) {
   auto it = devices_.find(id);
   if (it == devices_.end()) return;
   auto& d = it->second;
+  --queued_;
   --d.queued;
   if (!d.held || d.queued > kHoldAt / 2) return;
   d.held = false;
+  --held_;
   if (auto ch = d.channel.lock()) ch->upstream_ready(true);
 }
 

@@ -81,6 +81,8 @@ class HubConnection final : public proton::messaging_handler,
   struct Stats {
     bool up;
     std::size_t devices, in_flight;
+    std::size_t queued;  // waiting for credit or for the connection
+    std::size_t held;    // devices whose reading is paused
     unsigned reconnects;
     std::string last_error;
   };
@@ -190,8 +192,10 @@ class HubConnection final : public proton::messaging_handler,
   // (at-least-once), never reported as done.
   std::map<proton::tracker, InFlight> in_flight_;
   std::uint64_t next_order_ = 1;
+  std::size_t queued_ = 0, held_ = 0;  // sums over devices
   std::atomic<bool> up_{false};
-  std::atomic<std::size_t> device_count_{0}, in_flight_count_{0};
+  std::atomic<std::size_t> device_count_{0}, in_flight_count_{0}, queued_count_{0},
+      held_count_{0};
   std::atomic<unsigned> reconnects_{0};
   mutable std::mutex error_mutex_;
   std::string last_error_;

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "config/model.hpp"
+#include "iotgw/common/sas_token.hpp"
 #include "iotgw/common/units.hpp"
 
 namespace iotgw::config {
@@ -110,7 +111,11 @@ void parse_bridge(const YAML::Node& n, const std::filesystem::path& file, Topolo
   if (auto u = r.string("user")) t.bridge.user = *u;
   if (auto p = r.string("password")) t.bridge.password = *p;
   if (auto p = r.string("policy")) t.bridge.policy = *p;
-  if (auto k = r.string("policy_key")) t.bridge.policy_key = *k;
+  if (auto k = r.string("policy_key")) {
+    t.bridge.policy_key = *k;
+    const auto key = sas::base64_decode(*k);
+    if (!key || key->empty()) r.error("policy_key", "'policy_key' is not base64 (a shared access key)");
+  }
   if (auto ttl = r.duration("token_ttl")) t.bridge.token_ttl = *ttl;
   if (auto a = r.string("telemetry_address")) t.bridge.telemetry_address = *a;
   if (auto a = r.string("c2d_address")) t.bridge.c2d_address = *a;

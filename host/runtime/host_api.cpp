@@ -150,6 +150,11 @@ void api_settle(iotgw_conn* c, uint64_t delivery, iotgw_outcome outcome, const c
   session(c).settle(delivery, outcome, reason);
 }
 
+int api_reading_paused(const iotgw_conn* c) {
+  const auto* t = transport_of(const_cast<iotgw_conn*>(c));
+  return t != nullptr && t->reading_paused() ? 1 : 0;
+}
+
 void api_auth_complete(iotgw_auth* request, iotgw_status status, const iotgw_identity* identity,
                        const char* reason) {
   if (request != nullptr) request->complete(status, identity, reason);
@@ -186,6 +191,7 @@ const iotgw_host_api& host_api() {
                                      api_set_downstream,
                                      api_settle,
                                      api_auth_complete,
+                                     api_reading_paused,
                                      {}};
   return api;
 }

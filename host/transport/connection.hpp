@@ -64,6 +64,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   enum class Hold : std::uint8_t { adapter = 1, upstream = 2 };
   void pause_reading(Hold who = Hold::adapter);
   void resume_reading(Hold who = Hold::adapter);
+  bool reading_paused() const { return holds_ != 0; }
   void set_timer(std::uint32_t id, std::chrono::milliseconds after);
   void cancel_timer(std::uint32_t id);
   // Tells the handler the host wants it gone soon.

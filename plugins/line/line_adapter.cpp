@@ -34,7 +34,8 @@ class LineConnection final : public iotgw::AdapterConnection {
   std::size_t on_bytes(std::span<const std::uint8_t> data) override {
     const std::string_view text(reinterpret_cast<const char*>(data.data()), data.size());
     std::size_t used = 0;
-    while (used < text.size() && !paused_) {
+    // Stops at our own in-flight limit, or when the bridge holds this device's messages.
+    while (used < text.size() && !paused_ && !connection().reading_paused()) {
       const auto eol = text.find('\n', used);
       if (eol == std::string_view::npos) {
         if (text.size() - used > options_.max_line) {

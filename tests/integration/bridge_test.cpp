@@ -9,106 +9,23 @@
 #include <thread>
 
 #include "gateway_fixture.hpp"
+#include "hub_under_test.hpp"
 #include "line_client.hpp"
 #include "process.hpp"
 
 namespace iotgw::test {
 namespace {
 
-constexpr const char* kHost = "localhub.azure-devices.net";
-constexpr const char* kGatewayKey = "Z2F0ZXdheS1wb2xpY3kta2V5LWZvci10ZXN0cy0wMDE=";
-
-class Hub {
- public:
-  explicit Hub(int extra_devices = 0) {
-    std::string more;
-    for (int i = 0; i < extra_devices; ++i) {
-      more += "  - {id: d" + std::to_string(i) +
-              ", primary_key: ZGV2MS1wcmltYXJ5LWtleS1mb3ItdGVzdHMtMDAwMDE=}\n";
-    }
-    write_file(dir_ / "registry.yaml",
-               std::string("hostname: ") + kHost + "\ndevices:\n" + more +
-                   "  - {id: dev1, primary_key: ZGV2MS1wcmltYXJ5LWtleS1mb3ItdGVzdHMtMDAwMDE=}\n"
-                   "  - {id: dev2, primary_key: ZGV2Mi1wcmltYXJ5LWtleS1mb3ItdGVzdHMtMDAwMDE=}\n"
-                   "  - {id: off, primary_key: b2ZmLXByaW1hcnkta2V5LWZvci10ZXN0cy0wMDAwMDE=, "
-                   "status: disabled}\n"
-                   "policies:\n"
-                   "  - {name: service, key: c2VydmljZS1wb2xpY3kta2V5LWZvci10ZXN0cy0wMDE=, rights: "
-                   "[service]}\n"
-                   "  - {name: gateway, key: " +
-                   kGatewayKey + ", rights: [device]}\n");
-    start("0");
-  }
-  // SIGKILL, then the same hub again on the same port and data dir.
-  void kill_and_restart() {
-    process_->signal(SIGKILL);
-    process_->wait_exit(std::chrono::seconds(10));
-    start(port_);
-  }
-  ~Hub() {
-    process_->signal(SIGTERM);
-    process_->wait_exit(std::chrono::seconds(10));
-  }
-  std::string registry() const { return (dir_ / "registry.yaml").string(); }
-  void start(const std::string& port) {
-    process_ = std::make_unique<Process>(
-        kHub,
-        std::vector<std::string>{"--registry", registry(), "--listen", "127.0.0.1:" + port,
-                                 "--data-dir", (dir_ / "data").string()},
-        dir_ / ("hub-" + std::to_string(++starts_) + ".log"));
-    auto bound = process_->wait_for("\\] listening on 127\\.0\\.0\\.1:([0-9]+)");
-    if (!bound) throw std::runtime_error("iotgw-hub did not start:\n" + process_->output());
-    port_ = *bound;
-    url_ = "amqp://127.0.0.1:" + port_;
-  }
-  const std::string& url() const { return url_; }
-  Process& process() { return *process_; }
-  // The next `count` telemetry messages the hub holds, as `iotgw-hub monitor` prints them.
-  std::string monitor(int count) const {
-    return run(kHub,
-               {"monitor", "--registry", registry(), "--url", url_, "--count",
-                std::to_string(count)},
-               std::chrono::seconds(20))
-        .output;
-  }
-  RunResult send(const std::string& device, const std::string& body) const {
-    return run(kHub, {"send", "--registry", registry(), "--url", url_, device, body},
-               std::chrono::seconds(20));
-  }
-
- private:
-  TempDir dir_;
-  std::unique_ptr<Process> process_;
-  std::string url_;
-  std::string port_;
-  int starts_ = 0;
-};
-
-std::string topology(const Hub& hub, const std::string& options = "{}",
-                     const std::string& ttl = "1h") {
-  return "gateway: {plugins_dir: plugins, threads: 2}\n"
-         "bridge:\n"
-         "  flavour: iothub\n"
-         "  url: " +
-         hub.url() +
-         "\n"
-         "  hostname: " +
-         kHost +
-         "\n"
-         "  policy: gateway\n"
-         "  policy_key: " +
-         kGatewayKey +
-         "\n"
-         "  token_ttl: " +
-         ttl +
-         "\n"
-         "listeners:\n"
-         "  - {name: lines, adapter: line, bind: '127.0.0.1:0', options: " +
-         options + "}\n";
+std::string topology(const HubUnderTest& hub, const std::string& options = "{}",
+                     const std::string& ttl = "1h", int threads = 2) {
+  return bridge_topology("  flavour: iothub\n  url: " + hub.url() + "\n  hostname: " + kHubHost +
+                             "\n  policy: gateway\n  policy_key: " + kGatewayKey +
+                             "\n  token_ttl: " + ttl + "\n  idle_close: 500ms\n",
+                         options, threads);
 }
 
 TEST(Bridge, TelemetryReachesTheHubAndIsAcknowledgedOnlyWhenAccepted) {
-  Hub hub;
+  HubUnderTest hub;
   GatewayUnderTest gw(topology(hub));
   LineClient a(gw.port("lines"));
   LineClient b(gw.port("lines"));
@@ -127,12 +44,12 @@ TEST(Bridge, TelemetryReachesTheHubAndIsAcknowledgedOnlyWhenAccepted) {
   gw.process().signal(SIGUSR1);
   EXPECT_TRUE(gw.process().wait_for(
       "\\[bridge\\] iothub .*: [12] hub connection\\(s\\) \\([12] up\\), 2 device\\(s\\), "
-      "0 in flight, 0 reconnect\\(s\\), last error: none"))
+      "0 in flight, 0 queued, 0 device\\(s\\) held, 0 reconnect\\(s\\), last error: none"))
       << gw.process().output();
 }
 
 TEST(Bridge, OversizeTelemetryIsRefusedWithTheHubsReason) {
-  Hub hub;
+  HubUnderTest hub;
   GatewayUnderTest gw(topology(hub, "{max_line: 1MiB}"));
   LineClient a(gw.port("lines"));
   EXPECT_EQ(a.hello("dev1"), "WELCOME dev1");
@@ -145,7 +62,7 @@ TEST(Bridge, OversizeTelemetryIsRefusedWithTheHubsReason) {
 }
 
 TEST(Bridge, ARefusedTokenClosesThatDeviceOnly) {
-  Hub hub;
+  HubUnderTest hub;
   GatewayUnderTest gw(topology(hub));
   LineClient good(gw.port("lines"));
   EXPECT_EQ(good.hello("dev1"), "WELCOME dev1");
@@ -161,7 +78,7 @@ TEST(Bridge, ARefusedTokenClosesThatDeviceOnly) {
 }
 
 TEST(Bridge, CloudToDeviceReachesTheDeviceAndCompletes) {
-  Hub hub;
+  HubUnderTest hub;
   GatewayUnderTest gw(topology(hub));
   LineClient a(gw.port("lines"));
   EXPECT_EQ(a.hello("dev1"), "WELCOME dev1");
@@ -172,7 +89,7 @@ TEST(Bridge, CloudToDeviceReachesTheDeviceAndCompletes) {
 }
 
 TEST(Bridge, HubKilledMidStreamLosesNothingThatWasAcknowledged) {
-  Hub hub;
+  HubUnderTest hub;
   GatewayUnderTest gw(topology(hub));
   LineClient a(gw.port("lines"));
   EXPECT_EQ(a.hello("dev1"), "WELCOME dev1");
@@ -203,7 +120,7 @@ TEST(Bridge, HubKilledMidStreamLosesNothingThatWasAcknowledged) {
 }
 
 TEST(Bridge, MintedTokensAreRenewedBeforeTheHubLetsThemExpire) {
-  Hub hub;
+  HubUnderTest hub;
   GatewayUnderTest gw(topology(hub, "{}", "3s"));  // the hub closes links when a token runs out
   LineClient a(gw.port("lines"));
   EXPECT_EQ(a.hello("dev1"), "WELCOME dev1");
@@ -222,10 +139,8 @@ TEST(Bridge, TheNineHundredNinetySixthDeviceOpensASecondConnection) {
   files.rlim_cur = files.rlim_max;
   setrlimit(RLIMIT_NOFILE, &files);
   constexpr int kDevices = 996;
-  Hub hub(kDevices);
-  std::string yaml = topology(hub);
-  yaml.replace(yaml.find("threads: 2"), 10, "threads: 1");  // one loop, so one pool
-  GatewayUnderTest gw(yaml);
+  HubUnderTest hub({.extra_devices = kDevices});
+  GatewayUnderTest gw(topology(hub, "{}", "1h", 1));  // one loop, so one pool
   const auto port = gw.port("lines");
   std::vector<std::unique_ptr<LineClient>> clients;
   for (int i = 0; i < kDevices; ++i) {
@@ -240,6 +155,13 @@ TEST(Bridge, TheNineHundredNinetySixthDeviceOpensASecondConnection) {
   for (auto& c : clients) acked += c->read_line(std::chrono::seconds(20)) == "ACK 1" ? 1 : 0;
   EXPECT_EQ(acked, kDevices);
   EXPECT_EQ(gw.process().count("connected to the hub"), 2U);  // 995 on the first, 1 on the second
+  // Every device leaves: the extra connection, idle past idle_close, closes; the loop's first
+  // stays open for the next device.
+  clients.clear();
+  EXPECT_TRUE(gw.process().wait_for("idle hub connection closed"));
+  gw.process().signal(SIGUSR1);
+  EXPECT_TRUE(gw.process().wait_for(": 1 hub connection\\(s\\) \\(1 up\\), 0 device\\(s\\)"))
+      << gw.process().output();
 }
 
 }  // namespace

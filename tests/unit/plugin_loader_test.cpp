@@ -66,13 +66,13 @@ TEST(PluginLoader, RefusesALibraryWithoutTheEntryPoint) {
 TEST(PluginLoader, RefusesAnotherAbiMajorSayingBoth) {
   EXPECT_EQ(only_error("wrong_major"),
             "plugin " + (kTestPlugins / "bad/wrong_major/iotgw-bad.so").string() +
-                ": ABI 1.0 expected (same major, minor at most 0), plugin built for 2.0");
+                ": ABI 1.1 expected (same major, minor at most 1), plugin built for 2.0");
 }
 
 TEST(PluginLoader, RefusesANewerAbiMinor) {
   EXPECT_EQ(only_error("newer_minor"),
             "plugin " + (kTestPlugins / "bad/newer_minor/iotgw-bad.so").string() +
-                ": ABI 1.0 expected (same major, minor at most 0), plugin built for 1.1");
+                ": ABI 1.1 expected (same major, minor at most 1), plugin built for 1.2");
 }
 
 TEST(PluginLoader, ReportsTheDynamicLoadersReason) {

@@ -201,8 +201,9 @@ bool HubServer::check_plain(std::string_view user, std::string_view password,
     log_.info("hub", "SASL PLAIN refused for " + std::string(user) + ": " + result);
     return false;
   }
-  result = g.service ? "service:" + std::to_string(g.expiry)
-                     : "device:" + std::to_string(g.expiry) + ":" + g.device_id;
+  result = g.service              ? "service:" + std::to_string(g.expiry)
+           : !g.device_id.empty() ? "device:" + std::to_string(g.expiry) + ":" + g.device_id
+                                  : "login:" + std::to_string(g.expiry);
   return true;
 }
 
@@ -228,7 +229,7 @@ void HubServer::on_connection_open(proton::connection& c) {
   const auto sasl = c.transport().sasl();
   if (sasl.mech() == "PLAIN") {
     const std::string principal = sasl.user();
-    // "service:{expiry}" or "device:{expiry}:{id}", as check_plain wrote it.
+    // "service:{expiry}", "device:{expiry}:{id}" or "login:{expiry}", as check_plain wrote it.
     const auto first = principal.find(':');
     const auto second = principal.find(':', first + 1);
     const std::int64_t expiry = std::stoll(principal.substr(first + 1, second - first - 1));

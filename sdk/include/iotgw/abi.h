@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define IOTGW_ABI_MAJOR 1
-#define IOTGW_ABI_MINOR 0
+#define IOTGW_ABI_MINOR 1
 
 /* The one symbol a plugin exports: `const iotgw_plugin_descriptor* iotgw_plugin_entry(void)`. */
 #define IOTGW_ENTRY_SYMBOL "iotgw_plugin_entry"
@@ -246,7 +246,13 @@ typedef struct iotgw_host_api {
   void (*auth_complete)(iotgw_auth* request, iotgw_status status, const iotgw_identity* identity,
                         const char* reason);
 
-  void* reserved[32];
+  /* Since ABI 1.1 (NULL on a 1.0 host). 1 while reading is paused: by the adapter, or because
+   * the bridge holds all it will queue for this device (no credit upstream, hub unreachable).
+   * An adapter checks it after each send_upstream in on_bytes and returns what it has used;
+   * the host hands it the rest once reading resumes. */
+  int (*reading_paused)(const iotgw_conn* conn);
+
+  void* reserved[31];
 } iotgw_host_api;
 
 /* ---------------------------------------------------------------------------------------------

@@ -194,6 +194,10 @@ class Connection {
   void close(const std::string& reason) { api_->close(conn_, reason.c_str()); }
   void pause_reading() { api_->pause_reading(conn_); }
   void resume_reading() { api_->resume_reading(conn_); }
+  // True while the adapter or the upstream holds reading: stop consuming input (ABI 1.1).
+  bool reading_paused() const {
+    return api_->reading_paused != nullptr && api_->reading_paused(conn_) != 0;
+  }
   void set_timer(std::uint32_t id, std::chrono::milliseconds after) {
     api_->set_timer(conn_, id, static_cast<std::uint64_t>(after.count()));
   }
