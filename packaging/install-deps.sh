@@ -12,6 +12,7 @@ build_pkgs=(
 )
 test_pkgs=(
   mosquitto mosquitto-clients python3-paho-mqtt python3-qpid-proton openssl
+  rabbitmq-server  # the bridge's `amqp` flavour is tested against it (its own broker per test)
 )
 
 want=("${build_pkgs[@]}")
@@ -38,8 +39,10 @@ sudo=""
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-# The mosquitto package starts a system broker on 1883; tests bring their own on other ports,
-# but a quickstart on 1883 must not collide with it.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto 2>/dev/null; then
-  $sudo systemctl disable --now mosquitto >/dev/null 2>&1 || true
-fi
+# The mosquitto and rabbitmq-server packages start system brokers on 1883 and 5672; tests bring
+# their own on other ports, but the quickstart's 1883 and 5672 must not collide with them.
+for service in mosquitto rabbitmq-server; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
+    $sudo systemctl disable --now "$service" >/dev/null 2>&1 || true
+  fi
+done

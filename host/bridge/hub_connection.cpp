@@ -11,6 +11,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
+#include <proton/annotation_key.hpp>
 #include <proton/connection.hpp>
 #include <proton/connection_options.hpp>
 #include <proton/delivery.hpp>
@@ -427,12 +428,14 @@ void HubConnection::remove_device(const std::string& id) {
       }
     }
     if (--box->second.users == 0) {
-      if (box->second.link) box->second.link.close();
+      if (box->second.link && target_.cbs) box->second.link.close();
+      if (box->second.link && !target_.cbs) box->second.link.session().close();
       link_address_.erase(box->second.link);
       outboxes_.erase(box);
     }
   }
-  if (d.c2d) d.c2d.close();
+  if (d.c2d && target_.cbs) d.c2d.close();
+  if (d.c2d && !target_.cbs) d.c2d.session().close();
   link_device_.erase(d.c2d);
   queued_ -= d.queued;
   held_ -= d.held ? 1 : 0;
@@ -465,8 +468,14 @@ void HubConnection::open_outbox(const std::string& address, Outbox& box) {
     if (owner == devices_.end() || !owner->second.authorized) return;  // its token first
   }
   proton::sender_options opts;
-  if (target_.cbs) opts.properties(link_properties());
-  box.link = driver_->connection().open_sender(address, opts);
+  if (target_.cbs) {
+    opts.properties(link_properties());
+    box.link = driver_->connection().open_sender(address, opts);
+  } else {
+    // A session of its own: a broker that refuses an address may end the whole session
+    // (RabbitMQ does), which must not take other addresses' links with it.
+    box.link = driver_->connection().open_session().open_sender(address, opts);
+  }
   link_address_[box.link] = address;
 }
 
@@ -514,7 +523,11 @@ void HubConnection::send(const std::string& id, proton::message msg, bool confir
   }
   auto& d = it->second;
   const std::string address = address_of(id, msg);
-  if (target_.address_from_message && msg.to().empty()) msg.to(address);
+  if (!target_.cbs) {
+    // A broker knows the connection, not the device: say whose message it is, as IoT Hub does.
+    if (msg.to().empty()) msg.to(address);
+    msg.message_annotations().put(proton::annotation_key(proton::symbol("iothub-connection-device-id")), id);
+  }
   auto& box = outboxes_[address];
   if (target_.cbs) box.owner = id;
   if (d.addresses.insert(address).second) ++box.users;
@@ -551,8 +564,13 @@ void HubConnection::fail_outbox(std::map<std::string, Outbox>::iterator box,
 void HubConnection::open_c2d(const std::string& id, Device& d) {
   if (!d.authorized || d.c2d || !open_ || target_.c2d_address.empty()) return;
   auto opts = proton::receiver_options().auto_accept(false).credit_window(16);
-  if (target_.cbs) opts.properties(link_properties());
-  d.c2d = driver_->connection().open_receiver(expand_address(target_.c2d_address, id), opts);
+  const auto source = expand_address(target_.c2d_address, id);
+  if (target_.cbs) {
+    opts.properties(link_properties());
+    d.c2d = driver_->connection().open_receiver(source, opts);
+  } else {
+    d.c2d = driver_->connection().open_session().open_receiver(source, opts);  // as senders
+  }
   link_device_[d.c2d] = id;
 }
 
@@ -574,6 +592,7 @@ void HubConnection::set_downstream(const std::string& id, bool enabled) {
     open_c2d(id, d);
   } else if (d.c2d) {
     d.c2d.close();  // what the hub still holds stays there
+    if (!target_.cbs) d.c2d.session().close();
     link_device_.erase(d.c2d);
     d.c2d = proton::receiver();
   }
@@ -588,7 +607,14 @@ void HubConnection::settle(const std::string& id, std::uint64_t delivery, iotgw_
   switch (outcome) {
     case IOTGW_ACCEPTED: u->second.accept(); break;
     case IOTGW_REJECTED: u->second.reject(); break;
-    case IOTGW_MODIFIED: u->second.modify(); break;
+    case IOTGW_MODIFIED:
+      // Some brokers (RabbitMQ) end the session on `modified`; released means the same there.
+      if (target_.cbs) {
+        u->second.modify();
+      } else {
+        u->second.release();
+      }
+      break;
     default: u->second.release(); break;
   }
   it->second.unsettled.erase(u);
@@ -705,6 +731,25 @@ void HubConnection::on_sender_close(proton::sender& s) {
   }
   for (auto& done : released) {
     if (done) done(IOTGW_RELEASED, why);
+  }
+}
+
+void HubConnection::on_session_error(proton::session& s) {
+  const std::string why = s.error().what();
+  for (auto box = outboxes_.begin(); box != outboxes_.end();) {
+    auto next = std::next(box);
+    if (box->second.link && box->second.link.session() == s) {
+      log_.warn("bridge", "the hub ended the session of " + box->first + ": " + why);
+      fail_outbox(box, IOTGW_REJECTED, "the hub refused " + box->first + ": " + why);
+    }
+    box = next;
+  }
+  for (auto& [id, d] : devices_) {
+    if (!d.c2d || d.c2d.session() != s) continue;
+    log_.warn("bridge", id + ": the hub ended its C2D session: " + why);
+    link_device_.erase(d.c2d);
+    d.c2d = proton::receiver();
+    d.unsettled.clear();
   }
 }
 

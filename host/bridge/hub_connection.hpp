@@ -25,6 +25,7 @@
 #include <proton/messaging_handler.hpp>
 #include <proton/receiver.hpp>
 #include <proton/sender.hpp>
+#include <proton/session.hpp>
 #include <proton/tracker.hpp>
 
 #include "bridge/bridge.hpp"
@@ -141,6 +142,7 @@ class HubConnection final : public proton::messaging_handler,
   void on_tracker_release(proton::tracker& t) override;
   void on_sender_close(proton::sender& s) override;
   void on_receiver_close(proton::receiver& r) override;
+  void on_session_error(proton::session& s) override;
   void on_transport_error(proton::transport& t) override;
   void on_transport_close(proton::transport& t) override;
   void on_error(const proton::error_condition& e) override;

@@ -47,6 +47,19 @@ class SaslPlainTests(HubTestCase):
         self.assert_login_refused("service@sas.root." + HUB_NAME, self.policy_token("registryonly"))
         self.assert_login_refused("nobody", "x")
 
+    def test_gateway_login_with_a_device_policy_grants_devices_only_through_cbs(self):
+        # How iotgw's bridge logs in with `sasl: plain`: the policy proves the gateway; each
+        # device on the connection still puts its own token.
+        conn = self.plain("deviceconnect@sas.root." + HUB_NAME, self.policy_token("deviceconnect"))
+        self.assert_refused(conn, lambda: conn.create_sender(hf.telemetry_address("dev1")),
+                            "dev1 before its token")
+        conn = self.plain("deviceconnect@sas.root." + HUB_NAME, self.policy_token("deviceconnect"))
+        self.authorize_device(conn, "dev1")
+        self.send_ok(conn.create_sender(hf.telemetry_address("dev1")), hf.telemetry_message("gw"))
+        self.assert_login_refused("deviceconnect@sas.root." + HUB_NAME,
+                                  self.policy_token("deviceconnect", expiry=1000))
+        self.assert_login_refused("deviceconnect@sas.root." + HUB_NAME, self.policy_token("service"))
+
     def test_anonymous_still_works_beside_plain(self):
         conn = self.connect()
         self.authorize_device(conn, "dev1")

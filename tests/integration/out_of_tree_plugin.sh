@@ -24,7 +24,7 @@ test -f "$work/plugin/iotgw-stamp.so"
 
 mkdir "$work/plugins"
 cp "$work/plugin/iotgw-stamp.so" "$line" "$work/plugins/"
-"$iotgw" --list-plugins --plugins-dir "$work/plugins" | grep -E '^stamp +stage +1\.0\.0 +1\.0 '
+"$iotgw" --list-plugins --plugins-dir "$work/plugins" | grep -E '^stamp +stage +1\.0\.0 +1\.1 '
 "$iotgw" --describe stamp --plugins-dir "$work/plugins" | grep -q "value (string, required)"
 
 cat > "$work/gateway.yaml" <<YAML

@@ -31,7 +31,8 @@ typedef struct tag_stage {
 
 static const iotgw_config_key keys[] = {
     {"mode", IOTGW_CFG_STRING, "none", "payload case: upper, lower or none"},
-    {"property", IOTGW_CFG_STRING, "", "an application property k=v to add (empty: none)"},
+    {"property", IOTGW_CFG_STRING, "",
+     "an application property k=v to add; system.k=v sets a system property (empty: none)"},
     {"direction", IOTGW_CFG_STRING, "up", "where it applies: up, down or both"},
     {"reject_if", IOTGW_CFG_STRING, "", "refuse payloads containing this text (empty: none)"},
     {"secret", IOTGW_CFG_STRING, "", "as an authenticator: the password every device must give"},
@@ -135,7 +136,11 @@ static iotgw_verdict transform(tag_stage* t, iotgw_msg* msg, iotgw_error* reason
     t->api->msg_commit_body(msg, body.size);
   }
   if (t->prop_key != NULL) {
-    t->api->msg_set(msg, IOTGW_PROP_APPLICATION, cstr(t->prop_key), cstr(t->prop_value));
+    static const char kSystem[] = "system.";
+    const int system = strncmp(t->prop_key, kSystem, sizeof kSystem - 1) == 0;
+    t->api->msg_set(msg, system ? IOTGW_PROP_SYSTEM : IOTGW_PROP_APPLICATION,
+                    cstr(system ? t->prop_key + sizeof kSystem - 1 : t->prop_key),
+                    cstr(t->prop_value));
   }
   t->api->msg_set(msg, IOTGW_PROP_APPLICATION, cstr("tag-build"), cstr(TAG_BUILD_STR));
   return IOTGW_CONTINUE;

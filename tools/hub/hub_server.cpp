@@ -186,6 +186,18 @@ Grant HubServer::plain_grant(std::string_view user, std::string_view password) c
     auto t = sas::parse(std::string(password), why);
     if (!t || t->policy != who)
       return {401, "the token is not signed for policy '" + who + "'", {}, false};
+    const Policy* policy = reg->policy(who);
+    if (policy != nullptr && policy->rights.count("service") == 0 &&
+        policy->rights.count("device") != 0) {
+      // A gateway's login with its device-connect policy: it proves who is calling and grants
+      // nothing by itself; each device on the connection still puts its own token (CBS).
+      if (t->expiry <= unix_seconds()) return {401, "token expired", {}, false};
+      if (!sas::covers(t->resource, reg->hostname))
+        return {401, "token for '" + t->resource + "' does not cover " + reg->hostname, {}, false};
+      if (!sas::signed_with(*t, policy->key))
+        return {401, "signature does not match policy '" + who + "'", {}, false};
+      return {200, "OK", {}, false, t->expiry};
+    }
     return check_token(*reg, std::string(password), reg->hostname);
   }
   if (rest != hub_name) return {401, "hub name '" + rest + "' is not " + hub_name, {}, false};

@@ -70,13 +70,12 @@ Grant check_token(const Registry& registry, const std::string& token, const std:
         return refuse(401, "policy '" + policy->name + "' lacks the device right");
       }
       g.device_id = device->id;
-    } else if (policy->rights.count("service") != 0) {
+    } else {
+      if (policy->rights.count("service") == 0) {
+        return refuse(401, "policy '" + policy->name + "' lacks the service right");
+      }
       g.service = true;
-    } else if (policy->rights.count("device") == 0) {
-      return refuse(401, "policy '" + policy->name + "' has neither the service nor the device right");
     }
-    // A device-only policy for the whole hub proves the caller (a gateway's PLAIN login) and
-    // grants nothing by itself: each device on the connection still puts its own token.
   } else {
     // A device's own key signs only for that device's resource.
     std::string res_host, res_device;

@@ -14,7 +14,7 @@ struct Grant {
   std::string description;  // the CBS reply's status-description
   // On 200: what the connection may now do.
   std::string device_id;    // a device's own token, or a policy with `device` for this device
-  bool service = false;     // a policy with `service`; neither: a login with no rights of its own
+  bool service = false;     // a policy with `service`
   std::int64_t expiry = 0;  // the token's se: the grant ends then unless a new token comes
 };
 
