@@ -39,8 +39,8 @@ void AmqpBridge::retire(Pools& pools, boost::asio::io_context& loop, HubConnecti
     std::lock_guard lock(pools.mutex);
     auto& pool = pools.by_loop[&loop];
     if (pool.empty() || pool.front().get() == &idle) return;
-    auto it = std::find_if(pool.begin(), pool.end(),
-                           [&](const auto& c) { return c.get() == &idle; });
+    auto it =
+        std::find_if(pool.begin(), pool.end(), [&](const auto& c) { return c.get() == &idle; });
     if (it == pool.end()) return;
     gone = *it;
     pool.erase(it);
@@ -163,8 +163,9 @@ std::unique_ptr<BridgeDevice> AmqpBridge::attach(boost::asio::io_context& loop,
   } else if (settings_.target.cbs && identity.hub_token.empty()) {
     boost::asio::post(loop, [channel] {
       if (auto ch = channel.lock()) {
-        ch->close("no token for the hub: the device presented none and the bridge has no policy "
-                  "to mint one");
+        ch->close(
+            "no token for the hub: the device presented none and the bridge has no policy "
+            "to mint one");
       }
     });
   } else if (settings_.target.cbs) {

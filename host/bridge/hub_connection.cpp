@@ -121,8 +121,9 @@ void HubConnection::connect() {
   auto resolver = std::make_shared<boost::asio::ip::tcp::resolver>(loop_);
   resolver->async_resolve(
       target_.host, target_.port,
-      [self = shared_from_this(), resolver](const boost::system::error_code& ec,
-                                            boost::asio::ip::tcp::resolver::results_type results) {
+      [self = shared_from_this(), resolver](
+          const boost::system::error_code& ec,
+          const boost::asio::ip::tcp::resolver::results_type& results) {
         if (ec) {
           self->lost("cannot resolve " + self->target_.host + ": " + ec.message());
           return;
@@ -205,9 +206,8 @@ void HubConnection::pump() {
           self->reading_ = false;
           if (!self->driver_) return;
           if (ec) {
-            const std::string why = ec == boost::asio::error::eof
-                                        ? "the hub closed the connection"
-                                        : "read failed: " + ec.message();
+            const std::string why = ec == boost::asio::error::eof ? "the hub closed the connection"
+                                                                  : "read failed: " + ec.message();
             self->lost(why);
             return;
           }
@@ -229,7 +229,7 @@ void HubConnection::pump() {
 
 HubConnection::Stats HubConnection::stats() const {
   std::lock_guard lock(error_mutex_);
-  return {up_.load(),          device_count_.load(), in_flight_count_.load(),
+  return {up_.load(),           device_count_.load(), in_flight_count_.load(),
           queued_count_.load(), held_count_.load(),   reconnects_.load(),
           last_error_};
 }
@@ -526,7 +526,8 @@ void HubConnection::send(const std::string& id, proton::message msg, bool confir
   if (!target_.cbs) {
     // A broker knows the connection, not the device: say whose message it is, as IoT Hub does.
     if (msg.to().empty()) msg.to(address);
-    msg.message_annotations().put(proton::annotation_key(proton::symbol("iothub-connection-device-id")), id);
+    msg.message_annotations().put(
+        proton::annotation_key(proton::symbol("iothub-connection-device-id")), id);
   }
   auto& box = outboxes_[address];
   if (target_.cbs) box.owner = id;
@@ -538,8 +539,8 @@ void HubConnection::send(const std::string& id, proton::message msg, bool confir
   pump();
 }
 
-void HubConnection::fail_outbox(std::map<std::string, Outbox>::iterator box,
-                                iotgw_outcome outcome, const std::string& reason) {
+void HubConnection::fail_outbox(std::map<std::string, Outbox>::iterator box, iotgw_outcome outcome,
+                                const std::string& reason) {
   std::vector<Completion> failed;
   for (auto f = in_flight_.begin(); f != in_flight_.end();) {
     if (f->second.address == box->first) {
@@ -760,7 +761,8 @@ void HubConnection::on_receiver_close(proton::receiver& r) {
   link_device_.erase(d->c2d);
   d->c2d = proton::receiver();
   d->unsettled.clear();
-  if (!r.error().empty()) log_.warn("bridge", id + ": the hub closed its C2D link: " + r.error().what());
+  if (!r.error().empty())
+    log_.warn("bridge", id + ": the hub closed its C2D link: " + r.error().what());
 }
 
 }  // namespace iotgw::bridge

@@ -127,7 +127,7 @@ class HubConnection final : public proton::messaging_handler,
     bool want_c2d = false;
     std::set<std::string> addresses;  // the outboxes it uses
     std::size_t queued = 0;           // in some outbox, not yet sent
-    bool held = false;       // its reading is paused until `queued` drops
+    bool held = false;                // its reading is paused until `queued` drops
     proton::receiver c2d;
     std::map<std::uint64_t, proton::delivery> unsettled;
     std::uint64_t next_delivery = 1;
@@ -196,8 +196,7 @@ class HubConnection final : public proton::messaging_handler,
   std::uint64_t next_order_ = 1;
   std::size_t queued_ = 0, held_ = 0;  // sums over devices
   std::atomic<bool> up_{false};
-  std::atomic<std::size_t> device_count_{0}, in_flight_count_{0}, queued_count_{0},
-      held_count_{0};
+  std::atomic<std::size_t> device_count_{0}, in_flight_count_{0}, queued_count_{0}, held_count_{0};
   std::atomic<unsigned> reconnects_{0};
   mutable std::mutex error_mutex_;
   std::string last_error_;

@@ -66,6 +66,15 @@ std::optional<std::string> MapReader::string(const std::string& key, bool requir
   return n.Scalar();
 }
 
+std::optional<std::string> MapReader::one_of(const std::string& key,
+                                             const std::vector<std::string>& valid,
+                                             const std::string& what) {
+  auto value = string(key);
+  if (!value || std::find(valid.begin(), valid.end(), *value) != valid.end()) return value;
+  error(key, "unknown " + what + " '" + *value + "' (valid: " + join(valid, ", ") + ")");
+  return std::nullopt;
+}
+
 std::optional<std::int64_t> MapReader::integer(const std::string& key, std::int64_t min,
                                                std::int64_t max) {
   if (!has(key)) return std::nullopt;

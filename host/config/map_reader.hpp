@@ -34,6 +34,9 @@ class MapReader {
   Mark mark(const std::string& key) const;
 
   std::optional<std::string> string(const std::string& key, bool required = false);
+  // A string that must be one of `valid`; otherwise an error naming `what` and the valid ones.
+  std::optional<std::string> one_of(const std::string& key, const std::vector<std::string>& valid,
+                                    const std::string& what);
   std::optional<std::int64_t> integer(const std::string& key, std::int64_t min, std::int64_t max);
   std::optional<bool> boolean(const std::string& key);
   std::optional<std::chrono::milliseconds> duration(const std::string& key);

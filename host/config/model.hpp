@@ -37,12 +37,12 @@ struct BridgeSpec {
   // iothub and amqp: where the hub is and how the gateway logs in.
   std::string host = "127.0.0.1";
   std::string port = "5672";
-  bool tls = false;        // amqps://
-  std::string ca_file;     // amqps: trust these CAs instead of the system's
-  std::string hostname;    // the hub's own name: token audiences, TLS peer name, AMQP hostname
+  bool tls = false;      // amqps://
+  std::string ca_file;   // amqps: trust these CAs instead of the system's
+  std::string hostname;  // the hub's own name: token audiences, TLS peer name, AMQP hostname
   std::string sasl = "anonymous";  // or plain
   std::string user, password;      // plain; iothub with a policy mints them when left out
-  std::string policy;      // iothub: mint device tokens from this policy ...
+  std::string policy;              // iothub: mint device tokens from this policy ...
   std::string policy_key;  // ... and its key (base64); else devices' own tokens pass through
   std::chrono::milliseconds token_ttl{3'600'000};
   // Address templates ({deviceId}); amqp: a message's own `to` wins over telemetry_address.

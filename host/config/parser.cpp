@@ -17,8 +17,8 @@ const std::vector<std::string> kTopKeys = {"gateway", "bridge", "stages", "liste
 const std::vector<std::string> kGatewayKeys = {"plugins_dir", "threads", "drain_timeout",
                                                "log_level"};
 const std::vector<std::string> kBridgeKeys = {
-    "flavour", "echo",      "url",        "ca_file",   "hostname",          "sasl",
-    "user",    "password",  "policy",     "policy_key", "token_ttl",        "telemetry_address",
+    "flavour",     "echo",      "url",    "ca_file",    "hostname",  "sasl",
+    "user",        "password",  "policy", "policy_key", "token_ttl", "telemetry_address",
     "c2d_address", "idle_close"};
 const std::vector<std::string> kFlavours = {"loopback", "iothub", "amqp"};
 const std::vector<std::string> kSaslMechanisms = {"anonymous", "plain"};
@@ -66,13 +66,7 @@ void parse_bridge(const YAML::Node& n, const std::filesystem::path& file, Topolo
                   Diagnostics& diags) {
   MapReader r(n, file.string(), "bridge", kBridgeKeys, diags);
   t.bridge.mark = r.mark();
-  if (auto f = r.string("flavour")) {
-    if (std::find(kFlavours.begin(), kFlavours.end(), *f) == kFlavours.end()) {
-      r.error("flavour", "unknown flavour '" + *f + "' (valid: " + join(kFlavours, ", ") + ")");
-    } else {
-      t.bridge.flavour = *f;
-    }
-  }
+  if (auto f = r.one_of("flavour", kFlavours, "flavour")) t.bridge.flavour = *f;
   if (auto e = r.boolean("echo")) t.bridge.echo = *e;
   if (auto url = r.string("url")) {
     std::string rest = *url;
@@ -100,21 +94,15 @@ void parse_bridge(const YAML::Node& n, const std::filesystem::path& file, Topolo
     if (!t.bridge.tls) r.error("ca_file", "'ca_file' is for amqps:// urls");
   }
   if (auto h = r.string("hostname")) t.bridge.hostname = *h;
-  if (auto m = r.string("sasl")) {
-    if (std::find(kSaslMechanisms.begin(), kSaslMechanisms.end(), *m) == kSaslMechanisms.end()) {
-      r.error("sasl",
-              "unknown sasl '" + *m + "' (valid: " + join(kSaslMechanisms, ", ") + ")");
-    } else {
-      t.bridge.sasl = *m;
-    }
-  }
+  if (auto m = r.one_of("sasl", kSaslMechanisms, "sasl")) t.bridge.sasl = *m;
   if (auto u = r.string("user")) t.bridge.user = *u;
   if (auto p = r.string("password")) t.bridge.password = *p;
   if (auto p = r.string("policy")) t.bridge.policy = *p;
   if (auto k = r.string("policy_key")) {
     t.bridge.policy_key = *k;
     const auto key = sas::base64_decode(*k);
-    if (!key || key->empty()) r.error("policy_key", "'policy_key' is not base64 (a shared access key)");
+    if (!key || key->empty())
+      r.error("policy_key", "'policy_key' is not base64 (a shared access key)");
   }
   if (auto ttl = r.duration("token_ttl")) t.bridge.token_ttl = *ttl;
   if (auto a = r.string("telemetry_address")) t.bridge.telemetry_address = *a;
@@ -132,11 +120,13 @@ void parse_bridge(const YAML::Node& n, const std::filesystem::path& file, Topolo
   }
   if (t.bridge.sasl == "plain" && t.bridge.user.empty() &&
       !(t.bridge.flavour == "iothub" && !t.bridge.policy.empty())) {
-    r.error("sasl", "'sasl: plain' needs 'user' and 'password' (flavour iothub with a policy "
-                    "makes them itself)");
+    r.error("sasl",
+            "'sasl: plain' needs 'user' and 'password' (flavour iothub with a policy "
+            "makes them itself)");
   }
   if (t.bridge.sasl != "plain" && (!t.bridge.user.empty() || !t.bridge.password.empty())) {
-    r.error(t.bridge.user.empty() ? "password" : "user", "'user' and 'password' need 'sasl: plain'");
+    r.error(t.bridge.user.empty() ? "password" : "user",
+            "'user' and 'password' need 'sasl: plain'");
   }
   if (t.bridge.telemetry_address.empty()) {
     r.error("telemetry_address", "'telemetry_address' must not be empty");
@@ -226,14 +216,10 @@ void parse_listeners(const YAML::Node& n, const std::filesystem::path& file, Top
     bool good = true;
     auto name = unique_name(r, "listener", names);
     auto adapter = r.string("adapter", true);
-    if (auto tr = r.string("transport")) {
-      if (std::find(kTransports.begin(), kTransports.end(), *tr) == kTransports.end()) {
-        r.error("transport",
-                "unknown transport '" + *tr + "' (valid: " + join(kTransports, ", ") + ")");
-        good = false;
-      } else {
-        l.transport = *tr;
-      }
+    if (r.has("transport")) {
+      auto tr = r.one_of("transport", kTransports, "transport");
+      good = good && tr.has_value();
+      if (tr) l.transport = *tr;
     }
     auto bind = r.string("bind", true);
     if (bind) {

@@ -38,8 +38,10 @@ class ConnectionHandler {
 
 struct ConnectionLimits {
   std::size_t read_chunk = std::size_t{16} * 1024;
-  std::size_t max_buffered_input = std::size_t{16} * 1024 * 1024;  // unconsumed bytes before we give up
-  std::size_t write_high_water = std::size_t{256} * 1024;          // on_writable fires after draining past it
+  std::size_t max_buffered_input =
+      std::size_t{16} * 1024 * 1024;  // unconsumed bytes before we give up
+  std::size_t write_high_water =
+      std::size_t{256} * 1024;  // on_writable fires after draining past it
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -93,8 +95,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::function<void()> finished_;
 
   State state_ = State::starting;
-  bool reading_ = false;  // a read is outstanding
-  std::uint8_t holds_ = 0;  // Hold bits
+  bool reading_ = false;     // a read is outstanding
+  std::uint8_t holds_ = 0;   // Hold bits
   bool in_handler_ = false;  // guards against re-entrant process_input
   std::vector<std::uint8_t> input_;
   std::size_t input_begin_ = 0;

@@ -18,7 +18,9 @@ std::string topology(const BrokerUnderTest& broker) {
   return "gateway: {plugins_dir: plugins, threads: 1}\n"
          "bridge:\n"
          "  flavour: amqp\n"
-         "  url: " + broker.url() + "\n"
+         "  url: " +
+         broker.url() +
+         "\n"
          "  sasl: plain\n"
          "  user: guest\n"
          "  password: guest\n"
@@ -53,8 +55,7 @@ TEST(BridgeAmqp, RabbitMqGetsEachMessageAtItsAddressWithItsDevice) {
   EXPECT_NE(telemetry.output.find(R"("device": "dev1")"), std::string::npos) << telemetry.output;
   const auto mapped = broker.receive("/queue/mapped", 1);
   EXPECT_EQ(mapped.code, 0) << mapped.output;
-  EXPECT_NE(mapped.output.find(R"("body": "by mapping", "to": "/queue/mapped")"),
-            std::string::npos)
+  EXPECT_NE(mapped.output.find(R"("body": "by mapping", "to": "/queue/mapped")"), std::string::npos)
       << mapped.output;
   EXPECT_NE(mapped.output.find(R"("device": "dev2")"), std::string::npos) << mapped.output;
 }

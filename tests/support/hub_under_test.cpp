@@ -44,35 +44,36 @@ HubUnderTest::~HubUnderTest() {
 void HubUnderTest::make_certificates() const {
   const auto p = [this](const char* name) { return (dir_ / name).string(); };
   const auto timeout = std::chrono::seconds(60);
-  must(run("/usr/bin/openssl", {"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-                       "/CN=iotgw test CA", "-keyout", p("ca.key"), "-out", p("ca.pem")},
+  must(run("/usr/bin/openssl",
+           {"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+            "/CN=iotgw test CA", "-keyout", p("ca.key"), "-out", p("ca.pem")},
            timeout),
        "making the test CA");
-  must(run("/usr/bin/openssl", {"req", "-newkey", "rsa:2048", "-nodes", "-subj",
-                       std::string("/CN=") + kHubHost, "-keyout", p("hub.key"), "-out",
-                       p("hub.csr")},
+  must(run("/usr/bin/openssl",
+           {"req", "-newkey", "rsa:2048", "-nodes", "-subj", std::string("/CN=") + kHubHost,
+            "-keyout", p("hub.key"), "-out", p("hub.csr")},
            timeout),
        "making the hub's key");
   write_file(dir_ / "san.ext", std::string("subjectAltName=DNS:") + kHubHost + "\n");
-  must(run("/usr/bin/openssl", {"x509", "-req", "-in", p("hub.csr"), "-CA", p("ca.pem"), "-CAkey",
-                       p("ca.key"), "-CAcreateserial", "-days", "2", "-extfile", p("san.ext"),
-                       "-out", p("hub.pem")},
+  must(run("/usr/bin/openssl",
+           {"x509", "-req", "-in", p("hub.csr"), "-CA", p("ca.pem"), "-CAkey", p("ca.key"),
+            "-CAcreateserial", "-days", "2", "-extfile", p("san.ext"), "-out", p("hub.pem")},
            timeout),
        "signing the hub's certificate");
 }
 
 void HubUnderTest::start() {
-  std::vector<std::string> args{"--registry", registry(), "--listen", "127.0.0.1:" + port_,
-                                "--data-dir", (dir_ / "data").string()};
+  std::vector<std::string> args{"--registry",         registry(),   "--listen",
+                                "127.0.0.1:" + port_, "--data-dir", (dir_ / "data").string()};
   if (options_.tls) {
-    for (const auto& a : {std::string("--tls-listen"), "127.0.0.1:" + tls_port_,
-                          std::string("--cert"), (dir_ / "hub.pem").string(),
-                          std::string("--key"), (dir_ / "hub.key").string()}) {
+    for (const auto& a :
+         {std::string("--tls-listen"), "127.0.0.1:" + tls_port_, std::string("--cert"),
+          (dir_ / "hub.pem").string(), std::string("--key"), (dir_ / "hub.key").string()}) {
       args.push_back(a);
     }
   }
-  process_ = std::make_unique<Process>(kHub, args,
-                                       dir_ / ("hub-" + std::to_string(++starts_) + ".log"));
+  process_ =
+      std::make_unique<Process>(kHub, args, dir_ / ("hub-" + std::to_string(++starts_) + ".log"));
   auto bound = process_->wait_for("\\] listening on 127\\.0\\.0\\.1:([0-9]+)");
   if (!bound) throw std::runtime_error("iotgw-hub did not start:\n" + process_->output());
   port_ = *bound;
@@ -96,16 +97,15 @@ void HubUnderTest::restart() {
 
 std::string bridge_topology(const std::string& bridge_lines, const std::string& line_options,
                             int threads) {
-  return "gateway: {plugins_dir: plugins, threads: " + std::to_string(threads) +
-         "}\nbridge:\n" + bridge_lines +
+  return "gateway: {plugins_dir: plugins, threads: " + std::to_string(threads) + "}\nbridge:\n" +
+         bridge_lines +
          "listeners:\n  - {name: lines, adapter: line, bind: '127.0.0.1:0', options: " +
          line_options + "}\n";
 }
 
 std::string HubUnderTest::monitor(int count) const {
   return run(kHub,
-             {"monitor", "--registry", registry(), "--url", url_, "--count",
-              std::to_string(count)},
+             {"monitor", "--registry", registry(), "--url", url_, "--count", std::to_string(count)},
              std::chrono::seconds(20))
       .output;
 }

@@ -111,10 +111,14 @@ int main(int argc, char** argv) {
   Options o{argv[1], argv[2], argv[3], argv[4]};
   for (int i = 5; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
-    if (a == "--devices") o.devices = std::stoi(argv[i + 1]);
-    else if (a == "--count") o.count = std::stol(argv[i + 1]);
-    else if (a == "--size") o.size = std::stoul(argv[i + 1]);
-    else if (a == "--window") o.window = std::stoi(argv[i + 1]);
+    if (a == "--devices")
+      o.devices = std::stoi(argv[i + 1]);
+    else if (a == "--count")
+      o.count = std::stol(argv[i + 1]);
+    else if (a == "--size")
+      o.size = std::stoul(argv[i + 1]);
+    else if (a == "--window")
+      o.window = std::stoi(argv[i + 1]);
   }
   iotgw::config::BridgeSpec spec;
   spec.flavour = "iothub";
