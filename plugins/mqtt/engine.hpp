@@ -1,0 +1,120 @@
+// One device's MQTT session, sans-I/O: bytes and host answers in, packets and host requests
+// out, through EngineHost. The adapter plugin connects it to the iotgw host; tests drive it with
+// no socket at all. IoT Hub's conventions: the client id is the device id, telemetry goes to
+// the device's events topic, C2D comes from its devicebound filter.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "codec/codec.hpp"
+#include "iotgw/abi.h"
+#include "iothub_topics.hpp"
+
+namespace iotgw::mqtt {
+
+struct EngineOptions {
+  std::size_t max_packet = 256 * 1024 + 1024;
+  std::size_t max_inflight = 16;  // unacknowledged QoS 1 publishes before reading pauses
+  std::chrono::milliseconds connect_timeout{10'000};
+  std::chrono::seconds max_keep_alive{1'200};  // also used when the client asks for none
+  std::string hostname;                        // when set, the user name's host must be this
+};
+
+enum class Timer : std::uint32_t { connect = 1, keep_alive = 2 };
+
+struct Credentials {
+  std::string client_id, username, password;
+};
+
+struct MessageData {
+  std::string body;
+  Properties props;
+  bool redelivered = false;  // C2D: the hub delivered it before (sent with DUP)
+};
+
+// What the engine asks of its host. All calls happen on the connection's loop.
+class EngineHost {
+ public:
+  virtual ~EngineHost() = default;
+  virtual void write(std::span<const std::uint8_t> bytes) = 0;
+  virtual void close(const std::string& reason) = 0;
+  virtual void pause_reading(bool paused) = 0;
+  // True while the host holds reading (the bridge cannot take more): stop consuming input.
+  virtual bool reading_held() const = 0;
+  virtual void set_timer(Timer timer, std::chrono::milliseconds after) = 0;
+  virtual void cancel_timer(Timer timer) = 0;
+  // Returns the token on_auth_result will carry, or nullopt when the host refuses to start.
+  virtual std::optional<std::uint64_t> authenticate(const Credentials& credentials) = 0;
+  // QoS 1 returns the token on_upstream_result will carry; nullopt when the host refused it.
+  virtual std::optional<std::uint64_t> send_upstream(MessageData message, bool at_least_once) = 0;
+  virtual void set_downstream(bool enabled) = 0;
+  virtual void settle(std::uint64_t delivery, iotgw_outcome outcome) = 0;
+  // clean_session=1 forgets the device's stored session; 0 returns whether one was stored
+  // (session present) and whether it had C2D subscribed.
+  virtual bool resume_session(const std::string& device, bool clean, bool& subscribed) = 0;
+  // At the end of a clean_session=0 connection: what the next one restores.
+  virtual void store_session(const std::string& device, bool subscribed) = 0;
+  virtual void log_warning(const std::string& message) = 0;
+};
+
+class Engine {
+ public:
+  Engine(EngineHost& host, EngineOptions options);
+
+  // Returns how many bytes were used; the host hands the rest again later.
+  std::size_t on_bytes(std::span<const std::uint8_t> data);
+  void on_timer(Timer timer);
+  void on_auth_result(std::uint64_t token, iotgw_status status, const std::string& device_id,
+                      const std::string& reason);
+  void on_upstream_result(std::uint64_t token, iotgw_outcome outcome, const std::string& reason);
+  void on_downstream(MessageData message, std::uint64_t delivery);
+  // The connection is gone without DISCONNECT: the will goes upstream (QoS 0). Nothing else.
+  void on_closed();
+
+  bool connected() const { return state_ == State::connected; }
+  const std::string& device_id() const { return device_; }
+
+ private:
+  enum class State { awaiting_connect, authenticating, connected, closed };
+
+  void handle(Connect& c);
+  void handle(Publish& p);
+  void handle(const Ack& a);
+  void handle(const Subscribe& s);
+  void handle(const Unsubscribe& u);
+  void handle(const Bare& b);
+  template <typename Other>
+  void handle(const Other&) {
+    fail("a client may not send that packet");
+  }
+  void refuse_connect(ConnectCode code, const std::string& why);
+  void fail(const std::string& why);  // protocol violation: will, then close
+  void send(const Packet& packet);
+  void arm_keep_alive();
+  void send_will();
+
+  EngineHost& host_;
+  EngineOptions options_;
+  DecodeLimits limits_;
+  State state_ = State::awaiting_connect;
+  std::uint64_t auth_token_ = 0;
+  Connect connect_;  // kept from CONNECT until authenticated; the will until the end
+  std::string device_;
+  bool clean_session_ = true;
+  std::chrono::milliseconds keep_alive_{0};
+  bool subscribed_ = false;
+  std::map<std::uint64_t, std::uint16_t> upstream_;    // host token -> PUBLISH packet id
+  std::map<std::uint16_t, std::uint64_t> downstream_;  // our packet id -> host delivery
+  std::uint16_t next_packet_id_ = 1;
+  bool paused_ = false;
+  bool disconnected_ = false;  // DISCONNECT received: the will is discarded
+  std::vector<std::uint8_t> out_;
+};
+
+}  // namespace iotgw::mqtt

@@ -1,0 +1,180 @@
+// `mqtt`: the MQTT 3.1.1 adapter with IoT Hub's conventions, so unmodified device SDKs work
+// through iotgw. The protocol lives in Engine (sans-I/O); this file only connects it to the
+// host: bytes, timers, authentication, messages and the per-device session store.
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "engine.hpp"
+#include "iotgw/plugin.hpp"
+
+namespace {
+
+using iotgw::mqtt::Credentials;
+using iotgw::mqtt::Engine;
+using iotgw::mqtt::EngineOptions;
+using iotgw::mqtt::MessageData;
+using iotgw::mqtt::Timer;
+
+// clean_session=0 sessions, by device id: whether C2D was subscribed. Shared by the listener's
+// connections on every loop.
+class SessionStore {
+ public:
+  bool resume(const std::string& device, bool clean, bool& subscribed) {
+    std::lock_guard lock(mutex_);
+    auto it = sessions_.find(device);
+    if (clean) {
+      if (it != sessions_.end()) sessions_.erase(it);
+      subscribed = false;
+      return false;
+    }
+    subscribed = it != sessions_.end() && it->second;
+    return it != sessions_.end();
+  }
+  void store(const std::string& device, bool subscribed) {
+    std::lock_guard lock(mutex_);
+    sessions_[device] = subscribed;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, bool> sessions_;
+};
+
+class MqttConnection final : public iotgw::AdapterConnection, public iotgw::mqtt::EngineHost {
+ public:
+  MqttConnection(iotgw::Connection conn, const EngineOptions& options, SessionStore& sessions,
+                 const iotgw::Context& ctx)
+      : AdapterConnection(conn), sessions_(sessions), ctx_(ctx), engine_(*this, options) {}
+
+  // AdapterConnection
+  std::size_t on_bytes(std::span<const std::uint8_t> data) override {
+    return engine_.on_bytes(data);
+  }
+  void on_timer(std::uint32_t id) override { engine_.on_timer(static_cast<Timer>(id)); }
+  void on_auth_result(std::uint64_t token, iotgw_status status, const iotgw_identity* identity,
+                      const char* reason) override {
+    engine_.on_auth_result(
+        token, status, identity != nullptr ? std::string(iotgw::to_view(identity->device_id)) : "",
+        reason != nullptr ? reason : "");
+  }
+  void on_upstream_result(std::uint64_t token, iotgw_outcome outcome, const char* reason) override {
+    engine_.on_upstream_result(token, outcome, reason != nullptr ? reason : "");
+  }
+  void on_downstream(const iotgw::Message& msg, std::uint64_t delivery) override {
+    MessageData m{std::string(msg.body()), {}};
+    msg.for_each(iotgw::Scope::system, [&](std::string_view k, std::string_view v) {
+      m.props.system.emplace_back(k, v);
+    });
+    msg.for_each(iotgw::Scope::application, [&](std::string_view k, std::string_view v) {
+      m.props.application.emplace_back(k, v);
+    });
+    const auto count = msg.get(iotgw::Scope::annotation, "iothub-deliverycount");
+    m.redelivered = count && !count->empty() && *count != "0";
+    engine_.on_downstream(std::move(m), delivery);
+  }
+  void on_drain() override { connection().close("the gateway is draining"); }
+  void on_closed() override { engine_.on_closed(); }
+
+  // EngineHost
+  void write(std::span<const std::uint8_t> bytes) override { connection().write(bytes); }
+  void close(const std::string& reason) override { connection().close(reason); }
+  void pause_reading(bool paused) override {
+    if (paused) {
+      connection().pause_reading();
+    } else {
+      connection().resume_reading();
+    }
+  }
+  bool reading_held() const override {
+    return const_cast<MqttConnection*>(this)->connection().reading_paused();
+  }
+  void set_timer(Timer timer, std::chrono::milliseconds after) override {
+    connection().set_timer(static_cast<std::uint32_t>(timer), after);
+  }
+  void cancel_timer(Timer timer) override {
+    connection().cancel_timer(static_cast<std::uint32_t>(timer));
+  }
+  std::optional<std::uint64_t> authenticate(const Credentials& c) override {
+    iotgw_credentials creds{};
+    creds.struct_size = sizeof creds;
+    creds.client_id = iotgw::to_c(c.client_id);
+    creds.username = iotgw::to_c(c.username);
+    creds.password = {reinterpret_cast<const std::uint8_t*>(c.password.data()), c.password.size()};
+    return connection().authenticate(creds);
+  }
+  std::optional<std::uint64_t> send_upstream(MessageData message, bool at_least_once) override {
+    auto msg = connection().new_message();
+    msg.set_body(message.body);
+    for (const auto& [k, v] : message.props.system) msg.set(iotgw::Scope::system, k, v);
+    for (const auto& [k, v] : message.props.application) msg.set(iotgw::Scope::application, k, v);
+    std::uint64_t token = 0;
+    const auto qos = at_least_once ? IOTGW_QOS_AT_LEAST_ONCE : IOTGW_QOS_AT_MOST_ONCE;
+    if (connection().send_upstream(std::move(msg), qos, token) != IOTGW_OK) return std::nullopt;
+    return token;
+  }
+  void set_downstream(bool enabled) override { connection().set_downstream(enabled); }
+  void settle(std::uint64_t delivery, iotgw_outcome outcome) override {
+    connection().settle(delivery, outcome);
+  }
+  bool resume_session(const std::string& device, bool clean, bool& subscribed) override {
+    return sessions_.resume(device, clean, subscribed);
+  }
+  void store_session(const std::string& device, bool subscribed) override {
+    sessions_.store(device, subscribed);
+  }
+  void log_warning(const std::string& message) override { ctx_.warn(message); }
+
+ private:
+  SessionStore& sessions_;
+  const iotgw::Context& ctx_;
+  Engine engine_;
+};
+
+class MqttAdapter final : public iotgw::AdapterBase {
+ public:
+  static constexpr const char* name = "mqtt";
+  static constexpr const char* version = "0.1.0";
+  static constexpr const char* description =
+      "MQTT 3.1.1 (and 3.1) with IoT Hub's topics: telemetry, C2D, QoS 0 and 1";
+  static constexpr iotgw_config_key config_keys[] = {
+      {"max_packet", IOTGW_CFG_SIZE, "257KB",
+       "largest packet accepted (IoT Hub's 256 KB plus headers); a larger one closes"},
+      {"max_inflight", IOTGW_CFG_INT, "16",
+       "unacknowledged QoS 1 publishes per connection before reading pauses"},
+      {"connect_timeout", IOTGW_CFG_DURATION, "10s", "close a connection with no CONNECT by then"},
+      {"max_keep_alive", IOTGW_CFG_DURATION, "20m",
+       "cap on 1.5 x the client's keep-alive; also used when the client asks for none"},
+      {"hostname", IOTGW_CFG_STRING, "",
+       "the hub name user names must carry ({hub}/{device}/?api-version=...); empty: any"},
+  };
+
+  MqttAdapter(const iotgw::Context& ctx, const iotgw::Config& config) : AdapterBase(ctx) {
+    options_.max_packet = config.size("max_packet");
+    if (options_.max_packet < 64) throw iotgw::Error("max_packet must be at least 64 bytes");
+    const auto inflight = config.integer("max_inflight");
+    if (inflight < 1 || inflight > 65535) {
+      throw iotgw::Error("max_inflight must be from 1 to 65535");
+    }
+    options_.max_inflight = static_cast<std::size_t>(inflight);
+    options_.connect_timeout = config.duration("connect_timeout");
+    if (options_.connect_timeout.count() <= 0) throw iotgw::Error("connect_timeout must be > 0");
+    options_.max_keep_alive =
+        std::chrono::duration_cast<std::chrono::seconds>(config.duration("max_keep_alive"));
+    if (options_.max_keep_alive.count() <= 0) throw iotgw::Error("max_keep_alive must be >= 1s");
+    options_.hostname = config.string("hostname");
+  }
+
+  std::unique_ptr<iotgw::AdapterConnection> open(iotgw::Connection conn,
+                                                 const iotgw_conn_info&) override {
+    return std::make_unique<MqttConnection>(conn, options_, sessions_, context());
+  }
+
+ private:
+  EngineOptions options_;
+  SessionStore sessions_;
+};
+
+}  // namespace
+
+IOTGW_ADAPTER_PLUGIN(MqttAdapter)
