@@ -14,21 +14,22 @@ namespace {
 
 class HubDevice final : public BridgeDevice {
  public:
-  HubDevice(std::shared_ptr<HubConnection> conn, std::string id)
-      : conn_(std::move(conn)), id_(std::move(id)) {}
-  ~HubDevice() override { conn_->remove_device(id_); }
+  HubDevice(std::shared_ptr<HubConnection> conn, std::string id, std::uint64_t attachment)
+      : conn_(std::move(conn)), id_(std::move(id)), attachment_(attachment) {}
+  ~HubDevice() override { conn_->remove_device(id_, attachment_); }
 
   void send(std::unique_ptr<iotgw_msg> msg, iotgw_qos qos, Completion done) override {
-    conn_->send(id_, to_amqp(*msg), qos == IOTGW_QOS_AT_LEAST_ONCE, std::move(done));
+    conn_->send(id_, attachment_, to_amqp(*msg), qos == IOTGW_QOS_AT_LEAST_ONCE, std::move(done));
   }
-  void set_downstream(bool enabled) override { conn_->set_downstream(id_, enabled); }
+  void set_downstream(bool enabled) override { conn_->set_downstream(id_, attachment_, enabled); }
   void settle(std::uint64_t delivery, iotgw_outcome outcome, std::string_view) override {
-    conn_->settle(id_, delivery, outcome);
+    conn_->settle(id_, attachment_, delivery, outcome);
   }
 
  private:
   std::shared_ptr<HubConnection> conn_;
   std::string id_;
+  std::uint64_t attachment_;
 };
 
 }  // namespace
@@ -173,9 +174,9 @@ std::unique_ptr<BridgeDevice> AmqpBridge::attach(boost::asio::io_context& loop,
     std::string why;
     if (auto t = sas::parse(token, why)) expiry = t->expiry;
   }
-  conn->add_device(identity.device_id, std::move(token), expiry, std::move(mint),
-                   std::move(channel));
-  return std::make_unique<HubDevice>(std::move(conn), identity.device_id);
+  const auto attachment = conn->add_device(identity.device_id, std::move(token), expiry,
+                                           std::move(mint), std::move(channel));
+  return std::make_unique<HubDevice>(std::move(conn), identity.device_id, attachment);
 }
 
 }  // namespace iotgw::bridge

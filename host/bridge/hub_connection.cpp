@@ -367,23 +367,38 @@ void HubConnection::put_token(const std::string& id) {
   cbs_out_.send(m);  // queued by Proton until the link has credit
 }
 
-void HubConnection::add_device(const std::string& id, std::string token, std::int64_t expiry,
-                               Minter mint, std::weak_ptr<DeviceChannel> channel) {
+std::uint64_t HubConnection::add_device(const std::string& id, std::string token,
+                                        std::int64_t expiry, Minter mint,
+                                        std::weak_ptr<DeviceChannel> channel) {
   idle_timer_.cancel();
+  if (auto old = devices_.find(id); old != devices_.end()) {
+    // One connection per device: the newer one takes over, as IoT Hub itself does.
+    auto older = old->second.channel.lock();
+    remove_device(id, old->second.attachment);
+    if (older) older->close("a newer connection for " + id + " took over");
+  }
   auto& d = devices_[id];
+  d.attachment = next_attachment_++;
   d.token = std::move(token);
   d.expiry = expiry;
   d.mint = std::move(mint);
   const auto now = unix_seconds();
   d.renew_at = d.mint && expiry > now ? now + (expiry - now) * 4 / 5 : 0;
   d.channel = std::move(channel);
-  if (!open_) return;
+  const auto attachment = d.attachment;
+  if (!open_) return attachment;
   if (target_.cbs) {
     put_token(id);
   } else {
     authorized(id, d);
   }
   pump();
+  return attachment;
+}
+
+HubConnection::Device* HubConnection::attached(const std::string& id, std::uint64_t attachment) {
+  auto it = devices_.find(id);
+  return it != devices_.end() && it->second.attachment == attachment ? &it->second : nullptr;
 }
 
 void HubConnection::authorized(const std::string& id, Device& d) {
@@ -401,9 +416,9 @@ void HubConnection::authorized(const std::string& id, Device& d) {
   if (d.want_c2d) open_c2d(id, d);
 }
 
-void HubConnection::remove_device(const std::string& id) {
+void HubConnection::remove_device(const std::string& id, std::uint64_t attachment) {
   auto it = devices_.find(id);
-  if (it == devices_.end()) return;
+  if (it == devices_.end() || it->second.attachment != attachment) return;
   auto& d = it->second;
   for (auto& [n, delivery] : d.unsettled) delivery.release();  // the hub delivers it again
   std::vector<Completion> released;
@@ -514,14 +529,14 @@ void HubConnection::flush(const std::string& address, Outbox& box) {
   }
 }
 
-void HubConnection::send(const std::string& id, proton::message msg, bool confirmed,
-                         Completion done) {
-  auto it = devices_.find(id);
-  if (it == devices_.end()) {
+void HubConnection::send(const std::string& id, std::uint64_t attachment, proton::message msg,
+                         bool confirmed, Completion done) {
+  Device* dev = attached(id, attachment);
+  if (dev == nullptr) {
     if (done) boost::asio::post(loop_, [done] { done(IOTGW_RELEASED, "device not attached"); });
     return;
   }
-  auto& d = it->second;
+  auto& d = *dev;
   const std::string address = address_of(id, msg);
   if (!target_.cbs) {
     // A broker knows the connection, not the device: say whose message it is, as IoT Hub does.
@@ -584,10 +599,10 @@ HubConnection::Device* HubConnection::device_of(const proton::link& l, std::stri
   return &d->second;
 }
 
-void HubConnection::set_downstream(const std::string& id, bool enabled) {
-  auto it = devices_.find(id);
-  if (it == devices_.end()) return;
-  auto& d = it->second;
+void HubConnection::set_downstream(const std::string& id, std::uint64_t attachment, bool enabled) {
+  Device* dev = attached(id, attachment);
+  if (dev == nullptr) return;
+  auto& d = *dev;
   d.want_c2d = enabled;
   if (enabled) {
     open_c2d(id, d);
@@ -600,11 +615,12 @@ void HubConnection::set_downstream(const std::string& id, bool enabled) {
   pump();
 }
 
-void HubConnection::settle(const std::string& id, std::uint64_t delivery, iotgw_outcome outcome) {
-  auto it = devices_.find(id);
-  if (it == devices_.end()) return;
-  auto u = it->second.unsettled.find(delivery);
-  if (u == it->second.unsettled.end()) return;
+void HubConnection::settle(const std::string& id, std::uint64_t attachment, std::uint64_t delivery,
+                           iotgw_outcome outcome) {
+  Device* d = attached(id, attachment);
+  if (d == nullptr) return;
+  auto u = d->unsettled.find(delivery);
+  if (u == d->unsettled.end()) return;
   switch (outcome) {
     case IOTGW_ACCEPTED: u->second.accept(); break;
     case IOTGW_REJECTED: u->second.reject(); break;
@@ -618,7 +634,7 @@ void HubConnection::settle(const std::string& id, std::uint64_t delivery, iotgw_
       break;
     default: u->second.release(); break;
   }
-  it->second.unsettled.erase(u);
+  d->unsettled.erase(u);
   pump();
 }
 

@@ -89,13 +89,16 @@ class HubConnection final : public proton::messaging_handler,
   };
   Stats stats() const;
 
-  // Device operations; all on the loop.
-  void add_device(const std::string& id, std::string token, std::int64_t expiry, Minter mint,
-                  std::weak_ptr<DeviceChannel> channel);
-  void remove_device(const std::string& id);
-  void send(const std::string& id, proton::message msg, bool confirmed, Completion done);
-  void set_downstream(const std::string& id, bool enabled);
-  void settle(const std::string& id, std::uint64_t delivery, iotgw_outcome outcome);
+  // Device operations; all on the loop. add_device returns the attachment the others name: a
+  // newer connection for the same device takes over, and the older one's calls then do nothing.
+  std::uint64_t add_device(const std::string& id, std::string token, std::int64_t expiry,
+                           Minter mint, std::weak_ptr<DeviceChannel> channel);
+  void remove_device(const std::string& id, std::uint64_t attachment);
+  void send(const std::string& id, std::uint64_t attachment, proton::message msg, bool confirmed,
+            Completion done);
+  void set_downstream(const std::string& id, std::uint64_t attachment, bool enabled);
+  void settle(const std::string& id, std::uint64_t attachment, std::uint64_t delivery,
+              iotgw_outcome outcome);
 
  private:
   struct Pending {
@@ -123,6 +126,7 @@ class HubConnection final : public proton::messaging_handler,
     std::int64_t renew_at = 0;
     Minter mint;
     std::weak_ptr<DeviceChannel> channel;
+    std::uint64_t attachment = 0;
     bool authorized = false;
     bool want_c2d = false;
     std::set<std::string> addresses;  // the outboxes it uses
@@ -167,6 +171,8 @@ class HubConnection final : public proton::messaging_handler,
   void renew_tokens();
   void publish_stats();  // copies the loop's counts where stats() reads them
   Device* device_of(const proton::link& l, std::string& id);
+  Device* attached(const std::string& id, std::uint64_t attachment);
+  std::uint64_t next_attachment_ = 1;
 
   boost::asio::io_context& loop_;
   HubTarget target_;

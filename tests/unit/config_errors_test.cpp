@@ -141,7 +141,7 @@ const BadConfig kCases[] = {
      "@:3:23: stage 's': plugin 'line' is adapter, not stage (stage plugins: tag)"},
     {"adapter_is_stage",
      "gateway: {plugins_dir: plugins}\nlisteners:\n  - {name: l, adapter: tag, bind: ':0'}\n",
-     "@:3:24: listener 'l': plugin 'tag' is stage, not adapter (adapter plugins: line)"},
+     "@:3:24: listener 'l': plugin 'tag' is stage, not adapter (adapter plugins: line, mqtt)"},
     {"stage_config_unknown_key",
      "gateway: {plugins_dir: plugins}\nstages:\n"
      "  - {name: s, plugin: tag, config: {mod: upper}}\nlisteners:\n  - {name: l, adapter: line, "

@@ -478,6 +478,20 @@ void HubServer::unbind_c2d(const proton::sender& s) {
   c2d_device_.erase(it);
   if (auto d = device_c2d_.find(device); d != device_c2d_.end() && d->second == s)
     device_c2d_.erase(d);
+  // The device detached its link with messages it never settled (a release racing the detach
+  // may have sent one out again): they are abandoned, not left locked, so the device's next
+  // link gets them at once.
+  bool abandoned = false;
+  for (auto o = outstanding_.begin(); o != outstanding_.end();) {
+    if (o->first.sender() == s) {
+      c2d_.abandon(o->second.device, o->second.lock);
+      o = outstanding_.erase(o);
+      abandoned = true;
+    } else {
+      ++o;
+    }
+  }
+  if (abandoned) pump_c2d(device);
 }
 
 void HubServer::pump(proton::sender& s, Consumer& c) {

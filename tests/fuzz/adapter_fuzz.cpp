@@ -1,7 +1,8 @@
 // libFuzzer target: bytes from a device through the real host runtime (Connection, Session,
-// pipeline, loopback bridge) into the real line adapter and tag stage, loaded from their .so
-// files. Only the socket is replaced, by memory. The first input byte chooses how the rest is cut
-// into reads, so the fuzzer also explores message boundaries falling anywhere.
+// pipeline, loopback bridge) into a real adapter (IOTGW_FUZZ_ADAPTER: line, mqtt) and the tag
+// stage, loaded from their .so files. Only the socket is replaced, by memory. The first input
+// byte chooses how the rest is cut into reads, so the fuzzer also explores packet boundaries
+// falling anywhere.
 #include <cstdint>
 #include <cstdlib>
 #include <deque>
@@ -34,13 +35,13 @@ struct Harness {
     std::vector<plugins::LoadError> errors;
     catalog = plugins::Catalog::scan(IOTGW_FUZZ_PLUGINS, copies, errors);
     if (!errors.empty()) abort_with(errors.front().str());
-    auto line = make<runtime::AdapterInstance>("line", "{max_line: 200, max_inflight: 3}");
+    auto adapter = make<runtime::AdapterInstance>(IOTGW_FUZZ_ADAPTER, IOTGW_FUZZ_OPTIONS);
     auto tag =
         make<runtime::StageInstance>("tag", "{mode: upper, direction: both, reject_if: '!'}");
     auto pipeline =
         std::make_shared<const runtime::Pipeline>(std::vector<runtime::StageRef>{{"door", tag}},
                                                   std::vector<runtime::StageRef>{{"shout", tag}});
-    shared = std::make_shared<runtime::ListenerShared>("fuzz", line, pipeline, 1, bridge, log);
+    shared = std::make_shared<runtime::ListenerShared>("fuzz", adapter, pipeline, 1, bridge, log);
   }
 
   template <class Instance>

@@ -1,0 +1,147 @@
+"""MQTT devices for the adapter's process tests, written against the spec with raw sockets where a
+test needs what a library hides (a PUBACK withheld, a keep-alive left to expire), and with
+Debian's python3-paho-mqtt where a real client library is the point.
+
+  mqtt_device.py c2d-abandon PORT DEVICE PASSWORD   receive a C2D message, drop the connection
+                                                    without PUBACK, reconnect, receive it again
+  mqtt_device.py keepalive PORT DEVICE PASSWORD     keep-alive 1 s, then silence: how long until
+                                                    the gateway closes
+  mqtt_device.py paho-c2d PORT DEVICE PASSWORD N    paho: subscribe, print N C2D messages
+Each prints one line per event; exit status 0 when the scenario ran to its end.
+"""
+import socket
+import struct
+import sys
+import time
+
+HOST = "localhub.azure-devices.net"
+TIMEOUT = 20
+
+
+def string(s):
+    b = s.encode()
+    return struct.pack("!H", len(b)) + b
+
+
+def packet(first, body):
+    out, n = bytearray([first]), len(body)
+    while True:
+        digit, n = n % 128, n // 128
+        out.append(digit | (0x80 if n else 0))
+        if not n:
+            return bytes(out) + body
+
+
+def connect_packet(device, password, keep_alive=60, clean=True):
+    flags = 0xC0 | (0x02 if clean else 0)
+    body = string("MQTT") + bytes([4, flags]) + struct.pack("!H", keep_alive) + string(device)
+    body += string(HOST + "/" + device + "/?api-version=2021-04-12") + string(password)
+    return packet(0x10, body)
+
+
+def read_packet(sock):
+    """Returns (first byte, body), or None once the peer closed."""
+    head = sock.recv(1)
+    if not head:
+        return None
+    n, shift = 0, 0
+    while True:
+        b = sock.recv(1)[0]
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            break
+    body = b""
+    while len(body) < n:
+        chunk = sock.recv(n - len(body))
+        if not chunk:
+            return None
+        body += chunk
+    return head[0], body
+
+
+def session(port, device, password, keep_alive=60):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    sock.sendall(connect_packet(device, password, keep_alive))
+    first, body = read_packet(sock)
+    if first != 0x20 or body[1] != 0:
+        sys.exit("CONNACK refused: %r" % body)
+    return sock
+
+
+def subscribe_c2d(sock, device):
+    sock.sendall(packet(0x82, struct.pack("!H", 1) +
+                        string("devices/%s/messages/devicebound/#" % device) + bytes([1])))
+    first, body = read_packet(sock)
+    if first != 0x90 or body[2] != 1:
+        sys.exit("SUBACK refused: %r" % body)
+
+
+def next_publish(sock):
+    first, body = read_packet(sock)
+    if first >> 4 != 3:
+        sys.exit("expected PUBLISH, got type %d" % (first >> 4))
+    topic_len = struct.unpack("!H", body[:2])[0]
+    topic = body[2:2 + topic_len].decode()
+    packet_id = struct.unpack("!H", body[2 + topic_len:4 + topic_len])[0]
+    return topic, body[4 + topic_len:].decode(), bool(first & 0x08), packet_id
+
+
+def c2d_abandon(port, device, password):
+    sock = session(port, device, password)
+    subscribe_c2d(sock, device)
+    print("subscribed", flush=True)
+    topic, payload, dup, _ = next_publish(sock)
+    print("first dup=%d %s %s" % (dup, payload, topic), flush=True)
+    sock.close()  # no PUBACK: the message is abandoned
+    sock = session(port, device, password)
+    subscribe_c2d(sock, device)
+    topic, payload, dup, packet_id = next_publish(sock)
+    print("again dup=%d %s" % (dup, payload), flush=True)
+    sock.sendall(packet(0x40, struct.pack("!H", packet_id)))
+    sock.sendall(packet(0xE0, b""))
+    sock.close()
+
+
+def keepalive(port, device, password):
+    sock = session(port, device, password, keep_alive=1)
+    start = time.monotonic()
+    if read_packet(sock) is not None:
+        sys.exit("expected the gateway to close the connection")
+    print("closed after %.1f s" % (time.monotonic() - start), flush=True)
+
+
+def paho_c2d(port, device, password, count):
+    import paho.mqtt.client as mqtt
+    got = []
+    client = mqtt.Client(client_id=device, clean_session=True, protocol=mqtt.MQTTv311)
+    client.username_pw_set(HOST + "/" + device + "/?api-version=2021-04-12", password)
+    client.on_connect = lambda c, u, f, rc: (
+        c.subscribe("devices/%s/messages/devicebound/#" % device, qos=1))
+    client.on_subscribe = lambda c, u, mid, granted: print("subscribed %s" % list(granted),
+                                                           flush=True)
+    def on_message(c, u, msg):
+        got.append(msg)
+        print("message %s %s" % (msg.payload.decode(), msg.topic), flush=True)
+    client.on_message = on_message
+    client.connect("127.0.0.1", port, keepalive=30)
+    deadline = time.monotonic() + TIMEOUT
+    while len(got) < count and time.monotonic() < deadline:
+        client.loop(timeout=0.2)
+    for _ in range(5):  # let the PUBACKs go out
+        client.loop(timeout=0.1)
+    client.disconnect()
+    if len(got) < count:
+        sys.exit("only %d of %d messages" % (len(got), count))
+
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "c2d-abandon":
+        c2d_abandon(int(args[0]), args[1], args[2])
+    elif cmd == "keepalive":
+        keepalive(int(args[0]), args[1], args[2])
+    elif cmd == "paho-c2d":
+        paho_c2d(int(args[0]), args[1], args[2], int(args[3]))
+    else:
+        sys.exit(__doc__)

@@ -1,0 +1,132 @@
+// The MQTT adapter in the real gateway, upstream a real iotgw-hub, with real clients:
+// mosquitto_pub (the Mosquitto project's), python3-paho-mqtt, and raw-socket devices
+// (tests/integration/mqtt_device.py) where a test must withhold what a library always sends.
+#include <gtest/gtest.h>
+
+#include "gateway_fixture.hpp"
+#include "hub_under_test.hpp"
+#include "process.hpp"
+
+namespace iotgw::test {
+namespace {
+
+const std::string kDevice =
+    std::string(IOTGW_TEST_SOURCE_DIR) + "/tests/integration/mqtt_device.py";
+constexpr const char* kPassword = "opensesame";
+
+// An `mqtt` listener whose devices prove themselves with a shared password (the tag stage's
+// authenticator); the bridge mints their hub tokens from the gateway's policy.
+std::string topology(const HubUnderTest& hub, const std::string& options = "{}") {
+  return "gateway: {plugins_dir: plugins, threads: 2}\n"
+         "bridge:\n"
+         "  flavour: iothub\n"
+         "  url: " +
+         hub.url() +
+         "\n"
+         "  hostname: " +
+         std::string(kHubHost) +
+         "\n"
+         "  policy: gateway\n"
+         "  policy_key: " +
+         std::string(kGatewayKey) +
+         "\n"
+         "stages:\n"
+         "  - {name: door, plugin: tag, config: {secret: " +
+         kPassword +
+         "}}\n"
+         "listeners:\n"
+         "  - {name: mqtt, adapter: mqtt, bind: '127.0.0.1:0', auth: [door], options: " +
+         options + "}\n";
+}
+
+std::string user(const std::string& device) {
+  return std::string(kHubHost) + "/" + device + "/?api-version=2021-04-12";
+}
+
+RunResult publish(std::uint16_t port, const std::string& device, const std::string& topic,
+                  const std::string& body, const std::string& password = kPassword) {
+  return run("/usr/bin/mosquitto_pub",
+             {"-h", "127.0.0.1", "-p", std::to_string(port), "-V", "mqttv311", "-i", device, "-u",
+              user(device), "-P", password, "-q", "1", "-t", topic, "-m", body},
+             std::chrono::seconds(20));
+}
+
+TEST(Mqtt, QoS1TelemetryReachesTheHubWithItsProperties) {
+  HubUnderTest hub;
+  GatewayUnderTest gw(topology(hub));
+  const auto r =
+      publish(gw.port("mqtt"), "dev1",
+              "devices/dev1/messages/events/%24.ct=application%2Fjson&color=red", R"({"t":21})");
+  EXPECT_EQ(r.code, 0) << r.output << gw.process().output();
+  const auto seen = hub.monitor(1);
+  EXPECT_NE(seen.find(R"("device":"dev1")"), std::string::npos) << seen;
+  EXPECT_NE(seen.find(R"("color":"red")"), std::string::npos) << seen;
+  EXPECT_NE(seen.find(R"("body":"{\"t\":21}")"), std::string::npos) << seen;
+}
+
+TEST(Mqtt, ABadPasswordGetsConnack4) {
+  HubUnderTest hub;
+  GatewayUnderTest gw(topology(hub));
+  const auto r = publish(gw.port("mqtt"), "dev1", "devices/dev1/messages/events/", "x", "wrong");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("bad user name or password"), std::string::npos) << r.output;
+}
+
+TEST(Mqtt, AnotherDevicesTopicClosesThatConnectionOnly) {
+  HubUnderTest hub;
+  GatewayUnderTest gw(topology(hub));
+  const auto port = gw.port("mqtt");
+  const auto bad = publish(port, "dev1", "devices/dev2/messages/events/", "as dev2");
+  EXPECT_NE(bad.code, 0) << bad.output;
+  EXPECT_TRUE(gw.process().wait_for("dev1: publish as another device"));
+  const auto good = publish(port, "dev2", "devices/dev2/messages/events/", "as myself");
+  EXPECT_EQ(good.code, 0) << good.output;
+  const auto seen = hub.monitor(1);
+  EXPECT_NE(seen.find(R"("body":"as myself")"), std::string::npos) << seen;
+  EXPECT_EQ(seen.find("as dev2"), std::string::npos) << seen;
+}
+
+TEST(Mqtt, CloudToDeviceReachesAPahoClientAndCompletes) {
+  HubUnderTest hub;
+  GatewayUnderTest gw(topology(hub));
+  TempDir dir;
+  Process device("/usr/bin/python3",
+                 {kDevice, "paho-c2d", std::to_string(gw.port("mqtt")), "dev1", kPassword, "1"},
+                 dir / "device.log");
+  ASSERT_TRUE(device.wait_for("subscribed \\[1\\]", std::chrono::seconds(20))) << device.output();
+  EXPECT_EQ(hub.send("dev1", "switch on").code, 0);
+  EXPECT_TRUE(device.wait_for("message switch on devices/dev1/messages/devicebound/"))
+      << device.output();
+  EXPECT_EQ(device.wait_exit(std::chrono::seconds(20)), 0) << device.output();
+  EXPECT_TRUE(hub.process().wait_for("dev1: C2D message .* ended: Success"));
+}
+
+TEST(Mqtt, AC2dMessageNotAcknowledgedComesAgainWithDup) {
+  HubUnderTest hub;
+  GatewayUnderTest gw(topology(hub));
+  TempDir dir;
+  Process device("/usr/bin/python3",
+                 {kDevice, "c2d-abandon", std::to_string(gw.port("mqtt")), "dev1", kPassword},
+                 dir / "device.log");
+  ASSERT_TRUE(device.wait_for("subscribed", std::chrono::seconds(20))) << device.output();
+  EXPECT_EQ(hub.send("dev1", "once more").code, 0);
+  EXPECT_TRUE(device.wait_for("first dup=0 once more")) << device.output();
+  EXPECT_TRUE(device.wait_for("again dup=1 once more"))
+      << device.output() << gw.process().output() << hub.process().output();
+  EXPECT_EQ(device.wait_exit(std::chrono::seconds(20)), 0) << device.output();
+  EXPECT_TRUE(hub.process().wait_for("dev1: C2D message .* ended: Success"));
+}
+
+TEST(Mqtt, ASilentClientIsClosedAfterOneAndAHalfKeepAlives) {
+  HubUnderTest hub;
+  GatewayUnderTest gw(topology(hub));
+  const auto r = run("/usr/bin/python3",
+                     {kDevice, "keepalive", std::to_string(gw.port("mqtt")), "dev1", kPassword},
+                     std::chrono::seconds(20));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("closed after 1.5 s"), std::string::npos) << r.output;
+  EXPECT_TRUE(gw.process().wait_for("dev1: keep-alive expired: nothing received for 1500 ms"));
+}
+
+}  // namespace
+}  // namespace iotgw::test
