@@ -9,6 +9,7 @@ build_pkgs=(
   libqpid-proton-cpp12-dev libssl-dev libzstd-dev libyaml-cpp-dev
   libgtest-dev googletest
   clang libclang-rt-14-dev clang-format clang-tidy
+  mosquitto-clients  # the quickstart's MQTT device
 )
 test_pkgs=(
   mosquitto mosquitto-clients python3-paho-mqtt python3-qpid-proton openssl

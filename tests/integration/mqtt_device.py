@@ -7,6 +7,9 @@ Debian's python3-paho-mqtt where a real client library is the point.
   mqtt_device.py keepalive PORT DEVICE PASSWORD     keep-alive 1 s, then silence: how long until
                                                     the gateway closes
   mqtt_device.py paho-c2d PORT DEVICE PASSWORD N    paho: subscribe, print N C2D messages
+  mqtt_device.py paho-stream PORT DEVICE PASSWORD N paho: publish N QoS 1 messages, one at a
+                                                    time, reconnecting as needed; print each
+                                                    one PUBACKed ("acked BODY")
 Each prints one line per event; exit status 0 when the scenario ran to its end.
 """
 import socket
@@ -135,6 +138,43 @@ def paho_c2d(port, device, password, count):
         sys.exit("only %d of %d messages" % (len(got), count))
 
 
+def paho_stream(port, device, password, count):
+    """One QoS 1 message in flight at a time: a message is ACKed exactly when its PUBACK came.
+    When the gateway closes the connection (the hub went away), reconnect and send the
+    unacknowledged one again, as device SDKs do."""
+    import paho.mqtt.client as mqtt
+    state = {"acked": None}
+    client = mqtt.Client(client_id=device, clean_session=True, protocol=mqtt.MQTTv311)
+    client.username_pw_set(HOST + "/" + device + "/?api-version=2021-04-12", password)
+    client.on_publish = lambda c, u, mid: state.update(acked=mid)
+    deadline = time.monotonic() + 120
+    i = 0
+    while i < count and time.monotonic() < deadline:
+        try:
+            if not client.is_connected():
+                client.reconnect() if i else client.connect("127.0.0.1", port, keepalive=30)
+                for _ in range(20):
+                    client.loop(timeout=0.05)
+                    if client.is_connected():
+                        break
+            body = "m-%d" % i
+            info = client.publish("devices/%s/messages/events/" % device, body, qos=1)
+            state["acked"] = None
+            until = time.monotonic() + 10
+            while state["acked"] != info.mid and client.is_connected() and time.monotonic() < until:
+                client.loop(timeout=0.05)
+            if state["acked"] == info.mid:
+                print("acked " + body, flush=True)
+                i += 1
+            else:
+                client.disconnect()
+                time.sleep(0.2)
+        except (OSError, ConnectionError):
+            time.sleep(0.2)
+    if i < count:
+        sys.exit("only %d of %d acknowledged" % (i, count))
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "c2d-abandon":
@@ -143,5 +183,7 @@ if __name__ == "__main__":
         keepalive(int(args[0]), args[1], args[2])
     elif cmd == "paho-c2d":
         paho_c2d(int(args[0]), args[1], args[2], int(args[3]))
+    elif cmd == "paho-stream":
+        paho_stream(int(args[0]), args[1], args[2], int(args[3]))
     else:
         sys.exit(__doc__)
