@@ -31,7 +31,11 @@ class DeviceChannel {
   virtual ~DeviceChannel() = default;
   // A message from the hub. The channel answers with BridgeDevice::settle(delivery, ...).
   virtual void deliver(std::unique_ptr<iotgw_msg> msg, std::uint64_t delivery) = 0;
-  // The hub refused or dropped this device (an expired token, say): end its connection.
+  // Once per attach, never inside it: the hub took the device (IOTGW_OK), refused it
+  // (IOTGW_ERR_REFUSED, with the hub's reason), or could not be reached in time
+  // (IOTGW_ERR_UNAVAILABLE). The adapter answers the device's login only then.
+  virtual void attached(iotgw_status status, const std::string& reason) = 0;
+  // The hub refused or dropped this device later (an expired token, say): end its connection.
   virtual void close(const std::string& reason) = 0;
   // The bridge holds as many of this device's messages as it will queue (no link credit, or no
   // hub connection): stop reading from the device until it says ready again. Nothing upstream

@@ -76,7 +76,7 @@ HubConnection::HubConnection(boost::asio::io_context& loop, HubTarget target, Lo
       log_(log),
       socket_(loop),
       timer_(loop),
-      renew_timer_(loop),
+      tick_timer_(loop),
       idle_timer_(loop) {}
 
 HubConnection::~HubConnection() = default;
@@ -84,12 +84,12 @@ HubConnection::~HubConnection() = default;
 void HubConnection::start(IdleHandler on_idle) {
   on_idle_ = std::move(on_idle);
   connect();
-  if (target_.cbs) renew_tokens();
+  tick_devices();
 }
 
 void HubConnection::stop() {
   stopped_ = true;
-  renew_timer_.cancel();
+  tick_timer_.cancel();
   idle_timer_.cancel();
   if (driver_ && open_) {
     driver_->connection().close();  // the close frame goes out, then the socket closes
@@ -102,18 +102,38 @@ void HubConnection::stop() {
   socket_.close(ignored);
 }
 
-void HubConnection::renew_tokens() {
+void HubConnection::tick_devices() {
   const auto now = unix_seconds();
+  const auto now_ms = unix_millis();
+  std::string last_error;
+  {
+    std::lock_guard lock(error_mutex_);
+    last_error = last_error_;
+  }
   for (auto& [id, d] : devices_) {
+    if (!d.reported && now_ms >= d.attach_deadline_ms) {
+      report(d, IOTGW_ERR_UNAVAILABLE,
+             "the hub did not take the device in time" +
+                 (last_error.empty() ? std::string() : ": " + last_error));
+    }
     if (!d.mint || d.renew_at == 0 || now < d.renew_at) continue;
     d.token = d.mint(id, d.expiry);
     d.renew_at = now + (d.expiry - now) * 4 / 5;
     if (open_) put_token(id);  // the grant goes on; links stay attached
   }
   pump();
-  renew_timer_.expires_after(std::chrono::seconds(1));
-  renew_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-    if (!ec) self->renew_tokens();
+  tick_timer_.expires_after(std::chrono::seconds(1));
+  tick_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (!ec) self->tick_devices();
+  });
+}
+
+void HubConnection::report(Device& d, iotgw_status status, const std::string& reason) {
+  if (d.reported) return;
+  d.reported = true;
+  // Posted: never inside the call that attached the device.
+  boost::asio::post(loop_, [channel = d.channel, status, reason] {
+    if (auto ch = channel.lock()) ch->attached(status, reason);
   });
 }
 
@@ -379,6 +399,7 @@ std::uint64_t HubConnection::add_device(const std::string& id, std::string token
   }
   auto& d = devices_[id];
   d.attachment = next_attachment_++;
+  d.attach_deadline_ms = unix_millis() + target_.attach_timeout.count();
   d.token = std::move(token);
   d.expiry = expiry;
   d.mint = std::move(mint);
@@ -403,6 +424,7 @@ HubConnection::Device* HubConnection::attached(const std::string& id, std::uint6
 
 void HubConnection::authorized(const std::string& id, Device& d) {
   d.authorized = true;
+  report(d, IOTGW_OK, {});
   if (target_.cbs) {
     // The device's own telemetry link, opened now so the hub's credit is there on its first
     // message.
@@ -658,7 +680,11 @@ void HubConnection::on_cbs_reply(proton::message& m) {
              : std::string());
     log_.warn("bridge", id + ": " + why);
     // Its queue is answered when the session ends and the device is removed.
-    if (auto ch = d.channel.lock()) ch->close(why);
+    if (!d.reported) {
+      report(d, IOTGW_ERR_REFUSED, why);
+    } else if (auto ch = d.channel.lock()) {
+      ch->close(why);
+    }
     return;
   }
   if (d.authorized) return;  // a renewed token: the links it covers stay as they are

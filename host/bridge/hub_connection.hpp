@@ -51,6 +51,9 @@ struct HubTarget {
   // Without CBS, a message's own `to` (set by a mapping stage) picks its target address.
   bool address_from_message = false;
   std::chrono::milliseconds idle_close{60'000};
+  // How long a new device waits for the hub (connection and token) before its login is
+  // answered "unavailable".
+  std::chrono::milliseconds attach_timeout{10'000};
 };
 
 std::string expand_address(const std::string& pattern, const std::string& device);
@@ -127,6 +130,8 @@ class HubConnection final : public proton::messaging_handler,
     Minter mint;
     std::weak_ptr<DeviceChannel> channel;
     std::uint64_t attachment = 0;
+    bool reported = false;  // attached() was called
+    std::int64_t attach_deadline_ms = 0;
     bool authorized = false;
     bool want_c2d = false;
     std::set<std::string> addresses;  // the outboxes it uses
@@ -168,7 +173,8 @@ class HubConnection final : public proton::messaging_handler,
   void open_c2d(const std::string& id, Device& d);
   void finish(proton::tracker& t, iotgw_outcome outcome, const std::string& reason);
   void check_idle();
-  void renew_tokens();
+  void tick_devices();  // each second: renew tokens, give up on devices the hub never took
+  void report(Device& d, iotgw_status status, const std::string& reason);
   void publish_stats();  // copies the loop's counts where stats() reads them
   Device* device_of(const proton::link& l, std::string& id);
   Device* attached(const std::string& id, std::uint64_t attachment);
@@ -180,7 +186,7 @@ class HubConnection final : public proton::messaging_handler,
   IdleHandler on_idle_;
   boost::asio::ip::tcp::socket socket_;
   boost::asio::steady_timer timer_;  // Proton's ticks and reconnect backoff
-  boost::asio::steady_timer renew_timer_;
+  boost::asio::steady_timer tick_timer_;
   boost::asio::steady_timer idle_timer_;
   std::unique_ptr<proton::io::connection_driver> driver_;
   bool open_ = false, reading_ = false, writing_ = false, stopped_ = false;

@@ -66,6 +66,9 @@ class LoopbackDevice final : public BridgeDevice {
 std::unique_ptr<BridgeDevice> LoopbackBridge::attach(boost::asio::io_context& loop,
                                                      const Identity& identity,
                                                      std::weak_ptr<DeviceChannel> channel) {
+  boost::asio::post(loop, [channel] {
+    if (auto c = channel.lock()) c->attached(IOTGW_OK, {});
+  });
   return std::make_unique<LoopbackDevice>(loop, identity, std::move(channel), echo_, log_);
 }
 

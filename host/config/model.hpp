@@ -48,7 +48,8 @@ struct BridgeSpec {
   // Address templates ({deviceId}); amqp: a message's own `to` wins over telemetry_address.
   std::string telemetry_address = "/devices/{deviceId}/messages/events";
   std::string c2d_address = "/devices/{deviceId}/messages/devicebound";
-  std::chrono::milliseconds idle_close{60'000};  // an extra pool connection with no devices
+  std::chrono::milliseconds idle_close{60'000};      // an extra pool connection with no devices
+  std::chrono::milliseconds attach_timeout{10'000};  // a device's wait for the hub at login
   Mark mark;
   bool operator==(const BridgeSpec& o) const {
     return flavour == o.flavour && echo == o.echo && host == o.host && port == o.port &&
@@ -56,7 +57,7 @@ struct BridgeSpec {
            user == o.user && password == o.password && policy == o.policy &&
            policy_key == o.policy_key && token_ttl == o.token_ttl &&
            telemetry_address == o.telemetry_address && c2d_address == o.c2d_address &&
-           idle_close == o.idle_close;
+           idle_close == o.idle_close && attach_timeout == o.attach_timeout;
   }
 };
 

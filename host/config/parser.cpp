@@ -17,9 +17,9 @@ const std::vector<std::string> kTopKeys = {"gateway", "bridge", "stages", "liste
 const std::vector<std::string> kGatewayKeys = {"plugins_dir", "threads", "drain_timeout",
                                                "log_level"};
 const std::vector<std::string> kBridgeKeys = {
-    "flavour",     "echo",      "url",    "ca_file",    "hostname",  "sasl",
-    "user",        "password",  "policy", "policy_key", "token_ttl", "telemetry_address",
-    "c2d_address", "idle_close"};
+    "flavour",     "echo",       "url",           "ca_file",    "hostname",  "sasl",
+    "user",        "password",   "policy",        "policy_key", "token_ttl", "telemetry_address",
+    "c2d_address", "idle_close", "attach_timeout"};
 const std::vector<std::string> kFlavours = {"loopback", "iothub", "amqp"};
 const std::vector<std::string> kSaslMechanisms = {"anonymous", "plain"};
 const std::vector<std::string> kStageKeys = {"name", "plugin", "config"};
@@ -108,6 +108,7 @@ void parse_bridge(const YAML::Node& n, const std::filesystem::path& file, Topolo
   if (auto a = r.string("telemetry_address")) t.bridge.telemetry_address = *a;
   if (auto a = r.string("c2d_address")) t.bridge.c2d_address = *a;
   if (auto idle = r.duration("idle_close")) t.bridge.idle_close = *idle;
+  if (auto wait = r.duration("attach_timeout")) t.bridge.attach_timeout = *wait;
   if (t.bridge.flavour == "iothub" && t.bridge.hostname.empty()) {
     r.error("hostname",
             "flavour iothub needs 'hostname' (the hub's name, e.g. myhub.azure-devices.net)");

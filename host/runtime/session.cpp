@@ -101,8 +101,26 @@ void Session::on_auth_done(std::uint64_t token, iotgw_status status,
     }
     return;
   }
+  // The device's login is answered once the hub has taken it (or refused it): an MQTT CONNACK
+  // can then say "server unavailable" or "not authorized" as the hub decided.
   identity_ = identity;
+  auth_token_ = token;
   device_ = listener_->bridge.attach(conn_->loop(), identity, weak_from_this());
+}
+
+void Session::attached(iotgw_status status, const std::string& reason) {
+  if (state_ == nullptr || conn_ == nullptr || !identity_ || auth_token_ == 0) return;
+  const auto token = std::exchange(auth_token_, 0);
+  if (status != IOTGW_OK) {
+    listener_->log.info("listener " + listener_->name,
+                        identity_->device_id + ": the hub did not take the device: " + reason);
+    device_.reset();
+    identity_.reset();
+    if (adapter().on_auth_result != nullptr) {
+      adapter().on_auth_result(state_, token, status, nullptr, reason.c_str());
+    }
+    return;
+  }
   if (adapter().on_auth_result != nullptr) {
     iotgw_identity id{};
     id.struct_size = sizeof id;

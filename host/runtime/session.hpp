@@ -38,6 +38,7 @@ class Session final : public iotgw_conn,
 
   // bridge::DeviceChannel
   void deliver(std::unique_ptr<iotgw_msg> msg, std::uint64_t delivery) override;
+  void attached(iotgw_status status, const std::string& reason) override;
   void close(const std::string& reason) override;
   void upstream_ready(bool ready) override;
 
@@ -65,6 +66,7 @@ class Session final : public iotgw_conn,
   std::optional<bridge::Identity> identity_;
   std::unique_ptr<bridge::BridgeDevice> device_;
   bool authenticating_ = false;
+  std::uint64_t auth_token_ = 0;  // answered once the bridge has attached the device
   std::uint64_t next_token_ = 1;
   std::size_t in_flight_ = 0;
 };

@@ -18,7 +18,8 @@ constexpr const char* kPassword = "opensesame";
 
 // An `mqtt` listener whose devices prove themselves with a shared password (the tag stage's
 // authenticator); the bridge mints their hub tokens from the gateway's policy.
-std::string topology(const HubUnderTest& hub, const std::string& options = "{}") {
+std::string topology(const HubUnderTest& hub, const std::string& options = "{}",
+                     const std::string& bridge_more = "") {
   return "gateway: {plugins_dir: plugins, threads: 2}\n"
          "bridge:\n"
          "  flavour: iothub\n"
@@ -72,6 +73,22 @@ TEST(Mqtt, ABadPasswordGetsConnack4) {
   const auto r = publish(gw.port("mqtt"), "dev1", "devices/dev1/messages/events/", "x", "wrong");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.output.find("bad user name or password"), std::string::npos) << r.output;
+}
+
+TEST(Mqtt, TheHubsAnswerDecidesTheConnack) {
+  HubUnderTest hub;
+  GatewayUnderTest gw(topology(hub, "{}", "  attach_timeout: 1s\n"));
+  const auto port = gw.port("mqtt");
+  // Our password is right; the hub does not know the device: not taken, CONNACK 4.
+  const auto ghost = publish(port, "ghost", "devices/ghost/messages/events/", "x");
+  EXPECT_NE(ghost.code, 0);
+  EXPECT_NE(ghost.output.find("bad user name or password"), std::string::npos) << ghost.output;
+  EXPECT_TRUE(gw.process().wait_for("ghost: the hub did not take the device: the hub refused"));
+  // No hub at all: CONNACK 3, server unavailable, once attach_timeout has passed.
+  hub.kill();
+  const auto down = publish(port, "dev1", "devices/dev1/messages/events/", "x");
+  EXPECT_NE(down.code, 0);
+  EXPECT_NE(down.output.find("broker unavailable"), std::string::npos) << down.output;
 }
 
 TEST(Mqtt, AnotherDevicesTopicClosesThatConnectionOnly) {

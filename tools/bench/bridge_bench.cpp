@@ -35,6 +35,11 @@ struct Options {
 class Channel final : public iotgw::bridge::DeviceChannel {
  public:
   void deliver(std::unique_ptr<iotgw_msg>, std::uint64_t) override {}
+  void attached(iotgw_status status, const std::string& reason) override {
+    if (status == IOTGW_OK) return;
+    std::cerr << "the hub did not take a device: " << reason << "\n";
+    std::exit(1);
+  }
   void close(const std::string& reason) override {
     std::cerr << "device closed by the bridge: " << reason << "\n";
     std::exit(1);
