@@ -11,6 +11,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "bridge/device_claims.hpp"
 #include "config/model.hpp"
 #include "iotgw/abi.h"
 #include "iotgw/common/log.hpp"
@@ -67,6 +68,11 @@ class Bridge {
   // What an operator asks with SIGUSR1: connections, devices, in flight, reconnects, last error.
   // Any thread.
   virtual std::string status() const { return describe(); }
+  // Which connection holds each device id, whatever the flavour.
+  DeviceClaims& claims() { return claims_; }
+
+ private:
+  DeviceClaims claims_;
 };
 
 std::unique_ptr<Bridge> make_bridge(const config::BridgeSpec& spec, Logger& log);

@@ -67,6 +67,7 @@ void Session::on_drain() {
 }
 
 void Session::on_closed() {
+  if (identity_) listener_->bridge.claims().release(identity_->device_id, this);
   if (state_ != nullptr) adapter().close(state_);
   state_ = nullptr;
   conn_ = nullptr;
@@ -121,6 +122,7 @@ void Session::attached(iotgw_status status, const std::string& reason) {
     }
     return;
   }
+  listener_->bridge.claims().claim(identity_->device_id, conn_->loop(), shared_from_this());
   if (adapter().on_auth_result != nullptr) {
     iotgw_identity id{};
     id.struct_size = sizeof id;

@@ -6,6 +6,8 @@ Debian's python3-paho-mqtt where a real client library is the point.
                                                     without PUBACK, reconnect, receive it again
   mqtt_device.py keepalive PORT DEVICE PASSWORD     keep-alive 1 s, then silence: how long until
                                                     the gateway closes
+  mqtt_device.py takeover PORT DEVICE PASSWORD N    N connections as one device, one after the
+                                                    other: each closes the one before it
   mqtt_device.py paho-c2d PORT DEVICE PASSWORD N    paho: subscribe, print N C2D messages
   mqtt_device.py paho-stream PORT DEVICE PASSWORD N paho: publish N QoS 1 messages, one at a
                                                     time, reconnecting as needed; print each
@@ -114,6 +116,21 @@ def keepalive(port, device, password):
     print("closed after %.1f s" % (time.monotonic() - start), flush=True)
 
 
+def takeover(port, device, password, count):
+    older = session(port, device, password)
+    for i in range(1, count):
+        newer = session(port, device, password)
+        if read_packet(older) is not None:
+            sys.exit("connection %d was not closed by connection %d" % (i, i + 1))
+        print("connection %d closed by connection %d" % (i, i + 1), flush=True)
+        older = newer
+    older.sendall(packet(0xC0, b""))
+    first, _ = read_packet(older)
+    if first != 0xD0:
+        sys.exit("the newest connection does not answer PINGREQ")
+    print("the newest connection answers", flush=True)
+
+
 def paho_c2d(port, device, password, count):
     import paho.mqtt.client as mqtt
     got = []
@@ -179,6 +196,8 @@ if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "c2d-abandon":
         c2d_abandon(int(args[0]), args[1], args[2])
+    elif cmd == "takeover":
+        takeover(int(args[0]), args[1], args[2], int(args[3]))
     elif cmd == "keepalive":
         keepalive(int(args[0]), args[1], args[2])
     elif cmd == "paho-c2d":

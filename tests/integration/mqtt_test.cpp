@@ -91,6 +91,17 @@ TEST(Mqtt, TheHubsAnswerDecidesTheConnack) {
   EXPECT_NE(down.output.find("broker unavailable"), std::string::npos) << down.output;
 }
 
+TEST(Mqtt, ANewConnectionForADeviceClosesTheOldOne) {
+  HubUnderTest hub;
+  GatewayUnderTest gw(topology(hub));  // two loops: connections land on either
+  const auto r = run("/usr/bin/python3",
+                     {kDevice, "takeover", std::to_string(gw.port("mqtt")), "dev1", kPassword, "6"},
+                     std::chrono::seconds(60));
+  EXPECT_EQ(r.code, 0) << r.output << gw.process().output();
+  EXPECT_NE(r.output.find("connection 5 closed by connection 6"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("the newest connection answers"), std::string::npos) << r.output;
+}
+
 TEST(Mqtt, AnotherDevicesTopicClosesThatConnectionOnly) {
   HubUnderTest hub;
   GatewayUnderTest gw(topology(hub));
