@@ -75,10 +75,23 @@ struct Endpoint {
   bool operator==(const Endpoint&) const = default;
 };
 
+// A listener's TLS (transport: tls). Files are read when the topology is planned, so a bad one
+// fails --check and a reload, never a running listener.
+struct TlsSpec {
+  std::string cert_file, key_file;   // PEM; the certificate file may hold the chain
+  std::string ca_file;               // verifies client certificates
+  std::string client_cert = "none";  // none, optional or required
+  std::string min_version = "1.2";   // 1.2 or 1.3
+  std::string str() const {
+    return cert_file + "|" + key_file + "|" + ca_file + "|" + client_cert + "|" + min_version;
+  }
+};
+
 struct ListenerSpec {
   std::string name;
   Ref adapter;
   std::string transport = "tcp";
+  TlsSpec tls;
   Endpoint bind;
   std::uint64_t max_connections = 100'000;
   std::vector<Ref> auth;

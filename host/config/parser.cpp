@@ -23,9 +23,14 @@ const std::vector<std::string> kBridgeKeys = {
 const std::vector<std::string> kFlavours = {"loopback", "iothub", "amqp"};
 const std::vector<std::string> kSaslMechanisms = {"anonymous", "plain"};
 const std::vector<std::string> kStageKeys = {"name", "plugin", "config"};
-const std::vector<std::string> kListenerKeys = {"name", "adapter",  "transport", "bind",
-                                                "auth", "pipeline", "options",   "max_connections"};
-const std::vector<std::string> kTransports = {"tcp"};
+const std::vector<std::string> kListenerKeys = {"name",     "adapter", "transport",
+                                                "bind",     "tls",     "auth",
+                                                "pipeline", "options", "max_connections"};
+const std::vector<std::string> kTransports = {"tcp", "tls"};
+const std::vector<std::string> kTlsKeys = {"cert_file", "key_file", "ca_file", "client_cert",
+                                           "min_version"};
+const std::vector<std::string> kClientCert = {"none", "optional", "required"};
+const std::vector<std::string> kTlsVersions = {"1.2", "1.3"};
 
 PluginOptions options_of(MapReader& r, const std::string& key, Diagnostics& diags) {
   PluginOptions o;
@@ -134,6 +139,30 @@ void parse_bridge(const YAML::Node& n, const std::filesystem::path& file, Topolo
   }
 }
 
+// A path in the topology, relative to the topology file's folder.
+std::string relative_to(const std::filesystem::path& file, const std::string& path) {
+  const std::filesystem::path p(path);
+  return p.is_absolute() ? path : (file.parent_path() / p).lexically_normal().string();
+}
+
+bool parse_tls(const YAML::Node& n, const std::filesystem::path& file, const std::string& what,
+               TlsSpec& tls, Diagnostics& diags) {
+  MapReader r(n, file.string(), what + " tls", kTlsKeys, diags);
+  if (!r.ok()) return false;
+  const auto errors = diags.size();
+  auto cert = r.string("cert_file", true);
+  auto key = r.string("key_file", true);
+  if (cert) tls.cert_file = relative_to(file, *cert);
+  if (key) tls.key_file = relative_to(file, *key);
+  if (auto ca = r.string("ca_file")) tls.ca_file = relative_to(file, *ca);
+  if (auto c = r.one_of("client_cert", kClientCert, "client_cert")) tls.client_cert = *c;
+  if (auto v = r.one_of("min_version", kTlsVersions, "min_version")) tls.min_version = *v;
+  if (tls.client_cert != "none" && tls.ca_file.empty()) {
+    r.error("client_cert", "client_cert " + tls.client_cert + " needs 'ca_file' to verify them");
+  }
+  return diags.size() == errors;
+}
+
 // "stage 'shout'" when the item names itself, else "stage #2": what messages call an item.
 std::string item_name(const YAML::Node& item, const std::string& kind, std::size_t index) {
   if (item.IsMap() && item["name"].IsDefined() && item["name"].IsScalar()) {
@@ -221,6 +250,18 @@ void parse_listeners(const YAML::Node& n, const std::filesystem::path& file, Top
       auto tr = r.one_of("transport", kTransports, "transport");
       good = good && tr.has_value();
       if (tr) l.transport = *tr;
+    }
+    if (r.has("tls") && l.transport != "tls") {
+      r.error("tls", "'tls' settings need 'transport: tls'");
+      good = false;
+    }
+    if (l.transport == "tls") {
+      if (!r.has("tls")) {
+        r.error("transport", "transport tls needs 'tls: {cert_file, key_file}'");
+        good = false;
+      } else {
+        good = parse_tls(r.node("tls"), file, what, l.tls, diags) && good;
+      }
     }
     auto bind = r.string("bind", true);
     if (bind) {

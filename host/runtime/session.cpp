@@ -79,8 +79,14 @@ iotgw_status Session::authenticate(const iotgw_credentials& credentials, std::ui
   if (authenticating_ || identity_) return IOTGW_ERR_STATE;
   authenticating_ = true;
   token = next_token_++;
+  auto owned = OwnedCredentials::copy(credentials);
+  // What the transport verified, never what an adapter says: a client certificate is the host's
+  // word.
+  owned.cert_subject_cn = conn_->stream().cert_subject_cn();
+  owned.cert_sha256 = conn_->stream().cert_sha256();
+  owned.peer_address = conn_->stream().remote_address();
   auto run = std::make_shared<AuthRun>(
-      pipeline(), OwnedCredentials::copy(credentials), conn_->loop(),
+      pipeline(), std::move(owned), conn_->loop(),
       [weak = weak_from_this(), token](iotgw_status st, const bridge::Identity& id,
                                        const std::string& reason) {
         if (auto self = weak.lock()) self->on_auth_done(token, st, id, reason);

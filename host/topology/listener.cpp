@@ -6,6 +6,7 @@
 
 #include "runtime/session.hpp"
 #include "transport/tcp_stream.hpp"
+#include "transport/tls_stream.hpp"
 
 namespace iotgw::topology {
 
@@ -60,9 +61,14 @@ void Listener::accept(std::size_t loop, boost::asio::ip::tcp::socket socket) {
                                         std::to_string(plan_.spec.max_connections) + ") reached");
     return;
   }
-  auto conn = std::make_shared<transport::Connection>(
-      loops_.at(loop), std::make_unique<transport::TcpStream>(std::move(socket)), log_,
-      "listener " + name());
+  std::unique_ptr<transport::Stream> stream;
+  if (plan_.tls) {
+    stream = std::make_unique<transport::TlsStream>(std::move(socket), plan_.tls);
+  } else {
+    stream = std::make_unique<transport::TcpStream>(std::move(socket));
+  }
+  auto conn = std::make_shared<transport::Connection>(loops_.at(loop), std::move(stream), log_,
+                                                      "listener " + name());
   {
     std::lock_guard lock(live_mutex_);
     live_.emplace(conn.get(), conn);

@@ -4,6 +4,7 @@
 
 #include "iotgw/common/units.hpp"
 #include "plugins/plugin_config.hpp"
+#include "transport/tls_context.hpp"
 
 namespace iotgw::topology {
 
@@ -120,10 +121,27 @@ std::optional<Plan> build_plan(const config::Topology& model, const plugins::Pri
       log.warn("config", what + " has no auth stages: devices are trusted as they name themselves");
     }
     ListenerPlan lp;
+    if (l.transport == "tls") {
+      transport::TlsServerSettings tls;
+      tls.cert_file = l.tls.cert_file;
+      tls.key_file = l.tls.key_file;
+      tls.ca_file = l.tls.ca_file;
+      using Mode = transport::TlsServerSettings::ClientCert;
+      tls.client_cert = l.tls.client_cert == "required"   ? Mode::required
+                        : l.tls.client_cert == "optional" ? Mode::optional
+                                                          : Mode::none;
+      tls.tls13_only = l.tls.min_version == "1.3";
+      try {
+        lp.tls = transport::make_tls_context(tls);
+      } catch (const std::exception& e) {
+        diags.add(l.mark, what + ": " + e.what());
+        continue;
+      }
+    }
     lp.spec = l;
     lp.adapter = adapter;
     lp.pipeline = std::make_shared<const runtime::Pipeline>(std::move(auth), std::move(transforms));
-    lp.shape = plugin->hash() + "|" + l.transport + "|" + l.bind.str() + "|" +
+    lp.shape = plugin->hash() + "|" + l.transport + "|" + l.tls.str() + "|" + l.bind.str() + "|" +
                std::to_string(l.max_connections) + "|" + l.options.fingerprint();
     plan.listeners.push_back(std::move(lp));
   }

@@ -3,6 +3,8 @@
 // `--check` runs and what a reload does before it touches anything that serves.
 #pragma once
 
+#include <boost/asio/ssl/context.hpp>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +22,7 @@ struct ListenerPlan {
   config::ListenerSpec spec;
   std::shared_ptr<runtime::AdapterInstance> adapter;
   std::shared_ptr<const runtime::Pipeline> pipeline;
+  std::shared_ptr<boost::asio::ssl::context> tls;  // transport tls
   // Equal shapes mean the listener can keep its sockets and connections across a reload: same
   // adapter code and options, same transport and address. Stages may differ.
   std::string shape;

@@ -49,6 +49,20 @@ TEST(Cli, CheckReportsEveryErrorAndCountsThem) {
   EXPECT_NE(r.output.find("2 errors"), std::string::npos) << r.output;
 }
 
+TEST(Cli, CheckReadsTlsFilesAndNamesTheOneThatFails) {
+  TempDir dir;
+  stock_plugins(dir / "plugins");
+  write_file(dir / "gateway.yaml",
+             "gateway: {plugins_dir: plugins}\n"
+             "listeners:\n  - {name: l, adapter: mqtt, transport: tls, bind: ':0',\n"
+             "     tls: {cert_file: missing.pem, key_file: missing.key}}\n");
+  auto r = run(kIotgw, {"--config", (dir / "gateway.yaml").string(), "--check"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("listener 'l': certificate " + (dir / "missing.pem").string() + ": "),
+            std::string::npos)
+      << r.output;
+}
+
 TEST(Cli, ListPluginsShowsNameKindVersionAbiAndPath) {
   TempDir dir;
   stock_plugins(dir.path());

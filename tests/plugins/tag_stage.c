@@ -27,6 +27,7 @@ typedef struct tag_stage {
   char* prop_value;
   char* reject_if;
   char* secret;
+  int cert; /* authenticator: the verified client certificate's CN must be the client id */
 } tag_stage;
 
 static const iotgw_config_key keys[] = {
@@ -36,6 +37,8 @@ static const iotgw_config_key keys[] = {
     {"direction", IOTGW_CFG_STRING, "up", "where it applies: up, down or both"},
     {"reject_if", IOTGW_CFG_STRING, "", "refuse payloads containing this text (empty: none)"},
     {"secret", IOTGW_CFG_STRING, "", "as an authenticator: the password every device must give"},
+    {"cert", IOTGW_CFG_STRING, "no",
+     "as an authenticator, yes: a verified client certificate whose CN is the client id"},
 };
 
 static const char* value_of(const iotgw_config* c, const char* key) {
@@ -103,6 +106,7 @@ static iotgw_status tag_create(const iotgw_host_api* api, const iotgw_plugin_ctx
   }
   const char* reject = value_of(config, "reject_if");
   t->reject_if = reject[0] != '\0' ? dup_str(reject, strlen(reject)) : NULL;
+  t->cert = strcmp(value_of(config, "cert"), "yes") == 0;
   const char* secret = value_of(config, "secret");
   t->secret = secret[0] != '\0' ? dup_str(secret, strlen(secret)) : NULL;
   *instance = t;
@@ -167,8 +171,21 @@ static iotgw_status tag_authenticate(void* instance, const iotgw_credentials* cr
     snprintf(reason->message, sizeof reason->message, "wrong password");
     return IOTGW_ERR_REFUSED;
   }
+  if (t->cert) {
+    if (credentials->cert_subject_cn.size == 0) {
+      snprintf(reason->message, sizeof reason->message, "no verified client certificate");
+      return IOTGW_ERR_REFUSED;
+    }
+    if (credentials->cert_subject_cn.size != credentials->client_id.size ||
+        memcmp(credentials->cert_subject_cn.data, credentials->client_id.data,
+               credentials->client_id.size) != 0) {
+      snprintf(reason->message, sizeof reason->message, "certificate CN '%.*s' is not the device",
+               (int)credentials->cert_subject_cn.size, credentials->cert_subject_cn.data);
+      return IOTGW_ERR_REFUSED;
+    }
+  }
   identity->device_id = credentials->client_id;
-  identity->auth_method = cstr("password");
+  identity->auth_method = cstr(t->cert ? "x509" : "password");
   return IOTGW_OK;
 }
 

@@ -1,17 +1,11 @@
 #include "hub_under_test.hpp"
 
+#include "test_pki.hpp"
+
 #include <csignal>
 #include <stdexcept>
 
 namespace iotgw::test {
-
-namespace {
-
-void must(const RunResult& r, const std::string& what) {
-  if (r.code != 0) throw std::runtime_error(what + " failed:\n" + r.output);
-}
-
-}  // namespace
 
 HubUnderTest::HubUnderTest(Options options) : options_(options) {
   std::string more;
@@ -39,27 +33,10 @@ HubUnderTest::~HubUnderTest() {
   process_->wait_exit(std::chrono::seconds(10));
 }
 
-// A CA of the test's own and a server certificate it signed for the hub's name: what an
-// operator's private PKI looks like, and what `ca_file` is for.
+// The hub's certificate from a CA of the test's own: what `ca_file` is for.
 void HubUnderTest::make_certificates() const {
-  const auto p = [this](const char* name) { return (dir_ / name).string(); };
-  const auto timeout = std::chrono::seconds(60);
-  must(run("/usr/bin/openssl",
-           {"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-            "/CN=iotgw test CA", "-keyout", p("ca.key"), "-out", p("ca.pem")},
-           timeout),
-       "making the test CA");
-  must(run("/usr/bin/openssl",
-           {"req", "-newkey", "rsa:2048", "-nodes", "-subj", std::string("/CN=") + kHubHost,
-            "-keyout", p("hub.key"), "-out", p("hub.csr")},
-           timeout),
-       "making the hub's key");
-  write_file(dir_ / "san.ext", std::string("subjectAltName=DNS:") + kHubHost + "\n");
-  must(run("/usr/bin/openssl",
-           {"x509", "-req", "-in", p("hub.csr"), "-CA", p("ca.pem"), "-CAkey", p("ca.key"),
-            "-CAcreateserial", "-days", "2", "-extfile", p("san.ext"), "-out", p("hub.pem")},
-           timeout),
-       "signing the hub's certificate");
+  TestPki pki(dir_.path());
+  pki.issue("hub", kHubHost, std::string("DNS:") + kHubHost);
 }
 
 void HubUnderTest::start() {

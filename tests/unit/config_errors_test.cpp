@@ -101,7 +101,7 @@ const BadConfig kCases[] = {
     {"listener_misspelt_key",
      "listeners:\n  - {name: lines, adapter: line, bind: ':0', pipline: []}\n",
      "@:2:46: listener 'lines': unknown key 'pipline' (valid: name, adapter, transport, bind, "
-     "auth, "
+     "tls, auth, "
      "pipeline, options, max_connections)"},
     {"listener_bind_no_port", "listeners:\n  - {name: lines, adapter: line, bind: localhost}\n",
      "@:2:40: listener 'lines': bind 'localhost' is not host:port with a port from 0 to 65535"},
@@ -111,7 +111,7 @@ const BadConfig kCases[] = {
      "65535"},
     {"listener_transport",
      "listeners:\n  - {name: lines, adapter: line, bind: ':0', transport: quic}\n",
-     "@:2:57: listener 'lines': unknown transport 'quic' (valid: tcp)"},
+     "@:2:57: listener 'lines': unknown transport 'quic' (valid: tcp, tls)"},
     {"listener_max_connections",
      "listeners:\n  - {name: lines, adapter: line, bind: ':0', max_connections: 0}\n",
      "@:2:63: listener 'lines': 'max_connections' must be an integer from 1 to 10000000, not '0'"},
@@ -146,13 +146,27 @@ const BadConfig kCases[] = {
      "gateway: {plugins_dir: plugins}\nstages:\n"
      "  - {name: s, plugin: tag, config: {mod: upper}}\nlisteners:\n  - {name: l, adapter: line, "
      "bind: ':0'}\n",
-     "@:3:37: stage 's': unknown key 'mod' (valid: mode, property, direction, reject_if, secret)"},
+     "@:3:37: stage 's': unknown key 'mod' (valid: mode, property, direction, reject_if, secret, "
+     "cert)"},
     {"stage_config_refused",
      "gateway: {plugins_dir: plugins}\nstages:\n"
      "  - {name: s, plugin: tag, config: {mode: sideways}}\nlisteners:\n  - {name: l, adapter: "
      "line, bind: ':0'}\n",
      "@:3:36: stage 's': plugin 'tag' refused the configuration: mode 'sideways' is not upper, "
      "lower or none"},
+    {"listener_tls_without_transport",
+     "gateway: {plugins_dir: plugins}\nlisteners:\n"
+     "  - {name: l, adapter: mqtt, bind: ':0', tls: {cert_file: c.pem, key_file: k.pem}}\n",
+     "@:3:47: listener 'l': 'tls' settings need 'transport: tls'"},
+    {"listener_tls_missing",
+     "gateway: {plugins_dir: plugins}\nlisteners:\n"
+     "  - {name: l, adapter: mqtt, transport: tls, bind: ':0'}\n",
+     "@:3:41: listener 'l': transport tls needs 'tls: {cert_file, key_file}'"},
+    {"listener_tls_client_cert_without_ca",
+     "gateway: {plugins_dir: plugins}\nlisteners:\n"
+     "  - {name: l, adapter: mqtt, transport: tls, bind: ':0',\n"
+     "     tls: {cert_file: c.pem, key_file: k.pem, client_cert: required}}\n",
+     "@:4:60: listener 'l' tls: client_cert required needs 'ca_file' to verify them"},
     {"listener_option_unknown",
      "gateway: {plugins_dir: plugins}\nlisteners:\n"
      "  - {name: l, adapter: line, bind: ':0', options: {max_lines: 5}}\n",

@@ -61,7 +61,8 @@ TEST(SasToken, CoversByWholePathSegments) {
       covers("myhub.azure-devices.net/devices/dev1", "myhub.azure-devices.net/devices/dev10"));
   EXPECT_FALSE(covers("myhub.azure-devices.net/devices/dev1", "myhub.azure-devices.net/devices"));
   EXPECT_FALSE(covers("", "myhub.azure-devices.net"));
-  EXPECT_FALSE(covers("myhub.azure-devices.net/devices/abc", "myhub.azure-devices.net/devices/ABC"));
+  EXPECT_FALSE(
+      covers("myhub.azure-devices.net/devices/abc", "myhub.azure-devices.net/devices/ABC"));
 }
 
 TEST(SasToken, Base64AndUrlEncodingRoundTrip) {

@@ -1,0 +1,54 @@
+#include "transport/tls_context.hpp"
+
+#include <stdexcept>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+namespace iotgw::transport {
+
+namespace {
+
+std::string openssl_reason(const boost::system::system_error& e) {
+  // Asio's message for an ssl error is OpenSSL's reason string ("no such file", "key values
+  // mismatch"...), which is what an operator needs.
+  return e.code().message();
+}
+
+}  // namespace
+
+std::shared_ptr<boost::asio::ssl::context> make_tls_context(const TlsServerSettings& s) {
+  auto ctx = std::make_shared<boost::asio::ssl::context>(boost::asio::ssl::context::tls_server);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(),
+                                s.tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);
+  ctx->set_options(boost::asio::ssl::context::default_workarounds |
+                   boost::asio::ssl::context::single_dh_use);
+  const auto step = [](const std::string& what, const std::string& file, auto&& f) {
+    try {
+      f();
+    } catch (const boost::system::system_error& e) {
+      throw std::runtime_error(what + " " + file + ": " + openssl_reason(e));
+    }
+  };
+  step("certificate", s.cert_file, [&] { ctx->use_certificate_chain_file(s.cert_file); });
+  step("key", s.key_file,
+       [&] { ctx->use_private_key_file(s.key_file, boost::asio::ssl::context::pem); });
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+    throw std::runtime_error("key " + s.key_file + " does not match certificate " + s.cert_file);
+  }
+  if (!s.ca_file.empty()) {
+    step("CA file", s.ca_file, [&] { ctx->load_verify_file(s.ca_file); });
+  }
+  using Mode = TlsServerSettings::ClientCert;
+  if (s.client_cert == Mode::required) {
+    ctx->set_verify_mode(boost::asio::ssl::verify_peer |
+                         boost::asio::ssl::verify_fail_if_no_peer_cert);
+  } else if (s.client_cert == Mode::optional) {
+    ctx->set_verify_mode(boost::asio::ssl::verify_peer);
+  } else {
+    ctx->set_verify_mode(boost::asio::ssl::verify_none);
+  }
+  return ctx;
+}
+
+}  // namespace iotgw::transport
