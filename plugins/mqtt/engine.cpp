@@ -176,7 +176,12 @@ void Engine::on_upstream_result(std::uint64_t token, iotgw_outcome outcome,
     return;
   }
   send(Ack{PacketType::puback, packet_id});
-  if (paused_ && upstream_.size() < options_.max_inflight) {
+  if (draining_ && upstream_.empty()) {
+    state_ = State::closed;
+    host_.close("the gateway is draining");
+    return;
+  }
+  if (paused_ && !draining_ && upstream_.size() < options_.max_inflight) {
     paused_ = false;
     host_.pause_reading(false);
   }
@@ -255,6 +260,19 @@ void Engine::on_timer(Timer timer) {
     host_.close("no CONNECT within " + std::to_string(options_.connect_timeout.count()) + " ms");
   } else if (timer == Timer::keep_alive && state_ == State::connected) {
     fail("keep-alive expired: nothing received for " + std::to_string(keep_alive_.count()) + " ms");
+  }
+}
+
+void Engine::on_drain() {
+  if (state_ == State::closed || draining_) return;
+  draining_ = true;
+  if (!paused_) {
+    paused_ = true;
+    host_.pause_reading(true);
+  }
+  if (upstream_.empty()) {
+    state_ = State::closed;
+    host_.close("the gateway is draining");
   }
 }
 

@@ -46,7 +46,7 @@ class EngineHost {
   virtual void close(const std::string& reason) = 0;
   virtual void pause_reading(bool paused) = 0;
   // True while the host holds reading (the bridge cannot take more): stop consuming input.
-  virtual bool reading_held() const = 0;
+  virtual bool reading_held() = 0;
   virtual void set_timer(Timer timer, std::chrono::milliseconds after) = 0;
   virtual void cancel_timer(Timer timer) = 0;
   // Returns the token on_auth_result will carry, or nullopt when the host refuses to start.
@@ -74,6 +74,8 @@ class Engine {
                       const std::string& reason);
   void on_upstream_result(std::uint64_t token, iotgw_outcome outcome, const std::string& reason);
   void on_downstream(MessageData message, std::uint64_t delivery);
+  // The gateway stops: read nothing more, close once every PUBLISH in flight is answered.
+  void on_drain();
   // The connection is gone without DISCONNECT: the will goes upstream (QoS 0). Nothing else.
   void on_closed();
 
@@ -114,6 +116,7 @@ class Engine {
   std::uint16_t next_packet_id_ = 1;
   bool paused_ = false;
   bool disconnected_ = false;  // DISCONNECT received: the will is discarded
+  bool draining_ = false;
   std::vector<std::uint8_t> out_;
 };
 

@@ -73,7 +73,7 @@ class MqttConnection final : public iotgw::AdapterConnection, public iotgw::mqtt
     m.redelivered = count && !count->empty() && *count != "0";
     engine_.on_downstream(std::move(m), delivery);
   }
-  void on_drain() override { connection().close("the gateway is draining"); }
+  void on_drain() override { engine_.on_drain(); }
   void on_closed() override { engine_.on_closed(); }
 
   // EngineHost
@@ -86,9 +86,7 @@ class MqttConnection final : public iotgw::AdapterConnection, public iotgw::mqtt
       connection().resume_reading();
     }
   }
-  bool reading_held() const override {
-    return const_cast<MqttConnection*>(this)->connection().reading_paused();
-  }
+  bool reading_held() override { return connection().reading_paused(); }
   void set_timer(Timer timer, std::chrono::milliseconds after) override {
     connection().set_timer(static_cast<std::uint32_t>(timer), after);
   }

@@ -3,6 +3,8 @@
 // (tests/integration/mqtt_device.py) where a test must withhold what a library always sends.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <thread>
 
 #include "gateway_fixture.hpp"
@@ -183,6 +185,38 @@ TEST(Mqtt, HubKilledDuringAQoS1StreamLosesNothingThatWasPubacked) {
     EXPECT_NE(seen.find("\"body\":\"m-" + std::to_string(i) + "\"}"), std::string::npos)
         << "m-" << i << " was PUBACKed but is not at the hub";
   }
+}
+
+TEST(Mqtt, AThousandDevicesPublishAndReceiveAtOnce) {
+  rlimit files{};  // a thousand clients: more descriptors than a shell's default 1024
+  getrlimit(RLIMIT_NOFILE, &files);
+  files.rlim_cur = files.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &files);
+  constexpr int kDevices = 1000, kEach = 5, kC2d = 50;
+  HubUnderTest hub({.extra_devices = kDevices});
+  GatewayUnderTest gw(topology(hub));
+  // Queued at the hub now; each reaches its device once it has subscribed.
+  for (int i = 0; i < kC2d; ++i) {
+    ASSERT_EQ(hub.send("d" + std::to_string(i * (kDevices / kC2d)), "c2d").code, 0);
+  }
+  const auto r =
+      run(kBench,
+          {"pub", "--port", std::to_string(gw.port("mqtt")), "--clients", std::to_string(kDevices),
+           "--count", std::to_string(kEach), "--iothub", kHubHost, "--password", kPassword, "--c2d",
+           std::to_string(kC2d), "--timeout", "100"},
+          std::chrono::seconds(110));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("clients 1000 connected 1000 sent 5000 acked 5000 received 50 "),
+            std::string::npos)
+      << r.output;
+  // The hub's own count: every acknowledged message is there.
+  const auto seen = hub.monitor(kDevices * kEach);
+  std::size_t lines = 0;
+  for (std::size_t at = seen.find("\"body\""); at != std::string::npos;
+       at = seen.find("\"body\"", at + 1)) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, static_cast<std::size_t>(kDevices * kEach));
 }
 
 }  // namespace

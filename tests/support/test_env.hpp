@@ -6,9 +6,10 @@
 
 namespace iotgw::test {
 
-inline const std::filesystem::path kIotgw = IOTGW_TEST_BINARY;              // the real iotgw
-inline const std::filesystem::path kHub = IOTGW_TEST_HUB;                   // the real iotgw-hub
-inline const std::filesystem::path kPluginsDir = IOTGW_TEST_PLUGINS;        // plugins we ship
+inline const std::filesystem::path kIotgw = IOTGW_TEST_BINARY;        // the real iotgw
+inline const std::filesystem::path kHub = IOTGW_TEST_HUB;             // the real iotgw-hub
+inline const std::filesystem::path kBench = IOTGW_TEST_BENCH;         // the MQTT load generator
+inline const std::filesystem::path kPluginsDir = IOTGW_TEST_PLUGINS;  // plugins we ship
 inline const std::filesystem::path kTestPlugins = IOTGW_TEST_PLUGINS_TEST;  // test-only plugins
 inline const std::filesystem::path kSourceDir = IOTGW_TEST_SOURCE_DIR;
 inline const std::filesystem::path kBuildDir = IOTGW_TEST_BUILD_DIR;

@@ -33,7 +33,7 @@ class RecordingHost final : public EngineHost {
   }
   void close(const std::string& reason) override { closed = reason; }
   void pause_reading(bool p) override { paused = p; }
-  bool reading_held() const override { return held; }
+  bool reading_held() override { return held; }
   void set_timer(Timer t, std::chrono::milliseconds after) override { timers[t] = after; }
   void cancel_timer(Timer t) override { timers.erase(t); }
   std::optional<std::uint64_t> authenticate(const Credentials& c) override {
@@ -279,6 +279,17 @@ TEST_F(MqttEngine, DisconnectDiscardsTheWill) {
   engine.on_closed();
   EXPECT_TRUE(host.upstream.empty());
   EXPECT_EQ(host.closed, "the client disconnected");
+}
+
+TEST_F(MqttEngine, DrainingAnswersWhatIsInFlightThenCloses) {
+  connect();
+  feed(Publish{"devices/dev1/messages/events/", "x", 1, false, false, 9});
+  engine.on_drain();
+  EXPECT_TRUE(host.paused);
+  EXPECT_TRUE(host.closed.empty());
+  engine.on_upstream_result(host.next_token - 1, IOTGW_ACCEPTED, "");
+  EXPECT_EQ(last<Ack>().packet_id, 9);
+  EXPECT_EQ(host.closed, "the gateway is draining");
 }
 
 TEST_F(MqttEngine, PingreqGetsPingresp) {
