@@ -318,6 +318,8 @@ void HubConnection::lost(const std::string& reason) {
     enqueued(d->second);
     outboxes_[f.address].waiting.push_front(std::move(f.pending));
   }
+  // Outboxes no device uses any more held only QoS 0 leftovers: at most once, so they go.
+  std::erase_if(outboxes_, [](const auto& kv) { return kv.second.users == 0; });
   for (auto& [address, box] : outboxes_) box.link = proton::sender();
   for (auto& [id, d] : devices_) {
     d.authorized = false;
@@ -455,21 +457,19 @@ void HubConnection::remove_device(const std::string& id, std::uint64_t attachmen
   for (const auto& address : d.addresses) {
     auto box = outboxes_.find(address);
     if (box == outboxes_.end()) continue;
+    // Its QoS 1 messages are answered "released" (the device will send them again); its QoS 0
+    // ones (a will, typically) stay to go out once there is credit.
     auto& waiting = box->second.waiting;
     for (auto p = waiting.begin(); p != waiting.end();) {
-      if (p->device == id) {
+      if (p->device == id && p->confirmed) {
         released.push_back(std::move(p->done));
         p = waiting.erase(p);
       } else {
         ++p;
       }
     }
-    if (--box->second.users == 0) {
-      if (box->second.link && target_.cbs) box->second.link.close();
-      if (box->second.link && !target_.cbs) box->second.link.session().close();
-      link_address_.erase(box->second.link);
-      outboxes_.erase(box);
-    }
+    --box->second.users;
+    close_if_unused(box);
   }
   if (d.c2d && target_.cbs) d.c2d.close();
   if (d.c2d && !target_.cbs) d.c2d.session().close();
@@ -717,7 +717,17 @@ void HubConnection::on_sendable(proton::sender& s) {
   auto a = link_address_.find(s);
   if (a == link_address_.end()) return;
   auto box = outboxes_.find(a->second);
-  if (box != outboxes_.end() && box->second.link == s) flush(box->first, box->second);
+  if (box == outboxes_.end() || box->second.link != s) return;
+  flush(box->first, box->second);
+  close_if_unused(box);
+}
+
+void HubConnection::close_if_unused(std::map<std::string, Outbox>::iterator box) {
+  if (box->second.users > 0 || !box->second.waiting.empty()) return;
+  if (box->second.link && target_.cbs) box->second.link.close();
+  if (box->second.link && !target_.cbs) box->second.link.session().close();
+  link_address_.erase(box->second.link);
+  outboxes_.erase(box);
 }
 
 void HubConnection::finish(proton::tracker& t, iotgw_outcome outcome, const std::string& reason) {

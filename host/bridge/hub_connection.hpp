@@ -170,6 +170,8 @@ class HubConnection final : public proton::messaging_handler,
   void dequeued(const std::string& id);
   void fail_outbox(std::map<std::string, Outbox>::iterator box, iotgw_outcome outcome,
                    const std::string& reason);
+  // Closes an outbox's link once no device uses it and nothing waits in it.
+  void close_if_unused(std::map<std::string, Outbox>::iterator box);
   void open_c2d(const std::string& id, Device& d);
   void finish(proton::tracker& t, iotgw_outcome outcome, const std::string& reason);
   void check_idle();

@@ -123,8 +123,10 @@ void Session::attached(iotgw_status status, const std::string& reason) {
                         identity_->device_id + ": the hub did not take the device: " + reason);
     device_.reset();
     identity_.reset();
+    // The listener's own authenticators said yes; what the hub says after that is the
+    // upstream's answer: "unavailable" (MQTT CONNACK 3), with the hub's reason.
     if (adapter().on_auth_result != nullptr) {
-      adapter().on_auth_result(state_, token, status, nullptr, reason.c_str());
+      adapter().on_auth_result(state_, token, IOTGW_ERR_UNAVAILABLE, nullptr, reason.c_str());
     }
     return;
   }

@@ -8,6 +8,11 @@ Debian's python3-paho-mqtt where a real client library is the point.
                                                     the gateway closes
   mqtt_device.py takeover PORT DEVICE PASSWORD N    N connections as one device, one after the
                                                     other: each closes the one before it
+  mqtt_device.py malformed PORT DEVICE OTHER PASSWORD  malformed packets, each on its own
+                                                    connection, closing that one only while
+                                                    OTHER's connection keeps answering
+  mqtt_device.py will PORT DEVICE PASSWORD          connect with a will, then drop the
+                                                    connection without DISCONNECT
   mqtt_device.py paho-c2d PORT DEVICE PASSWORD N    paho: subscribe, print N C2D messages
   mqtt_device.py paho-stream PORT DEVICE PASSWORD N paho: publish N QoS 1 messages, one at a
                                                     time, reconnecting as needed; print each
@@ -37,9 +42,11 @@ def packet(first, body):
             return bytes(out) + body
 
 
-def connect_packet(device, password, keep_alive=60, clean=True):
-    flags = 0xC0 | (0x02 if clean else 0)
+def connect_packet(device, password, keep_alive=60, clean=True, will=None):
+    flags = 0xC0 | (0x02 if clean else 0) | (0x04 if will else 0)
     body = string("MQTT") + bytes([4, flags]) + struct.pack("!H", keep_alive) + string(device)
+    if will:
+        body += string(will[0]) + string(will[1])
     body += string(HOST + "/" + device + "/?api-version=2021-04-12") + string(password)
     return packet(0x10, body)
 
@@ -65,9 +72,9 @@ def read_packet(sock):
     return head[0], body
 
 
-def session(port, device, password, keep_alive=60):
+def session(port, device, password, keep_alive=60, will=None):
     sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-    sock.sendall(connect_packet(device, password, keep_alive))
+    sock.sendall(connect_packet(device, password, keep_alive, will=will))
     first, body = read_packet(sock)
     if first != 0x20 or body[1] != 0:
         sys.exit("CONNACK refused: %r" % body)
@@ -129,6 +136,47 @@ def takeover(port, device, password, count):
     if first != 0xD0:
         sys.exit("the newest connection does not answer PINGREQ")
     print("the newest connection answers", flush=True)
+
+
+MALFORMED = {  # after a good CONNECT; the gateway must close that connection
+    "reserved packet type 0": b"\x00\x00",
+    "reserved packet type 15": b"\xf0\x00",
+    "remaining length of five bytes": b"\x30\xff\xff\xff\xff\x01",
+    "oversize packet": b"\x30\xff\xff\x7f",
+    "PUBLISH QoS 3": b"\x36\x03\x00\x01t",
+    "wildcard in a PUBLISH topic": b"\x30\x05\x00\x03a/#",
+    "invalid UTF-8 in a topic": b"\x30\x04\x00\x02\xc3\x28",
+    "truncated topic": b"\x30\x03\x00\x09t",
+    "SUBSCRIBE without its 0010 flags": b"\x80\x06\x00\x01\x00\x01a\x00",
+    "SUBSCRIBE QoS 3": b"\x82\x06\x00\x01\x00\x01a\x03",
+    "PUBACK too long": b"\x40\x03\x00\x01\x00",
+    "PINGREQ with a body": b"\xc0\x01\x00",
+    "a second CONNECT": connect_packet("x", "y"),
+    "QoS 2 PUBLISH": b"\x34\x1f\x00\x1bdevices/%s/messages/events/\x00\x01",
+}
+
+
+def malformed(port, device, other, password):
+    keeper = session(port, other, password)
+    for name, data in MALFORMED.items():
+        if b"%s" in data:
+            data = data.replace(b"%s", device.encode())
+        sock = session(port, device, password)
+        sock.sendall(data)
+        if read_packet(sock) is not None:
+            sys.exit("not closed after %s" % name)
+        keeper.sendall(packet(0xC0, b""))
+        first, _ = read_packet(keeper)
+        if first != 0xD0:
+            sys.exit("the other connection stopped answering after %s" % name)
+        print("closed after %s; the other connection answers" % name, flush=True)
+
+
+def will(port, device, password):
+    sock = session(port, device, password,
+                   will=("devices/%s/messages/events/state=offline" % device, "gone"))
+    sock.close()
+    print("dropped", flush=True)
 
 
 def paho_c2d(port, device, password, count):
@@ -196,6 +244,10 @@ if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "c2d-abandon":
         c2d_abandon(int(args[0]), args[1], args[2])
+    elif cmd == "malformed":
+        malformed(int(args[0]), args[1], args[2], args[3])
+    elif cmd == "will":
+        will(int(args[0]), args[1], args[2])
     elif cmd == "takeover":
         takeover(int(args[0]), args[1], args[2], int(args[3]))
     elif cmd == "keepalive":

@@ -81,10 +81,10 @@ TEST(Mqtt, TheHubsAnswerDecidesTheConnack) {
   HubUnderTest hub;
   GatewayUnderTest gw(topology(hub, "{}", "  attach_timeout: 1s\n"));
   const auto port = gw.port("mqtt");
-  // Our password is right; the hub does not know the device: not taken, CONNACK 4.
+  // Our password is right; the hub does not know the device: the upstream said no, CONNACK 3.
   const auto ghost = publish(port, "ghost", "devices/ghost/messages/events/", "x");
   EXPECT_NE(ghost.code, 0);
-  EXPECT_NE(ghost.output.find("bad user name or password"), std::string::npos) << ghost.output;
+  EXPECT_NE(ghost.output.find("broker unavailable"), std::string::npos) << ghost.output;
   EXPECT_TRUE(gw.process().wait_for("ghost: the hub did not take the device: the hub refused"));
   // No hub at all: CONNACK 3, server unavailable, once attach_timeout has passed.
   hub.kill();
@@ -102,6 +102,33 @@ TEST(Mqtt, ANewConnectionForADeviceClosesTheOldOne) {
   EXPECT_EQ(r.code, 0) << r.output << gw.process().output();
   EXPECT_NE(r.output.find("connection 5 closed by connection 6"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("the newest connection answers"), std::string::npos) << r.output;
+}
+
+TEST(Mqtt, MalformedPacketsCloseThatConnectionOnly) {
+  HubUnderTest hub;
+  GatewayUnderTest gw(topology(hub));
+  const auto r =
+      run("/usr/bin/python3",
+          {kDevice, "malformed", std::to_string(gw.port("mqtt")), "dev1", "dev2", kPassword},
+          std::chrono::seconds(60));
+  EXPECT_EQ(r.code, 0) << r.output << gw.process().output();
+  EXPECT_NE(r.output.find("closed after QoS 2 PUBLISH; the other connection answers"),
+            std::string::npos)
+      << r.output;
+  EXPECT_TRUE(gw.process().wait_for("malformed packet: remaining length longer than four bytes"));
+}
+
+TEST(Mqtt, AConnectionLostWithoutDisconnectSendsItsWill) {
+  HubUnderTest hub;
+  GatewayUnderTest gw(topology(hub));
+  const auto r =
+      run("/usr/bin/python3", {kDevice, "will", std::to_string(gw.port("mqtt")), "dev1", kPassword},
+          std::chrono::seconds(20));
+  EXPECT_EQ(r.code, 0) << r.output;
+  const auto seen = hub.monitor(1);
+  EXPECT_NE(seen.find(R"("state":"offline")"), std::string::npos) << seen;
+  EXPECT_NE(seen.find(R"("iothub-mqtt-will":"true")"), std::string::npos) << seen;
+  EXPECT_NE(seen.find(R"("body":"gone")"), std::string::npos) << seen;
 }
 
 TEST(Mqtt, AnotherDevicesTopicClosesThatConnectionOnly) {

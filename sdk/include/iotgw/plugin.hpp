@@ -248,7 +248,8 @@ class AdapterConnection {
     conn_.settle(delivery, IOTGW_REJECTED, "this adapter takes no downstream messages");
   }
   virtual void on_drain() {}
-  // The connection is gone: no Connection call is allowed from here on.
+  // The connection is gone: no Connection call is allowed from here on, but one: a QoS 0
+  // send_upstream, so that a protocol's last word (an MQTT will) still goes up.
   virtual void on_closed() {}
 
  protected:
