@@ -14,6 +14,7 @@ build_pkgs=(
 test_pkgs=(
   mosquitto mosquitto-clients python3-paho-mqtt python3-qpid-proton openssl
   rabbitmq-server  # the bridge's `amqp` flavour is tested against it (its own broker per test)
+  python3-cryptography python3-zstandard  # a back end that reads the stages' output, not ours
 )
 
 want=("${build_pkgs[@]}")

@@ -95,7 +95,7 @@ TEST(Cli, DescribeListsKeysWithTypeDefaultAndDoc) {
       << r.output;
   auto missing = run(kIotgw, {"--describe", "nope", "--plugins-dir", kPluginsDir.string()});
   EXPECT_EQ(missing.code, 2);
-  EXPECT_NE(missing.output.find("no plugin named 'nope' (found: line, mqtt)"), std::string::npos)
+  EXPECT_NE(missing.output.find("no plugin named 'nope' (found: aes-gcm, line, mqtt, zstd)"), std::string::npos)
       << missing.output;
 }
 
