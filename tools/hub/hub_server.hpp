@@ -25,7 +25,7 @@
 #include "c2d_queue.hpp"
 #include "durable_log.hpp"
 #include "iotgw/common/log.hpp"
-#include "registry.hpp"
+#include "iotgw/common/registry.hpp"
 #include "telemetry_log.hpp"
 #include "token_check.hpp"
 

@@ -5,7 +5,7 @@
 #include <chrono>
 #include <string>
 
-#include "registry.hpp"
+#include "iotgw/common/registry.hpp"
 
 namespace iotgw::hub {
 

@@ -1,4 +1,4 @@
-#include "registry.hpp"
+#include "iotgw/common/registry.hpp"
 
 #include <fstream>
 #include <stdexcept>

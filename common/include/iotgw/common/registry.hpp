@@ -1,5 +1,6 @@
-// The hub's device registry: a YAML file of devices and shared access policies, as an IoT Hub
-// keeps them. Immutable once loaded; SIGHUP loads a fresh one.
+// An IoT Hub device registry: a YAML file of devices and shared access policies, as an IoT Hub
+// keeps them. iotgw-hub serves it; the auth-sas stage checks device tokens against it.
+// Immutable once loaded; SIGHUP loads a fresh one.
 #pragma once
 
 #include <filesystem>
