@@ -7,7 +7,7 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   libboost-dev libboost-filesystem-dev
   libqpid-proton-cpp12-dev libssl-dev libzstd-dev libyaml-cpp-dev
-  libgtest-dev googletest
+  libgtest-dev googletest libbenchmark-dev
   clang libclang-rt-14-dev clang-format clang-tidy
   mosquitto-clients  # the quickstart's MQTT device
 )

@@ -105,9 +105,12 @@ class Zstd final : public iotgw::StageBase {
                std::to_string(max_out_);
       return iotgw::Verdict::reject;
     }
-    // Streamed into a buffer one byte larger than allowed: a frame that hides its size (or
-    // lies about it) is caught when it fills the buffer, never by allocating what it asks for.
-    auto out = msg.reserve_body(max_out_ + 1);
+    // Streamed into a buffer one byte larger than the frame says (or than allowed, when it does
+    // not say): a frame that lies about its size is caught when it fills the buffer, and
+    // nothing is ever allocated on a frame's word beyond the limit.
+    const std::uint64_t room =
+        declared == ZSTD_CONTENTSIZE_UNKNOWN ? max_out_ + 1 : declared + 1;
+    auto out = msg.reserve_body(room);
     ZSTD_DCtx* dctx = thread_dctx();
     ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only);
     ZSTD_DCtx_refDDict(dctx, ddict_.get());
