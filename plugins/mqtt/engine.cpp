@@ -68,7 +68,9 @@ void Engine::handle(Connect& c) {
     refuse_connect(ConnectCode::identifier_rejected, "an empty client id (the device id)");
     return;
   }
-  if (c.username) {
+  // An IoT Hub user name is checked here; any other user name (no '/') is for the auth stages
+  // alone (auth-file maps user names to devices).
+  if (c.username && c.username->find('/') != std::string::npos) {
     std::string_view host, device;
     if (!split_username(*c.username, host, device)) {
       refuse_connect(ConnectCode::bad_credentials,
