@@ -147,6 +147,16 @@ iotgw_status Session::send_upstream(std::unique_ptr<iotgw_msg> msg, iotgw_qos qo
   msg->device_id = identity_->device_id;
   const auto pipeline = this->pipeline();  // a reload may swap it while this runs
   auto verdict = pipeline->upstream(*msg);
+  if (verdict.verdict == IOTGW_CONTINUE) {
+    // An adapter marks what it cannot place (an MQTT topic outside IoT Hub's); a mapping stage
+    // claims it by removing the mark. Unclaimed, it goes nowhere.
+    auto& annotations = msg->scope(IOTGW_PROP_ANNOTATION);
+    if (annotations.get("iotgw-unmapped") != nullptr) {
+      const auto* topic = annotations.get("mqtt-topic");
+      verdict = {IOTGW_REJECT, "topic '" + (topic != nullptr ? *topic : std::string()) +
+                                   "' is not mapped by any stage"};
+    }
+  }
   token = next_token_++;
   const bool confirmed = qos == IOTGW_QOS_AT_LEAST_ONCE;
   if (verdict.verdict != IOTGW_CONTINUE) {

@@ -138,17 +138,23 @@ void Engine::handle(Publish& p) {
     return;
   }
   const auto bag = telemetry_bag(p.topic, device_);
-  if (!bag) {
+  MessageData message;
+  if (bag) {
+    std::string error;
+    auto props = parse_bag(*bag, error);
+    if (!props) {
+      fail("topic '" + p.topic + "': " + error);
+      return;
+    }
+    message.props = std::move(*props);
+  } else if (options_.map_other_topics && !p.topic.starts_with("devices/") &&
+             !p.topic.starts_with("$")) {
+    message.annotations = {{"mqtt-topic", p.topic}, {"iotgw-unmapped", "true"}};
+  } else {
     fail("topic '" + p.topic + "' is not served");
     return;
   }
-  std::string error;
-  auto props = parse_bag(*bag, error);
-  if (!props) {
-    fail("topic '" + p.topic + "': " + error);
-    return;
-  }
-  MessageData message{std::move(p.payload), std::move(*props)};
+  message.body = std::move(p.payload);
   if (p.qos == 0) {
     host_.send_upstream(std::move(message), false);
     return;

@@ -24,6 +24,9 @@ struct EngineOptions {
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::seconds max_keep_alive{1'200};  // also used when the client asks for none
   std::string hostname;                        // when set, the user name's host must be this
+  // Topics outside IoT Hub's go up marked unmapped, for a mapping stage to claim (the host
+  // refuses what none claims); otherwise they close the connection.
+  bool map_other_topics = false;
 };
 
 enum class Timer : std::uint32_t { connect = 1, keep_alive = 2 };
@@ -35,6 +38,7 @@ struct Credentials {
 struct MessageData {
   std::string body;
   Properties props;
+  std::vector<Property> annotations = {};
   bool redelivered = false;  // C2D: the hub delivered it before (sent with DUP)
 };
 

@@ -106,6 +106,7 @@ class MqttConnection final : public iotgw::AdapterConnection, public iotgw::mqtt
     msg.set_body(message.body);
     for (const auto& [k, v] : message.props.system) msg.set(iotgw::Scope::system, k, v);
     for (const auto& [k, v] : message.props.application) msg.set(iotgw::Scope::application, k, v);
+    for (const auto& [k, v] : message.annotations) msg.set(iotgw::Scope::annotation, k, v);
     std::uint64_t token = 0;
     const auto qos = at_least_once ? IOTGW_QOS_AT_LEAST_ONCE : IOTGW_QOS_AT_MOST_ONCE;
     if (connection().send_upstream(std::move(msg), qos, token) != IOTGW_OK) return std::nullopt;
@@ -145,6 +146,8 @@ class MqttAdapter final : public iotgw::AdapterBase {
        "cap on 1.5 x the client's keep-alive; also used when the client asks for none"},
       {"hostname", IOTGW_CFG_STRING, "",
        "the hub name user names must carry ({hub}/{device}/?api-version=...); empty: any"},
+      {"other_topics", IOTGW_CFG_STRING, "refuse",
+       "topics outside IoT Hub's: refuse (close), or map (a `map` stage must claim them)"},
   };
 
   MqttAdapter(const iotgw::Context& ctx, const iotgw::Config& config) : AdapterBase(ctx) {
@@ -161,6 +164,11 @@ class MqttAdapter final : public iotgw::AdapterBase {
         std::chrono::duration_cast<std::chrono::seconds>(config.duration("max_keep_alive"));
     if (options_.max_keep_alive.count() <= 0) throw iotgw::Error("max_keep_alive must be >= 1s");
     options_.hostname = config.string("hostname");
+    const auto other = config.string("other_topics");
+    if (other != "refuse" && other != "map") {
+      throw iotgw::Error("other_topics '" + other + "' is not refuse or map");
+    }
+    options_.map_other_topics = other == "map";
   }
 
   std::unique_ptr<iotgw::AdapterConnection> open(iotgw::Connection conn,

@@ -95,9 +95,10 @@ TEST(Cli, DescribeListsKeysWithTypeDefaultAndDoc) {
       << r.output;
   auto missing = run(kIotgw, {"--describe", "nope", "--plugins-dir", kPluginsDir.string()});
   EXPECT_EQ(missing.code, 2);
-  EXPECT_NE(missing.output.find(
-                "no plugin named 'nope' (found: aes-gcm, auth-file, auth-sas, line, mqtt, zstd)"),
-            std::string::npos)
+  EXPECT_NE(
+      missing.output.find(
+          "no plugin named 'nope' (found: aes-gcm, auth-file, auth-sas, line, map, mqtt, zstd)"),
+      std::string::npos)
       << missing.output;
 }
 

@@ -131,6 +131,33 @@ TEST(Mqtt, AConnectionLostWithoutDisconnectSendsItsWill) {
   EXPECT_NE(seen.find(R"("body":"gone")"), std::string::npos) << seen;
 }
 
+TEST(Mqtt, AMapStageClaimsOtherTopicsAndWhatNoneClaimsIsRefused) {
+  HubUnderTest hub;
+  GatewayUnderTest gw(
+      "gateway: {plugins_dir: plugins, threads: 2}\n"
+      "bridge: {flavour: iothub, url: '" +
+      hub.url() + "', hostname: " + kHubHost + ", policy: gateway, policy_key: '" + kGatewayKey +
+      "'}\n"
+      "stages:\n"
+      "  - {name: door, plugin: tag, config: {secret: " +
+      kPassword +
+      "}}\n"
+      "  - {name: rooms, plugin: map, config: {topic: 'sensors/{room}/{kind}', "
+      "properties: ['site=hq-{room}']}}\n"
+      "listeners:\n"
+      "  - {name: mqtt, adapter: mqtt, bind: '127.0.0.1:0', auth: [door], pipeline: [rooms],\n"
+      "     options: {other_topics: map}}\n");
+  const auto port = gw.port("mqtt");
+  EXPECT_EQ(publish(port, "dev1", "sensors/lobby/temp", "21.5").code, 0) << gw.process().output();
+  const auto seen = hub.monitor(1);
+  EXPECT_NE(seen.find(R"("room":"lobby")"), std::string::npos) << seen;
+  EXPECT_NE(seen.find(R"("kind":"temp")"), std::string::npos) << seen;
+  EXPECT_NE(seen.find(R"("site":"hq-lobby")"), std::string::npos) << seen;
+  const auto unmapped = publish(port, "dev1", "elsewhere/x", "lost?");
+  EXPECT_NE(unmapped.code, 0) << unmapped.output;
+  EXPECT_TRUE(gw.process().wait_for("topic 'elsewhere/x' is not mapped by any stage"));
+}
+
 TEST(Mqtt, AnotherDevicesTopicClosesThatConnectionOnly) {
   HubUnderTest hub;
   GatewayUnderTest gw(topology(hub));

@@ -136,12 +136,13 @@ const BadConfig kCases[] = {
      "listeners:\n  - {name: l, adapter: line, bind: ':0'}\n",
      "@:3:26: stage 'pack': unknown stage plugin 'brotli' (available: aes-gcm, auth-file, "
      "auth-sas, "
-     "tag, zstd)"},
+     "map, tag, zstd)"},
     {"stage_plugin_is_adapter",
      "gateway: {plugins_dir: plugins}\nstages:\n  - {name: s, plugin: line}\n"
      "listeners:\n  - {name: l, adapter: line, bind: ':0'}\n",
      "@:3:23: stage 's': plugin 'line' is adapter, not stage (stage plugins: aes-gcm, auth-file, "
-     "auth-sas, tag, zstd)"},
+     "auth-sas, "
+     "map, tag, zstd)"},
     {"adapter_is_stage",
      "gateway: {plugins_dir: plugins}\nlisteners:\n  - {name: l, adapter: tag, bind: ':0'}\n",
      "@:3:24: listener 'l': plugin 'tag' is stage, not adapter (adapter plugins: line, mqtt)"},

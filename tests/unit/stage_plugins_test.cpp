@@ -162,5 +162,53 @@ TEST_F(StagePlugins, AesGcmRefusesKeyFilesOthersCanRead) {
   EXPECT_NE(error.find("does not hold 32 bytes"), std::string::npos) << error;
 }
 
+TEST_F(StagePlugins, MapClaimsATopicAndShapesTheMessage) {
+  std::string error;
+  auto p = pipeline("map",
+                    "{topic: 'sensors/{building}/{room}', properties: ['source=gw-{building}'], "
+                    "rename: [t=temperature], remove: [debug], content_type: application/json, "
+                    "to: '/exchange/amq.topic/{building}.{room}'}",
+                    error);
+  ASSERT_TRUE(p) << error;
+  auto m = message("{}");
+  m.scope(IOTGW_PROP_ANNOTATION).set("mqtt-topic", "sensors/b7/lobby");
+  m.scope(IOTGW_PROP_ANNOTATION).set("iotgw-unmapped", "true");
+  m.scope(IOTGW_PROP_APPLICATION).set("t", "21");
+  m.scope(IOTGW_PROP_APPLICATION).set("debug", "1");
+  ASSERT_EQ(p->upstream(m).verdict, IOTGW_CONTINUE);
+  const auto& app = m.scope(IOTGW_PROP_APPLICATION);
+  EXPECT_EQ(*app.get("building"), "b7");
+  EXPECT_EQ(*app.get("room"), "lobby");
+  EXPECT_EQ(*app.get("source"), "gw-b7");
+  EXPECT_EQ(*app.get("temperature"), "21");
+  EXPECT_FALSE(app.get("t"));
+  EXPECT_FALSE(app.get("debug"));
+  EXPECT_EQ(*m.scope(IOTGW_PROP_SYSTEM).get("content-type"), "application/json");
+  EXPECT_EQ(*m.scope(IOTGW_PROP_SYSTEM).get("to"), "/exchange/amq.topic/b7.lobby");
+  EXPECT_FALSE(m.scope(IOTGW_PROP_ANNOTATION).get("iotgw-unmapped"));  // claimed
+  auto other = message("{}");
+  other.scope(IOTGW_PROP_ANNOTATION).set("mqtt-topic", "sensors/b7");  // one segment short
+  other.scope(IOTGW_PROP_ANNOTATION).set("iotgw-unmapped", "true");
+  ASSERT_EQ(p->upstream(other).verdict, IOTGW_CONTINUE);
+  EXPECT_TRUE(other.scope(IOTGW_PROP_ANNOTATION).get("iotgw-unmapped"));  // left for another
+}
+
+TEST_F(StagePlugins, MapTemplatesAreCheckedWhenBuiltAndDeviceIdsMustAgree) {
+  std::string error;
+  EXPECT_FALSE(pipeline("map", "{topic: 'a/{*}/b'}", error));
+  EXPECT_NE(error.find("{*} must be the last segment"), std::string::npos) << error;
+  EXPECT_FALSE(pipeline("map", "{topic: 'a/{room', properties: [x=y]}", error));
+  EXPECT_NE(error.find("is not {name}"), std::string::npos) << error;
+  EXPECT_FALSE(pipeline("map", "{topic: 'a/{room}', to: '/q/{floor}'}", error));
+  EXPECT_NE(error.find("no variable {floor}"), std::string::npos) << error;
+  auto p = pipeline("map", "{topic: 'devices/{deviceId}/messages/events/{*}'}", error);
+  ASSERT_TRUE(p) << error;
+  auto m = message("x", "dev1");
+  m.scope(IOTGW_PROP_ANNOTATION).set("mqtt-topic", "devices/dev2/messages/events/");
+  const auto v = p->upstream(m);
+  EXPECT_EQ(v.verdict, IOTGW_REJECT);
+  EXPECT_EQ(v.reason, "stage 's': map: topic 'devices/dev2/messages/events/' names device 'dev2'");
+}
+
 }  // namespace
 }  // namespace iotgw::test
