@@ -9,6 +9,7 @@
 
 #include "gateway_fixture.hpp"
 #include "hub_under_test.hpp"
+#include "line_client.hpp"
 #include "process.hpp"
 
 namespace iotgw::test {
@@ -100,6 +101,41 @@ TEST_F(PipelineStages, AC2dMessageSealedWithAnUnknownKeyIsRejectedWithTheReason)
   EXPECT_TRUE(hub.process().wait_for("dev1: C2D message .* ended: Rejected"))
       << hub.process().output();
   EXPECT_EQ(device.output().find("forged"), std::string::npos);
+}
+
+TEST_F(PipelineStages, AReloadedKeyTakesEffectOnTheOpenConnection) {
+  const auto config = [this](const std::string& keys, const std::string& active) {
+    return "gateway: {plugins_dir: plugins, threads: 2}\n"
+           "bridge: {flavour: iothub, url: '" +
+           hub.url() + "', hostname: " + kHubHost + ", policy: gateway, policy_key: '" +
+           kGatewayKey +
+           "'}\n"
+           "stages:\n  - {name: seal, plugin: aes-gcm, config: {keys: [" +
+           keys + "], active: " + active +
+           "}}\n"
+           "listeners:\n  - {name: lines, adapter: line, bind: '127.0.0.1:0', pipeline: [seal]}\n";
+  };
+  write_file(keys.path() / "k2.key", "HxwdHhscGhkYFxYVFBMSERAPDg0MCwoJCAcGBQQDAgE=\n");
+  chmod((keys.path() / "k2.key").c_str(), 0600);
+  GatewayUnderTest gw(config(key("k1"), "k1"));
+  LineClient device(gw.port("lines"));
+  EXPECT_EQ(device.hello("dev1"), "WELCOME dev1");
+  device.send_line("before the rotation");
+  EXPECT_EQ(device.read_line(std::chrono::seconds(10)), "ACK 1");
+  ASSERT_TRUE(gw.reload(config(key("k1") + ", " + key("k2"), "k2")));
+  device.send_line("after the rotation");  // the same connection
+  EXPECT_EQ(device.read_line(std::chrono::seconds(10)), "ACK 2");
+  const auto first = peer({"receive", key("k1"), "1"});
+  EXPECT_NE(first.output.find(R"("text": "before the rotation")"), std::string::npos)
+      << first.output;
+  EXPECT_NE(first.output.find(R"("key_id": "k1")"), std::string::npos) << first.output;
+  const auto second =
+      run("/usr/bin/python3",
+          {kPeer, "receive", hub.url(), kHubHost, kServiceKey, key("k1") + "," + key("k2"), "2"},
+          std::chrono::seconds(30));
+  EXPECT_NE(second.output.find(R"("text": "after the rotation", "properties")"), std::string::npos)
+      << second.output;
+  EXPECT_NE(second.output.find(R"("key_id": "k2")"), std::string::npos) << second.output;
 }
 
 }  // namespace

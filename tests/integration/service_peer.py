@@ -2,8 +2,9 @@
 (python3-qpid-proton, python3-cryptography, python3-zstandard), that reads and writes the
 aes-gcm envelope as its documentation says (plugins/aes-gcm/envelope.hpp).
 
-  service_peer.py receive URL HUB SERVICE_KEY KEY_FILE COUNT
-      reads COUNT telemetry messages; prints one JSON line each: device, text, properties
+  service_peer.py receive URL HUB SERVICE_KEY KEY_FILE[,KEY_FILE...] COUNT
+      reads COUNT telemetry messages; prints one JSON line each: device, text, properties,
+      the key id that sealed it
   service_peer.py send URL HUB SERVICE_KEY KEY_FILE DEVICE TEXT
       compresses (zstd), encrypts (the envelope, bound to DEVICE) and sends TEXT as C2D
 """
@@ -46,8 +47,11 @@ def open_envelope(key, envelope, device):
     return AESGCM(key).decrypt(nonce, envelope[14 + n:], head + device.encode())
 
 
-def receive(url, hub, service_key, key_file, count):
-    key, _ = read_key(key_file)
+def receive(url, hub, service_key, key_files, count):
+    keys = {}
+    for f in key_files.split(","):
+        key, key_id = read_key(f)
+        keys[key_id.decode()] = key
     conn = service_connection(url, hub, service_key)
     rx = conn.create_receiver(hf.service_address(), credit=count)
     for _ in range(count):
@@ -56,12 +60,14 @@ def receive(url, hub, service_key, key_file, count):
         device = str(m.annotations.get(symbol("iothub-connection-device-id")))
         props = dict(m.properties or {})
         data = bytes(m.body)
+        key_id = None
         if props.get("iotgw-encryption") == SCHEME:
-            data = open_envelope(key, data, device)
+            key_id = data[2:2 + data[1]].decode()
+            data = open_envelope(keys[key_id], data, device)
         if m.content_encoding == "zstd":
             data = zstandard.ZstdDecompressor().decompress(data, max_output_size=1 << 20)
         print(json.dumps({"device": device, "text": data.decode(), "properties": props,
-                          "wire_bytes": len(bytes(m.body))}), flush=True)
+                          "key_id": key_id, "wire_bytes": len(bytes(m.body))}), flush=True)
     conn.close()
 
 
