@@ -446,14 +446,8 @@ void HubConnection::remove_device(const std::string& id, std::uint64_t attachmen
   auto& d = it->second;
   for (auto& [n, delivery] : d.unsettled) delivery.release();  // the hub delivers it again
   std::vector<Completion> released;
-  for (auto f = in_flight_.begin(); f != in_flight_.end();) {
-    if (f->second.pending.device == id) {
-      released.push_back(std::move(f->second.pending.done));
-      f = in_flight_.erase(f);
-    } else {
-      ++f;
-    }
-  }
+  take_in_flight([&](const proton::tracker&, const InFlight& f) { return f.pending.device == id; },
+                 released);
   for (const auto& address : d.addresses) {
     auto box = outboxes_.find(address);
     if (box == outboxes_.end()) continue;
@@ -477,15 +471,32 @@ void HubConnection::remove_device(const std::string& id, std::uint64_t attachmen
   queued_ -= d.queued;
   held_ -= d.held ? 1 : 0;
   devices_.erase(it);
-  for (auto& done : released) {
-    if (done) done(IOTGW_RELEASED, "the device went away");
-  }
+  complete(released, IOTGW_RELEASED, "the device went away");
   pump();
   if (devices_.empty() && on_idle_) {
     idle_timer_.expires_after(target_.idle_close);
     idle_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (!ec) self->check_idle();
     });
+  }
+}
+
+template <class Match>
+void HubConnection::take_in_flight(Match match, std::vector<Completion>& out) {
+  for (auto f = in_flight_.begin(); f != in_flight_.end();) {
+    if (match(f->first, f->second)) {
+      out.push_back(std::move(f->second.pending.done));
+      f = in_flight_.erase(f);
+    } else {
+      ++f;
+    }
+  }
+}
+
+void HubConnection::complete(std::vector<Completion>& dones, iotgw_outcome outcome,
+                             const std::string& reason) {
+  for (auto& done : dones) {
+    if (done) done(outcome, reason);
   }
 }
 
@@ -579,14 +590,8 @@ void HubConnection::send(const std::string& id, std::uint64_t attachment, proton
 void HubConnection::fail_outbox(std::map<std::string, Outbox>::iterator box, iotgw_outcome outcome,
                                 const std::string& reason) {
   std::vector<Completion> failed;
-  for (auto f = in_flight_.begin(); f != in_flight_.end();) {
-    if (f->second.address == box->first) {
-      failed.push_back(std::move(f->second.pending.done));
-      f = in_flight_.erase(f);
-    } else {
-      ++f;
-    }
-  }
+  take_in_flight([&](const proton::tracker&, const InFlight& f) { return f.address == box->first; },
+                 failed);
   for (auto& p : box->second.waiting) {
     failed.push_back(std::move(p.done));
     dequeued(p.device);
@@ -594,9 +599,7 @@ void HubConnection::fail_outbox(std::map<std::string, Outbox>::iterator box, iot
   for (auto& [id, d] : devices_) d.addresses.erase(box->first);
   link_address_.erase(box->second.link);
   outboxes_.erase(box);
-  for (auto& done : failed) {
-    if (done) done(outcome, reason);
-  }
+  complete(failed, outcome, reason);
 }
 
 void HubConnection::open_c2d(const std::string& id, Device& d) {
@@ -767,14 +770,8 @@ void HubConnection::on_sender_close(proton::sender& s) {
   // The device's own link: deliveries on it get no outcome, they were not accepted; the device
   // is closed with the hub's reason.
   std::vector<Completion> released;
-  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
-    if (it->first.sender() == s) {
-      released.push_back(std::move(it->second.pending.done));
-      it = in_flight_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  take_in_flight([&](const proton::tracker& t, const InFlight&) { return t.sender() == s; },
+                 released);
   link_address_.erase(a);
   box->second.link = proton::sender();
   auto d = devices_.find(box->second.owner);
@@ -782,9 +779,7 @@ void HubConnection::on_sender_close(proton::sender& s) {
     d->second.authorized = false;
     if (auto ch = d->second.channel.lock()) ch->close(why);
   }
-  for (auto& done : released) {
-    if (done) done(IOTGW_RELEASED, why);
-  }
+  complete(released, IOTGW_RELEASED, why);
 }
 
 void HubConnection::on_session_error(proton::session& s) {

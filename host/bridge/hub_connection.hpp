@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -170,6 +171,12 @@ class HubConnection final : public proton::messaging_handler,
   void dequeued(const std::string& id);
   void fail_outbox(std::map<std::string, Outbox>::iterator box, iotgw_outcome outcome,
                    const std::string& reason);
+  // Moves the completions of the in-flight deliveries `match` picks into `out`: answered once
+  // the bridge's state is consistent again, since a completion may call back into it.
+  template <class Match>
+  void take_in_flight(Match match, std::vector<Completion>& out);
+  static void complete(std::vector<Completion>& dones, iotgw_outcome outcome,
+                       const std::string& reason);
   // Closes an outbox's link once no device uses it and nothing waits in it.
   void close_if_unused(std::map<std::string, Outbox>::iterator box);
   void open_c2d(const std::string& id, Device& d);
