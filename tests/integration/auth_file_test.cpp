@@ -34,13 +34,8 @@ class AuthFile : public testing::Test {
   }
   std::string creds() const { return (dir / "credentials.yaml").string(); }
   std::string topology() const {
-    return "gateway: {plugins_dir: plugins, threads: 2}\n"
-           "bridge: {flavour: iothub, url: '" +
-           hub.url() + "', hostname: " + kHubHost + ", policy: gateway, policy_key: '" +
-           kGatewayKey +
-           "'}\n"
-           "stages:\n  - {name: users, plugin: auth-file, config: {file: " +
-           creds() +
+    return "gateway: {plugins_dir: plugins, threads: 2}\n" + hub.minting_bridge() +
+           "stages:\n  - {name: users, plugin: auth-file, config: {file: " + creds() +
            "}}\n"
            "listeners:\n"
            "  - {name: mqtt, adapter: mqtt, bind: '127.0.0.1:0', auth: [users]}\n"

@@ -19,22 +19,11 @@ const std::string kDevice =
 constexpr const char* kPassword = "opensesame";
 
 // An `mqtt` listener whose devices prove themselves with a shared password (the tag stage's
-// authenticator); the bridge mints their hub tokens from the gateway's policy.
+// authenticator); the bridge mints their hub tokens from the gateway's policy. `bridge_more`
+// adds bridge keys (", attach_timeout: 1s").
 std::string topology(const HubUnderTest& hub, const std::string& options = "{}",
                      const std::string& bridge_more = "") {
-  return "gateway: {plugins_dir: plugins, threads: 2}\n"
-         "bridge:\n"
-         "  flavour: iothub\n"
-         "  url: " +
-         hub.url() +
-         "\n"
-         "  hostname: " +
-         std::string(kHubHost) +
-         "\n"
-         "  policy: gateway\n"
-         "  policy_key: " +
-         std::string(kGatewayKey) +
-         "\n"
+  return "gateway: {plugins_dir: plugins, threads: 2}\n" + hub.minting_bridge(bridge_more) +
          "stages:\n"
          "  - {name: door, plugin: tag, config: {secret: " +
          kPassword +
@@ -79,7 +68,7 @@ TEST(Mqtt, ABadPasswordGetsConnack4) {
 
 TEST(Mqtt, TheHubsAnswerDecidesTheConnack) {
   HubUnderTest hub;
-  GatewayUnderTest gw(topology(hub, "{}", "  attach_timeout: 1s\n"));
+  GatewayUnderTest gw(topology(hub, "{}", ", attach_timeout: 1s"));
   const auto port = gw.port("mqtt");
   // Our password is right; the hub does not know the device: the upstream said no, CONNACK 3.
   const auto ghost = publish(port, "ghost", "devices/ghost/messages/events/", "x");
@@ -134,10 +123,7 @@ TEST(Mqtt, AConnectionLostWithoutDisconnectSendsItsWill) {
 TEST(Mqtt, AMapStageClaimsOtherTopicsAndWhatNoneClaimsIsRefused) {
   HubUnderTest hub;
   GatewayUnderTest gw(
-      "gateway: {plugins_dir: plugins, threads: 2}\n"
-      "bridge: {flavour: iothub, url: '" +
-      hub.url() + "', hostname: " + kHubHost + ", policy: gateway, policy_key: '" + kGatewayKey +
-      "'}\n"
+      "gateway: {plugins_dir: plugins, threads: 2}\n" + hub.minting_bridge() +
       "stages:\n"
       "  - {name: door, plugin: tag, config: {secret: " +
       kPassword +

@@ -21,11 +21,7 @@ class MqttTls : public testing::Test {
   }
 
   std::string topology(const std::string& client_cert = "required") const {
-    return "gateway: {plugins_dir: plugins, threads: 2}\n"
-           "bridge: {flavour: iothub, url: '" +
-           hub.url() + "', hostname: " + kHubHost + ", policy: gateway, policy_key: '" +
-           kGatewayKey +
-           "'}\n"
+    return "gateway: {plugins_dir: plugins, threads: 2}\n" + hub.minting_bridge() +
            "stages:\n"
            "  - {name: x509, plugin: tag, config: {cert: 'yes'}}\n"
            "listeners:\n"

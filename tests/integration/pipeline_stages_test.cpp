@@ -32,11 +32,7 @@ class PipelineStages : public testing::Test {
     return (keys.path() / (std::string(id) + ".key")).string();
   }
   std::string topology() const {
-    return "gateway: {plugins_dir: plugins, threads: 2}\n"
-           "bridge: {flavour: iothub, url: '" +
-           hub.url() + "', hostname: " + kHubHost + ", policy: gateway, policy_key: '" +
-           kGatewayKey +
-           "'}\n"
+    return "gateway: {plugins_dir: plugins, threads: 2}\n" + hub.minting_bridge() +
            "stages:\n"
            "  - {name: squeeze, plugin: zstd, config: {min_bytes: 16}}\n"
            "  - {name: seal, plugin: aes-gcm, config: {keys: [" +
@@ -105,13 +101,9 @@ TEST_F(PipelineStages, AC2dMessageSealedWithAnUnknownKeyIsRejectedWithTheReason)
 
 TEST_F(PipelineStages, AReloadedKeyTakesEffectOnTheOpenConnection) {
   const auto config = [this](const std::string& keys, const std::string& active) {
-    return "gateway: {plugins_dir: plugins, threads: 2}\n"
-           "bridge: {flavour: iothub, url: '" +
-           hub.url() + "', hostname: " + kHubHost + ", policy: gateway, policy_key: '" +
-           kGatewayKey +
-           "'}\n"
-           "stages:\n  - {name: seal, plugin: aes-gcm, config: {keys: [" +
-           keys + "], active: " + active +
+    return "gateway: {plugins_dir: plugins, threads: 2}\n" + hub.minting_bridge() +
+           "stages:\n  - {name: seal, plugin: aes-gcm, config: {keys: [" + keys +
+           "], active: " + active +
            "}}\n"
            "listeners:\n  - {name: lines, adapter: line, bind: '127.0.0.1:0', pipeline: [seal]}\n";
   };

@@ -72,6 +72,11 @@ void HubUnderTest::restart() {
   start();
 }
 
+std::string HubUnderTest::minting_bridge(const std::string& more) const {
+  return "bridge: {flavour: iothub, url: '" + url_ + "', hostname: " + kHubHost +
+         ", policy: gateway, policy_key: '" + kGatewayKey + "'" + more + "}\n";
+}
+
 std::string bridge_topology(const std::string& bridge_lines, const std::string& line_options,
                             int threads) {
   return "gateway: {plugins_dir: plugins, threads: " + std::to_string(threads) + "}\nbridge:\n" +

@@ -41,6 +41,9 @@ class HubUnderTest {
   // The next `count` telemetry messages the hub holds, as `iotgw-hub monitor` prints them.
   std::string monitor(int count) const;
   RunResult send(const std::string& device, const std::string& body) const;
+  // A topology's `bridge:` line to this hub, minting device tokens from the `gateway` policy;
+  // `more` adds keys (", attach_timeout: 3s").
+  std::string minting_bridge(const std::string& more = "") const;
 
  private:
   void make_certificates() const;
