@@ -181,10 +181,7 @@ class LineAdapter final : public iotgw::AdapterBase {
 
   LineAdapter(const iotgw::Context& ctx, const iotgw::Config& config) : AdapterBase(ctx) {
     options_.max_line = config.size("max_line");
-    const auto inflight = config.integer("max_inflight");
-    if (inflight < 1 || inflight > 65535)
-      throw iotgw::Error("max_inflight must be from 1 to 65535");
-    options_.max_inflight = static_cast<std::size_t>(inflight);
+    options_.max_inflight = static_cast<std::size_t>(config.integer("max_inflight", 1, 65535));
     options_.idle_timeout = config.duration("idle_timeout");
     options_.greeting = config.string("greeting");
     if (options_.max_line == 0) throw iotgw::Error("max_line must be at least 1 byte");

@@ -153,11 +153,7 @@ class MqttAdapter final : public iotgw::AdapterBase {
   MqttAdapter(const iotgw::Context& ctx, const iotgw::Config& config) : AdapterBase(ctx) {
     options_.max_packet = config.size("max_packet");
     if (options_.max_packet < 64) throw iotgw::Error("max_packet must be at least 64 bytes");
-    const auto inflight = config.integer("max_inflight");
-    if (inflight < 1 || inflight > 65535) {
-      throw iotgw::Error("max_inflight must be from 1 to 65535");
-    }
-    options_.max_inflight = static_cast<std::size_t>(inflight);
+    options_.max_inflight = static_cast<std::size_t>(config.integer("max_inflight", 1, 65535));
     options_.connect_timeout = config.duration("connect_timeout");
     if (options_.connect_timeout.count() <= 0) throw iotgw::Error("connect_timeout must be > 0");
     options_.max_keep_alive =

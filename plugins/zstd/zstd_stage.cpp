@@ -54,11 +54,7 @@ class Zstd final : public iotgw::StageBase {
   };
 
   Zstd(const iotgw::Context& ctx, const iotgw::Config& config) : StageBase(ctx) {
-    const auto level = config.integer("level");
-    if (level < 1 || level > ZSTD_maxCLevel()) {
-      throw iotgw::Error("level must be from 1 to " + std::to_string(ZSTD_maxCLevel()));
-    }
-    level_ = static_cast<int>(level);
+    level_ = static_cast<int>(config.integer("level", 1, ZSTD_maxCLevel()));
     min_bytes_ = config.size("min_bytes");
     max_out_ = config.size("max_decompressed_bytes");
     if (max_out_ == 0) throw iotgw::Error("max_decompressed_bytes must be at least 1 byte");
@@ -108,8 +104,7 @@ class Zstd final : public iotgw::StageBase {
     // Streamed into a buffer one byte larger than the frame says (or than allowed, when it does
     // not say): a frame that lies about its size is caught when it fills the buffer, and
     // nothing is ever allocated on a frame's word beyond the limit.
-    const std::uint64_t room =
-        declared == ZSTD_CONTENTSIZE_UNKNOWN ? max_out_ + 1 : declared + 1;
+    const std::uint64_t room = declared == ZSTD_CONTENTSIZE_UNKNOWN ? max_out_ + 1 : declared + 1;
     auto out = msg.reserve_body(room);
     ZSTD_DCtx* dctx = thread_dctx();
     ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only);

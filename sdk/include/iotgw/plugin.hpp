@@ -65,6 +65,15 @@ class Config {
   }
   std::string string(std::string_view key) const { return value(key).text; }
   std::int64_t integer(std::string_view key) const { return value(key).integer; }
+  // An integer that must lie in [min, max]; otherwise Error("KEY must be from MIN to MAX").
+  std::int64_t integer(std::string_view key, std::int64_t min, std::int64_t max) const {
+    const auto v = integer(key);
+    if (v < min || v > max) {
+      throw Error(std::string(key) + " must be from " + std::to_string(min) + " to " +
+                  std::to_string(max));
+    }
+    return v;
+  }
   bool boolean(std::string_view key) const { return value(key).integer != 0; }
   double number(std::string_view key) const { return value(key).number; }
   std::chrono::milliseconds duration(std::string_view key) const {
