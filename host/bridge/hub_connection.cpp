@@ -402,6 +402,7 @@ std::uint64_t HubConnection::add_device(const std::string& id, std::string token
   auto& d = devices_[id];
   d.attachment = next_attachment_++;
   d.attach_deadline_ms = unix_millis() + target_.attach_timeout.count();
+  d.telemetry_address = expand_address(target_.telemetry_address, id);
   d.token = std::move(token);
   d.expiry = expiry;
   d.mint = std::move(mint);
@@ -430,7 +431,7 @@ void HubConnection::authorized(const std::string& id, Device& d) {
   if (target_.cbs) {
     // The device's own telemetry link, opened now so the hub's credit is there on its first
     // message.
-    const auto address = expand_address(target_.telemetry_address, id);
+    const auto& address = d.telemetry_address;
     auto& box = outboxes_[address];
     box.owner = id;
     if (d.addresses.insert(address).second) ++box.users;
@@ -504,9 +505,9 @@ void HubConnection::check_idle() {
   if (devices_.empty() && !stopped_ && on_idle_) on_idle_(*this);
 }
 
-std::string HubConnection::address_of(const std::string& id, const proton::message& msg) const {
+std::string HubConnection::address_of(const Device& d, const proton::message& msg) const {
   if (target_.address_from_message && !msg.to().empty()) return msg.to();
-  return expand_address(target_.telemetry_address, id);
+  return d.telemetry_address;
 }
 
 void HubConnection::open_outbox(const std::string& address, Outbox& box) {
@@ -570,7 +571,7 @@ void HubConnection::send(const std::string& id, std::uint64_t attachment, proton
     return;
   }
   auto& d = *dev;
-  const std::string address = address_of(id, msg);
+  const std::string address = address_of(d, msg);
   if (!target_.cbs) {
     // A broker knows the connection, not the device: say whose message it is, as IoT Hub does.
     if (msg.to().empty()) msg.to(address);

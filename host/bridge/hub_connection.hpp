@@ -131,7 +131,8 @@ class HubConnection final : public proton::messaging_handler,
     Minter mint;
     std::weak_ptr<DeviceChannel> channel;
     std::uint64_t attachment = 0;
-    bool reported = false;  // attached() was called
+    std::string telemetry_address;  // expanded once, not per message
+    bool reported = false;          // attached() was called
     std::int64_t attach_deadline_ms = 0;
     bool authorized = false;
     bool want_c2d = false;
@@ -164,7 +165,7 @@ class HubConnection final : public proton::messaging_handler,
   void put_token(const std::string& id);
   void on_cbs_reply(proton::message& m);
   void authorized(const std::string& id, Device& d);
-  std::string address_of(const std::string& id, const proton::message& msg) const;
+  std::string address_of(const Device& d, const proton::message& msg) const;
   void open_outbox(const std::string& address, Outbox& box);
   void flush(const std::string& address, Outbox& box);
   void enqueued(Device& d);
