@@ -2,8 +2,11 @@
 // whose MQTT topic (or, without one, the device's IoT Hub telemetry topic) matches `topic` gets
 // the template's variables as application properties, then `properties` set, `rename`d and
 // `remove`d, a default content type, and in the bridge's `amqp` flavour its target address
-// (`to`, from the same variables). Several map stages in a pipeline are several mappings: the
-// first that matches claims the message. Templates are checked when the stage is built.
+// (`to`, from the same variables). Downstream, `c2d_topic` is filled from the C2D message's
+// application properties and deviceId, and the MQTT adapter publishes the message there to a
+// device subscribed to a matching filter. Several map stages in a pipeline are several mappings:
+// the first that matches claims the message, each way. Templates are checked when the stage is
+// built.
 #include <iotgw/plugin.hpp>
 
 #include "topic_template.hpp"
@@ -38,6 +41,9 @@ class Map final : public iotgw::StageBase {
       {"content_type", IOTGW_CFG_STRING, "", "content type for messages that carry none"},
       {"to", IOTGW_CFG_STRING, "",
        "target address (bridge flavour amqp), e.g. /exchange/amq.topic/{building}.{room}"},
+      {"c2d_topic", IOTGW_CFG_STRING, "",
+       "topic for C2D messages, from their application properties and {deviceId}, e.g. "
+       "commands/{deviceId}/{command}; a message lacking a property is left to other mappings"},
   };
 
   Map(const iotgw::Context& ctx, const iotgw::Config& config) : StageBase(ctx) {
@@ -52,6 +58,7 @@ class Map final : public iotgw::StageBase {
     remove_ = config.list("remove");
     content_type_ = config.string("content_type");
     to_ = config.string("to");
+    c2d_topic_ = config.string("c2d_topic");
     // Every {variable} the strings use must come from the template (or be deviceId): found
     // here, not on the first message.
     Vars probe{{"deviceId", ""}, {"*", ""}};
@@ -63,6 +70,17 @@ class Map final : public iotgw::StageBase {
     try {
       for (const auto& [k, v] : set_) iotgw::map::fill(v, probe);
       if (!to_.empty()) iotgw::map::fill(to_, probe);
+      if (!c2d_topic_.empty()) {
+        c2d_names_ = template_names(c2d_topic_).value_or(std::vector<std::string>{});
+        Vars own;
+        for (const auto& n : c2d_names_) own[n] = "x";
+        const auto sample = iotgw::map::fill(c2d_topic_, own);
+        if (sample.find_first_of("+#") != std::string::npos || sample.starts_with("devices/") ||
+            sample.starts_with("$")) {
+          throw std::invalid_argument("c2d_topic '" + c2d_topic_ +
+                                      "' has MQTT wildcards or is under IoT Hub's devices/ or $");
+        }
+      }
     } catch (const std::invalid_argument& e) {
       throw iotgw::Error(e.what());
     }
@@ -105,6 +123,27 @@ class Map final : public iotgw::StageBase {
     return iotgw::Verdict::proceed;
   }
 
+  iotgw::Verdict downstream(iotgw::Message& msg, std::string& reason) override {
+    if (c2d_topic_.empty() || msg.get(iotgw::Scope::annotation, "mqtt-topic")) {
+      return iotgw::Verdict::proceed;  // not a C2D mapping, or another claimed it
+    }
+    Vars vars{{"deviceId", std::string(msg.device_id())}};
+    for (const auto& n : c2d_names_) {
+      if (n == "deviceId") continue;
+      const auto v = msg.get(iotgw::Scope::application, n);
+      if (!v) return iotgw::Verdict::proceed;  // another mapping's, or the devicebound topic
+      // One property fills one topic level: a '/' or a wildcard would make it another topic.
+      if (v->empty() || v->find_first_of("/+#") != std::string_view::npos) {
+        reason = "map: C2D property '" + n + "' = '" + std::string(*v) +
+                 "' cannot be one topic level of " + c2d_topic_;
+        return iotgw::Verdict::reject;
+      }
+      vars[n] = std::string(*v);
+    }
+    msg.set(iotgw::Scope::annotation, "mqtt-topic", iotgw::map::fill(c2d_topic_, vars));
+    return iotgw::Verdict::proceed;
+  }
+
  private:
   static std::optional<std::vector<std::string>> template_names(const std::string& t) {
     std::vector<std::string> names;
@@ -119,7 +158,8 @@ class Map final : public iotgw::StageBase {
   std::optional<TopicTemplate> topic_;
   std::vector<std::pair<std::string, std::string>> set_, rename_;
   std::vector<std::string> remove_;
-  std::string content_type_, to_;
+  std::string content_type_, to_, c2d_topic_;
+  std::vector<std::string> c2d_names_;
 };
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "engine.hpp"
 
+#include "codec/topic_filter.hpp"
+
 #include <algorithm>
 
 namespace iotgw::mqtt {
@@ -15,6 +17,11 @@ bool split_username(std::string_view user, std::string_view& host, std::string_v
   device = user.substr(
       first + 1, second == std::string_view::npos ? std::string_view::npos : second - first - 1);
   return !host.empty() && !device.empty();
+}
+
+// Topics and filters a mapping may use: none of IoT Hub's own, under `devices/` or `$`.
+bool mappable(std::string_view topic) {
+  return !topic.starts_with("devices/") && !topic.starts_with("$");
 }
 
 }  // namespace
@@ -117,13 +124,9 @@ void Engine::on_auth_result(std::uint64_t token, iotgw_status status, const std:
   }
   device_ = device_id;
   state_ = State::connected;
-  bool subscribed = false;
-  const bool present = host_.resume_session(device_, clean_session_, subscribed);
+  const bool present = host_.resume_session(device_, clean_session_, filters_);
   send(Connack{present, ConnectCode::accepted});
-  if (subscribed) {
-    subscribed_ = true;
-    host_.set_downstream(true);
-  }
+  if (!filters_.empty()) host_.set_downstream(true);
   arm_keep_alive();
   host_.pause_reading(false);
 }
@@ -147,8 +150,7 @@ void Engine::handle(Publish& p) {
       return;
     }
     message.props = std::move(*props);
-  } else if (options_.map_other_topics && !p.topic.starts_with("devices/") &&
-             !p.topic.starts_with("$")) {
+  } else if (options_.map_other_topics && mappable(p.topic)) {
     message.annotations = {{"mqtt-topic", p.topic}, {"iotgw-unmapped", "true"}};
   } else {
     fail("topic '" + p.topic + "' is not served");
@@ -207,29 +209,30 @@ void Engine::handle(const Ack& a) {
 }
 
 void Engine::handle(const Subscribe& s) {
+  const bool was_subscribed = !filters_.empty();
   Suback ack{s.packet_id, {}};
   for (const auto& sub : s.subscriptions) {
-    if (sub.filter == c2d_filter(device_)) {
+    if (sub.filter == c2d_filter(device_) || (options_.map_other_topics && mappable(sub.filter))) {
       ack.codes.push_back(std::min<std::uint8_t>(sub.qos, 1));
-      if (!subscribed_) {
-        subscribed_ = true;
-        host_.set_downstream(true);
-      }
+      filters_.insert(sub.filter);
     } else {
       ack.codes.push_back(kSubackFailure);
     }
   }
   send(ack);
+  subscribe_changed(was_subscribed);
 }
 
 void Engine::handle(const Unsubscribe& u) {
-  for (const auto& f : u.filters) {
-    if (f == c2d_filter(device_) && subscribed_) {
-      subscribed_ = false;
-      host_.set_downstream(false);
-    }
-  }
+  const bool was_subscribed = !filters_.empty();
+  for (const auto& f : u.filters) filters_.erase(f);
   send(Ack{PacketType::unsuback, u.packet_id});
+  subscribe_changed(was_subscribed);
+}
+
+// The bridge's C2D link is there while any filter is: opened by the first, closed after the last.
+void Engine::subscribe_changed(bool was_subscribed) {
+  if (was_subscribed != !filters_.empty()) host_.set_downstream(!was_subscribed);
 }
 
 void Engine::handle(const Bare& b) {
@@ -244,9 +247,43 @@ void Engine::handle(const Bare& b) {
   }
 }
 
+std::optional<std::string> Engine::downstream_topic(const MessageData& message,
+                                                    std::string& why) const {
+  const auto mapped = std::find_if(message.annotations.begin(), message.annotations.end(),
+                                   [](const Property& a) { return a.first == "mqtt-topic"; });
+  if (mapped == message.annotations.end()) {
+    if (filters_.count(c2d_filter(device_)) == 0) {
+      why = "device '" + device_ + "' subscribed to no devicebound filter";
+      return std::nullopt;
+    }
+    return c2d_topic(device_, message.props);
+  }
+  const auto& topic = mapped->second;
+  if (topic.empty() || topic.find_first_of("+#") != std::string::npos) {
+    why = "mapped topic '" + topic + "' is empty or has wildcards";
+    return std::nullopt;
+  }
+  const bool asked = std::any_of(filters_.begin(), filters_.end(), [&](const std::string& f) {
+    return f != c2d_filter(device_) && filter_matches(f, topic);
+  });
+  if (!asked) {
+    why = "device '" + device_ + "' subscribed to no filter matching '" + topic + "'";
+    return std::nullopt;
+  }
+  return topic;
+}
+
 void Engine::on_downstream(MessageData message, std::uint64_t delivery) {
   if (state_ != State::connected) {
     host_.settle(delivery, IOTGW_RELEASED);
+    return;
+  }
+  std::string why;
+  auto topic = downstream_topic(message, why);
+  if (!topic) {
+    // Rejected, not released: the hub would only offer it again to a device that never asked.
+    host_.log_warning("C2D message refused: " + why);
+    host_.settle(delivery, IOTGW_REJECTED, why);
     return;
   }
   // A free packet id: the bridge's credit keeps far fewer than 65535 in flight.
@@ -254,7 +291,7 @@ void Engine::on_downstream(MessageData message, std::uint64_t delivery) {
   const std::uint16_t id = next_packet_id_++;
   downstream_[id] = delivery;
   Publish p;
-  p.topic = c2d_topic(device_, message.props);
+  p.topic = std::move(*topic);
   p.payload = std::move(message.body);
   p.qos = 1;
   p.dup = message.redelivered;
@@ -287,7 +324,7 @@ void Engine::on_drain() {
 void Engine::on_closed() {
   if (state_ == State::connected || (state_ == State::closed && !device_.empty())) {
     if (!disconnected_) send_will();
-    if (!clean_session_) host_.store_session(device_, subscribed_);
+    if (!clean_session_) host_.store_session(device_, filters_);
   }
   state_ = State::closed;
   upstream_.clear();

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -25,7 +26,8 @@ struct EngineOptions {
   std::chrono::seconds max_keep_alive{1'200};  // also used when the client asks for none
   std::string hostname;                        // when set, the user name's host must be this
   // Topics outside IoT Hub's go up marked unmapped, for a mapping stage to claim (the host
-  // refuses what none claims); otherwise they close the connection.
+  // refuses what none claims); otherwise they close the connection. Filters outside IoT Hub's
+  // are granted too, for C2D messages a mapping stage gives such a topic.
   bool map_other_topics = false;
 };
 
@@ -35,9 +37,14 @@ struct Credentials {
   std::string client_id, username, password;
 };
 
+// A session's granted topic filters: the devicebound filter, and mapped ones.
+using Filters = std::set<std::string>;
+
 struct MessageData {
   std::string body;
   Properties props;
+  // Upstream, "mqtt-topic" for a topic a mapping stage is to claim; downstream, the topic a
+  // mapping stage chose instead of the devicebound one.
   std::vector<Property> annotations = {};
   bool redelivered = false;  // C2D: the hub delivered it before (sent with DUP)
 };
@@ -58,12 +65,13 @@ class EngineHost {
   // QoS 1 returns the token on_upstream_result will carry; nullopt when the host refused it.
   virtual std::optional<std::uint64_t> send_upstream(MessageData message, bool at_least_once) = 0;
   virtual void set_downstream(bool enabled) = 0;
-  virtual void settle(std::uint64_t delivery, iotgw_outcome outcome) = 0;
+  virtual void settle(std::uint64_t delivery, iotgw_outcome outcome,
+                      const std::string& reason = {}) = 0;
   // clean_session=1 forgets the device's stored session; 0 returns whether one was stored
-  // (session present) and whether it had C2D subscribed.
-  virtual bool resume_session(const std::string& device, bool clean, bool& subscribed) = 0;
+  // (session present) and fills the filters it had granted.
+  virtual bool resume_session(const std::string& device, bool clean, Filters& filters) = 0;
   // At the end of a clean_session=0 connection: what the next one restores.
-  virtual void store_session(const std::string& device, bool subscribed) = 0;
+  virtual void store_session(const std::string& device, const Filters& filters) = 0;
   virtual void log_warning(const std::string& message) = 0;
 };
 
@@ -104,6 +112,9 @@ class Engine {
   void send(const Packet& packet);
   void arm_keep_alive();
   void send_will();
+  void subscribe_changed(bool was_subscribed);
+  // The topic a C2D message goes out on, or nullopt with `why` when the device did not ask for it.
+  std::optional<std::string> downstream_topic(const MessageData& message, std::string& why) const;
 
   EngineHost& host_;
   EngineOptions options_;
@@ -114,7 +125,7 @@ class Engine {
   std::string device_;
   bool clean_session_ = true;
   std::chrono::milliseconds keep_alive_{0};
-  bool subscribed_ = false;
+  Filters filters_;
   std::map<std::uint64_t, std::uint16_t> upstream_;    // host token -> PUBLISH packet id
   std::map<std::uint16_t, std::uint64_t> downstream_;  // our packet id -> host delivery
   std::uint16_t next_packet_id_ = 1;

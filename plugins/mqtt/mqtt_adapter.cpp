@@ -13,32 +13,34 @@ namespace {
 using iotgw::mqtt::Credentials;
 using iotgw::mqtt::Engine;
 using iotgw::mqtt::EngineOptions;
+using iotgw::mqtt::Filters;
 using iotgw::mqtt::MessageData;
 using iotgw::mqtt::Timer;
 
-// clean_session=0 sessions, by device id: whether C2D was subscribed. Shared by the listener's
+// clean_session=0 sessions, by device id: the filters granted. Shared by the listener's
 // connections on every loop.
 class SessionStore {
  public:
-  bool resume(const std::string& device, bool clean, bool& subscribed) {
+  bool resume(const std::string& device, bool clean, Filters& filters) {
     std::lock_guard lock(mutex_);
     auto it = sessions_.find(device);
+    filters.clear();
     if (clean) {
       if (it != sessions_.end()) sessions_.erase(it);
-      subscribed = false;
       return false;
     }
-    subscribed = it != sessions_.end() && it->second;
-    return it != sessions_.end();
+    if (it == sessions_.end()) return false;
+    filters = it->second;
+    return true;
   }
-  void store(const std::string& device, bool subscribed) {
+  void store(const std::string& device, const Filters& filters) {
     std::lock_guard lock(mutex_);
-    sessions_[device] = subscribed;
+    sessions_[device] = filters;
   }
 
  private:
   std::mutex mutex_;
-  std::map<std::string, bool> sessions_;
+  std::map<std::string, Filters> sessions_;
 };
 
 class MqttConnection final : public iotgw::AdapterConnection, public iotgw::mqtt::EngineHost {
@@ -69,6 +71,9 @@ class MqttConnection final : public iotgw::AdapterConnection, public iotgw::mqtt
     msg.for_each(iotgw::Scope::application, [&](std::string_view k, std::string_view v) {
       m.props.application.emplace_back(k, v);
     });
+    if (auto topic = msg.get(iotgw::Scope::annotation, "mqtt-topic")) {
+      m.annotations.emplace_back("mqtt-topic", *topic);
+    }
     const auto count = msg.get(iotgw::Scope::annotation, "iothub-deliverycount");
     m.redelivered = count && !count->empty() && *count != "0";
     engine_.on_downstream(std::move(m), delivery);
@@ -113,14 +118,14 @@ class MqttConnection final : public iotgw::AdapterConnection, public iotgw::mqtt
     return token;
   }
   void set_downstream(bool enabled) override { connection().set_downstream(enabled); }
-  void settle(std::uint64_t delivery, iotgw_outcome outcome) override {
-    connection().settle(delivery, outcome);
+  void settle(std::uint64_t delivery, iotgw_outcome outcome, const std::string& reason) override {
+    connection().settle(delivery, outcome, reason.empty() ? nullptr : reason.c_str());
   }
-  bool resume_session(const std::string& device, bool clean, bool& subscribed) override {
-    return sessions_.resume(device, clean, subscribed);
+  bool resume_session(const std::string& device, bool clean, Filters& filters) override {
+    return sessions_.resume(device, clean, filters);
   }
-  void store_session(const std::string& device, bool subscribed) override {
-    sessions_.store(device, subscribed);
+  void store_session(const std::string& device, const Filters& filters) override {
+    sessions_.store(device, filters);
   }
   void log_warning(const std::string& message) override { ctx_.warn(message); }
 
@@ -147,7 +152,8 @@ class MqttAdapter final : public iotgw::AdapterBase {
       {"hostname", IOTGW_CFG_STRING, "",
        "the hub name user names must carry ({hub}/{device}/?api-version=...); empty: any"},
       {"other_topics", IOTGW_CFG_STRING, "refuse",
-       "topics outside IoT Hub's: refuse (close), or map (a `map` stage must claim them)"},
+       "topics and filters outside IoT Hub's: refuse (close; SUBACK failure), or map (a `map` "
+       "stage must claim what is published there, and its c2d_topic feeds such filters)"},
   };
 
   MqttAdapter(const iotgw::Context& ctx, const iotgw::Config& config) : AdapterBase(ctx) {

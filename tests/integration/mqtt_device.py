@@ -13,7 +13,9 @@ Debian's python3-paho-mqtt where a real client library is the point.
                                                     OTHER's connection keeps answering
   mqtt_device.py will PORT DEVICE PASSWORD          connect with a will, then drop the
                                                     connection without DISCONNECT
-  mqtt_device.py paho-c2d PORT DEVICE PASSWORD N    paho: subscribe, print N C2D messages
+  mqtt_device.py paho-c2d PORT DEVICE PASSWORD N [FILTER]
+                                                    paho: subscribe (to the devicebound filter
+                                                    or FILTER), print N C2D messages
   mqtt_device.py paho-stream PORT DEVICE PASSWORD N paho: publish N QoS 1 messages, one at a
                                                     time, reconnecting as needed; print each
                                                     one PUBACKed ("acked BODY")
@@ -179,13 +181,14 @@ def will(port, device, password):
     print("dropped", flush=True)
 
 
-def paho_c2d(port, device, password, count):
+def paho_c2d(port, device, password, count, topic_filter=None):
     import paho.mqtt.client as mqtt
+    topic_filter = topic_filter or "devices/%s/messages/devicebound/#" % device
     got = []
     client = mqtt.Client(client_id=device, clean_session=True, protocol=mqtt.MQTTv311)
     client.username_pw_set(HOST + "/" + device + "/?api-version=2021-04-12", password)
     client.on_connect = lambda c, u, f, rc: (
-        c.subscribe("devices/%s/messages/devicebound/#" % device, qos=1))
+        c.subscribe(topic_filter, qos=1))
     client.on_subscribe = lambda c, u, mid, granted: print("subscribed %s" % list(granted),
                                                            flush=True)
     def on_message(c, u, msg):
@@ -253,7 +256,7 @@ if __name__ == "__main__":
     elif cmd == "keepalive":
         keepalive(int(args[0]), args[1], args[2])
     elif cmd == "paho-c2d":
-        paho_c2d(int(args[0]), args[1], args[2], int(args[3]))
+        paho_c2d(int(args[0]), args[1], args[2], int(args[3]), *args[4:5])
     elif cmd == "paho-stream":
         paho_stream(int(args[0]), args[1], args[2], int(args[3]))
     else:

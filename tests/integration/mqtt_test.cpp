@@ -144,6 +144,36 @@ TEST(Mqtt, AMapStageClaimsOtherTopicsAndWhatNoneClaimsIsRefused) {
   EXPECT_TRUE(gw.process().wait_for("topic 'elsewhere/x' is not mapped by any stage"));
 }
 
+TEST(Mqtt, AMappedC2dMessageReachesASubscriberOfItsTopic) {
+  HubUnderTest hub;
+  GatewayUnderTest gw(
+      "gateway: {plugins_dir: plugins, threads: 2}\n" + hub.minting_bridge() +
+      "stages:\n"
+      "  - {name: door, plugin: tag, config: {secret: " +
+      kPassword +
+      "}}\n"
+      "  - {name: commands, plugin: map, config: {c2d_topic: 'commands/{deviceId}/{command}'}}\n"
+      "listeners:\n"
+      "  - {name: mqtt, adapter: mqtt, bind: '127.0.0.1:0', auth: [door], pipeline: [commands],\n"
+      "     options: {other_topics: map}}\n");
+  TempDir dir;
+  Process device("/usr/bin/python3",
+                 {kDevice, "paho-c2d", std::to_string(gw.port("mqtt")), "dev1", kPassword, "1",
+                  "commands/dev1/#"},
+                 dir / "device.log");
+  ASSERT_TRUE(device.wait_for("subscribed \\[1\\]", std::chrono::seconds(20))) << device.output();
+  // No command property: the devicebound topic, which this device did not ask for.
+  EXPECT_EQ(hub.send("dev1", "unasked").code, 0);
+  EXPECT_TRUE(hub.process().wait_for("dev1: C2D message .* ended: Rejected"))
+      << hub.process().output();
+  EXPECT_TRUE(gw.process().wait_for("subscribed to no devicebound filter"));
+  EXPECT_EQ(hub.send("dev1", "reboot now", {"command=reboot"}).code, 0);
+  EXPECT_TRUE(device.wait_for("message reboot now commands/dev1/reboot")) << device.output();
+  EXPECT_EQ(device.wait_exit(std::chrono::seconds(20)), 0) << device.output();
+  EXPECT_TRUE(hub.process().wait_for("dev1: C2D message .* ended: Success"));
+  EXPECT_EQ(device.output().find("unasked"), std::string::npos);
+}
+
 TEST(Mqtt, AnotherDevicesTopicClosesThatConnectionOnly) {
   HubUnderTest hub;
   GatewayUnderTest gw(topology(hub));

@@ -92,9 +92,11 @@ std::string HubUnderTest::monitor(int count) const {
       .output;
 }
 
-RunResult HubUnderTest::send(const std::string& device, const std::string& body) const {
-  return run(kHub, {"send", "--registry", registry(), "--url", url_, device, body},
-             std::chrono::seconds(20));
+RunResult HubUnderTest::send(const std::string& device, const std::string& body,
+                             const std::vector<std::string>& props) const {
+  std::vector<std::string> args{"send", "--registry", registry(), "--url", url_, device, body};
+  for (const auto& p : props) args.insert(args.end(), {"--prop", p});
+  return run(kHub, args, std::chrono::seconds(20));
 }
 
 }  // namespace iotgw::test

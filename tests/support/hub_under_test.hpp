@@ -40,7 +40,9 @@ class HubUnderTest {
   Process& process() { return *process_; }
   // The next `count` telemetry messages the hub holds, as `iotgw-hub monitor` prints them.
   std::string monitor(int count) const;
-  RunResult send(const std::string& device, const std::string& body) const;
+  // A C2D message; `props` are application properties, name=value.
+  RunResult send(const std::string& device, const std::string& body,
+                 const std::vector<std::string>& props = {}) const;
   // A topology's `bridge:` line to this hub, minting device tokens from the `gateway` policy;
   // `more` adds keys (", attach_timeout: 3s").
   std::string minting_bridge(const std::string& more = "") const;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "codec/codec.hpp"
+#include "codec/topic_filter.hpp"
 
 namespace iotgw::mqtt {
 namespace {
@@ -208,8 +209,15 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"subscribe_reserved_bits",
                 {0x82, 6, 0, 1, 0, 1, 'a', 0x41},
                 "SUBSCRIBE requested QoS is invalid"},
-        BadCase{
-            "subscribe_empty_filter", {0x82, 5, 0, 1, 0, 0, 0}, "SUBSCRIBE with an empty filter"},
+        BadCase{"subscribe_empty_filter",
+                {0x82, 5, 0, 1, 0, 0, 0},
+                "SUBSCRIBE filter '' is empty or misplaces a wildcard"},
+        BadCase{"subscribe_hash_not_last",
+                {0x82, 8, 0, 1, 0, 3, '#', '/', 'a', 0},
+                "SUBSCRIBE filter '#/a' is empty or misplaces a wildcard"},
+        BadCase{"unsubscribe_plus_in_level",
+                {0xA2, 6, 0, 1, 0, 2, 'a', '+'},
+                "UNSUBSCRIBE filter 'a+' is empty or misplaces a wildcard"},
         BadCase{"subscribe_packet_id_0",
                 {0x82, 6, 0, 0, 0, 1, 'a', 0},
                 "SUBSCRIBE has packet identifier 0"},
@@ -219,6 +227,38 @@ INSTANTIATE_TEST_SUITE_P(
                 "PINGREQ, PINGRESP or DISCONNECT has bytes past its end"},
         BadCase{"disconnect_flags", {0xE1, 0}, "reserved flags set"}),
     [](const testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
+
+TEST(MqttTopicFilter, WildcardsTakeWholeLevelsAndHashOnlyLast) {
+  for (const char* good : {"#", "+", "a/+/c", "a/#", "+/+", "/", "a//b", "$SYS/#", "+/b/#"}) {
+    EXPECT_TRUE(valid_filter(good)) << good;
+  }
+  for (const char* bad : {"", "a#", "#/b", "a/b+", "+a/b", "a/#/c"}) {
+    EXPECT_FALSE(valid_filter(bad)) << bad;
+  }
+}
+
+TEST(MqttTopicFilter, MatchesAsSection4Says) {
+  struct Case {
+    const char *filter, *topic;
+    bool matches;
+  };
+  for (const auto& c : std::vector<Case>{{"a/b", "a/b", true},
+                                         {"a/b", "a/b/c", false},
+                                         {"a/+", "a/b", true},
+                                         {"a/+", "a/b/c", false},
+                                         {"a/+", "a/", true},
+                                         {"a/#", "a", true},
+                                         {"a/#", "a/b/c", true},
+                                         {"a/#", "b/a", false},
+                                         {"#", "a/b", true},
+                                         {"#", "$SYS/x", false},
+                                         {"+/x", "$SYS/x", false},
+                                         {"$SYS/#", "$SYS/x", true},
+                                         {"+/+", "/x", true},
+                                         {"+", "a/b", false}}) {
+    EXPECT_EQ(filter_matches(c.filter, c.topic), c.matches) << c.filter << " " << c.topic;
+  }
+}
 
 }  // namespace
 }  // namespace iotgw::mqtt

@@ -21,7 +21,9 @@ class RecordingHost final : public EngineHost {
   std::vector<std::pair<MessageData, bool>> upstream;
   std::vector<bool> downstream_calls;
   std::vector<std::pair<std::uint64_t, iotgw_outcome>> settled;
-  std::map<std::string, bool> sessions;
+  std::vector<std::string> settle_reasons;
+  std::vector<std::string> warnings;
+  std::map<std::string, Filters> sessions;
   std::uint64_t next_token = 100;
 
   void write(std::span<const std::uint8_t> bytes) override {
@@ -45,20 +47,21 @@ class RecordingHost final : public EngineHost {
     return next_token++;
   }
   void set_downstream(bool enabled) override { downstream_calls.push_back(enabled); }
-  void settle(std::uint64_t delivery, iotgw_outcome outcome) override {
+  void settle(std::uint64_t delivery, iotgw_outcome outcome, const std::string& reason) override {
     settled.emplace_back(delivery, outcome);
+    settle_reasons.push_back(reason);
   }
-  bool resume_session(const std::string& device, bool clean, bool& subscribed) override {
+  bool resume_session(const std::string& device, bool clean, Filters& filters) override {
     auto it = sessions.find(device);
     const bool present = !clean && it != sessions.end();
-    subscribed = present && it->second;
+    filters = present ? it->second : Filters{};
     if (clean) sessions.erase(device);
     return present;
   }
-  void store_session(const std::string& device, bool subscribed) override {
-    sessions[device] = subscribed;
+  void store_session(const std::string& device, const Filters& filters) override {
+    sessions[device] = filters;
   }
-  void log_warning(const std::string&) override {}
+  void log_warning(const std::string& w) override { warnings.push_back(w); }
 };
 
 std::vector<std::uint8_t> bytes_of(const Packet& p) {
@@ -252,6 +255,47 @@ TEST_F(MqttEngine, SubscribeAttachesC2dAndMessagesComeAsQoS1Publishes) {
   feed(Unsubscribe{6, {"devices/dev1/messages/devicebound/#"}});
   EXPECT_EQ(last<Ack>().type, PacketType::unsuback);
   EXPECT_EQ(host.downstream_calls, (std::vector<bool>{true, false}));
+}
+
+TEST_F(MqttEngine, MappedFiltersTakeC2dOnTheTopicAMappingChose) {
+  EngineOptions options;
+  options.map_other_topics = true;
+  Engine mapped(host, options);
+  mapped.on_bytes(bytes_of(connect_as("dev1")));
+  mapped.on_auth_result(host.next_token - 1, IOTGW_OK, "dev1", "");
+  mapped.on_bytes(bytes_of(Subscribe{3, {{"commands/dev1/#", 1}, {"devices/dev2/x", 1}}}));
+  EXPECT_EQ(std::get<Suback>(host.written.back()).codes,
+            (std::vector<std::uint8_t>{1, kSubackFailure}));
+  EXPECT_EQ(host.downstream_calls, std::vector<bool>{true});
+
+  MessageData m{
+      "reboot now", {{}, {{"command", "reboot"}}}, {{"mqtt-topic", "commands/dev1/reboot"}}};
+  mapped.on_downstream(m, 90);
+  const auto& p = std::get<Publish>(host.written.back());
+  EXPECT_EQ(p.topic, "commands/dev1/reboot");  // no property bag: not an IoT Hub topic
+  EXPECT_EQ(p.payload, "reboot now");
+
+  // Neither a topic no filter matches, nor the devicebound topic nobody asked for, goes out.
+  const auto written = host.written.size();
+  MessageData elsewhere{"x", {}, {{"mqtt-topic", "alerts/dev1"}}};
+  mapped.on_downstream(elsewhere, 91);
+  mapped.on_downstream(MessageData{"y", {}}, 92);
+  EXPECT_EQ(host.written.size(), written);
+  ASSERT_EQ(host.settled.size(), 2U);
+  EXPECT_EQ(host.settled[0], std::make_pair(std::uint64_t{91}, IOTGW_REJECTED));
+  EXPECT_EQ(host.settle_reasons[0], "device 'dev1' subscribed to no filter matching 'alerts/dev1'");
+  EXPECT_EQ(host.settled[1], std::make_pair(std::uint64_t{92}, IOTGW_REJECTED));
+  EXPECT_EQ(host.settle_reasons[1], "device 'dev1' subscribed to no devicebound filter");
+
+  mapped.on_bytes(bytes_of(Unsubscribe{4, {"commands/dev1/#"}}));
+  EXPECT_EQ(host.downstream_calls, (std::vector<bool>{true, false}));
+}
+
+TEST_F(MqttEngine, WithoutMappingOtherFiltersAreRefused) {
+  connect();
+  feed(Subscribe{3, {{"commands/dev1/#", 1}}});
+  EXPECT_EQ(last<Suback>().codes, std::vector<std::uint8_t>{kSubackFailure});
+  EXPECT_TRUE(host.downstream_calls.empty());
 }
 
 TEST_F(MqttEngine, KeepAliveExpiryClosesAndSendsTheWill) {

@@ -210,5 +210,31 @@ TEST_F(StagePlugins, MapTemplatesAreCheckedWhenBuiltAndDeviceIdsMustAgree) {
   EXPECT_EQ(v.reason, "stage 's': map: topic 'devices/dev2/messages/events/' names device 'dev2'");
 }
 
+TEST_F(StagePlugins, MapGivesC2dMessagesATopicFromTheirProperties) {
+  std::string error;
+  EXPECT_FALSE(pipeline("map", "{c2d_topic: 'devices/{deviceId}/x'}", error));
+  EXPECT_NE(error.find("under IoT Hub's devices/ or $"), std::string::npos) << error;
+  EXPECT_FALSE(pipeline("map", "{c2d_topic: 'cmd/+/{x}'}", error));
+  EXPECT_NE(error.find("has MQTT wildcards"), std::string::npos) << error;
+  auto p = pipeline("map", "{c2d_topic: 'commands/{deviceId}/{command}'}", error);
+  ASSERT_TRUE(p) << error;
+  auto m = message("reboot now", "dev1");
+  m.scope(IOTGW_PROP_APPLICATION).set("command", "reboot");
+  ASSERT_EQ(p->downstream(m).verdict, IOTGW_CONTINUE);
+  EXPECT_EQ(*m.scope(IOTGW_PROP_ANNOTATION).get("mqtt-topic"), "commands/dev1/reboot");
+
+  auto plain = message("no command", "dev1");  // left for the devicebound topic
+  ASSERT_EQ(p->downstream(plain).verdict, IOTGW_CONTINUE);
+  EXPECT_FALSE(plain.scope(IOTGW_PROP_ANNOTATION).get("mqtt-topic"));
+
+  auto sneaky = message("x", "dev1");
+  sneaky.scope(IOTGW_PROP_APPLICATION).set("command", "a/#");
+  const auto v = p->downstream(sneaky);
+  EXPECT_EQ(v.verdict, IOTGW_REJECT);
+  EXPECT_EQ(v.reason,
+            "stage 's': map: C2D property 'command' = 'a/#' cannot be one topic level of "
+            "commands/{deviceId}/{command}");
+}
+
 }  // namespace
 }  // namespace iotgw::test

@@ -1,4 +1,5 @@
 #include "codec/codec.hpp"
+#include "codec/topic_filter.hpp"
 
 #include <stdexcept>
 
@@ -124,7 +125,8 @@ Subscribe read_subscribe(Reader& r) {
   while (!r.done()) {
     Subscription sub;
     sub.filter = r.text("topic filter");
-    if (sub.filter.empty()) throw Malformed("SUBSCRIBE with an empty filter");
+    if (!valid_filter(sub.filter))
+      throw Malformed("SUBSCRIBE filter '" + sub.filter + "' is empty or misplaces a wildcard");
     const auto options = r.byte("requested QoS");
     if ((options & 0xFC) != 0 || options == 3)
       throw Malformed("SUBSCRIBE requested QoS is invalid");
@@ -138,7 +140,13 @@ Subscribe read_subscribe(Reader& r) {
 Unsubscribe read_unsubscribe(Reader& r) {
   Unsubscribe u;
   u.packet_id = packet_id(r, "UNSUBSCRIBE");
-  while (!r.done()) u.filters.push_back(r.text("topic filter"));
+  while (!r.done()) {
+    u.filters.push_back(r.text("topic filter"));
+    if (!valid_filter(u.filters.back())) {
+      throw Malformed("UNSUBSCRIBE filter '" + u.filters.back() +
+                      "' is empty or misplaces a wildcard");
+    }
+  }
   if (u.filters.empty()) throw Malformed("UNSUBSCRIBE without a filter");
   return u;
 }
