@@ -1,7 +1,8 @@
 // Flavour `amqp` against a real RabbitMQ with its AMQP 1.0 plugin: the connection logs in with
 // SASL PLAIN, each message goes to the address the pipeline gave it (or the default template),
 // marked with its device; an address the broker refuses fails only the messages sent there;
-// messages put on a device's C2D address reach the device.
+// the map stage turns an MQTT topic into the address; messages put on a device's C2D address
+// reach the device.
 #include <gtest/gtest.h>
 
 #include "broker_under_test.hpp"
@@ -12,8 +13,9 @@ namespace iotgw::test {
 namespace {
 
 // Listener `plain` sends to the default template; `mapped` has a stage that names the target
-// (as the mapping stage will); `lost` names an exchange the broker does not have. One loop, so
-// every device shares one broker connection.
+// (as a stage may); `lost` names an exchange the broker does not have; `sensors` takes MQTT on
+// topics of its own and the map stage makes each its address. One loop, so every device shares
+// one broker connection.
 std::string topology(const BrokerUnderTest& broker) {
   return "gateway: {plugins_dir: plugins, threads: 1}\n"
          "bridge:\n"
@@ -29,10 +31,14 @@ std::string topology(const BrokerUnderTest& broker) {
          "stages:\n"
          "  - {name: to-mapped, plugin: tag, config: {property: system.to=/queue/mapped}}\n"
          "  - {name: to-nowhere, plugin: tag, config: {property: system.to=/exchange/nowhere/x}}\n"
+         "  - {name: rooms, plugin: map, config: {topic: 'sensors/{building}/{room}', "
+         "to: '/queue/{building}.{room}'}}\n"
          "listeners:\n"
          "  - {name: plain, adapter: line, bind: '127.0.0.1:0'}\n"
          "  - {name: mapped, adapter: line, bind: '127.0.0.1:0', pipeline: [to-mapped]}\n"
-         "  - {name: lost, adapter: line, bind: '127.0.0.1:0', pipeline: [to-nowhere]}\n";
+         "  - {name: lost, adapter: line, bind: '127.0.0.1:0', pipeline: [to-nowhere]}\n"
+         "  - {name: sensors, adapter: mqtt, bind: '127.0.0.1:0', pipeline: [rooms],\n"
+         "     options: {other_topics: map}}\n";
 }
 
 TEST(BridgeAmqp, RabbitMqGetsEachMessageAtItsAddressWithItsDevice) {
@@ -77,6 +83,24 @@ TEST(BridgeAmqp, AnAddressTheBrokerRefusesFailsOnlyWhatWasSentThere) {
   const auto telemetry = broker.receive("/queue/telemetry", 1);
   EXPECT_NE(telemetry.output.find(R"("body": "still flowing")"), std::string::npos)
       << telemetry.output;
+}
+
+TEST(BridgeAmqp, AMappedTopicGoesToTheAddressItsTemplateMakes) {
+  BrokerUnderTest broker;
+  GatewayUnderTest gw(topology(broker));
+  const auto pub =
+      run("/usr/bin/mosquitto_pub",
+          {"-h", "127.0.0.1", "-p", std::to_string(gw.port("sensors")), "-V", "mqttv311", "-i",
+           "dev4", "-q", "1", "-t", "sensors/b7/lobby", "-m", "21.5"},
+          std::chrono::seconds(20));
+  ASSERT_EQ(pub.code, 0) << pub.output << gw.process().output();
+  const auto got = broker.receive("/queue/b7.lobby", 1);
+  EXPECT_EQ(got.code, 0) << got.output;
+  EXPECT_NE(got.output.find(R"("body": "21.5", "to": "/queue/b7.lobby")"), std::string::npos)
+      << got.output;
+  EXPECT_NE(got.output.find(R"("building": "b7", "room": "lobby")"), std::string::npos)
+      << got.output;
+  EXPECT_NE(got.output.find(R"("device": "dev4")"), std::string::npos) << got.output;
 }
 
 TEST(BridgeAmqp, MessagesOnTheDevicesC2dAddressReachTheDevice) {

@@ -20,6 +20,16 @@ const std::string kDevice =
     std::string(IOTGW_TEST_SOURCE_DIR) + "/tests/integration/mqtt_device.py";
 constexpr const char* kServiceKey = "c2VydmljZS1wb2xpY3kta2V5LWZvci10ZXN0cy0wMDE=";
 
+// As Python's json.dumps writes it.
+std::string json_escaped(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
 class PipelineStages : public testing::Test {
  protected:
   PipelineStages() {
@@ -97,6 +107,59 @@ TEST_F(PipelineStages, AC2dMessageSealedWithAnUnknownKeyIsRejectedWithTheReason)
   EXPECT_TRUE(hub.process().wait_for("dev1: C2D message .* ended: Rejected"))
       << hub.process().output();
   EXPECT_EQ(device.output().find("forged"), std::string::npos);
+}
+
+TEST_F(PipelineStages, AZstdBombFromTheBackEndIsRejectedAndTheNextMessageStillComes) {
+  GatewayUnderTest gw(topology());
+  TempDir dir;
+  Process device("/usr/bin/python3",
+                 {kDevice, "paho-c2d", std::to_string(gw.port("mqtt")), "dev1", "x", "1"},
+                 dir / "device.log");
+  ASSERT_TRUE(device.wait_for("subscribed \\[1\\]", std::chrono::seconds(20))) << device.output();
+  // 16 MiB of zeros in a frame that does not declare its size: only decompressing shows it.
+  const auto bomb = peer({"send", key("k1"), "dev1", "-", "--bomb", "16777216"});
+  ASSERT_EQ(bomb.code, 0) << bomb.output;
+  EXPECT_TRUE(gw.process().wait_for(
+      "dev1: downstream message refused: stage 'squeeze': zstd: decompresses to more than the "
+      "limit of 1048576 bytes"))
+      << gw.process().output();
+  EXPECT_TRUE(hub.process().wait_for("dev1: C2D message .* ended: Rejected"))
+      << hub.process().output();
+  ASSERT_EQ(peer({"send", key("k1"), "dev1", "after the bomb"}).code, 0);
+  EXPECT_TRUE(device.wait_for("message after the bomb devices/dev1/messages/devicebound/"))
+      << device.output() << gw.process().output();
+  EXPECT_EQ(device.wait_exit(std::chrono::seconds(20)), 0);
+}
+
+TEST_F(PipelineStages, ADictionaryTrainedElsewhereCompressesWhatTheBackEndOpensWithIt) {
+  const auto dict = (keys.path() / "telemetry.dict").string();
+  const std::string sample = R"({"sensor":"boiler-N","temperature":N.5,"unit":"celsius"})";
+  const auto trained = run("/usr/bin/python3", {kPeer, "train", dict, sample});
+  ASSERT_EQ(trained.code, 0) << trained.output;
+  const auto id = trained.output.substr(trained.output.find(' ') + 1);
+  GatewayUnderTest gw(
+      "gateway: {plugins_dir: plugins, threads: 2}\n" + hub.minting_bridge() +
+      "stages:\n"
+      "  - {name: squeeze, plugin: zstd, config: {min_bytes: 16, dictionary: " +
+      dict +
+      "}}\n"
+      "listeners:\n"
+      "  - {name: mqtt, adapter: mqtt, bind: '127.0.0.1:0', pipeline: [squeeze]}\n");
+  const std::string text = R"({"sensor":"boiler-42","temperature":42.5,"unit":"celsius"})";
+  const auto pub = run("/usr/bin/mosquitto_pub",
+                       {"-h", "127.0.0.1", "-p", std::to_string(gw.port("mqtt")), "-V", "mqttv311",
+                        "-i", "dev1", "-q", "1", "-t", "devices/dev1/messages/events/", "-m", text},
+                       std::chrono::seconds(20));
+  ASSERT_EQ(pub.code, 0) << pub.output << gw.process().output();
+  const auto got =
+      run("/usr/bin/python3",
+          {kPeer, "receive", hub.url(), kHubHost, kServiceKey, "-", "1", "--dict", dict},
+          std::chrono::seconds(30));
+  ASSERT_EQ(got.code, 0) << got.output;
+  EXPECT_NE(got.output.find(R"("text": ")" + json_escaped(text) + "\""), std::string::npos)
+      << got.output;
+  EXPECT_NE(got.output.find(R"("dict_id": )" + id.substr(0, id.find('\n'))), std::string::npos)
+      << got.output << trained.output;
 }
 
 TEST_F(PipelineStages, AReloadedKeyTakesEffectOnTheOpenConnection) {

@@ -2,12 +2,18 @@
 (python3-qpid-proton, python3-cryptography, python3-zstandard), that reads and writes the
 aes-gcm envelope as its documentation says (plugins/aes-gcm/envelope.hpp).
 
-  service_peer.py receive URL HUB SERVICE_KEY KEY_FILE[,KEY_FILE...] COUNT
+  service_peer.py receive URL HUB SERVICE_KEY KEY_FILE[,KEY_FILE...]|- COUNT [--dict FILE]
       reads COUNT telemetry messages; prints one JSON line each: device, text, properties,
-      the key id that sealed it
-  service_peer.py send URL HUB SERVICE_KEY KEY_FILE DEVICE TEXT
-      compresses (zstd), encrypts (the envelope, bound to DEVICE) and sends TEXT as C2D
+      the key id that sealed it, the zstd dictionary id of the frame
+  service_peer.py send URL HUB SERVICE_KEY KEY_FILE|- DEVICE TEXT [--prop NAME=VALUE ...]
+                  [--bomb BYTES]
+      compresses (zstd), encrypts (the envelope, bound to DEVICE; not with -) and sends TEXT as
+      C2D; --bomb sends BYTES zero bytes instead, compressed to a few hundred
+  service_peer.py train OUT SAMPLE_TEXT
+      trains a zstd dictionary from variations of SAMPLE_TEXT (its "N" replaced by numbers)
+A KEY_FILE of - means no encryption.
 """
+import argparse
 import base64
 import json
 import os
@@ -47,11 +53,12 @@ def open_envelope(key, envelope, device):
     return AESGCM(key).decrypt(nonce, envelope[14 + n:], head + device.encode())
 
 
-def receive(url, hub, service_key, key_files, count):
+def receive(url, hub, service_key, key_files, count, dict_file=None):
     keys = {}
-    for f in key_files.split(","):
+    for f in key_files.split(",") if key_files != "-" else []:
         key, key_id = read_key(f)
         keys[key_id.decode()] = key
+    zstd_dict = zstandard.ZstdCompressionDict(open(dict_file, "rb").read()) if dict_file else None
     conn = service_connection(url, hub, service_key)
     rx = conn.create_receiver(hf.service_address(), credit=count)
     for _ in range(count):
@@ -64,35 +71,70 @@ def receive(url, hub, service_key, key_files, count):
         if props.get("iotgw-encryption") == SCHEME:
             key_id = data[2:2 + data[1]].decode()
             data = open_envelope(keys[key_id], data, device)
+        dict_id = None
         if m.content_encoding == "zstd":
-            data = zstandard.ZstdDecompressor().decompress(data, max_output_size=1 << 20)
+            dict_id = zstandard.get_frame_parameters(data).dict_id
+            data = zstandard.ZstdDecompressor(dict_data=zstd_dict).decompress(
+                data, max_output_size=1 << 20)
         print(json.dumps({"device": device, "text": data.decode(), "properties": props,
-                          "key_id": key_id, "wire_bytes": len(bytes(m.body))}), flush=True)
+                          "key_id": key_id, "wire_bytes": len(bytes(m.body)),
+                          "dict_id": dict_id}), flush=True)
     conn.close()
 
 
-def send(url, hub, service_key, key_file, device, text):
-    key, key_id = read_key(key_file)
-    compressed = zstandard.ZstdCompressor().compress(text.encode())
-    head = bytes([1, len(key_id)]) + key_id
-    nonce = os.urandom(12)
-    envelope = head + nonce + AESGCM(key).encrypt(nonce, compressed, head + device.encode())
+def send(url, hub, service_key, key_file, device, text, props=(), bomb=0):
+    data = bytes(bomb) if bomb else text.encode()
+    # A bomb declares no size in its frame: the gateway learns it only by decompressing.
+    compressed = zstandard.ZstdCompressor(write_content_size=not bomb).compress(data)
+    properties = dict(p.split("=", 1) for p in props)
+    body = compressed
+    if key_file != "-":
+        key, key_id = read_key(key_file)
+        head = bytes([1, len(key_id)]) + key_id
+        nonce = os.urandom(12)
+        body = head + nonce + AESGCM(key).encrypt(nonce, compressed, head + device.encode())
+        properties["iotgw-encryption"] = SCHEME
     conn = service_connection(url, hub, service_key)
-    msg = Message(body=envelope, id=str(uuid.uuid4()),
-                  address="/devices/%s/messages/devicebound" % device,
-                  properties={"iotgw-encryption": SCHEME})
+    msg = Message(body=body, id=str(uuid.uuid4()),
+                  address="/devices/%s/messages/devicebound" % device, properties=properties)
     msg.content_encoding = "zstd"
     msg.inferred = True
     conn.create_sender("/messages/devicebound").send(msg)
     conn.close()
-    print("sent", flush=True)
+    print("sent %d bytes" % len(body), flush=True)
+
+
+def train(out, sample):
+    samples = [sample.replace("N", str(i * 7919 % 1000)).encode() for i in range(2000)]
+    trained = zstandard.train_dictionary(4096, samples)
+    open(out, "wb").write(trained.as_bytes())
+    print("dictionary %d" % trained.dict_id(), flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(usage=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    rx = sub.add_parser("receive")
+    for name in ("url", "hub", "service_key", "key_files"):
+        rx.add_argument(name)
+    rx.add_argument("count", type=int)
+    rx.add_argument("--dict")
+    tx = sub.add_parser("send")
+    for name in ("url", "hub", "service_key", "key_file", "device", "text"):
+        tx.add_argument(name)
+    tx.add_argument("--prop", action="append", default=[])
+    tx.add_argument("--bomb", type=int, default=0)
+    tr = sub.add_parser("train")
+    tr.add_argument("out")
+    tr.add_argument("sample")
+    a = parser.parse_args()
+    if a.cmd == "receive":
+        receive(a.url, a.hub, a.service_key, a.key_files, a.count, a.dict)
+    elif a.cmd == "send":
+        send(a.url, a.hub, a.service_key, a.key_file, a.device, a.text, a.prop, a.bomb)
+    else:
+        train(a.out, a.sample)
 
 
 if __name__ == "__main__":
-    cmd, a = sys.argv[1], sys.argv[2:]
-    if cmd == "receive" and len(a) == 5:
-        receive(a[0], a[1], a[2], a[3], int(a[4]))
-    elif cmd == "send" and len(a) == 6:
-        send(*a)
-    else:
-        sys.exit(__doc__)
+    main()
