@@ -8,8 +8,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -118,7 +118,7 @@ class HubConnection final : public proton::messaging_handler,
     std::string owner;
     std::size_t users = 0;  // devices attached that have sent here
     proton::sender link;
-    std::deque<Pending> waiting;
+    std::list<Pending> waiting;  // not a deque: an empty one allocates, and most are empty
   };
   struct InFlight {
     std::string address;

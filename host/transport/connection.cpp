@@ -14,9 +14,9 @@ Connection::Connection(boost::asio::io_context& loop, std::unique_ptr<Stream> st
       stream_(std::move(stream)),
       log_(log),
       component_(std::move(component)),
-      limits_(limits) {
-  input_.resize(limits_.read_chunk);
-}
+      limits_(limits),
+      read_size_(stream_->waits_for_readable() ? std::min<std::size_t>(1024, limits.read_chunk)
+                                               : limits.read_chunk) {}
 
 Connection::~Connection() = default;
 
@@ -44,26 +44,58 @@ void Connection::start(std::shared_ptr<ConnectionHandler> handler, std::function
 
 void Connection::read_more() {
   if (reading_ || holds_ != 0 || state_ != State::open) return;
-  if (input_begin_ == input_end_) input_begin_ = input_end_ = 0;
-  if (input_end_ == input_.size()) {
-    if (input_begin_ > 0) {
-      std::memmove(input_.data(), input_.data() + input_begin_, input_end_ - input_begin_);
-      input_end_ -= input_begin_;
-      input_begin_ = 0;
-    } else if (input_.size() >= limits_.max_buffered_input) {
-      finish("more than " + std::to_string(limits_.max_buffered_input) +
-             " bytes received without a complete message");
-      return;
-    } else {
-      input_.resize(std::min(input_.size() * 2, limits_.max_buffered_input));
-    }
-  }
+  if (!make_room()) return;
+  const auto room = boost::asio::buffer(input_.data() + input_end_, input_.size() - input_end_);
   reading_ = true;
-  stream_->async_read_some(
-      boost::asio::buffer(input_.data() + input_end_, input_.size() - input_end_),
-      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-        self->on_read(ec, n);
-      });
+  if (!stream_->waits_for_readable()) {
+    stream_->async_read_some(
+        room, [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+          self->on_read(ec, n);
+        });
+    return;
+  }
+  boost::system::error_code ec;
+  const std::size_t n = stream_->read_now(room, ec);
+  if (ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) {
+    if (n == room.size() && read_size_ < limits_.read_chunk) {
+      read_size_ *= 2;  // a busy device: bigger reads, fewer calls
+    } else if (n < read_size_ / 4 && read_size_ > 1024) {
+      read_size_ /= 2;
+    }
+    on_read(ec, n);
+    return;
+  }
+  if (input_begin_ == input_end_) {
+    std::vector<std::uint8_t>().swap(input_);  // an idle connection keeps no buffer
+    input_begin_ = input_end_ = 0;
+  }
+  stream_->async_wait_readable([self = shared_from_this()](const boost::system::error_code& e) {
+    self->reading_ = false;
+    if (self->state_ != State::open) return;
+    if (e) {
+      self->finish("read failed: " + e.message());
+      return;
+    }
+    self->read_more();
+  });
+}
+
+bool Connection::make_room() {
+  if (input_begin_ == input_end_) input_begin_ = input_end_ = 0;
+  if (input_.size() < read_size_) input_.resize(read_size_);  // first use, or a busier device
+  if (input_end_ < input_.size()) return true;
+  if (input_begin_ > 0) {
+    std::memmove(input_.data(), input_.data() + input_begin_, input_end_ - input_begin_);
+    input_end_ -= input_begin_;
+    input_begin_ = 0;
+  } else if (input_.size() >= limits_.max_buffered_input) {
+    finish("more than " + std::to_string(limits_.max_buffered_input) +
+           " bytes received without a complete message");
+    return false;
+  } else {
+    input_.resize(std::min(input_.size() * 2, limits_.max_buffered_input));
+  }
+  return true;
 }
 
 void Connection::on_read(const boost::system::error_code& ec, std::size_t n) {
@@ -75,7 +107,16 @@ void Connection::on_read(const boost::system::error_code& ec, std::size_t n) {
   }
   input_end_ += n;
   process_input();
-  read_more();
+  if (!stream_->waits_for_readable()) {
+    read_more();
+    return;
+  }
+  // The next read goes through the loop, so one busy device cannot starve the others.
+  reading_ = true;
+  boost::asio::post(loop_, [self = shared_from_this()] {
+    self->reading_ = false;
+    self->read_more();
+  });
 }
 
 void Connection::process_input() {
@@ -179,29 +220,36 @@ void Connection::resume_reading(Hold who) {
   });
 }
 
+boost::asio::steady_timer* Connection::find_timer(std::uint32_t id) {
+  for (auto& [tid, timer] : timers_) {
+    if (tid == id) return timer.get();
+  }
+  return nullptr;
+}
+
 void Connection::set_timer(std::uint32_t id, std::chrono::milliseconds after) {
   if (state_ == State::closed) return;
-  auto& timer = timers_[id];
-  if (!timer) timer = std::make_unique<boost::asio::steady_timer>(loop_);
+  auto* timer = find_timer(id);
+  if (timer == nullptr) {
+    timers_.emplace_back(id, std::make_unique<boost::asio::steady_timer>(loop_));
+    timer = timers_.back().second.get();
+  }
   timer->expires_after(after);
-  // A timer re-armed after it fired but before its handler ran must not fire twice: the handler
-  // checks the expiry it was armed for.
+  // A timer re-armed (or cancelled and made anew) after it fired but before its handler ran must
+  // not fire twice: the handler checks the expiry it was armed for.
   const auto armed_for = timer->expiry();
   timer->async_wait([weak = weak_from_this(), id, armed_for](const boost::system::error_code& ec) {
     auto self = weak.lock();
     if (!self || ec || self->state_ != State::open) return;
-    auto it = self->timers_.find(id);
-    if (it == self->timers_.end() || it->second->expiry() != armed_for) return;
+    const auto* t = self->find_timer(id);
+    if (t == nullptr || t->expiry() != armed_for) return;
     self->handler_->on_timer(id);
   });
 }
 
 void Connection::cancel_timer(std::uint32_t id) {
-  auto it = timers_.find(id);
-  if (it == timers_.end()) return;
-  it->second->cancel();
-  // Keep the timer object: a handler already queued sees the changed expiry and stays quiet.
-  it->second->expires_at(boost::asio::steady_timer::time_point::max());
+  // Gone, not just stopped: an MQTT connect timer would otherwise stay for the connection's life.
+  std::erase_if(timers_, [id](const auto& t) { return t.first == id; });
 }
 
 void Connection::drain() {

@@ -8,7 +8,7 @@
 #include <memory>
 #include <span>
 #include <string>
-#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -81,6 +81,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   enum class State { starting, open, closing, closed };
 
   void read_more();
+  bool make_room();  // false when the connection was finished for holding too much
   void on_read(const boost::system::error_code& ec, std::size_t n);
   void process_input();
   void flush();
@@ -95,10 +96,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::function<void()> finished_;
 
   State state_ = State::starting;
-  bool reading_ = false;     // a read is outstanding
+  bool reading_ = false;     // a read, a wait for readable, or the next read_more is pending
   std::uint8_t holds_ = 0;   // Hold bits
   bool in_handler_ = false;  // guards against re-entrant process_input
-  std::vector<std::uint8_t> input_;
+  std::vector<std::uint8_t> input_;  // empty while a readiness wait has nothing left over
+  // What the next buffer starts at: small for devices that send little (a connection storm of
+  // 16 KiB buffers leaves the heap fragmented), doubled while reads fill it, up to read_chunk.
+  std::size_t read_size_ = 0;
   std::size_t input_begin_ = 0;
   std::size_t input_end_ = 0;
 
@@ -108,7 +112,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool above_high_water_ = false;
   std::string close_reason_;
 
-  std::unordered_map<std::uint32_t, std::unique_ptr<boost::asio::steady_timer>> timers_;
+  boost::asio::steady_timer* find_timer(std::uint32_t id);
+  // A connection has two or three timers: a vector is smaller than any map.
+  std::vector<std::pair<std::uint32_t, std::unique_ptr<boost::asio::steady_timer>>> timers_;
 };
 
 }  // namespace iotgw::transport

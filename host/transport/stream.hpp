@@ -6,6 +6,7 @@
 #include <string>
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/system/error_code.hpp>
 
 namespace iotgw::transport {
@@ -18,6 +19,19 @@ class Stream {
   // Before the first read: a TLS handshake or WebSocket upgrade; TCP completes at once.
   virtual void async_start(std::function<void(const boost::system::error_code&)> done) = 0;
   virtual void async_read_some(boost::asio::mutable_buffer buffer, Handler handler) = 0;
+  // Readiness-based reading: a connection waiting this way holds no read buffer, and an idle
+  // device's read buffer was most of its memory. Only after read_now reported would_block may
+  // the wait start (the reactor is edge-triggered). TLS cannot: its library keeps bytes the
+  // socket no longer shows, so it says false and is read with async_read_some.
+  virtual bool waits_for_readable() const { return false; }
+  virtual void async_wait_readable(std::function<void(const boost::system::error_code&)> done) {
+    done(boost::asio::error::operation_not_supported);
+  }
+  virtual std::size_t read_now(boost::asio::mutable_buffer /*buffer*/,
+                               boost::system::error_code& ec) {
+    ec = boost::asio::error::operation_not_supported;
+    return 0;
+  }
   // Writes the whole buffer or fails.
   virtual void async_write(boost::asio::const_buffer buffer, Handler handler) = 0;
   virtual void close() = 0;

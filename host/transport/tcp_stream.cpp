@@ -17,6 +17,7 @@ TcpStream::TcpStream(boost::asio::ip::tcp::socket socket) : socket_(std::move(so
   local_ = format_endpoint(socket_.local_endpoint(ec));
   // Small device packets: latency matters more than coalescing.
   socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+  socket_.non_blocking(true, ec);  // read_now must not block the loop
 }
 
 void TcpStream::async_start(std::function<void(const boost::system::error_code&)> done) {
@@ -25,6 +26,14 @@ void TcpStream::async_start(std::function<void(const boost::system::error_code&)
 
 void TcpStream::async_read_some(boost::asio::mutable_buffer buffer, Handler handler) {
   socket_.async_read_some(buffer, std::move(handler));
+}
+
+void TcpStream::async_wait_readable(std::function<void(const boost::system::error_code&)> done) {
+  socket_.async_wait(boost::asio::ip::tcp::socket::wait_read, std::move(done));
+}
+
+std::size_t TcpStream::read_now(boost::asio::mutable_buffer buffer, boost::system::error_code& ec) {
+  return socket_.read_some(buffer, ec);
 }
 
 void TcpStream::async_write(boost::asio::const_buffer buffer, Handler handler) {

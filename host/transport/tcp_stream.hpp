@@ -13,6 +13,9 @@ class TcpStream final : public Stream {
 
   void async_start(std::function<void(const boost::system::error_code&)> done) override;
   void async_read_some(boost::asio::mutable_buffer buffer, Handler handler) override;
+  bool waits_for_readable() const override { return true; }
+  void async_wait_readable(std::function<void(const boost::system::error_code&)> done) override;
+  std::size_t read_now(boost::asio::mutable_buffer buffer, boost::system::error_code& ec) override;
   void async_write(boost::asio::const_buffer buffer, Handler handler) override;
   void close() override;
   std::string remote_address() const override { return remote_; }

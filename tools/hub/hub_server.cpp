@@ -432,6 +432,7 @@ void HubServer::telemetry(const Node& node, proton::delivery& d, proton::message
     const std::string why = "message of " + std::to_string(size) + " bytes is over the " +
                             std::to_string(limits_.max_d2c_bytes) + "-byte limit";
     log_.info("hub", node.device_id + ": telemetry rejected: " + why);
+    ++telemetry_rejected_;
     reject_with(d, "amqp:link:message-size-exceeded", why);
     return;
   }
@@ -447,11 +448,13 @@ void HubServer::telemetry(const Node& node, proton::delivery& d, proton::message
     durable_->telemetry(seq, m);  // before the device hears "accepted"
   } catch (const std::exception& e) {
     log_.error("hub", e.what());
+    ++telemetry_rejected_;
     reject_with(d, "amqp:internal-error", "the hub could not store the message");
     return;
   }
   telemetry_.append(m);
   d.accept();
+  ++telemetry_accepted_;
   for (auto& [sender, consumer] : consumers_) {
     proton::sender s = sender;
     pump(s, consumer);
@@ -622,6 +625,7 @@ void HubServer::on_c2d_end(const C2dMessage& m, C2dEnd how, const std::string& w
                        " ended: " + to_string(how) + " (" + why + ")");
   const std::string ack = property(m.msg, "iothub-ack");
   const bool success = how == C2dEnd::success;
+  ++(success ? c2d_completed_ : c2d_not_completed_);
   if (!(ack == "full" || (ack == "positive" && success) || (ack == "negative" && !success))) return;
   const std::time_t secs = static_cast<std::time_t>(m.enqueued_ms / 1000);
   std::tm tm{};

@@ -61,6 +61,17 @@ class HubServer final : public proton::messaging_handler {
   // The SASL PLAIN decision (see PlainCheck): the principal is "device:{id}" or "service".
   bool check_plain(std::string_view user, std::string_view password, std::string& result) const;
 
+  // What the hub took since it started, for SIGUSR1: a benchmark checks its acknowledged count
+  // against the hub's own. Any thread.
+  struct Counts {
+    std::int64_t telemetry_accepted = 0, telemetry_rejected = 0, c2d_completed = 0,
+                 c2d_not_completed = 0;
+  };
+  Counts counts() const {
+    return {telemetry_accepted_.load(), telemetry_rejected_.load(), c2d_completed_.load(),
+            c2d_not_completed_.load()};
+  }
+
  private:
   struct ConnState {
     // What tokens this connection holds, each until its expiry (Unix seconds): a device id, and
@@ -152,6 +163,8 @@ class HubServer final : public proton::messaging_handler {
   std::map<proton::receiver, Inbound> inbound_;
   std::map<proton::sender, Consumer> consumers_;
   TelemetryLog telemetry_;
+  std::atomic<std::int64_t> telemetry_accepted_{0}, telemetry_rejected_{0}, c2d_completed_{0},
+      c2d_not_completed_{0};
   C2dQueues c2d_;
   std::unique_ptr<DurableLog> durable_ = std::make_unique<DurableLog>();
   std::map<std::string, proton::sender> device_c2d_;  // device id -> its receiving link

@@ -37,7 +37,7 @@ const char* kUsage =
     "                      [--url amqp://127.0.0.1:5672] [--policy service]\n"
     "\n"
     "The registry (YAML) holds the hub's host name, its devices and its access policies; SIGHUP\n"
-    "re-reads it. SIGTERM and SIGINT stop the hub.\n";
+    "re-reads it; SIGUSR1 logs what it took since it started. SIGTERM and SIGINT stop the hub.\n";
 
 int usage_error(const std::string& why) {
   std::cerr << "iotgw-hub: " << why << "\n\n" << kUsage;
@@ -235,6 +235,7 @@ int serve(int argc, char** argv) {
   sigaddset(&signals, SIGHUP);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   HubServer server(registry, endpoints, log, limits);
@@ -247,6 +248,14 @@ int serve(int argc, char** argv) {
     for (;;) {
       int signo = 0;
       if (sigwait(&signals, &signo) != 0) continue;
+      if (signo == SIGUSR1) {
+        const auto c = server.counts();
+        log.warn("hub", "status: telemetry accepted " + std::to_string(c.telemetry_accepted) +
+                            " rejected " + std::to_string(c.telemetry_rejected) +
+                            ", C2D completed " + std::to_string(c.c2d_completed) +
+                            " not completed " + std::to_string(c.c2d_not_completed));
+        continue;
+      }
       if (signo == SIGHUP) {
         try {
           server.set_registry(std::make_shared<const Registry>(Registry::load(registry_file)));

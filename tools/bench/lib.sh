@@ -1,0 +1,40 @@
+# Shared by the benchmark scripts (sourced): background processes stopped on exit, waiting for a
+# log line, and the release build.
+bench_pids=()
+bench_work=$(mktemp -d)
+bench_cleanup() {
+  for p in "${bench_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$bench_work"
+}
+trap bench_cleanup EXIT
+
+# wait_log FILE REGEX [TENTHS]: until a line matches, or fail showing the file.
+wait_log() {
+  for _ in $(seq 1 "${3:-100}"); do grep -qE "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  cat "$1" >&2
+  echo "not ready: $1 (waited for '$2')" >&2
+  exit 1
+}
+
+# bench_registry FILE DEVICES KEY: an iotgw-hub registry of devices d0.. sharing KEY, with a
+# device-only `gateway` policy (the bridge mints tokens from it) and a `service` policy.
+bench_registry() {
+  {
+    echo "hostname: bench.azure-devices.net"
+    echo "devices:"
+    for ((i = 0; i < $2; i++)); do echo "  - {id: d$i, primary_key: $3}"; done
+    echo "policies:"
+    echo "  - {name: gateway, key: $3, rights: [device]}"
+    echo "  - {name: service, key: $3, rights: [service]}"
+  } > "$1"
+}
+
+# start_hub REGISTRY LOG: iotgw-hub on a free port; sets hub_pid and hub_port.
+start_hub() {
+  build/release/tools/hub/iotgw-hub --registry "$1" --listen 127.0.0.1:0 > "$2" 2>&1 &
+  hub_pid=$!
+  bench_pids+=("$hub_pid")
+  wait_log "$2" "listening on"
+  hub_port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$2" | head -1)
+}

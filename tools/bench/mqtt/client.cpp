@@ -1,0 +1,198 @@
+#include "client.hpp"
+
+#include <boost/asio/write.hpp>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <utility>
+
+namespace iotgw::bench {
+
+using namespace iotgw::mqtt;
+using boost::asio::ip::tcp;
+
+std::int64_t now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+namespace {
+
+void record_since(Histogram& h, std::int64_t then_ns) {
+  const auto d = now_ns() - then_ns;
+  h.record(d > 0 ? static_cast<std::uint64_t>(d / 1000) : 0);
+}
+
+}  // namespace
+
+Client::Client(boost::asio::io_context& io, ClientPlan plan, Totals& totals, Event on_event)
+    : socket_(io),
+      plan_(std::move(plan)),
+      totals_(totals),
+      on_event_(std::move(on_event)),
+      payload_(plan_.publish_topic.empty() ? 0 : plan_.size, 'x'),
+      buf_(plan_.read_buffer) {}
+
+void Client::start(const tcp::endpoint& server) {
+  boost::system::error_code ec;
+  socket_.open(server.protocol(), ec);
+  if (!ec && plan_.source) socket_.bind(tcp::endpoint(*plan_.source, 0), ec);
+  if (ec) return fail("socket: " + ec.message());
+  socket_.async_connect(server, [self = shared_from_this()](const boost::system::error_code& e) {
+    if (e) return self->fail("connect: " + e.message());
+    self->socket_.set_option(tcp::no_delay(true));
+    self->hello();
+  });
+}
+
+void Client::allow(long budget) {
+  budget_ = budget;
+  if (connected_) pump();
+}
+
+void Client::close() {
+  boost::system::error_code ignored;
+  failed_ = true;  // what follows is no error
+  socket_.close(ignored);
+}
+
+void Client::hello() {
+  Connect c;
+  c.client_id = plan_.id;
+  c.keep_alive = 0;  // idle connections stay idle: no PINGREQ traffic while measuring
+  c.username = plan_.username;
+  c.password = plan_.password;
+  send(c);
+  read();
+}
+
+void Client::on_packet(const Packet& p) {
+  if (const auto* ack = std::get_if<Connack>(&p)) {
+    if (ack->code != ConnectCode::accepted) {
+      return fail("CONNACK " + std::to_string(static_cast<int>(ack->code)));
+    }
+    connected_ = true;
+    ++totals_.connected;
+    if (!plan_.filters.empty()) {
+      Subscribe s{1, {}};
+      for (const auto& f : plan_.filters)
+        s.subscriptions.push_back({f, static_cast<std::uint8_t>(plan_.qos)});
+      send(s);
+    }
+    pump();
+  } else if (const auto* sub = std::get_if<Suback>(&p)) {
+    for (const auto code : sub->codes) {
+      if (code == kSubackFailure) return fail("SUBSCRIBE refused");
+    }
+    subscribed_ = true;
+  } else if (const auto* a = std::get_if<Ack>(&p)) {
+    if (a->type != PacketType::puback) return;
+    auto it = pending_acks_.find(a->packet_id);
+    if (it == pending_acks_.end()) return fail("PUBACK for an unknown packet id");
+    record_since(totals_.latency, it->second);
+    pending_acks_.erase(it);
+    ++totals_.acked;
+    pump();
+  } else if (const auto* pub = std::get_if<Publish>(&p)) {
+    ++totals_.received;
+    // A publisher's histogram is its PUBACK latency: what it receives is not timed.
+    if (plan_.publish_topic.empty() && pub->payload.size() >= sizeof(std::int64_t)) {
+      std::int64_t stamp = 0;
+      std::memcpy(&stamp, pub->payload.data(), sizeof stamp);
+      record_since(totals_.latency, stamp);
+    }
+    if (pub->qos == 1) send(Ack{PacketType::puback, pub->packet_id});
+  }
+  on_event_();
+}
+
+void Client::pump() {
+  if (plan_.publish_topic.empty()) return;
+  // QoS 0 has no window: the socket's pace bounds it, with at most 64 KiB waiting to be written.
+  while (sent_ < budget_ &&
+         (plan_.qos == 0 ? pending_.size() < 64 * 1024 : in_flight() < plan_.window)) {
+    Publish p;
+    p.topic = plan_.publish_topic;
+    const auto stamp = now_ns();
+    std::memcpy(payload_.data(), &stamp, sizeof stamp);
+    p.payload = payload_;
+    p.qos = static_cast<std::uint8_t>(plan_.qos);
+    if (plan_.qos == 1) {
+      while (next_id_ == 0 || pending_acks_.count(next_id_) != 0) ++next_id_;
+      p.packet_id = next_id_++;
+      pending_acks_[p.packet_id] = stamp;
+    }
+    ++sent_;
+    if (plan_.qos == 0) {
+      ++queued_qos0_;
+    } else {
+      ++totals_.sent;
+    }
+    send(p);
+  }
+}
+
+void Client::send(const Packet& p) {
+  encode(p, pending_);
+  flush();
+}
+
+void Client::flush() {
+  if (writing_ || pending_.empty() || failed_) return;
+  writing_ = true;
+  out_.swap(pending_);
+  pending_.clear();
+  writing_qos0_ = std::exchange(queued_qos0_, 0);
+  boost::asio::async_write(
+      socket_, boost::asio::buffer(out_),
+      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+        self->writing_ = false;
+        self->out_.clear();
+        if (ec) return self->fail("write: " + ec.message());
+        const auto written = std::exchange(self->writing_qos0_, 0);
+        self->totals_.sent += written;
+        self->totals_.acked += written;  // nothing more to wait for
+        self->flush();
+        if (self->plan_.qos == 0 && self->connected_) {
+          self->pump();
+          self->on_event_();
+        }
+      });
+}
+
+void Client::read() {
+  socket_.async_read_some(
+      boost::asio::buffer(buf_),
+      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+        if (ec) return self->fail("read: " + ec.message());
+        auto& in = self->in_;
+        in.insert(in.end(), self->buf_.begin(), self->buf_.begin() + static_cast<long>(n));
+        std::size_t at = 0;
+        for (;;) {
+          Packet p;
+          std::size_t used = 0;
+          std::string error;
+          const auto r = decode(std::span(in).subspan(at), {}, p, used, error);
+          if (r == Decoded::need_more) break;
+          if (r == Decoded::malformed) return self->fail("malformed: " + error);
+          at += used;
+          self->on_packet(p);
+          if (self->failed_) return;
+        }
+        in.erase(in.begin(), in.begin() + static_cast<long>(at));
+        self->read();
+      });
+}
+
+void Client::fail(const std::string& why) {
+  if (failed_) return;
+  failed_ = true;
+  ++totals_.errors;
+  std::cerr << plan_.id << ": " << why << "\n";
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  on_event_();
+}
+
+}  // namespace iotgw::bench

@@ -1,0 +1,342 @@
+// iotgw-bench: an MQTT load generator (Asio, one thread) for iotgw and any MQTT server, and the
+// sink that bounds them all. `iotgw-bench` alone prints the modes and their options. Exit 0 when
+// the run did what it was asked (everything acknowledged, received or connected), 1 otherwise.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cmath>
+#include <iostream>
+#include <thread>
+
+#include "c2d_service.hpp"
+#include "client.hpp"
+#include "iotgw/common/clock.hpp"
+#include "iotgw/common/registry.hpp"
+#include "iotgw/common/sas_token.hpp"
+#include "options.hpp"
+#include "sink.hpp"
+
+namespace {
+
+using namespace iotgw::bench;
+using boost::asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Who each client is: from the registry (device ids, SAS tokens, its host), as IoT Hub devices
+// on --iothub, or plain clients of a broker.
+std::vector<ClientPlan> plan_clients(const Options& o, std::string& hostname) {
+  std::vector<ClientPlan> plans(static_cast<std::size_t>(o.clients));
+  std::optional<iotgw::hub::Registry> registry;
+  if (!o.registry.empty()) {
+    registry = iotgw::hub::Registry::load(o.registry);
+    if (registry->devices.size() < plans.size()) {
+      throw std::runtime_error(o.registry + " has " + std::to_string(registry->devices.size()) +
+                               " devices, fewer than --clients");
+    }
+    hostname = registry->hostname;
+  } else {
+    hostname = o.iothub;
+  }
+  for (std::size_t i = 0; i < plans.size(); ++i) {
+    auto& p = plans[i];
+    const std::string prefix = !o.prefix.empty() ? o.prefix : o.mode == Mode::sub ? "s" : "d";
+    p.id = registry ? registry->devices[i].id : prefix + std::to_string(i);
+    p.password =
+        registry ? iotgw::sas::make(hostname + "/devices/" + p.id, registry->devices[i].primary_key,
+                                    iotgw::unix_seconds() + 24 * 3600)
+                 : o.password;
+    p.username = hostname.empty() ? p.id : hostname + "/" + p.id + "/?api-version=2021-04-12";
+    p.qos = o.qos;
+    p.window = o.window;
+    p.size = o.size;
+    if (o.mode == Mode::pub) {
+      p.publish_topic = !hostname.empty() ? "devices/" + p.id + "/messages/events/"
+                        : o.topic.empty() ? "bench/" + p.id
+                                          : o.topic;
+      if (const auto at = p.publish_topic.find("{id}"); at != std::string::npos) {
+        p.publish_topic.replace(at, 4, p.id);
+      }
+      if (o.c2d > 0) p.filters = {"devices/" + p.id + "/messages/devicebound/#"};
+    } else if (o.mode == Mode::sub) {
+      p.filters = {o.topic.empty() ? "bench/#" : o.topic};
+    } else if (o.mode == Mode::c2d) {
+      p.filters = {"devices/" + p.id + "/messages/devicebound/#"};
+    } else if (o.mode == Mode::conn) {
+      // A new source address every 10,000 connections: each (source, server) pair has only
+      // the ephemeral port range (about 28,000 ports) to give.
+      p.source = boost::asio::ip::make_address_v4((127U << 24) | (1U << 16) |
+                                                  (static_cast<unsigned>(i / 10'000) << 8) | 1U);
+      p.read_buffer = 512;
+    }
+  }
+  return plans;
+}
+
+// One run of pub, sub, c2d or conn: its clients, its clock and when it is over.
+class Run {
+ public:
+  Run(const Options& o, std::vector<ClientPlan> plans, std::string hostname)
+      : o_(o), hostname_(std::move(hostname)), deadline_(io_), ticker_(io_), signals_(io_) {
+    report_.mode = o.mode == Mode::pub   ? "pub"
+                   : o.mode == Mode::sub ? "sub"
+                   : o.mode == Mode::c2d ? "c2d"
+                                         : "conn";
+    report_.clients = o.clients;
+    report_.size = o.size;
+    for (auto& plan : plans) {
+      clients_.push_back(
+          std::make_shared<Client>(io_, std::move(plan), totals_, [this] { on_event(); }));
+    }
+  }
+
+  int run() {
+    const auto server = *tcp::resolver(io_).resolve(o_.host, o_.port).begin();
+    start_ = Clock::now();
+    if (o_.mode == Mode::conn && o_.rate > 0) {
+      pace_connections(server);
+    } else {
+      for (auto& c : clients_) c->start(server);
+    }
+    deadline_.expires_after(std::chrono::milliseconds(static_cast<long>(o_.timeout_s * 1000)));
+    deadline_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      std::cerr << "timed out\n";
+      finish(false);
+    });
+    io_.run();
+    if (service_.joinable()) service_.join();
+    report_.totals = totals_;
+    if (o_.mode == Mode::c2d) {
+      report_.totals.sent = c2d_.sent;
+      report_.totals.acked = c2d_.accepted;
+      if (!c2d_.error.empty()) std::cerr << "service: " << c2d_.error << "\n";
+    }
+    if (o_.mode != Mode::conn) print();
+    return ok_ ? 0 : 1;
+  }
+
+ private:
+  void print() { std::cout << (o_.json ? json(report_) : text(report_)) << std::endl; }
+
+  void pace_connections(const tcp::endpoint& server) {
+    const long due =
+        std::min<long>(o_.clients, static_cast<long>(seconds_since(start_) * o_.rate) + 1);
+    for (; started_ < due; ++started_) clients_[static_cast<std::size_t>(started_)]->start(server);
+    if (started_ < o_.clients) {
+      ticker_.expires_after(std::chrono::milliseconds(5));
+      ticker_.async_wait([this, server](const boost::system::error_code& ec) {
+        if (!ec) pace_connections(server);
+      });
+    }
+  }
+
+  void on_event() {
+    if (over_) return;
+    if (totals_.errors > 0 && o_.mode != Mode::conn) return finish(false);
+    switch (o_.mode) {
+      case Mode::pub: return on_pub_event();
+      case Mode::sub:
+      case Mode::c2d: return on_receive_event();
+      case Mode::conn: return on_conn_event();
+      case Mode::sink: return;
+    }
+  }
+
+  // Everyone connected: publishing starts for all at once, so connecting is not timed.
+  void on_pub_event() {
+    if (!going_) {
+      if (totals_.connected < o_.clients) return;
+      going_ = true;
+      t0_ = Clock::now();
+      if (o_.duration_s > 0) {
+        deadline_publishing();
+        target_ = -1;
+      } else {
+        target_ = o_.count * o_.clients;
+      }
+      if (o_.rate > 0) {
+        pace_publishing();
+      } else {
+        for (auto& c : clients_) c->allow(o_.duration_s > 0 ? LONG_MAX : o_.count);
+      }
+      return;
+    }
+    const bool all_sent =
+        target_ >= 0 ? totals_.sent == target_
+                     : publishing_over_ && std::all_of(clients_.begin(), clients_.end(),
+                                                       [](const auto& c) { return c->settled(); });
+    if (all_sent && totals_.acked == totals_.sent && totals_.received >= o_.c2d) {
+      report_.seconds = seconds_since(t0_);
+      report_.rate = static_cast<double>(totals_.acked) / report_.seconds;
+      finish(true);
+    }
+  }
+  void deadline_publishing() {
+    ticker_.expires_after(std::chrono::milliseconds(static_cast<long>(o_.duration_s * 1000)));
+    ticker_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      publishing_over_ = true;
+      for (auto& c : clients_) c->stop_publishing();
+      on_event();
+    });
+  }
+  // A fixed rate: every millisecond each client may have sent its share of rate x elapsed.
+  void pace_publishing() {
+    if (publishing_over_ || over_) return;
+    const double per_client = o_.rate / o_.clients;
+    auto budget = static_cast<long>(per_client * seconds_since(t0_)) + 1;
+    if (o_.duration_s == 0) budget = std::min(budget, o_.count);
+    for (auto& c : clients_) c->allow(budget);
+    pacer_ = std::make_unique<boost::asio::steady_timer>(io_, std::chrono::milliseconds(1));
+    pacer_->async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) pace_publishing();
+    });
+  }
+
+  void on_receive_event() {
+    if (!going_) {
+      for (const auto& c : clients_) {
+        if (!c->subscribed()) return;
+      }
+      going_ = true;
+      t0_ = Clock::now();
+      std::cerr << "ready" << std::endl;
+      if (o_.mode == Mode::c2d) start_service();
+      if (o_.duration_s > 0) {
+        ticker_.expires_after(std::chrono::milliseconds(static_cast<long>(o_.duration_s * 1000)));
+        ticker_.async_wait([this](const boost::system::error_code& ec) {
+          if (!ec) finish_receiving();
+        });
+      }
+      watch_idle();
+      return;
+    }
+    if (totals_.received == 1) first_ = Clock::now();
+    last_ = Clock::now();
+    if (totals_.received >= o_.count) finish_receiving();
+  }
+  // Nothing for 3 s after the first message: the rest is not coming (QoS 0 may drop).
+  void watch_idle() {
+    pacer_ = std::make_unique<boost::asio::steady_timer>(io_, std::chrono::milliseconds(200));
+    pacer_->async_wait([this](const boost::system::error_code& ec) {
+      if (ec || over_) return;
+      if (totals_.received > 0 && std::chrono::duration<double>(Clock::now() - last_).count() > 3) {
+        return finish_receiving();
+      }
+      watch_idle();
+    });
+  }
+  void finish_receiving() {
+    // sub: first to last arrival; c2d: from the service's start to the last arrival.
+    const auto from = o_.mode == Mode::c2d ? t0_ : first_;
+    report_.seconds = std::chrono::duration<double>(last_ - from).count();
+    report_.rate =
+        report_.seconds > 0 ? static_cast<double>(totals_.received) / report_.seconds : 0;
+    finish(totals_.received >= o_.count);
+  }
+  void start_service() {
+    C2dPlan plan;
+    plan.url = o_.hub_url;
+    plan.hostname = hostname_;
+    const auto registry = iotgw::hub::Registry::load(o_.registry);
+    const auto* policy = registry.policy(o_.policy);
+    if (policy == nullptr) {
+      std::cerr << o_.registry << " has no policy '" << o_.policy << "'\n";
+      return finish(false);
+    }
+    plan.policy = policy->name;
+    plan.policy_key = policy->key;
+    for (int i = 0; i < o_.clients; ++i)
+      plan.devices.push_back(registry.devices[static_cast<std::size_t>(i)].id);
+    plan.count = o_.count;
+    plan.size = o_.size;
+    plan.window = std::min(1000, 40 * o_.clients);  // under IoT Hub's 50 queued per device
+    service_ = std::thread([this, plan] { c2d_ = send_c2d(plan); });
+  }
+
+  void on_conn_event() {
+    if (totals_.connected + totals_.errors < o_.clients) return;
+    report_.seconds = seconds_since(start_);
+    report_.rate = static_cast<double>(totals_.connected) / report_.seconds;
+    report_.totals = totals_;
+    print();  // while the connections are held: the script measures memory now
+    over_ = true;
+    ok_ = totals_.errors == 0;
+    if (o_.hold_s > 0) {
+      ticker_.expires_after(std::chrono::milliseconds(static_cast<long>(o_.hold_s * 1000)));
+      ticker_.async_wait([this](const boost::system::error_code&) { close_all(); });
+    } else {
+      signals_.add(SIGTERM);
+      signals_.add(SIGINT);
+      signals_.async_wait([this](const boost::system::error_code&, int) { close_all(); });
+    }
+    deadline_.cancel();
+  }
+
+  void finish(bool ok) {
+    if (over_) return;
+    over_ = true;
+    ok_ = ok;
+    close_all();
+  }
+  void close_all() {
+    for (auto& c : clients_) c->close();
+    io_.stop();
+  }
+
+  const Options& o_;
+  std::string hostname_;
+  boost::asio::io_context io_{1};
+  boost::asio::steady_timer deadline_, ticker_;
+  std::unique_ptr<boost::asio::steady_timer> pacer_;
+  boost::asio::signal_set signals_;
+  std::vector<std::shared_ptr<Client>> clients_;
+  Totals totals_;
+  Report report_;
+  Clock::time_point start_, t0_, first_, last_;
+  long started_ = 0, target_ = 0;
+  bool going_ = false, publishing_over_ = false, over_ = false, ok_ = false;
+  std::thread service_;
+  C2dResult c2d_;
+};
+
+// One descriptor per connection: take all the kernel allows this process.
+void raise_file_limit() {
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string error;
+  const auto options = parse_options(argc, argv, error);
+  if (!options) {
+    std::cerr << (error.empty() ? "" : "iotgw-bench: " + error + "\n") << kUsage;
+    return 2;
+  }
+  raise_file_limit();
+  try {
+    if (options->mode == Mode::sink) {
+      boost::asio::io_context io(1);
+      run_sink(io, options->host, options->port);
+      return 0;
+    }
+    std::string hostname;
+    auto plans = plan_clients(*options, hostname);
+    return Run(*options, std::move(plans), hostname).run();
+  } catch (const std::exception& e) {
+    std::cerr << "iotgw-bench: " << e.what() << "\n";
+    return 2;
+  }
+}

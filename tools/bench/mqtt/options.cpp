@@ -1,0 +1,102 @@
+#include "options.hpp"
+
+#include <functional>
+#include <map>
+#include <stdexcept>
+
+namespace iotgw::bench {
+
+const char* const kUsage =
+    "usage: iotgw-bench MODE [options]\n"
+    "  pub   --port P [--clients N] [--count M | --duration S] [--rate R] [--qos 0|1]\n"
+    "        [--window W] [--size B] [--topic T] [--iothub HOST | --registry FILE] [--c2d K]\n"
+    "        N clients publish M messages each (or for S seconds) of B bytes, at most W QoS 1\n"
+    "        unacknowledged each, at R msgs/s in all (default: as fast as acknowledgements\n"
+    "        allow); latency is publish to PUBACK. --c2d K: also subscribe to the devicebound\n"
+    "        topic and wait until K messages arrived in all\n"
+    "  sub   --port P [--clients N] [--count M] [--duration S] [--topic FILTER]\n"
+    "        N subscribers (QoS of --qos) until M messages arrived in all, or S seconds; prints\n"
+    "        'ready' on stderr once subscribed; latency is the payload's time stamp to arrival\n"
+    "  c2d   --port P --registry FILE [--hub-url amqp://H:P] [--policy service] [--clients N]\n"
+    "        [--count M] [--size B]   N devices subscribe to their devicebound topic, then the\n"
+    "        service sends M messages in all through the hub; devices PUBACK each\n"
+    "  conn  --port P [--clients N] [--rate R] [--hold S] [--iothub HOST | --registry FILE]\n"
+    "        open N idle connections at R per second from source addresses spread over\n"
+    "        127.0.0.0/8, print the report once all are accepted, hold them S seconds\n"
+    "  sink  [--port P]   a minimal MQTT server: CONNACK to CONNECT, PUBACK to QoS 1 PUBLISH,\n"
+    "        SUBACK (refused) to SUBSCRIBE, PINGRESP; prints 'listening on HOST:PORT'\n"
+    "  common: [--host 127.0.0.1] [--prefix d (s for sub)] [--password PW] [--timeout S] "
+    "[--json]\n";
+
+namespace {
+
+const std::map<std::string, Mode> kModes{{"pub", Mode::pub},
+                                         {"sub", Mode::sub},
+                                         {"c2d", Mode::c2d},
+                                         {"conn", Mode::conn},
+                                         {"sink", Mode::sink}};
+
+}  // namespace
+
+std::optional<Options> parse_options(int argc, char** argv, std::string& error) {
+  error.clear();
+  if (argc < 2 || kModes.count(argv[1]) == 0) return std::nullopt;
+  Options o;
+  o.mode = kModes.at(argv[1]);
+  using Set = std::function<void(const std::string&)>;
+  const auto integer = [](auto& field) {
+    return Set([&field](const std::string& v) {
+      field = static_cast<std::decay_t<decltype(field)>>(std::stoll(v));
+    });
+  };
+  const auto real = [](double& field) {
+    return Set([&field](const std::string& v) { field = std::stod(v); });
+  };
+  const auto text = [](std::string& field) {
+    return Set([&field](const std::string& v) { field = v; });
+  };
+  const std::map<std::string, Set> setters{
+      {"--host", text(o.host)},           {"--port", text(o.port)},
+      {"--clients", integer(o.clients)},  {"--count", integer(o.count)},
+      {"--duration", real(o.duration_s)}, {"--rate", real(o.rate)},
+      {"--qos", integer(o.qos)},          {"--window", integer(o.window)},
+      {"--size", integer(o.size)},        {"--topic", text(o.topic)},
+      {"--prefix", text(o.prefix)},       {"--password", text(o.password)},
+      {"--iothub", text(o.iothub)},       {"--registry", text(o.registry)},
+      {"--hub-url", text(o.hub_url)},     {"--policy", text(o.policy)},
+      {"--hold", real(o.hold_s)},         {"--c2d", integer(o.c2d)},
+      {"--timeout", real(o.timeout_s)},
+  };
+  for (int i = 2; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--json") {
+      o.json = true;
+      continue;
+    }
+    auto it = setters.find(a);
+    if (it == setters.end()) {
+      error = "unknown option '" + a + "'";
+      return std::nullopt;
+    }
+    if (i + 1 >= argc) {
+      error = a + " needs a value";
+      return std::nullopt;
+    }
+    try {
+      it->second(argv[++i]);
+    } catch (const std::exception&) {
+      error = a + " takes a number, not '" + argv[i] + "'";
+      return std::nullopt;
+    }
+  }
+  if (o.port.empty() && o.mode != Mode::sink) error = "--port is required";
+  if (o.clients < 1) error = "--clients must be at least 1";
+  if (o.qos != 0 && o.qos != 1) error = "--qos is 0 or 1";
+  if (o.window < 1 || o.window > 65535) error = "--window is 1 to 65535";
+  if (o.size < 8) error = "--size is at least 8 (the time stamp)";
+  if (o.mode == Mode::c2d && o.registry.empty()) error = "c2d needs --registry";
+  if (!error.empty()) return std::nullopt;
+  return o;
+}
+
+}  // namespace iotgw::bench

@@ -1,0 +1,39 @@
+// iotgw-bench's command line: one mode and its options, checked before anything connects.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace iotgw::bench {
+
+enum class Mode { pub, sub, c2d, conn, sink };
+
+struct Options {
+  Mode mode = Mode::pub;
+  std::string host = "127.0.0.1", port;
+  int clients = 1;
+  long count = 1000;      // pub: per client; sub, c2d: in all
+  long c2d = 0;           // pub: also subscribe to C2D and wait for this many in all
+  double duration_s = 0;  // pub: send for this long instead of --count; sub: stop after it
+  double rate = 0;        // pub: messages/s over all clients; conn: connections/s; 0: flat out
+  int qos = 1;
+  int window = 16;         // pub: QoS 1 publishes unacknowledged per client
+  std::size_t size = 256;  // pub: payload bytes (at least the 8-byte time stamp)
+  std::string topic;       // pub: topic ({id} = client id); sub: filter
+  std::string prefix;      // client ids {prefix}0, {prefix}1, ...; default d, s for sub
+  std::string password = "bench";
+  std::string iothub;    // IoT Hub user names and topics on this host name
+  std::string registry;  // device ids, SAS tokens and the host name from iotgw-hub's registry
+  std::string hub_url = "amqp://127.0.0.1:5672";  // c2d: where the service sends
+  std::string policy = "service";                 // c2d: the service's policy in the registry
+  double hold_s = 0;       // conn: keep the connections this long (0: until SIGTERM)
+  double timeout_s = 120;  // give up after this long
+  bool json = false;       // the report as one JSON object instead of text
+};
+
+// nullopt with `error` set (the usage when empty) for a command line that is not one.
+std::optional<Options> parse_options(int argc, char** argv, std::string& error);
+
+extern const char* const kUsage;
+
+}  // namespace iotgw::bench
