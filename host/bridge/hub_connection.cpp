@@ -428,15 +428,14 @@ HubConnection::Device* HubConnection::attached(const std::string& id, std::uint6
 void HubConnection::authorized(const std::string& id, Device& d) {
   d.authorized = true;
   report(d, IOTGW_OK, {});
-  if (target_.cbs) {
-    // The device's own telemetry link, opened now so the hub's credit is there on its first
-    // message.
-    const auto& address = d.telemetry_address;
-    auto& box = outboxes_[address];
-    box.owner = id;
-    if (d.addresses.insert(address).second) ++box.users;
-    open_outbox(address, box);
-    flush(address, box);
+  // A telemetry link opens with the device's first message, not at login: a Proton link is some
+  // 3 KiB, most of an idle device's cost. After a reconnect, the links a device had open again
+  // at once, for what waits in them.
+  for (const auto& address : d.addresses) {
+    auto box = outboxes_.find(address);
+    if (box == outboxes_.end()) continue;
+    open_outbox(address, box->second);
+    flush(address, box->second);
   }
   if (d.want_c2d) open_c2d(id, d);
 }

@@ -124,6 +124,10 @@ void Engine::on_auth_result(std::uint64_t token, iotgw_status status, const std:
   }
   device_ = device_id;
   state_ = State::connected;
+  // Only the will is needed from here on; an idle device should not carry its token.
+  Connect kept;
+  kept.will = std::move(connect_.will);
+  connect_ = std::move(kept);
   const bool present = host_.resume_session(device_, clean_session_, filters_);
   send(Connack{present, ConnectCode::accepted});
   if (!filters_.empty()) host_.set_downstream(true);
