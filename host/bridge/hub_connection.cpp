@@ -190,12 +190,12 @@ void HubConnection::pump() {
   if (!writing_) {
     const auto wb = driver_->write_buffer();
     if (wb.size > 0) {
-      auto bytes = std::make_shared<std::vector<char>>(wb.data, wb.data + wb.size);
+      out_.assign(wb.data, wb.data + wb.size);  // one write in flight: the buffer is reused
       driver_->write_done(wb.size);
       writing_ = true;
       boost::asio::async_write(
-          socket_, boost::asio::buffer(*bytes),
-          [self = shared_from_this(), bytes](const boost::system::error_code& ec, std::size_t) {
+          socket_, boost::asio::buffer(out_),
+          [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
             self->writing_ = false;
             if (ec) {
               self->lost("write failed: " + ec.message());
@@ -218,11 +218,11 @@ void HubConnection::pump() {
     return;
   }
   if (!reading_ && driver_) {
-    auto in = std::make_shared<std::array<char, 65536>>();
     reading_ = true;
+    if (in_.empty()) in_.resize(kReadChunk);  // one read in flight: the buffer is reused
     socket_.async_read_some(
-        boost::asio::buffer(*in),
-        [self = shared_from_this(), in](const boost::system::error_code& ec, std::size_t n) {
+        boost::asio::buffer(in_),
+        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
           self->reading_ = false;
           if (!self->driver_) return;
           if (ec) {
@@ -236,7 +236,7 @@ void HubConnection::pump() {
             const auto rb = self->driver_->read_buffer();
             if (rb.size == 0) break;
             const std::size_t take = std::min(rb.size, n - at);
-            std::memcpy(rb.data, in->data() + at, take);
+            std::memcpy(rb.data, self->in_.data() + at, take);
             self->driver_->read_done(take);
             at += take;
           }
@@ -265,11 +265,16 @@ void HubConnection::publish_stats() {
 void HubConnection::arm_tick() {
   if (!driver_) return;
   const auto now_ms = unix_millis();
-  const auto next = driver_->tick(proton::timestamp(now_ms));
-  if (next.milliseconds() <= 0) return;
-  timer_.expires_after(
-      std::chrono::milliseconds(std::max<std::int64_t>(1, next.milliseconds() - now_ms)));
-  timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+  const auto next = driver_->tick(proton::timestamp(now_ms)).milliseconds();
+  if (next <= 0) return;
+  // pump() runs for every message; re-arming each time cost a cancelled wait per message. Only
+  // an earlier deadline needs the timer moved: at a later one, the tick then arms it again.
+  if (tick_armed_ms_ != 0 && tick_armed_ms_ <= next) return;
+  tick_armed_ms_ = next;
+  timer_.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(1, next - now_ms)));
+  timer_.async_wait([self = shared_from_this(), next](const boost::system::error_code& ec) {
+    // Fired, or cancelled by the reconnect backoff; a re-arm has set its own deadline.
+    if (self->tick_armed_ms_ == next) self->tick_armed_ms_ = 0;
     if (!ec) self->pump();
   });
 }

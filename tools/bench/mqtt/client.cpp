@@ -1,5 +1,7 @@
 #include "client.hpp"
 
+#include <netinet/in.h>
+#include <boost/asio/detail/socket_option.hpp>
 #include <boost/asio/write.hpp>
 #include <cstring>
 #include <ctime>
@@ -37,7 +39,13 @@ Client::Client(boost::asio::io_context& io, ClientPlan plan, Totals& totals, Eve
 void Client::start(const tcp::endpoint& server) {
   boost::system::error_code ec;
   socket_.open(server.protocol(), ec);
-  if (!ec && plan_.source) socket_.bind(tcp::endpoint(*plan_.source, 0), ec);
+  if (!ec && plan_.source) {
+    // The port is chosen at connect, by the whole 4-tuple: binding one first searches the
+    // source address's ports one by one, and tens of thousands of connections stall in it.
+    socket_.set_option(
+        boost::asio::detail::socket_option::boolean<IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT>(true), ec);
+    if (!ec) socket_.bind(tcp::endpoint(*plan_.source, 0), ec);
+  }
   if (ec) return fail("socket: " + ec.message());
   socket_.async_connect(server, [self = shared_from_this()](const boost::system::error_code& e) {
     if (e) return self->fail("connect: " + e.message());
