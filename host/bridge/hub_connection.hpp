@@ -200,7 +200,7 @@ class HubConnection final : public proton::messaging_handler,
   boost::asio::steady_timer idle_timer_;
   std::unique_ptr<proton::io::connection_driver> driver_;
   bool open_ = false, reading_ = false, writing_ = false, stopped_ = false;
-  static constexpr std::size_t kReadChunk = 64 * 1024;
+  static constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
   std::vector<char> in_, out_;      // the one read and the one write in flight
   std::int64_t tick_armed_ms_ = 0;  // when timer_ wakes Proton's tick; 0: not armed for it
   std::string close_reason_;  // what the hub or the transport said before the connection ended

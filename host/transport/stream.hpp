@@ -24,6 +24,7 @@ class Stream {
   // the wait start (the reactor is edge-triggered). TLS cannot: its library keeps bytes the
   // socket no longer shows, so it says false and is read with async_read_some.
   virtual bool waits_for_readable() const { return false; }
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): overrides take ownership of it
   virtual void async_wait_readable(std::function<void(const boost::system::error_code&)> done) {
     done(boost::asio::error::operation_not_supported);
   }

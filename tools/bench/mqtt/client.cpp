@@ -21,6 +21,8 @@ std::int64_t now_ns() {
 
 namespace {
 
+constexpr std::size_t kQos0Backlog = std::size_t{64} * 1024;  // bytes waiting to be written
+
 void record_since(Histogram& h, std::int64_t then_ns) {
   const auto d = now_ns() - then_ns;
   h.record(d > 0 ? static_cast<std::uint64_t>(d / 1000) : 0);
@@ -119,7 +121,7 @@ void Client::pump() {
   if (plan_.publish_topic.empty()) return;
   // QoS 0 has no window: the socket's pace bounds it, with at most 64 KiB waiting to be written.
   while (sent_ < budget_ &&
-         (plan_.qos == 0 ? pending_.size() < 64 * 1024 : in_flight() < plan_.window)) {
+         (plan_.qos == 0 ? pending_.size() < kQos0Backlog : in_flight() < plan_.window)) {
     Publish p;
     p.topic = plan_.publish_topic;
     const auto stamp = now_ns();

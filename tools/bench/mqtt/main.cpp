@@ -50,7 +50,7 @@ std::vector<ClientPlan> plan_clients(const Options& o, std::string& hostname) {
     p.id = registry ? registry->devices[i].id : prefix + std::to_string(i);
     p.password =
         registry ? iotgw::sas::make(hostname + "/devices/" + p.id, registry->devices[i].primary_key,
-                                    iotgw::unix_seconds() + 24 * 3600)
+                                    iotgw::unix_seconds() + std::int64_t{24} * 3600)
                  : o.password;
     p.username = hostname.empty() ? p.id : hostname + "/" + p.id + "/?api-version=2021-04-12";
     p.qos = o.qos;
