@@ -19,7 +19,9 @@ class HubDevice final : public BridgeDevice {
   ~HubDevice() override { conn_->remove_device(id_, attachment_); }
 
   void send(std::unique_ptr<iotgw_msg> msg, iotgw_qos qos, Completion done) override {
-    conn_->send(id_, attachment_, to_amqp(*msg), qos == IOTGW_QOS_AT_LEAST_ONCE, std::move(done));
+    auto m = conn_->spare_message();
+    to_amqp(*msg, m);
+    conn_->send(id_, attachment_, std::move(m), qos == IOTGW_QOS_AT_LEAST_ONCE, std::move(done));
   }
   void set_downstream(bool enabled) override { conn_->set_downstream(id_, attachment_, enabled); }
   void settle(std::uint64_t delivery, iotgw_outcome outcome, std::string_view) override {

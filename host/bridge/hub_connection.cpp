@@ -182,6 +182,15 @@ void HubConnection::connect() {
       });
 }
 
+void HubConnection::schedule_pump() {
+  if (pump_scheduled_) return;
+  pump_scheduled_ = true;
+  boost::asio::post(loop_, [self = shared_from_this()] {
+    self->pump_scheduled_ = false;
+    self->pump();
+  });
+}
+
 void HubConnection::pump() {
   if (!driver_) return;
   const bool alive = driver_->dispatch();
@@ -562,6 +571,7 @@ void HubConnection::flush(const std::string& address, Outbox& box) {
       in_flight_[t] = {address, std::move(p)};
     } else {
       t.settle();
+      recycle(std::move(p.msg));
     }
     dequeued(device);
   }
@@ -589,7 +599,7 @@ void HubConnection::send(const std::string& id, std::uint64_t attachment, proton
   enqueued(d);
   open_outbox(address, box);
   flush(address, box);
-  pump();
+  schedule_pump();
 }
 
 void HubConnection::fail_outbox(std::map<std::string, Outbox>::iterator box, iotgw_outcome outcome,
@@ -665,7 +675,7 @@ void HubConnection::settle(const std::string& id, std::uint64_t attachment, std:
     default: u->second.release(); break;
   }
   d->unsettled.erase(u);
-  pump();
+  schedule_pump();
 }
 
 void HubConnection::on_cbs_reply(proton::message& m) {
@@ -742,8 +752,25 @@ void HubConnection::finish(proton::tracker& t, iotgw_outcome outcome, const std:
   auto it = in_flight_.find(t);
   if (it == in_flight_.end()) return;
   auto done = std::move(it->second.pending.done);
+  recycle(std::move(it->second.pending.msg));
   in_flight_.erase(it);
   if (done) done(outcome, reason);
+}
+
+proton::message HubConnection::spare_message() {
+  if (spare_.empty()) return {};
+  proton::message m = std::move(spare_.back());
+  spare_.pop_back();
+  return m;
+}
+
+void HubConnection::recycle(proton::message&& m) {
+  if (spare_.size() >= kSpareMessages) return;
+  m.clear();
+  m.properties().clear();
+  m.message_annotations().clear();
+  m.delivery_annotations().clear();
+  spare_.push_back(std::move(m));
 }
 
 void HubConnection::on_tracker_accept(proton::tracker& t) {

@@ -12,8 +12,7 @@
 
 namespace iotgw::bridge {
 
-proton::message to_amqp(const iotgw_msg& msg) {
-  proton::message m;
+void to_amqp(const iotgw_msg& msg, proton::message& m) {
   m.body(proton::binary(msg.body.begin(), msg.body.end()));
   for (const auto& [k, v] : msg.scope(IOTGW_PROP_SYSTEM)) {
     if (k == "message-id")
@@ -37,7 +36,6 @@ proton::message to_amqp(const iotgw_msg& msg) {
   for (const auto& [k, v] : msg.scope(IOTGW_PROP_ANNOTATION)) {
     m.message_annotations().put(proton::annotation_key(proton::symbol(k)), v);
   }
-  return m;
 }
 
 iotgw_msg from_amqp(const proton::message& m, const std::string& device_id) {

@@ -8,7 +8,8 @@
 
 namespace iotgw::bridge {
 
-proton::message to_amqp(const iotgw_msg& msg);
+// Fills `out`, which must be empty (new, or clear()ed): a reused message keeps its buffers.
+void to_amqp(const iotgw_msg& msg, proton::message& out);
 iotgw_msg from_amqp(const proton::message& msg, const std::string& device_id);
 
 }  // namespace iotgw::bridge
