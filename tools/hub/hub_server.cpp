@@ -452,7 +452,9 @@ void HubServer::telemetry(const Node& node, proton::delivery& d, proton::message
     reject_with(d, "amqp:internal-error", "the hub could not store the message");
     return;
   }
-  telemetry_.append(m);
+  // Moved, not copied: a proton::message copies by encoding and decoding, which was a third of
+  // the hub's time per message. Proton is done with it once on_message returns.
+  telemetry_.append(std::move(m));
   d.accept();
   ++telemetry_accepted_;
   for (auto& [sender, consumer] : consumers_) {
