@@ -33,6 +33,21 @@ std::string topology(const HubUnderTest& hub, const std::string& options = "{}",
          options + "}\n";
 }
 
+// The same, with topics outside IoT Hub's served through one map stage of the given config.
+std::string mapping_topology(const HubUnderTest& hub, const std::string& map_config) {
+  return "gateway: {plugins_dir: plugins, threads: 2}\n" + hub.minting_bridge() +
+         "stages:\n"
+         "  - {name: door, plugin: tag, config: {secret: " +
+         kPassword +
+         "}}\n"
+         "  - {name: mapping, plugin: map, config: " +
+         map_config +
+         "}\n"
+         "listeners:\n"
+         "  - {name: mqtt, adapter: mqtt, bind: '127.0.0.1:0', auth: [door], pipeline: [mapping],\n"
+         "     options: {other_topics: map}}\n";
+}
+
 std::string user(const std::string& device) {
   return std::string(kHubHost) + "/" + device + "/?api-version=2021-04-12";
 }
@@ -133,16 +148,7 @@ TEST(Mqtt, AConnectionLostWithoutDisconnectSendsItsWill) {
 TEST(Mqtt, AMapStageClaimsOtherTopicsAndWhatNoneClaimsIsRefused) {
   HubUnderTest hub;
   GatewayUnderTest gw(
-      "gateway: {plugins_dir: plugins, threads: 2}\n" + hub.minting_bridge() +
-      "stages:\n"
-      "  - {name: door, plugin: tag, config: {secret: " +
-      kPassword +
-      "}}\n"
-      "  - {name: rooms, plugin: map, config: {topic: 'sensors/{room}/{kind}', "
-      "properties: ['site=hq-{room}']}}\n"
-      "listeners:\n"
-      "  - {name: mqtt, adapter: mqtt, bind: '127.0.0.1:0', auth: [door], pipeline: [rooms],\n"
-      "     options: {other_topics: map}}\n");
+      mapping_topology(hub, "{topic: 'sensors/{room}/{kind}', properties: ['site=hq-{room}']}"));
   const auto port = gw.port("mqtt");
   EXPECT_EQ(publish(port, "dev1", "sensors/lobby/temp", "21.5").code, 0) << gw.process().output();
   const auto seen = hub.monitor(1);
@@ -156,16 +162,7 @@ TEST(Mqtt, AMapStageClaimsOtherTopicsAndWhatNoneClaimsIsRefused) {
 
 TEST(Mqtt, AMappedC2dMessageReachesASubscriberOfItsTopic) {
   HubUnderTest hub;
-  GatewayUnderTest gw(
-      "gateway: {plugins_dir: plugins, threads: 2}\n" + hub.minting_bridge() +
-      "stages:\n"
-      "  - {name: door, plugin: tag, config: {secret: " +
-      kPassword +
-      "}}\n"
-      "  - {name: commands, plugin: map, config: {c2d_topic: 'commands/{deviceId}/{command}'}}\n"
-      "listeners:\n"
-      "  - {name: mqtt, adapter: mqtt, bind: '127.0.0.1:0', auth: [door], pipeline: [commands],\n"
-      "     options: {other_topics: map}}\n");
+  GatewayUnderTest gw(mapping_topology(hub, "{c2d_topic: 'commands/{deviceId}/{command}'}"));
   TempDir dir;
   Process device("/usr/bin/python3",
                  {kDevice, "paho-c2d", std::to_string(gw.port("mqtt")), "dev1", kPassword, "1",

@@ -51,6 +51,14 @@ class PipelineStages : public testing::Test {
            "listeners:\n"
            "  - {name: mqtt, adapter: mqtt, bind: '127.0.0.1:0', pipeline: [squeeze, seal]}\n";
   }
+  // dev1 on paho, subscribed to its C2D (the caller waits for "subscribed"), expecting one message.
+  static std::unique_ptr<Process> subscribed_device(GatewayUnderTest& gw, const TempDir& dir) {
+    return std::make_unique<Process>(
+        "/usr/bin/python3",
+        std::vector<std::string>{kDevice, "paho-c2d", std::to_string(gw.port("mqtt")), "dev1", "x",
+                                 "1"},
+        dir / "device.log");
+  }
   RunResult peer(std::vector<std::string> args) const {
     args.insert(args.begin() + 1, {hub.url(), kHubHost, kServiceKey});
     args.insert(args.begin(), kPeer);
@@ -82,40 +90,34 @@ TEST_F(PipelineStages, ABackEndRecoversWhatTheDeviceSentWithOtherLibraries) {
 TEST_F(PipelineStages, TheDeviceReceivesPlaintextOfWhatTheBackEndSealed) {
   GatewayUnderTest gw(topology());
   TempDir dir;
-  Process device("/usr/bin/python3",
-                 {kDevice, "paho-c2d", std::to_string(gw.port("mqtt")), "dev1", "x", "1"},
-                 dir / "device.log");
-  ASSERT_TRUE(device.wait_for("subscribed \\[1\\]", std::chrono::seconds(20))) << device.output();
+  auto device = subscribed_device(gw, dir);
+  ASSERT_TRUE(device->wait_for("subscribed \\[1\\]", std::chrono::seconds(20))) << device->output();
   const auto sent = peer({"send", key("k1"), "dev1", "turn the valve"});
   ASSERT_EQ(sent.code, 0) << sent.output;
-  EXPECT_TRUE(device.wait_for("message turn the valve devices/dev1/messages/devicebound/"))
-      << device.output() << gw.process().output();
-  EXPECT_EQ(device.wait_exit(std::chrono::seconds(20)), 0);
+  EXPECT_TRUE(device->wait_for("message turn the valve devices/dev1/messages/devicebound/"))
+      << device->output() << gw.process().output();
+  EXPECT_EQ(device->wait_exit(std::chrono::seconds(20)), 0);
 }
 
 TEST_F(PipelineStages, AC2dMessageSealedWithAnUnknownKeyIsRejectedWithTheReason) {
   GatewayUnderTest gw(topology());
   TempDir dir;
-  Process device("/usr/bin/python3",
-                 {kDevice, "paho-c2d", std::to_string(gw.port("mqtt")), "dev1", "x", "1"},
-                 dir / "device.log");
-  ASSERT_TRUE(device.wait_for("subscribed \\[1\\]", std::chrono::seconds(20))) << device.output();
+  auto device = subscribed_device(gw, dir);
+  ASSERT_TRUE(device->wait_for("subscribed \\[1\\]", std::chrono::seconds(20))) << device->output();
   ASSERT_EQ(peer({"send", key("rogue"), "dev1", "forged order"}).code, 0);
   EXPECT_TRUE(gw.process().wait_for(
       "dev1: downstream message refused: stage 'seal': aes-gcm: unknown key id 'rogue'"))
       << gw.process().output();
   EXPECT_TRUE(hub.process().wait_for("dev1: C2D message .* ended: Rejected"))
       << hub.process().output();
-  EXPECT_EQ(device.output().find("forged"), std::string::npos);
+  EXPECT_EQ(device->output().find("forged"), std::string::npos);
 }
 
 TEST_F(PipelineStages, AZstdBombFromTheBackEndIsRejectedAndTheNextMessageStillComes) {
   GatewayUnderTest gw(topology());
   TempDir dir;
-  Process device("/usr/bin/python3",
-                 {kDevice, "paho-c2d", std::to_string(gw.port("mqtt")), "dev1", "x", "1"},
-                 dir / "device.log");
-  ASSERT_TRUE(device.wait_for("subscribed \\[1\\]", std::chrono::seconds(20))) << device.output();
+  auto device = subscribed_device(gw, dir);
+  ASSERT_TRUE(device->wait_for("subscribed \\[1\\]", std::chrono::seconds(20))) << device->output();
   // 16 MiB of zeros in a frame that does not declare its size: only decompressing shows it.
   const auto bomb = peer({"send", key("k1"), "dev1", "-", "--bomb", "16777216"});
   ASSERT_EQ(bomb.code, 0) << bomb.output;
@@ -126,9 +128,9 @@ TEST_F(PipelineStages, AZstdBombFromTheBackEndIsRejectedAndTheNextMessageStillCo
   EXPECT_TRUE(hub.process().wait_for("dev1: C2D message .* ended: Rejected"))
       << hub.process().output();
   ASSERT_EQ(peer({"send", key("k1"), "dev1", "after the bomb"}).code, 0);
-  EXPECT_TRUE(device.wait_for("message after the bomb devices/dev1/messages/devicebound/"))
-      << device.output() << gw.process().output();
-  EXPECT_EQ(device.wait_exit(std::chrono::seconds(20)), 0);
+  EXPECT_TRUE(device->wait_for("message after the bomb devices/dev1/messages/devicebound/"))
+      << device->output() << gw.process().output();
+  EXPECT_EQ(device->wait_exit(std::chrono::seconds(20)), 0);
 }
 
 TEST_F(PipelineStages, ADictionaryTrainedElsewhereCompressesWhatTheBackEndOpensWithIt) {
