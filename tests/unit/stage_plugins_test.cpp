@@ -22,6 +22,12 @@ class StagePlugins : public testing::Test {
   }
 
   // One stage from its .so, as `pipeline: [it]`; nullptr with `error` when config refuses.
+  // The stage refuses this config, saying `why` somewhere in its error.
+  void expect_refused(const char* plugin, const std::string& yaml, const std::string& why) {
+    std::string error;
+    EXPECT_FALSE(pipeline(plugin, yaml, error)) << yaml;
+    EXPECT_NE(error.find(why), std::string::npos) << error;
+  }
   std::shared_ptr<runtime::Pipeline> pipeline(const char* plugin, const std::string& yaml,
                                               std::string& error) {
     auto p = catalog.find(plugin);
@@ -111,10 +117,8 @@ TEST_F(StagePlugins, ZstdRefusesABombAndGarbage) {
 
 TEST_F(StagePlugins, ZstdConfigIsChecked) {
   std::string error;
-  EXPECT_FALSE(pipeline("zstd", "{level: 40}", error));
-  EXPECT_NE(error.find("level must be from 1 to 22"), std::string::npos) << error;
-  EXPECT_FALSE(pipeline("zstd", "{dictionary: /no/such/dict}", error));
-  EXPECT_NE(error.find("cannot read dictionary /no/such/dict"), std::string::npos) << error;
+  expect_refused("zstd", "{level: 40}", "level must be from 1 to 22");
+  expect_refused("zstd", "{dictionary: /no/such/dict}", "cannot read dictionary /no/such/dict");
 }
 
 TEST_F(StagePlugins, AesGcmRotatesKeysAndRefusesWhatDoesNotVerify) {
@@ -153,13 +157,13 @@ TEST_F(StagePlugins, AesGcmRefusesKeyFilesOthersCanRead) {
   write_file(dir / "open.key", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n");
   chmod((dir / "open.key").c_str(), 0644);
   std::string error;
-  EXPECT_FALSE(pipeline("aes-gcm", "{keys: [" + (dir / "open.key").string() + "]}", error));
-  EXPECT_NE(error.find("is open to others (mode 0644): chmod 600 it"), std::string::npos) << error;
+  expect_refused("aes-gcm", "{keys: [" + (dir / "open.key").string() + "]}",
+                 "is open to others (mode 0644): chmod 600 it");
   EXPECT_EQ(error.find("AAECAw"), std::string::npos);  // key bytes never appear
   write_file(dir / "short.key", "c2hvcnQ=\n");
   chmod((dir / "short.key").c_str(), 0600);
-  EXPECT_FALSE(pipeline("aes-gcm", "{keys: [" + (dir / "short.key").string() + "]}", error));
-  EXPECT_NE(error.find("does not hold 32 bytes"), std::string::npos) << error;
+  expect_refused("aes-gcm", "{keys: [" + (dir / "short.key").string() + "]}",
+                 "does not hold 32 bytes");
 }
 
 TEST_F(StagePlugins, MapClaimsATopicAndShapesTheMessage) {
@@ -195,12 +199,9 @@ TEST_F(StagePlugins, MapClaimsATopicAndShapesTheMessage) {
 
 TEST_F(StagePlugins, MapTemplatesAreCheckedWhenBuiltAndDeviceIdsMustAgree) {
   std::string error;
-  EXPECT_FALSE(pipeline("map", "{topic: 'a/{*}/b'}", error));
-  EXPECT_NE(error.find("{*} must be the last segment"), std::string::npos) << error;
-  EXPECT_FALSE(pipeline("map", "{topic: 'a/{room', properties: [x=y]}", error));
-  EXPECT_NE(error.find("is not {name}"), std::string::npos) << error;
-  EXPECT_FALSE(pipeline("map", "{topic: 'a/{room}', to: '/q/{floor}'}", error));
-  EXPECT_NE(error.find("no variable {floor}"), std::string::npos) << error;
+  expect_refused("map", "{topic: 'a/{*}/b'}", "{*} must be the last segment");
+  expect_refused("map", "{topic: 'a/{room', properties: [x=y]}", "is not {name}");
+  expect_refused("map", "{topic: 'a/{room}', to: '/q/{floor}'}", "no variable {floor}");
   auto p = pipeline("map", "{topic: 'devices/{deviceId}/messages/events/{*}'}", error);
   ASSERT_TRUE(p) << error;
   auto m = message("x", "dev1");
@@ -212,10 +213,8 @@ TEST_F(StagePlugins, MapTemplatesAreCheckedWhenBuiltAndDeviceIdsMustAgree) {
 
 TEST_F(StagePlugins, MapGivesC2dMessagesATopicFromTheirProperties) {
   std::string error;
-  EXPECT_FALSE(pipeline("map", "{c2d_topic: 'devices/{deviceId}/x'}", error));
-  EXPECT_NE(error.find("under IoT Hub's devices/ or $"), std::string::npos) << error;
-  EXPECT_FALSE(pipeline("map", "{c2d_topic: 'cmd/+/{x}'}", error));
-  EXPECT_NE(error.find("has MQTT wildcards"), std::string::npos) << error;
+  expect_refused("map", "{c2d_topic: 'devices/{deviceId}/x'}", "under IoT Hub's devices/ or $");
+  expect_refused("map", "{c2d_topic: 'cmd/+/{x}'}", "has MQTT wildcards");
   auto p = pipeline("map", "{c2d_topic: 'commands/{deviceId}/{command}'}", error);
   ASSERT_TRUE(p) << error;
   auto m = message("reboot now", "dev1");

@@ -1,5 +1,7 @@
 #include "client.hpp"
 
+#include "packet_reader.hpp"
+
 #include <netinet/in.h>
 #include <boost/asio/detail/socket_option.hpp>
 #include <boost/asio/write.hpp>
@@ -178,19 +180,16 @@ void Client::read() {
         if (ec) return self->fail("read: " + ec.message());
         auto& in = self->in_;
         in.insert(in.end(), self->buf_.begin(), self->buf_.begin() + static_cast<long>(n));
-        std::size_t at = 0;
-        for (;;) {
-          Packet p;
-          std::size_t used = 0;
-          std::string error;
-          const auto r = decode(std::span(in).subspan(at), {}, p, used, error);
-          if (r == Decoded::need_more) break;
-          if (r == Decoded::malformed) return self->fail("malformed: " + error);
-          at += used;
-          self->on_packet(p);
-          if (self->failed_) return;
-        }
-        in.erase(in.begin(), in.begin() + static_cast<long>(at));
+        std::string error;
+        const bool mqtt = read_packets(
+            in,
+            [&](const Packet& p) {
+              self->on_packet(p);
+              return !self->failed_;
+            },
+            error);
+        if (!mqtt) return self->fail("malformed: " + error);
+        if (self->failed_) return;
         self->read();
       });
 }

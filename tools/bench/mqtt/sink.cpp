@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "codec/codec.hpp"
+#include "packet_reader.hpp"
 
 namespace iotgw::bench {
 namespace {
@@ -35,30 +36,25 @@ class SinkSession : public std::enable_shared_from_this<SinkSession> {
   }
   // False when the client sent something that is not MQTT: the connection just ends.
   bool answer() {
-    std::size_t at = 0;
-    for (;;) {
-      Packet p;
-      std::size_t used = 0;
-      std::string error;
-      const auto r = decode(std::span(in_).subspan(at), {}, p, used, error);
-      if (r == Decoded::need_more) break;
-      if (r == Decoded::malformed) return false;
-      at += used;
-      if (std::holds_alternative<Connect>(p)) {
-        encode(Connack{false, ConnectCode::accepted}, pending_);
-      } else if (const auto* pub = std::get_if<Publish>(&p); pub != nullptr && pub->qos == 1) {
-        encode(Ack{PacketType::puback, pub->packet_id}, pending_);
-      } else if (const auto* s = std::get_if<Subscribe>(&p)) {
-        encode(Suback{s->packet_id,
-                      std::vector<std::uint8_t>(s->subscriptions.size(), kSubackFailure)},
-               pending_);
-      } else if (const auto* b = std::get_if<Bare>(&p);
-                 b != nullptr && b->type == PacketType::pingreq) {
-        encode(Bare{PacketType::pingresp}, pending_);
-      }
-    }
-    in_.erase(in_.begin(), in_.begin() + static_cast<long>(at));
-    return true;
+    std::string error;
+    return read_packets(
+        in_,
+        [this](const Packet& p) {
+          if (std::holds_alternative<Connect>(p)) {
+            encode(Connack{false, ConnectCode::accepted}, pending_);
+          } else if (const auto* pub = std::get_if<Publish>(&p); pub != nullptr && pub->qos == 1) {
+            encode(Ack{PacketType::puback, pub->packet_id}, pending_);
+          } else if (const auto* s = std::get_if<Subscribe>(&p)) {
+            encode(Suback{s->packet_id,
+                          std::vector<std::uint8_t>(s->subscriptions.size(), kSubackFailure)},
+                   pending_);
+          } else if (const auto* b = std::get_if<Bare>(&p);
+                     b != nullptr && b->type == PacketType::pingreq) {
+            encode(Bare{PacketType::pingresp}, pending_);
+          }
+          return true;
+        },
+        error);
   }
   void flush() {
     if (writing_ || pending_.empty()) return;
