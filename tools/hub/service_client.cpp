@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <optional>
@@ -115,13 +116,22 @@ class Monitor final : public ServiceSession {
 
  private:
   void ready(proton::connection& c) override {
-    events_ = c.open_receiver("/messages/events/ConsumerGroups/" + group_ + "/Partitions/0");
+    const auto address = "/messages/events/ConsumerGroups/" + group_ + "/Partitions/0";
+    if (count_ <= 0) {
+      events_ = c.open_receiver(address);
+      return;
+    }
+    // Credit for exactly --count: with Proton's default prefetch the hub sent up to ten, and
+    // those already here were printed before the close, so `--count 1` could print five.
+    events_ = c.open_receiver(address, proton::receiver_options().credit_window(0));
+    events_.add_credit(static_cast<int>(std::min<long>(count_, 1 << 20)));
   }
   void on_message(proton::delivery& d, proton::message& m) override {
     if (d.receiver() != events_) {
       ServiceSession::on_message(d, m);
       return;
     }
+    if (count_ > 0 && seen_ >= count_) return;
     std::map<proton::annotation_key, proton::value> ann;
     if (!m.message_annotations().empty()) proton::get(m.message_annotations().value(), ann);
     auto annotation = [&](const char* key) -> std::string {
