@@ -50,7 +50,7 @@ std::size_t Engine::on_bytes(std::span<const std::uint8_t> data) {
       fail("the first packet is not CONNECT");
       break;
     }
-    arm_keep_alive();  // any packet counts as a sign of life
+    last_packet_ = host_.now();  // any packet counts as a sign of life
     std::visit([this](auto& p) { handle(p); }, packet);
   }
   // Once closing, the rest is of no interest.
@@ -308,6 +308,14 @@ void Engine::on_timer(Timer timer) {
     state_ = State::closed;
     host_.close("no CONNECT within " + std::to_string(options_.connect_timeout.count()) + " ms");
   } else if (timer == Timer::keep_alive && state_ == State::connected) {
+    // The timer runs once per period, not re-armed per packet (that was a cancelled wait for
+    // every message): if a packet came meanwhile, it waits out the rest from that packet.
+    const auto quiet =
+        std::chrono::duration_cast<std::chrono::milliseconds>(host_.now() - last_packet_);
+    if (quiet < keep_alive_) {
+      host_.set_timer(Timer::keep_alive, keep_alive_ - quiet);
+      return;
+    }
     fail("keep-alive expired: nothing received for " + std::to_string(keep_alive_.count()) + " ms");
   }
 }
@@ -370,6 +378,7 @@ void Engine::send(const Packet& packet) {
 
 void Engine::arm_keep_alive() {
   if (state_ == State::connected && keep_alive_.count() > 0) {
+    last_packet_ = host_.now();
     host_.set_timer(Timer::keep_alive, keep_alive_);
   }
 }

@@ -60,6 +60,7 @@ class EngineHost {
   virtual bool reading_held() = 0;
   virtual void set_timer(Timer timer, std::chrono::milliseconds after) = 0;
   virtual void cancel_timer(Timer timer) = 0;
+  virtual std::chrono::steady_clock::time_point now() = 0;
   // Returns the token on_auth_result will carry, or nullopt when the host refuses to start.
   virtual std::optional<std::uint64_t> authenticate(const Credentials& credentials) = 0;
   // QoS 1 returns the token on_upstream_result will carry; nullopt when the host refused it.
@@ -125,6 +126,7 @@ class Engine {
   std::string device_;
   bool clean_session_ = true;
   std::chrono::milliseconds keep_alive_{0};
+  std::chrono::steady_clock::time_point last_packet_{};
   Filters filters_;
   std::map<std::uint64_t, std::uint16_t> upstream_;    // host token -> PUBLISH packet id
   std::map<std::uint16_t, std::uint64_t> downstream_;  // our packet id -> host delivery

@@ -98,6 +98,7 @@ class MqttConnection final : public iotgw::AdapterConnection, public iotgw::mqtt
   void cancel_timer(Timer timer) override {
     connection().cancel_timer(static_cast<std::uint32_t>(timer));
   }
+  std::chrono::steady_clock::time_point now() override { return std::chrono::steady_clock::now(); }
   std::optional<std::uint64_t> authenticate(const Credentials& c) override {
     iotgw_credentials creds{};
     creds.struct_size = sizeof creds;

@@ -38,6 +38,8 @@ class RecordingHost final : public EngineHost {
   bool reading_held() override { return held; }
   void set_timer(Timer t, std::chrono::milliseconds after) override { timers[t] = after; }
   void cancel_timer(Timer t) override { timers.erase(t); }
+  std::chrono::steady_clock::time_point now() override { return clock; }
+  std::chrono::steady_clock::time_point clock{};  // moved by the tests
   std::optional<std::uint64_t> authenticate(const Credentials& c) override {
     auths.push_back(c);
     return next_token++;
@@ -303,6 +305,14 @@ TEST_F(MqttEngine, KeepAliveExpiryClosesAndSendsTheWill) {
   c.will = Will{"devices/dev1/messages/events/%24.ct=text%2Fplain", "offline", 0, false};
   feed(c);
   engine.on_auth_result(host.next_token - 1, IOTGW_OK, "dev1", "");
+  // A packet 10 s in: the timer that fires at 15 s waits out the rest, from that packet.
+  host.clock += std::chrono::seconds(10);
+  feed(Bare{PacketType::pingreq});
+  host.clock += std::chrono::seconds(5);
+  engine.on_timer(Timer::keep_alive);
+  EXPECT_TRUE(host.closed.empty());
+  EXPECT_EQ(host.timers[Timer::keep_alive], std::chrono::milliseconds(10'000));
+  host.clock += std::chrono::seconds(10);
   engine.on_timer(Timer::keep_alive);
   EXPECT_EQ(host.closed, "keep-alive expired: nothing received for 15000 ms");
   engine.on_closed();
