@@ -141,7 +141,14 @@ void Connection::write(std::span<const std::uint8_t> data) {
   if (state_ != State::open || data.empty()) return;
   pending_.insert(pending_.end(), data.begin(), data.end());
   if (write_queue_size() > limits_.write_high_water) above_high_water_ = true;
-  flush();
+  // Later in this turn of the loop, not now: the PUBACKs for a batch of messages the hub
+  // accepted go out in one send() instead of one each.
+  if (writing_now_ || flush_scheduled_) return;
+  flush_scheduled_ = true;
+  boost::asio::post(loop_, [self = shared_from_this()] {
+    self->flush_scheduled_ = false;
+    self->flush();
+  });
 }
 
 void Connection::flush() {

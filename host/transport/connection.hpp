@@ -109,6 +109,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<std::uint8_t> pending_;  // queued while a write is in flight
   std::vector<std::uint8_t> writing_;  // on the wire
   bool writing_now_ = false;
+  bool flush_scheduled_ = false;
   bool above_high_water_ = false;
   std::string close_reason_;
 
