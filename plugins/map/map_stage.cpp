@@ -63,15 +63,13 @@ class Map final : public iotgw::StageBase {
     // here, not on the first message.
     Vars probe{{"deviceId", ""}, {"*", ""}};
     if (topic_) {
-      if (auto names = template_names(topic_->text())) {
-        for (const auto& n : *names) probe[n] = "";
-      }
+      for (const auto& n : topic_->variables()) probe[n] = "";
     }
     try {
       for (const auto& [k, v] : set_) iotgw::map::fill(v, probe);
       if (!to_.empty()) iotgw::map::fill(to_, probe);
       if (!c2d_topic_.empty()) {
-        c2d_names_ = template_names(c2d_topic_).value_or(std::vector<std::string>{});
+        c2d_names_ = iotgw::map::variables(c2d_topic_);
         Vars own;
         for (const auto& n : c2d_names_) own[n] = "x";
         const auto sample = iotgw::map::fill(c2d_topic_, own);
@@ -145,16 +143,6 @@ class Map final : public iotgw::StageBase {
   }
 
  private:
-  static std::optional<std::vector<std::string>> template_names(const std::string& t) {
-    std::vector<std::string> names;
-    for (std::size_t at = t.find('{'); at != std::string::npos; at = t.find('{', at + 1)) {
-      const auto close = t.find('}', at);
-      if (close == std::string::npos) return std::nullopt;
-      names.push_back(t.substr(at + 1, close - at - 1));
-    }
-    return names;
-  }
-
   std::optional<TopicTemplate> topic_;
   std::vector<std::pair<std::string, std::string>> set_, rename_;
   std::vector<std::string> remove_;

@@ -60,27 +60,56 @@ std::optional<Vars> TopicTemplate::match(const std::string& topic) const {
   return vars;
 }
 
-std::string fill(const std::string& pattern, const Vars& vars) {
-  std::string out;
+namespace {
+
+// Hands on_text each run of plain text and on_var each {name}, in order; throws for a '{' that
+// does not close. fill and variables read patterns the same way through it.
+template <typename OnText, typename OnVar>
+void scan(const std::string& pattern, OnText&& on_text, OnVar&& on_var) {
   for (std::size_t at = 0; at < pattern.size();) {
     const auto open = pattern.find('{', at);
     if (open == std::string::npos) {
-      out.append(pattern, at);
-      break;
+      on_text(pattern.substr(at));
+      return;
     }
-    out.append(pattern, at, open - at);
+    on_text(pattern.substr(at, open - at));
     const auto close = pattern.find('}', open);
     if (close == std::string::npos) {
       throw std::invalid_argument("'" + pattern + "': a '{' that does not close");
     }
-    const auto name = pattern.substr(open + 1, close - open - 1);
-    const auto v = vars.find(name);
-    if (v == vars.end())
-      throw std::invalid_argument("'" + pattern + "': no variable {" + name + "}");
-    out += v->second;
+    on_var(pattern.substr(open + 1, close - open - 1));
     at = close + 1;
   }
+}
+
+}  // namespace
+
+std::vector<std::string> TopicTemplate::variables() const {
+  std::vector<std::string> names;
+  for (const auto& s : segments_) {
+    if (!s.var.empty()) names.push_back(s.var);
+  }
+  return names;
+}
+
+std::string fill(const std::string& pattern, const Vars& vars) {
+  std::string out;
+  scan(
+      pattern, [&](const std::string& text) { out += text; },
+      [&](const std::string& name) {
+        const auto v = vars.find(name);
+        if (v == vars.end())
+          throw std::invalid_argument("'" + pattern + "': no variable {" + name + "}");
+        out += v->second;
+      });
   return out;
+}
+
+std::vector<std::string> variables(const std::string& pattern) {
+  std::vector<std::string> names;
+  scan(
+      pattern, [](const std::string&) {}, [&](const std::string& name) { names.push_back(name); });
+  return names;
 }
 
 }  // namespace iotgw::map

@@ -18,6 +18,8 @@ class TopicTemplate {
   explicit TopicTemplate(const std::string& text);
   std::optional<Vars> match(const std::string& topic) const;
   const std::string& text() const { return text_; }
+  // The names its {variables} capture, {*} included.
+  std::vector<std::string> variables() const;
 
  private:
   struct Segment {
@@ -31,5 +33,7 @@ class TopicTemplate {
 // Replaces each {name} in `pattern` by its variable; throws std::invalid_argument for a brace
 // that does not close or a name no variable has.
 std::string fill(const std::string& pattern, const Vars& vars);
+// The {names} in `pattern`, in order; throws std::invalid_argument for a brace that does not close.
+std::vector<std::string> variables(const std::string& pattern);
 
 }  // namespace iotgw::map

@@ -34,6 +34,7 @@ Engine::Engine(EngineHost& host, EngineOptions options)
 
 std::size_t Engine::on_bytes(std::span<const std::uint8_t> data) {
   std::size_t used = 0;
+  bool any_packet = false;
   while (used < data.size() && state_ != State::closed && state_ != State::authenticating &&
          !paused_ && !host_.reading_held()) {
     Packet packet;
@@ -50,9 +51,11 @@ std::size_t Engine::on_bytes(std::span<const std::uint8_t> data) {
       fail("the first packet is not CONNECT");
       break;
     }
-    last_packet_ = host_.now();  // any packet counts as a sign of life
+    any_packet = true;
     std::visit([this](auto& p) { handle(p); }, packet);
   }
+  if (any_packet)
+    last_packet_ = host_.now();  // any packet is a sign of life; one clock read a batch
   // Once closing, the rest is of no interest.
   return state_ == State::closed ? data.size() : used;
 }
@@ -255,8 +258,9 @@ std::optional<std::string> Engine::downstream_topic(const MessageData& message,
                                                     std::string& why) const {
   const auto mapped = std::find_if(message.annotations.begin(), message.annotations.end(),
                                    [](const Property& a) { return a.first == "mqtt-topic"; });
+  const auto devicebound = c2d_filter(device_);
   if (mapped == message.annotations.end()) {
-    if (filters_.count(c2d_filter(device_)) == 0) {
+    if (filters_.count(devicebound) == 0) {
       why = "device '" + device_ + "' subscribed to no devicebound filter";
       return std::nullopt;
     }
@@ -268,7 +272,7 @@ std::optional<std::string> Engine::downstream_topic(const MessageData& message,
     return std::nullopt;
   }
   const bool asked = std::any_of(filters_.begin(), filters_.end(), [&](const std::string& f) {
-    return f != c2d_filter(device_) && filter_matches(f, topic);
+    return f != devicebound && filter_matches(f, topic);
   });
   if (!asked) {
     why = "device '" + device_ + "' subscribed to no filter matching '" + topic + "'";

@@ -17,6 +17,9 @@ wait_log() {
   exit 1
 }
 
+# field NAME LINE: the number after NAME in a report line ("... msgs/s 1234 ...").
+field() { sed -n "s|.* $1 \([0-9.]*\).*|\1|p" <<<"$2"; }
+
 # bench_registry FILE DEVICES KEY: an iotgw-hub registry of devices d0.. sharing KEY, with a
 # device-only `gateway` policy (the bridge mints tokens from it) and a `service` policy.
 bench_registry() {

@@ -31,18 +31,13 @@ double seconds_since(Clock::time_point t) {
 
 // Who each client is: from the registry (device ids, SAS tokens, its host), as IoT Hub devices
 // on --iothub, or plain clients of a broker.
-std::vector<ClientPlan> plan_clients(const Options& o, std::string& hostname) {
+std::vector<ClientPlan> plan_clients(const Options& o,
+                                     const std::optional<iotgw::hub::Registry>& registry,
+                                     const std::string& hostname) {
   std::vector<ClientPlan> plans(static_cast<std::size_t>(o.clients));
-  std::optional<iotgw::hub::Registry> registry;
-  if (!o.registry.empty()) {
-    registry = iotgw::hub::Registry::load(o.registry);
-    if (registry->devices.size() < plans.size()) {
-      throw std::runtime_error(o.registry + " has " + std::to_string(registry->devices.size()) +
-                               " devices, fewer than --clients");
-    }
-    hostname = registry->hostname;
-  } else {
-    hostname = o.iothub;
+  if (registry && registry->devices.size() < plans.size()) {
+    throw std::runtime_error(o.registry + " has " + std::to_string(registry->devices.size()) +
+                             " devices, fewer than --clients");
   }
   for (std::size_t i = 0; i < plans.size(); ++i) {
     auto& p = plans[i];
@@ -79,11 +74,28 @@ std::vector<ClientPlan> plan_clients(const Options& o, std::string& hostname) {
   return plans;
 }
 
+// What the c2d service sends, as the registry's policy, round-robin to the clients' devices.
+C2dPlan plan_c2d(const Options& o, const iotgw::hub::Registry& registry,
+                 const std::vector<ClientPlan>& clients) {
+  const auto* policy = registry.policy(o.policy);
+  if (policy == nullptr) throw std::runtime_error(o.registry + " has no policy '" + o.policy + "'");
+  C2dPlan plan;
+  plan.url = o.hub_url;
+  plan.hostname = registry.hostname;
+  plan.policy = policy->name;
+  plan.policy_key = policy->key;
+  for (const auto& c : clients) plan.devices.push_back(c.id);
+  plan.count = o.count;
+  plan.size = o.size;
+  plan.window = std::min(1000, 40 * o.clients);  // under IoT Hub's 50 queued per device
+  return plan;
+}
+
 // One run of pub, sub, c2d or conn: its clients, its clock and when it is over.
 class Run {
  public:
-  Run(const Options& o, std::vector<ClientPlan> plans, std::string hostname)
-      : o_(o), hostname_(std::move(hostname)), deadline_(io_), ticker_(io_), signals_(io_) {
+  Run(const Options& o, std::vector<ClientPlan> plans, std::optional<C2dPlan> c2d_plan)
+      : o_(o), c2d_plan_(std::move(c2d_plan)), deadline_(io_), ticker_(io_), signals_(io_) {
     report_.mode = o.mode == Mode::pub   ? "pub"
                    : o.mode == Mode::sub ? "sub"
                    : o.mode == Mode::c2d ? "c2d"
@@ -242,23 +254,7 @@ class Run {
     finish(totals_.received >= o_.count);
   }
   void start_service() {
-    C2dPlan plan;
-    plan.url = o_.hub_url;
-    plan.hostname = hostname_;
-    const auto registry = iotgw::hub::Registry::load(o_.registry);
-    const auto* policy = registry.policy(o_.policy);
-    if (policy == nullptr) {
-      std::cerr << o_.registry << " has no policy '" << o_.policy << "'\n";
-      return finish(false);
-    }
-    plan.policy = policy->name;
-    plan.policy_key = policy->key;
-    for (int i = 0; i < o_.clients; ++i)
-      plan.devices.push_back(registry.devices[static_cast<std::size_t>(i)].id);
-    plan.count = o_.count;
-    plan.size = o_.size;
-    plan.window = std::min(1000, 40 * o_.clients);  // under IoT Hub's 50 queued per device
-    service_ = std::thread([this, plan] { c2d_ = send_c2d(plan); });
+    service_ = std::thread([this] { c2d_ = send_c2d(*c2d_plan_); });
   }
 
   void on_conn_event() {
@@ -292,7 +288,7 @@ class Run {
   }
 
   const Options& o_;
-  std::string hostname_;
+  std::optional<C2dPlan> c2d_plan_;  // c2d: what the service sends, checked before connecting
   boost::asio::io_context io_{1};
   boost::asio::steady_timer deadline_, ticker_;
   std::unique_ptr<boost::asio::steady_timer> pacer_;
@@ -332,9 +328,13 @@ int main(int argc, char** argv) {
       run_sink(io, options->host, options->port);
       return 0;
     }
-    std::string hostname;
-    auto plans = plan_clients(*options, hostname);
-    return Run(*options, std::move(plans), hostname).run();
+    std::optional<iotgw::hub::Registry> registry;
+    if (!options->registry.empty()) registry = iotgw::hub::Registry::load(options->registry);
+    const std::string hostname = registry ? registry->hostname : options->iothub;
+    auto plans = plan_clients(*options, registry, hostname);
+    std::optional<C2dPlan> c2d;
+    if (options->mode == Mode::c2d) c2d = plan_c2d(*options, *registry, plans);
+    return Run(*options, std::move(plans), std::move(c2d)).run();
   } catch (const std::exception& e) {
     std::cerr << "iotgw-bench: " << e.what() << "\n";
     return 2;
