@@ -21,9 +21,11 @@
 #include <proton/scalar.hpp>
 #include <proton/sender_options.hpp>
 #include <proton/source.hpp>
+#include <proton/source_options.hpp>
 #include <proton/ssl.hpp>
 #include <proton/symbol.hpp>
 #include <proton/target.hpp>
+#include <proton/target_options.hpp>
 #include <proton/timestamp.hpp>
 #include <proton/transport.hpp>
 #include <proton/value.hpp>
@@ -48,6 +50,17 @@ std::map<proton::symbol, proton::value> link_properties() {
   return {{proton::symbol("com.microsoft:api-version"), proton::value(std::string("2020-09-30"))},
           {proton::symbol("com.microsoft:client-version"),
            proton::value(std::string("iotgw/" IOTGW_VERSION))}};
+}
+
+// A terminus whose configuration outlives the link. RabbitMQ declares the queue behind a
+// /queue/ address durable only for such a terminus (a queue that is not durable is gone after
+// a broker restart, durable messages and all), and refuses the attach if the queue exists with
+// the other durability. The link's unsettled state is ours to keep (we resend), not the broker's.
+template <class Options>
+Options durable_terminus(bool durable) {
+  Options o;
+  o.durability_mode(durable ? proton::terminus::CONFIGURATION : proton::terminus::NONDURABLE);
+  return o;
 }
 
 std::string remote_reason(const proton::tracker& t) {
@@ -534,6 +547,8 @@ void HubConnection::open_outbox(const std::string& address, Outbox& box) {
     opts.properties(link_properties());
     box.link = driver_->connection().open_sender(address, opts);
   } else {
+    auto terminus = durable_terminus<proton::target_options>(target_.durable);
+    opts.target(terminus);
     // A session of its own: a broker that refuses an address may end the whole session
     // (RabbitMQ does), which must not take other addresses' links with it.
     box.link = driver_->connection().open_session().open_sender(address, opts);
@@ -592,6 +607,9 @@ void HubConnection::send(const std::string& id, std::uint64_t attachment, proton
     msg.message_annotations().put(
         proton::annotation_key(proton::symbol("iothub-connection-device-id")), id);
   }
+  // Acknowledged means stored: a broker's `accepted` for a non-durable message means only that
+  // it is in memory, and a broker crash then loses what the device was told was delivered.
+  if (confirmed && target_.durable) msg.durable(true);
   auto& box = outboxes_[address];
   if (target_.cbs) box.owner = id;
   if (d.addresses.insert(address).second) ++box.users;
@@ -625,6 +643,8 @@ void HubConnection::open_c2d(const std::string& id, Device& d) {
     opts.properties(link_properties());
     d.c2d = driver_->connection().open_receiver(source, opts);
   } else {
+    auto terminus = durable_terminus<proton::source_options>(target_.durable);
+    opts.source(terminus);
     d.c2d = driver_->connection().open_session().open_receiver(source, opts);  // as senders
   }
   link_device_[d.c2d] = id;
@@ -724,7 +744,12 @@ void HubConnection::on_message(proton::delivery& dl, proton::message& m) {
   const std::uint64_t n = d->next_delivery++;
   d->unsettled[n] = dl;
   if (auto ch = d->channel.lock()) {
-    ch->deliver(std::make_unique<iotgw_msg>(from_amqp(m, id)), n);
+    auto msg = std::make_unique<iotgw_msg>(from_amqp(m, id));
+    // A broker's own word that it delivered this before: without CBS, the AMQP header's
+    // first-acquirer as well (IoT Hub's C2D carries no meaningful header, its annotation says).
+    msg->scope(IOTGW_PROP_SYSTEM)
+        .set("delivery-count", std::to_string(earlier_deliveries(m, !target_.cbs)));
+    ch->deliver(std::move(msg), n);
   } else {
     d->unsettled.erase(n);
     dl.release();

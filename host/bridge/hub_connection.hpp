@@ -51,6 +51,10 @@ struct HubTarget {
   std::string c2d_address = "/devices/{deviceId}/messages/devicebound";
   // Without CBS, a message's own `to` (set by a mapping stage) picks its target address.
   bool address_from_message = false;
+  // QoS 1 messages go with the AMQP header's `durable`, so a broker stores them before it
+  // answers `accepted` (brokers keep non-durable ones in memory only). Without CBS the links'
+  // termini are durable too: RabbitMQ declares a /queue/ address durable only for them.
+  bool durable = true;
   std::chrono::milliseconds idle_close{60'000};
   // How long a new device waits for the hub (connection and token) before its login is
   // answered "unavailable".

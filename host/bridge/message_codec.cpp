@@ -2,10 +2,13 @@
 
 #include "iotgw/common/amqp_text.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <map>
 
 #include <proton/annotation_key.hpp>
 #include <proton/codec/map.hpp>
+#include <proton/error.hpp>
 #include <proton/message_id.hpp>
 #include <proton/scalar.hpp>
 #include <proton/timestamp.hpp>
@@ -65,6 +68,21 @@ iotgw_msg from_amqp(const proton::message& m, const std::string& device_id) {
       out.scope(IOTGW_PROP_ANNOTATION).set(proton::to_string(k), amqp_text(v));
   }
   return out;
+}
+
+std::uint32_t earlier_deliveries(const proton::message& m, bool trust_first_acquirer) {
+  std::uint32_t count = m.delivery_count();
+  if (trust_first_acquirer && !m.first_acquirer()) count = std::max<std::uint32_t>(count, 1);
+  if (m.message_annotations().empty()) return count;
+  const proton::annotation_key key(proton::symbol("iothub-deliverycount"));
+  if (!m.message_annotations().exists(key)) return count;
+  try {
+    const auto hub = proton::coerce<std::int64_t>(m.message_annotations().get(key));
+    if (hub > count) count = static_cast<std::uint32_t>(std::min<std::int64_t>(hub, UINT32_MAX));
+  } catch (const proton::conversion_error&) {
+    // Not a number: the hub's word is unreadable, the header's stands.
+  }
+  return count;
 }
 
 }  // namespace iotgw::bridge

@@ -11,5 +11,10 @@ namespace iotgw::bridge {
 // Fills `out`, which must be empty (new, or clear()ed): a reused message keeps its buffers.
 void to_amqp(const iotgw_msg& msg, proton::message& out);
 iotgw_msg from_amqp(const proton::message& msg, const std::string& device_id);
+// How many times the hub says it delivered a downstream message before: IoT Hub's
+// `iothub-deliverycount`, the AMQP header's delivery-count, and, when `trust_first_acquirer`
+// (a generic broker; IoT Hub leaves the header at its defaults), at least 1 when the header says
+// the message may have been acquired before (RabbitMQ marks redeliveries only so).
+std::uint32_t earlier_deliveries(const proton::message& msg, bool trust_first_acquirer);
 
 }  // namespace iotgw::bridge

@@ -19,7 +19,7 @@ const std::vector<std::string> kGatewayKeys = {"plugins_dir", "threads", "drain_
 const std::vector<std::string> kBridgeKeys = {
     "flavour",     "echo",       "url",           "ca_file",    "hostname",  "sasl",
     "user",        "password",   "policy",        "policy_key", "token_ttl", "telemetry_address",
-    "c2d_address", "idle_close", "attach_timeout"};
+    "c2d_address", "idle_close", "attach_timeout", "durable"};
 const std::vector<std::string> kFlavours = {"loopback", "iothub", "amqp"};
 const std::vector<std::string> kSaslMechanisms = {"anonymous", "plain"};
 const std::vector<std::string> kStageKeys = {"name", "plugin", "config"};
@@ -114,6 +114,7 @@ void parse_bridge(const YAML::Node& n, const std::filesystem::path& file, Topolo
   if (auto a = r.string("c2d_address")) t.bridge.c2d_address = *a;
   if (auto idle = r.duration("idle_close")) t.bridge.idle_close = *idle;
   if (auto wait = r.duration("attach_timeout")) t.bridge.attach_timeout = *wait;
+  if (auto d = r.boolean("durable")) t.bridge.durable = *d;
   if (t.bridge.flavour == "iothub" && t.bridge.hostname.empty()) {
     r.error("hostname",
             "flavour iothub needs 'hostname' (the hub's name, e.g. myhub.azure-devices.net)");

@@ -74,7 +74,8 @@ class MqttConnection final : public iotgw::AdapterConnection, public iotgw::mqtt
     if (auto topic = msg.get(iotgw::Scope::annotation, "mqtt-topic")) {
       m.annotations.emplace_back("mqtt-topic", *topic);
     }
-    const auto count = msg.get(iotgw::Scope::annotation, "iothub-deliverycount");
+    // The bridge's count, from whichever of IoT Hub's annotation and the AMQP header said it.
+    const auto count = msg.get(iotgw::Scope::system, "delivery-count");
     m.redelivered = count && !count->empty() && *count != "0";
     engine_.on_downstream(std::move(m), delivery);
   }

@@ -19,6 +19,9 @@ Debian's python3-paho-mqtt where a real client library is the point.
   mqtt_device.py paho-stream PORT DEVICE PASSWORD N paho: publish N QoS 1 messages, one at a
                                                     time, reconnecting as needed; print each
                                                     one PUBACKed ("acked BODY")
+  mqtt_device.py paho-window PORT DEVICE PASSWORD N paho: publish N QoS 1 messages with paho's
+                                                    own window of 20 in flight; print each one
+                                                    PUBACKed ("acked BODY")
 Each prints one line per event; exit status 0 when the scenario ran to its end.
 """
 import socket
@@ -243,6 +246,45 @@ def paho_stream(port, device, password, count):
         sys.exit("only %d of %d acknowledged" % (i, count))
 
 
+def paho_window(port, device, password, count):
+    """A stream as fast as the gateway answers: paho keeps 20 messages in flight and queues the
+    rest. paho reconnects by itself and sends unacknowledged messages again."""
+    import queue
+    import threading
+    import paho.mqtt.client as mqtt
+    client = mqtt.Client(client_id=device, clean_session=True, protocol=mqtt.MQTTv311)
+    client.username_pw_set(HOST + "/" + device + "/?api-version=2021-04-12", password)
+    client.max_inflight_messages_set(20)
+    # paho calls on_publish holding the lock its publish() takes: hand the PUBACK to this
+    # thread rather than take a lock of ours there.
+    pubacks = queue.Queue()
+    client.on_publish = lambda c, u, mid: pubacks.put(mid)
+    connected = threading.Event()
+    client.on_connect = lambda c, u, f, rc: rc == 0 and connected.set()
+    client.connect("127.0.0.1", port, keepalive=30)
+    client.loop_start()
+    if not connected.wait(TIMEOUT):
+        sys.exit("no CONNACK 0")
+    topic = "devices/%s/messages/events/" % device
+    body_of = {}
+    for i in range(count):  # queued by paho; sent as the window allows
+        body_of[client.publish(topic, "m-%d" % i, qos=1).mid] = "m-%d" % i
+    acked = set()
+    deadline = time.monotonic() + 180
+    while len(acked) < count and time.monotonic() < deadline:
+        try:
+            body = body_of.get(pubacks.get(timeout=1))
+        except queue.Empty:
+            continue
+        if body is not None and body not in acked:
+            acked.add(body)
+            print("acked " + body, flush=True)
+    client.disconnect()
+    client.loop_stop()
+    if len(acked) < count:
+        sys.exit("only %d of %d acknowledged" % (len(acked), count))
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "c2d-abandon":
@@ -259,5 +301,7 @@ if __name__ == "__main__":
         paho_c2d(int(args[0]), args[1], args[2], int(args[3]), *args[4:5])
     elif cmd == "paho-stream":
         paho_stream(int(args[0]), args[1], args[2], int(args[3]))
+    elif cmd == "paho-window":
+        paho_window(int(args[0]), args[1], args[2], int(args[3]))
     else:
         sys.exit(__doc__)

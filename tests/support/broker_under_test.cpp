@@ -41,6 +41,7 @@ BrokerUnderTest::BrokerUnderTest() {
                  std::chrono::seconds(90));
     if (r.code == 0) {
       url_ = "amqp://127.0.0.1:" + std::to_string(port);
+      port_ = port;
       return;
     }
     last = r.output;
@@ -50,6 +51,25 @@ BrokerUnderTest::BrokerUnderTest() {
 
 BrokerUnderTest::~BrokerUnderTest() {
   run("/bin/bash", {kScript, "stop", dir_.path().string()}, std::chrono::seconds(30));
+}
+
+void BrokerUnderTest::kill() {
+  const auto r = run("/bin/bash", {kScript, "kill", dir_.path().string()}, std::chrono::seconds(30));
+  if (r.code != 0) throw std::runtime_error("RabbitMQ could not be killed:\n" + r.output);
+}
+
+void BrokerUnderTest::restart() {
+  const auto r = run("/bin/bash", {kScript, "start", dir_.path().string(), std::to_string(port_)},
+                     std::chrono::seconds(90));
+  if (r.code != 0) throw std::runtime_error("RabbitMQ did not start again:\n" + r.output);
+}
+
+RunResult BrokerUnderTest::drain(const std::string& address) const {
+  return run("/usr/bin/python3", {kPeer, "drain", url_, address}, std::chrono::seconds(120));
+}
+
+RunResult BrokerUnderTest::declare_durable(const std::string& address) const {
+  return run("/usr/bin/python3", {kPeer, "declare", url_, address}, std::chrono::seconds(30));
 }
 
 RunResult BrokerUnderTest::receive(const std::string& address, int count) const {

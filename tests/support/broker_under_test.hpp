@@ -17,13 +17,21 @@ class BrokerUnderTest {
   BrokerUnderTest& operator=(const BrokerUnderTest&) = delete;
 
   const std::string& url() const { return url_; }
+  // SIGKILL (a crash: nothing flushed), then the same broker again on the same port and data.
+  void kill();
+  void restart();
   // The next `count` messages at `address`, one JSON line each: body, to, properties, device.
   RunResult receive(const std::string& address, int count) const;
+  // Every message at `address` until none has come for two seconds: their bodies, one a line.
+  RunResult drain(const std::string& address) const;
+  // A durable queue at /queue/NAME, as an operator would declare it before any traffic.
+  RunResult declare_durable(const std::string& address) const;
   RunResult send(const std::string& address, const std::string& body) const;
 
  private:
   TempDir dir_;
   std::string url_;
+  int port_ = 0;
 };
 
 }  // namespace iotgw::test

@@ -3,10 +3,12 @@
 # flavour tests, everything inside DIR and on 127.0.0.1 only.
 #   rabbitmq.sh start DIR PORT   returns once AMQP 1.0 is served on PORT
 #   rabbitmq.sh stop DIR         stops it and its private epmd; nothing is left running
+#   rabbitmq.sh kill DIR         SIGKILL, as a crash: no flush, no goodbye; `start DIR PORT`
+#                                again brings it back on what it had written to DIR
 # PORT+1 is the private epmd, PORT+2 Erlang distribution, PORT+3..5 the CLI tools'.
 set -eu
 cmd=${1:-}; dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start DIR PORT | stop DIR" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start DIR PORT | stop DIR | kill DIR" >&2; exit 2; }
 # /usr/sbin/rabbitmq-server switches to the rabbitmq user (another HOME, another cookie).
 bin=/usr/lib/rabbitmq/bin
 
@@ -30,6 +32,21 @@ stop() {
   fi
   p=$(cat "$dir/epmd.pid" 2>/dev/null || true)
   alive "$p" && kill -KILL "$p" 2>/dev/null
+  rm -f "$dir/rabbit.pid" "$dir/beam.pid" "$dir/epmd.pid"
+}
+
+crash() {
+  local pids="" p
+  for f in rabbit beam epmd; do
+    p=$(cat "$dir/$f.pid" 2>/dev/null || true)
+    alive "$p" && pids="$pids $p $(pgrep -P "$p" || true)"
+  done
+  [ -n "${pids// /}" ] && kill -KILL $pids 2>/dev/null
+  for _ in $(seq 1 100); do
+    local left=""; for p in $pids; do alive "$p" && left=1; done
+    [ -z "$left" ] && break
+    sleep 0.1
+  done
   rm -f "$dir/rabbit.pid" "$dir/beam.pid" "$dir/epmd.pid"
 }
 
@@ -80,5 +97,6 @@ start() {
 case "$cmd" in
   start) start "${3:?port}" ;;
   stop) stop ;;
-  *) echo "usage: $0 start DIR PORT | stop DIR" >&2; exit 2 ;;
+  kill) crash ;;
+  *) echo "usage: $0 start DIR PORT | stop DIR | kill DIR" >&2; exit 2 ;;
 esac

@@ -582,6 +582,10 @@ void HubServer::pump_c2d(const std::string& device) {
     const C2dMessage* m = c2d_.lock_next(device);
     if (m == nullptr) return;
     proton::message out = m->msg;
+    // The header says it too, as an AMQP 1.0 broker does: a client that does not know IoT Hub's
+    // annotation still sees a redelivery.
+    out.delivery_count(static_cast<std::uint32_t>(m->delivery_count));
+    out.first_acquirer(m->delivery_count == 0);
     auto& ann = out.message_annotations();
     ann.put(proton::annotation_key(proton::symbol("x-opt-lock-token")), m->lock_token);
     ann.put(proton::annotation_key(proton::symbol("iothub-deliverycount")),

@@ -126,7 +126,10 @@ typedef struct iotgw_auth iotgw_auth;             /* one pending authentication 
 /* Which bag of a message a property lives in (AMQP's sections). */
 typedef enum iotgw_prop_scope {
   IOTGW_PROP_SYSTEM = 0,      /* message-id, correlation-id, content-type, content-encoding,
-                                 user-id, to, absolute-expiry-time, subject, reply-to */
+                                 user-id, to, absolute-expiry-time, subject, reply-to; and
+                                 downstream, delivery-count: how often the hub says it delivered
+                                 the message before ("0": never; more: send it marked as a
+                                 possible duplicate, as MQTT's DUP) */
   IOTGW_PROP_APPLICATION = 1, /* user properties */
   IOTGW_PROP_ANNOTATION = 2   /* message annotations */
 } iotgw_prop_scope;
