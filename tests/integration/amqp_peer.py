@@ -43,7 +43,8 @@ def receive(url, address, count):
         m = receiver.receive(timeout=TIMEOUT)
         annotations = {str(k): str(v) for k, v in (m.annotations or {}).items()}
         print(json.dumps({"body": text(m.body), "to": m.address, "properties": m.properties or {},
-                          "device": annotations.get("iothub-connection-device-id")}),
+                          "device": annotations.get("iothub-connection-device-id"),
+                          "durable": m.durable}),
               flush=True)
         receiver.accept()
     conn.close()

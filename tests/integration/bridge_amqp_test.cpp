@@ -77,7 +77,8 @@ TEST(BridgeAmqp, RabbitMqGetsEachMessageAtItsAddressWithItsDevice) {
   EXPECT_NE(telemetry.output.find(R"("body": "by template", "to": "/queue/telemetry")"),
             std::string::npos)
       << telemetry.output;
-  EXPECT_NE(telemetry.output.find(R"("device": "dev1")"), std::string::npos) << telemetry.output;
+  EXPECT_NE(telemetry.output.find(R"("device": "dev1", "durable": true)"), std::string::npos)
+      << telemetry.output;
   const auto mapped = broker.receive("/queue/mapped", 1);
   EXPECT_EQ(mapped.code, 0) << mapped.output;
   EXPECT_NE(mapped.output.find(R"("body": "by mapping", "to": "/queue/mapped")"), std::string::npos)
@@ -175,7 +176,7 @@ TEST(BridgeAmqp, BrokerKilledDuringAQoS1StreamKeepsEveryPubackedMessage) {
   std::this_thread::sleep_for(std::chrono::seconds(1));
   EXPECT_EQ(device.count("acked m-"), acked_at_crash);
   broker.restart();
-  EXPECT_EQ(device.wait_exit(std::chrono::seconds(180)), 0)
+  EXPECT_EQ(device.wait_exit(std::chrono::seconds(90)), 0)
       << device.output() << gw.process().output();
 
   const auto acked = lines_of(device.output(), "acked ");

@@ -53,11 +53,21 @@ std::string user(const std::string& device) {
 }
 
 RunResult publish(std::uint16_t port, const std::string& device, const std::string& topic,
-                  const std::string& body, const std::string& password = kPassword) {
+                  const std::string& body, const std::string& password = kPassword,
+                  const std::string& qos = "1") {
   return run("/usr/bin/mosquitto_pub",
              {"-h", "127.0.0.1", "-p", std::to_string(port), "-V", "mqttv311", "-i", device, "-u",
-              user(device), "-P", password, "-q", "1", "-t", topic, "-m", body},
+              user(device), "-P", password, "-q", qos, "-t", topic, "-m", body},
              std::chrono::seconds(20));
+}
+
+// The line of `iotgw-hub monitor` output that holds the message with this body, or "".
+std::string line_with_body(const std::string& seen, const std::string& body) {
+  const auto at = seen.find("\"body\":\"" + body + "\"");
+  if (at == std::string::npos) return {};
+  const auto start = seen.rfind('\n', at);
+  const auto from = start == std::string::npos ? 0 : start + 1;
+  return seen.substr(from, seen.find('\n', at) - from);
 }
 
 TEST(Mqtt, QoS1TelemetryReachesTheHubWithItsProperties) {
@@ -76,11 +86,31 @@ TEST(Mqtt, QoS1TelemetryReachesTheHubWithItsProperties) {
   // The bridge reuses the AMQP message of an answered one: nothing of the first may stay.
   EXPECT_EQ(publish(gw.port("mqtt"), "dev1", "devices/dev1/messages/events/", "plain").code, 0);
   const auto both = hub.monitor(2);
-  const auto at = both.find(R"("body":"plain")");
-  ASSERT_NE(at, std::string::npos) << both;
-  const auto line_start = both.rfind('\n', at);
-  const auto second = both.substr(line_start == std::string::npos ? 0 : line_start);  // its line
+  const auto second = line_with_body(both, "plain");
+  ASSERT_FALSE(second.empty()) << both;
   EXPECT_EQ(second.find("color"), std::string::npos) << both;
+}
+
+// Acknowledged means stored: a QoS 1 message goes as a durable one, which a broker must store
+// before it answers `accepted`; QoS 0 promises nothing and costs the broker no disk write.
+TEST(Mqtt, QoS1GoesUpstreamDurableAndQoS0DoesNot) {
+  HubUnderTest hub;
+  GatewayUnderTest gw(topology(hub));
+  const auto topic = std::string("devices/dev1/messages/events/");
+  EXPECT_EQ(publish(gw.port("mqtt"), "dev1", topic, "kept").code, 0);
+  EXPECT_EQ(publish(gw.port("mqtt"), "dev1", topic, "fleeting", kPassword, "0").code, 0);
+  const auto seen = hub.monitor(2);
+  EXPECT_NE(line_with_body(seen, "kept").find(R"("durable":true)"), std::string::npos) << seen;
+  EXPECT_NE(line_with_body(seen, "fleeting").find(R"("durable":false)"), std::string::npos)
+      << seen;
+}
+
+TEST(Mqtt, BridgeDurableOffSendsQoS1AsABrokerMayKeepInMemoryOnly) {
+  HubUnderTest hub;
+  GatewayUnderTest gw(topology(hub, "{}", ", durable: false"));
+  EXPECT_EQ(publish(gw.port("mqtt"), "dev1", "devices/dev1/messages/events/", "kept").code, 0);
+  const auto seen = hub.monitor(1);
+  EXPECT_NE(line_with_body(seen, "kept").find(R"("durable":false)"), std::string::npos) << seen;
 }
 
 TEST(Mqtt, ABadPasswordGetsConnack4) {

@@ -12,7 +12,7 @@ cmd=${1:-}; dir=${2:-}
 # /usr/sbin/rabbitmq-server switches to the rabbitmq user (another HOME, another cookie).
 bin=/usr/lib/rabbitmq/bin
 
-alive() { [ -n "$1" ] && [ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat")" != Z ]; }
+alive() { [ -n "$1" ] && [ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 stop() {

@@ -139,7 +139,8 @@ class Monitor final : public ServiceSession {
       return it == ann.end() ? std::string() : proton::to_string(it->second);
     };
     std::string line = "{\"device\":" + json_string(annotation("iothub-connection-device-id")) +
-                       ",\"sequence\":" + annotation("x-opt-sequence-number") + ",\"properties\":{";
+                       ",\"sequence\":" + annotation("x-opt-sequence-number") +
+                       ",\"durable\":" + (m.durable() ? "true" : "false") + ",\"properties\":{";
     if (!m.properties().empty()) {
       std::map<std::string, proton::scalar> props;
       proton::get(m.properties().value(), props);
