@@ -60,8 +60,7 @@ struct BridgeSpec {
            user == o.user && password == o.password && policy == o.policy &&
            policy_key == o.policy_key && token_ttl == o.token_ttl &&
            telemetry_address == o.telemetry_address && c2d_address == o.c2d_address &&
-           idle_close == o.idle_close && attach_timeout == o.attach_timeout &&
-           durable == o.durable;
+           idle_close == o.idle_close && attach_timeout == o.attach_timeout && durable == o.durable;
   }
 };
 

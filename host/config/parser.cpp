@@ -16,10 +16,12 @@ namespace {
 const std::vector<std::string> kTopKeys = {"gateway", "bridge", "stages", "listeners"};
 const std::vector<std::string> kGatewayKeys = {"plugins_dir", "threads", "drain_timeout",
                                                "log_level"};
-const std::vector<std::string> kBridgeKeys = {
-    "flavour",     "echo",       "url",           "ca_file",    "hostname",  "sasl",
-    "user",        "password",   "policy",        "policy_key", "token_ttl", "telemetry_address",
-    "c2d_address", "idle_close", "attach_timeout", "durable"};
+const std::vector<std::string> kBridgeKeys = {"flavour",     "echo",       "url",
+                                              "ca_file",     "hostname",   "sasl",
+                                              "user",        "password",   "policy",
+                                              "policy_key",  "token_ttl",  "telemetry_address",
+                                              "c2d_address", "idle_close", "attach_timeout",
+                                              "durable"};
 const std::vector<std::string> kFlavours = {"loopback", "iothub", "amqp"};
 const std::vector<std::string> kSaslMechanisms = {"anonymous", "plain"};
 const std::vector<std::string> kStageKeys = {"name", "plugin", "config"};

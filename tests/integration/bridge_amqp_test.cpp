@@ -144,8 +144,7 @@ TEST(BridgeAmqp, AC2dMessageNotAcknowledgedComesAgainFromRabbitMqWithDup) {
   EXPECT_EQ(broker.send("/queue/c2d.dev1", "once more").code, 0);
   // RabbitMQ says a redelivery only by the header's first-acquirer (no delivery-count).
   EXPECT_TRUE(device.wait_for("first dup=0 once more")) << device.output();
-  EXPECT_TRUE(device.wait_for("again dup=1 once more"))
-      << device.output() << gw.process().output();
+  EXPECT_TRUE(device.wait_for("again dup=1 once more")) << device.output() << gw.process().output();
   EXPECT_EQ(device.wait_exit(std::chrono::seconds(20)), 0) << device.output();
   // The PUBACK completed it: the broker has it no more.
   const auto left = broker.drain("/queue/c2d.dev1");

@@ -101,8 +101,7 @@ TEST(Mqtt, QoS1GoesUpstreamDurableAndQoS0DoesNot) {
   EXPECT_EQ(publish(gw.port("mqtt"), "dev1", topic, "fleeting", kPassword, "0").code, 0);
   const auto seen = hub.monitor(2);
   EXPECT_NE(line_with_body(seen, "kept").find(R"("durable":true)"), std::string::npos) << seen;
-  EXPECT_NE(line_with_body(seen, "fleeting").find(R"("durable":false)"), std::string::npos)
-      << seen;
+  EXPECT_NE(line_with_body(seen, "fleeting").find(R"("durable":false)"), std::string::npos) << seen;
 }
 
 TEST(Mqtt, BridgeDurableOffSendsQoS1AsABrokerMayKeepInMemoryOnly) {

@@ -54,7 +54,8 @@ BrokerUnderTest::~BrokerUnderTest() {
 }
 
 void BrokerUnderTest::kill() {
-  const auto r = run("/bin/bash", {kScript, "kill", dir_.path().string()}, std::chrono::seconds(30));
+  const auto r =
+      run("/bin/bash", {kScript, "kill", dir_.path().string()}, std::chrono::seconds(30));
   if (r.code != 0) throw std::runtime_error("RabbitMQ could not be killed:\n" + r.output);
 }
 
