@@ -2,18 +2,13 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
-#include <random>
 
 #include <proton/condition.h>
 #include <proton/delivery.h>
 #include <proton/disposition.h>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/write.hpp>
 #include <proton/annotation_key.hpp>
 #include <proton/connection.hpp>
-#include <proton/connection_options.hpp>
 #include <proton/delivery.hpp>
 #include <proton/error_condition.hpp>
 #include <proton/message_id.hpp>
@@ -36,8 +31,6 @@
 namespace iotgw::bridge {
 
 namespace {
-
-constexpr std::chrono::milliseconds kMaxBackoff{30'000};
 
 // The reason a hub gave with its `rejected`: Proton C++ 0.37 does not expose it, its C API does.
 struct RawTracker : proton::tracker {
@@ -87,8 +80,10 @@ HubConnection::HubConnection(boost::asio::io_context& loop, HubTarget target, Lo
     : loop_(loop),
       target_(std::move(target)),
       log_(log),
-      socket_(loop),
-      timer_(loop),
+      transport_(loop, target_.host, target_.port, log,
+                 {.options = [this] { return connection_options(); },
+                  .lost = [this](const std::string& why) { lost(why); },
+                  .pumped = [this] { publish_stats(); }}),
       tick_timer_(loop),
       idle_timer_(loop) {}
 
@@ -96,23 +91,14 @@ HubConnection::~HubConnection() = default;
 
 void HubConnection::start(IdleHandler on_idle) {
   on_idle_ = std::move(on_idle);
-  connect();
+  transport_.start(weak_from_this());
   tick_devices();
 }
 
 void HubConnection::stop() {
-  stopped_ = true;
   tick_timer_.cancel();
   idle_timer_.cancel();
-  if (driver_ && open_) {
-    driver_->connection().close();  // the close frame goes out, then the socket closes
-    pump();
-    return;
-  }
-  timer_.cancel();
-  driver_.reset();
-  boost::system::error_code ignored;
-  socket_.close(ignored);
+  transport_.stop();
 }
 
 void HubConnection::tick_devices() {
@@ -132,9 +118,9 @@ void HubConnection::tick_devices() {
     if (!d.mint || d.renew_at == 0 || now < d.renew_at) continue;
     d.token = d.mint(id, d.expiry);
     d.renew_at = now + (d.expiry - now) * 4 / 5;
-    if (open_) put_token(id);  // the grant goes on; links stay attached
+    if (transport_.is_open()) put_token(id);  // the grant goes on; links stay attached
   }
-  pump();
+  transport_.pump();
   tick_timer_.expires_after(std::chrono::seconds(1));
   tick_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     if (!ec) self->tick_devices();
@@ -150,123 +136,24 @@ void HubConnection::report(Device& d, iotgw_status status, const std::string& re
   });
 }
 
-void HubConnection::connect() {
-  auto resolver = std::make_shared<boost::asio::ip::tcp::resolver>(loop_);
-  resolver->async_resolve(
-      target_.host, target_.port,
-      [self = shared_from_this(), resolver](
-          const boost::system::error_code& ec,
-          const boost::asio::ip::tcp::resolver::results_type& results) {
-        if (ec) {
-          self->lost("cannot resolve " + self->target_.host + ": " + ec.message());
-          return;
-        }
-        boost::asio::async_connect(
-            self->socket_, results, [self](const boost::system::error_code& cec, const auto&) {
-              if (self->stopped_) return;
-              if (cec) {
-                self->lost("cannot connect: " + cec.message());
-                return;
-              }
-              boost::system::error_code ignored;
-              self->socket_.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
-              const auto& t = self->target_;
-              proton::connection_options opts;
-              opts.handler(*self);
-              if (!t.hostname.empty()) opts.virtual_host(t.hostname);
-              if (t.user.empty()) {
-                opts.sasl_allowed_mechs("ANONYMOUS");
-              } else {
-                opts.sasl_allowed_mechs("PLAIN")
-                    .user(t.user)
-                    .password(t.password ? t.password() : std::string())
-                    .sasl_allow_insecure_mechs(!t.tls);  // over plain TCP only if asked for
-              }
-              if (t.tls) {
-                opts.ssl_client_options(t.ca_file.empty() ? proton::ssl_client_options()
-                                                          : proton::ssl_client_options(t.ca_file));
-              }
-              self->close_reason_.clear();
-              self->driver_ = std::make_unique<proton::io::connection_driver>("iotgw");
-              self->driver_->connect(opts);
-              self->open_ = true;
-              self->pump();
-            });
-      });
-}
-
-void HubConnection::schedule_pump() {
-  if (pump_scheduled_) return;
-  pump_scheduled_ = true;
-  boost::asio::post(loop_, [self = shared_from_this()] {
-    self->pump_scheduled_ = false;
-    self->pump();
-  });
-}
-
-void HubConnection::pump() {
-  if (!driver_) return;
-  const bool alive = driver_->dispatch();
-  if (!driver_) return;  // a handler lost the connection
-  // Output: copied out at once, so Proton's buffer may change while the write is in flight.
-  if (!writing_) {
-    const auto wb = driver_->write_buffer();
-    if (wb.size > 0) {
-      out_.assign(wb.data, wb.data + wb.size);  // one write in flight: the buffer is reused
-      driver_->write_done(wb.size);
-      writing_ = true;
-      boost::asio::async_write(
-          socket_, boost::asio::buffer(out_),
-          [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-            self->writing_ = false;
-            if (ec) {
-              self->lost("write failed: " + ec.message());
-              return;
-            }
-            self->pump();
-          });
-    }
+proton::connection_options HubConnection::connection_options() {
+  const auto& t = target_;
+  proton::connection_options opts;
+  opts.handler(*this);
+  if (!t.hostname.empty()) opts.virtual_host(t.hostname);
+  if (t.user.empty()) {
+    opts.sasl_allowed_mechs("ANONYMOUS");
+  } else {
+    opts.sasl_allowed_mechs("PLAIN")
+        .user(t.user)
+        .password(t.password ? t.password() : std::string())
+        .sasl_allow_insecure_mechs(!t.tls);  // over plain TCP only if asked for
   }
-  if (!alive && !writing_) {
-    // Both directions closed and everything written: a polite stop, or the hub said goodbye.
-    if (stopped_) {
-      timer_.cancel();
-      driver_.reset();
-      boost::system::error_code ignored;
-      socket_.close(ignored);
-      return;
-    }
-    lost("the hub closed the connection");
-    return;
+  if (t.tls) {
+    opts.ssl_client_options(t.ca_file.empty() ? proton::ssl_client_options()
+                                              : proton::ssl_client_options(t.ca_file));
   }
-  if (!reading_ && driver_) {
-    reading_ = true;
-    if (in_.empty()) in_.resize(kReadChunk);  // one read in flight: the buffer is reused
-    socket_.async_read_some(
-        boost::asio::buffer(in_),
-        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-          self->reading_ = false;
-          if (!self->driver_) return;
-          if (ec) {
-            const std::string why = ec == boost::asio::error::eof ? "the hub closed the connection"
-                                                                  : "read failed: " + ec.message();
-            self->lost(why);
-            return;
-          }
-          std::size_t at = 0;
-          while (at < n && self->driver_) {
-            const auto rb = self->driver_->read_buffer();
-            if (rb.size == 0) break;
-            const std::size_t take = std::min(rb.size, n - at);
-            std::memcpy(rb.data, self->in_.data() + at, take);
-            self->driver_->read_done(take);
-            at += take;
-          }
-          self->pump();
-        });
-  }
-  arm_tick();
-  publish_stats();
+  return opts;
 }
 
 HubConnection::Stats HubConnection::stats() const {
@@ -277,60 +164,19 @@ HubConnection::Stats HubConnection::stats() const {
 }
 
 void HubConnection::publish_stats() {
-  up_ = open_;
+  up_ = transport_.is_open();
   device_count_ = devices_.size();
   in_flight_count_ = in_flight_.size();
   queued_count_ = queued_;
   held_count_ = held_;
 }
 
-void HubConnection::arm_tick() {
-  if (!driver_) return;
-  const auto now_ms = unix_millis();
-  const auto next = driver_->tick(proton::timestamp(now_ms)).milliseconds();
-  if (next <= 0) return;
-  // pump() runs for every message; re-arming each time cost a cancelled wait per message. Only
-  // an earlier deadline needs the timer moved: at a later one, the tick then arms it again.
-  if (tick_armed_ms_ != 0 && tick_armed_ms_ <= next) return;
-  tick_armed_ms_ = next;
-  timer_.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(1, next - now_ms)));
-  timer_.async_wait([self = shared_from_this(), next](const boost::system::error_code& ec) {
-    // Fired, or cancelled by the reconnect backoff; a re-arm has set its own deadline.
-    if (self->tick_armed_ms_ == next) self->tick_armed_ms_ = 0;
-    if (!ec) self->pump();
-  });
-}
-
-void HubConnection::lost(const std::string& reason) {
-  // The hub's own word (a refused login, say) is better than what the socket saw; Proton
-  // reports it only once both directions are closed, which may be after the socket's EOF.
-  std::string why = reason;
-  if (!close_reason_.empty()) {
-    why = close_reason_;
-  } else if (driver_ && !driver_->transport().error().empty()) {
-    why = driver_->transport().error().what();
-  }
-  if (stopped_) {
-    driver_.reset();
-    boost::system::error_code ignored;
-    socket_.close(ignored);
-    return;
-  }
-  if (open_) log_.warn("bridge", "hub connection lost: " + why);
-  open_ = false;
+void HubConnection::lost(const std::string& why) {
   ++reconnects_;
   {
     std::lock_guard lock(error_mutex_);
     last_error_ = why;
   }
-  if (driver_) {
-    driver_->disconnected(proton::error_condition("iotgw:connection-lost", why));
-    driver_->dispatch();
-  }
-  driver_.reset();
-  boost::system::error_code ignored;
-  socket_.close(ignored);
-  socket_ = boost::asio::ip::tcp::socket(loop_);
   // What was in flight got no outcome: it goes back in front of its outbox, in the order sent,
   // and is sent again once the link is back (at-least-once). The devices are not told anything
   // until then.
@@ -355,27 +201,15 @@ void HubConnection::lost(const std::string& reason) {
   }
   link_device_.clear();
   link_address_.clear();
-  cbs_waiting_.clear();
-  cbs_out_ = proton::sender();
-  cbs_in_ = proton::receiver();
-  // Back off, with jitter so a fleet of gateways does not come back in step.
-  std::uniform_int_distribution<long> jitter(0, backoff_.count() / 2);
-  std::random_device rd;
-  const auto wait = backoff_ + std::chrono::milliseconds(jitter(rd));
-  backoff_ = std::min(backoff_ * 2, kMaxBackoff);
-  timer_.expires_after(wait);
-  timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-    if (!ec) self->connect();
-  });
+  cbs_.reset();
   publish_stats();
 }
 
 void HubConnection::on_connection_open(proton::connection& c) {
-  log_.info("bridge", "connected to the hub at " + target_.host + ":" + target_.port);
-  backoff_ = std::chrono::milliseconds(100);
+  log_.info("bridge", "connected to the hub at " + transport_.endpoint());
+  transport_.opened();
   if (target_.cbs) {
-    cbs_in_ = c.open_receiver("$cbs");
-    cbs_out_ = c.open_sender("$cbs");
+    cbs_.open(c);
     for (auto& [id, d] : devices_) put_token(id);
     return;
   }
@@ -387,33 +221,25 @@ void HubConnection::on_connection_open(proton::connection& c) {
 }
 
 void HubConnection::on_error(const proton::error_condition& e) {
-  close_reason_ = e.what();
+  transport_.set_close_reason(e.what());
   log_.warn("bridge", "AMQP error: " + e.what());
 }
 
 void HubConnection::on_transport_error(proton::transport& t) {
-  close_reason_ = t.error().what();
-  if (open_ && !stopped_) log_.warn("bridge", "hub transport error: " + close_reason_);
+  transport_.set_close_reason(t.error().what());
+  if (transport_.is_open() && !transport_.stopped())
+    log_.warn("bridge", "hub transport error: " + t.error().what());
 }
 
 void HubConnection::on_transport_close(proton::transport&) {
-  if (stopped_) log_.info("bridge", "idle hub connection closed");
+  if (transport_.stopped()) log_.info("bridge", "idle hub connection closed");
 }
 
 void HubConnection::put_token(const std::string& id) {
   auto it = devices_.find(id);
-  if (it == devices_.end() || !cbs_out_) return;
-  proton::message m;
-  const std::string corr = "put-token-" + std::to_string(next_cbs_++);
-  m.id(proton::message_id(corr));
-  m.reply_to("cbs");
-  m.to("$cbs");
-  m.body(it->second.token);
-  m.properties().put("operation", std::string("put-token"));
-  m.properties().put("type", std::string("servicebus.windows.net:sastoken"));
-  m.properties().put("name", target_.hostname + "/devices/" + id);
-  cbs_waiting_[corr] = id;
-  cbs_out_.send(m);  // queued by Proton until the link has credit
+  if (it == devices_.end() || !cbs_.is_open()) return;
+  cbs_.put_token(target_.hostname + "/devices/" + id, it->second.token,
+                 [this, id](const CbsLink::Reply& reply) { on_cbs_reply(id, reply); });
 }
 
 std::uint64_t HubConnection::add_device(const std::string& id, std::string token,
@@ -437,13 +263,13 @@ std::uint64_t HubConnection::add_device(const std::string& id, std::string token
   d.renew_at = d.mint && expiry > now ? now + (expiry - now) * 4 / 5 : 0;
   d.channel = std::move(channel);
   const auto attachment = d.attachment;
-  if (!open_) return attachment;
+  if (!transport_.is_open()) return attachment;
   if (target_.cbs) {
     put_token(id);
   } else {
     authorized(id, d);
   }
-  pump();
+  transport_.pump();
   return attachment;
 }
 
@@ -499,7 +325,7 @@ void HubConnection::remove_device(const std::string& id, std::uint64_t attachmen
   held_ -= d.held ? 1 : 0;
   devices_.erase(it);
   complete(released, IOTGW_RELEASED, "the device went away");
-  pump();
+  transport_.pump();
   if (devices_.empty() && on_idle_) {
     idle_timer_.expires_after(target_.idle_close);
     idle_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
@@ -528,7 +354,7 @@ void HubConnection::complete(std::vector<Completion>& dones, iotgw_outcome outco
 }
 
 void HubConnection::check_idle() {
-  if (devices_.empty() && !stopped_ && on_idle_) on_idle_(*this);
+  if (devices_.empty() && !transport_.stopped() && on_idle_) on_idle_(*this);
 }
 
 std::string HubConnection::address_of(const Device& d, const proton::message& msg) const {
@@ -537,7 +363,7 @@ std::string HubConnection::address_of(const Device& d, const proton::message& ms
 }
 
 void HubConnection::open_outbox(const std::string& address, Outbox& box) {
-  if (box.link || !open_ || !driver_) return;
+  if (box.link || !transport_.is_open()) return;
   if (!box.owner.empty()) {
     auto owner = devices_.find(box.owner);
     if (owner == devices_.end() || !owner->second.authorized) return;  // its token first
@@ -545,13 +371,13 @@ void HubConnection::open_outbox(const std::string& address, Outbox& box) {
   proton::sender_options opts;
   if (target_.cbs) {
     opts.properties(link_properties());
-    box.link = driver_->connection().open_sender(address, opts);
+    box.link = transport_.connection().open_sender(address, opts);
   } else {
     auto terminus = durable_terminus<proton::target_options>(target_.durable);
     opts.target(terminus);
     // A session of its own: a broker that refuses an address may end the whole session
     // (RabbitMQ does), which must not take other addresses' links with it.
-    box.link = driver_->connection().open_session().open_sender(address, opts);
+    box.link = transport_.connection().open_session().open_sender(address, opts);
   }
   link_address_[box.link] = address;
 }
@@ -617,7 +443,7 @@ void HubConnection::send(const std::string& id, std::uint64_t attachment, proton
   enqueued(d);
   open_outbox(address, box);
   flush(address, box);
-  schedule_pump();
+  transport_.schedule_pump();
 }
 
 void HubConnection::fail_outbox(std::map<std::string, Outbox>::iterator box, iotgw_outcome outcome,
@@ -636,16 +462,16 @@ void HubConnection::fail_outbox(std::map<std::string, Outbox>::iterator box, iot
 }
 
 void HubConnection::open_c2d(const std::string& id, Device& d) {
-  if (!d.authorized || d.c2d || !open_ || target_.c2d_address.empty()) return;
+  if (!d.authorized || d.c2d || !transport_.is_open() || target_.c2d_address.empty()) return;
   auto opts = proton::receiver_options().auto_accept(false).credit_window(16);
   const auto source = expand_address(target_.c2d_address, id);
   if (target_.cbs) {
     opts.properties(link_properties());
-    d.c2d = driver_->connection().open_receiver(source, opts);
+    d.c2d = transport_.connection().open_receiver(source, opts);
   } else {
     auto terminus = durable_terminus<proton::source_options>(target_.durable);
     opts.source(terminus);
-    d.c2d = driver_->connection().open_session().open_receiver(source, opts);  // as senders
+    d.c2d = transport_.connection().open_session().open_receiver(source, opts);  // as senders
   }
   link_device_[d.c2d] = id;
 }
@@ -672,7 +498,7 @@ void HubConnection::set_downstream(const std::string& id, std::uint64_t attachme
     link_device_.erase(d.c2d);
     d.c2d = proton::receiver();
   }
-  pump();
+  transport_.pump();
 }
 
 void HubConnection::settle(const std::string& id, std::uint64_t attachment, std::uint64_t delivery,
@@ -695,27 +521,16 @@ void HubConnection::settle(const std::string& id, std::uint64_t attachment, std:
     default: u->second.release(); break;
   }
   d->unsettled.erase(u);
-  schedule_pump();
+  transport_.schedule_pump();
 }
 
-void HubConnection::on_cbs_reply(proton::message& m) {
-  const std::string corr = proton::to_string(m.correlation_id());
-  auto w = cbs_waiting_.find(corr);
-  if (w == cbs_waiting_.end()) return;
-  const std::string id = w->second;
-  cbs_waiting_.erase(w);
+void HubConnection::on_cbs_reply(const std::string& id, const CbsLink::Reply& reply) {
   auto it = devices_.find(id);
   if (it == devices_.end()) return;
-  const int status = m.properties().exists("status-code")
-                         ? proton::get<std::int32_t>(m.properties().get("status-code"))
-                         : 0;
   auto& d = it->second;
-  if (status != 200 && status != 202) {
-    const std::string why =
-        "the hub refused the device's token: " + std::to_string(status) + " " +
-        (m.properties().exists("status-description")
-             ? proton::get<std::string>(m.properties().get("status-description"))
-             : std::string());
+  if (!reply.ok()) {
+    const std::string why = "the hub refused the device's token: " + std::to_string(reply.status) +
+                            " " + reply.description;
     log_.warn("bridge", id + ": " + why);
     // Its queue is answered when the session ends and the device is removed.
     if (!d.reported) {
@@ -730,11 +545,7 @@ void HubConnection::on_cbs_reply(proton::message& m) {
 }
 
 void HubConnection::on_message(proton::delivery& dl, proton::message& m) {
-  if (dl.receiver() == cbs_in_) {
-    dl.accept();
-    on_cbs_reply(m);
-    return;
-  }
+  if (cbs_.on_message(dl, m)) return;
   std::string id;
   Device* d = device_of(dl.receiver(), id);
   if (d == nullptr || d->c2d != dl.receiver()) {

@@ -1,9 +1,9 @@
 // One AMQP connection from one event loop to the hub, shared by up to 995 devices (IoT Hub's
-// per-connection token limit). Proton's connection_driver runs on the loop itself over an Asio
-// socket: no Proton thread, no locks. With CBS (flavour iothub) each device gets a put-token, its
-// own telemetry sender, and a C2D receiver once it asks for C2D. Without CBS (flavour amqp) the
-// connection's SASL login covers everything, and senders are shared by target address. A dropped
-// connection is reopened with backoff, tokens are put again and links re-attached.
+// per-connection token limit). The bytes and reconnects are AmqpTransport's, the tokens
+// CbsLink's; this class keeps the devices and their links. With CBS (flavour iothub) each device
+// gets a put-token, its own telemetry sender, and a C2D receiver once it asks for C2D. Without
+// CBS (flavour amqp) the connection's SASL login covers everything, and senders are shared by
+// target address. After a reconnect, tokens are put again and links re-attached.
 #pragma once
 
 #include <atomic>
@@ -19,9 +19,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <proton/io/connection_driver.hpp>
 #include <proton/message.hpp>
 #include <proton/messaging_handler.hpp>
 #include <proton/receiver.hpp>
@@ -29,7 +27,9 @@
 #include <proton/session.hpp>
 #include <proton/tracker.hpp>
 
+#include "bridge/amqp_transport.hpp"
 #include "bridge/bridge.hpp"
+#include "bridge/cbs_link.hpp"
 #include "iotgw/common/log.hpp"
 
 namespace iotgw::bridge {
@@ -166,15 +166,10 @@ class HubConnection final : public proton::messaging_handler,
   void on_transport_close(proton::transport& t) override;
   void on_error(const proton::error_condition& e) override;
 
-  void connect();
-  void pump();  // moves bytes between the socket and the driver, dispatches events
-  // A pump later in this turn of the loop: every message the devices sent meanwhile goes out in
-  // one write, instead of a dispatch and a send() each.
-  void schedule_pump();
-  void arm_tick();
-  void lost(const std::string& why);
+  proton::connection_options connection_options();
+  void lost(const std::string& why);  // the transport's: forget the links, keep what was sent
   void put_token(const std::string& id);
-  void on_cbs_reply(proton::message& m);
+  void on_cbs_reply(const std::string& id, const CbsLink::Reply& reply);
   void authorized(const std::string& id, Device& d);
   std::string address_of(const Device& d, const proton::message& msg) const;
   void open_outbox(const std::string& address, Outbox& box);
@@ -205,25 +200,13 @@ class HubConnection final : public proton::messaging_handler,
   HubTarget target_;
   Logger& log_;
   IdleHandler on_idle_;
-  boost::asio::ip::tcp::socket socket_;
-  boost::asio::steady_timer timer_;  // Proton's ticks and reconnect backoff
+  AmqpTransport transport_;
   boost::asio::steady_timer tick_timer_;
   boost::asio::steady_timer idle_timer_;
-  std::unique_ptr<proton::io::connection_driver> driver_;
-  bool open_ = false, reading_ = false, writing_ = false, stopped_ = false;
-  static constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
-  std::vector<char> in_, out_;  // the one read and the one write in flight
-  std::int64_t tick_armed_ms_ = 0;
-  bool pump_scheduled_ = false;
   void recycle(proton::message&& m);
   static constexpr std::size_t kSpareMessages = 1024;
-  std::vector<proton::message> spare_;  // when timer_ wakes Proton's tick; 0: not armed for it
-  std::string close_reason_;  // what the hub or the transport said before the connection ended
-  std::chrono::milliseconds backoff_{100};
-  proton::sender cbs_out_;
-  proton::receiver cbs_in_;
-  std::uint64_t next_cbs_ = 1;
-  std::map<std::string, std::string> cbs_waiting_;  // correlation id -> device
+  std::vector<proton::message> spare_;
+  CbsLink cbs_;
   std::map<std::string, Device> devices_;
   std::map<std::string, Outbox> outboxes_;  // by target address
   // Which device a C2D link serves and which address a sender serves: link events find their
