@@ -67,8 +67,25 @@ def drain(url, address):
 
 
 def declare(url, address):
+    """RabbitMQ declares the queue behind the attach without waiting (queue.declare nowait), and
+    a connection closed at once may take the declaration with it: attach again by the queue's
+    own name (/amq/queue/, which declares nothing) until that works."""
+    import time
     conn = connect(url)
-    conn.create_receiver(address, credit=0, options=DurableQueue())  # the attach declares it
+    conn.create_receiver(address, credit=0, options=DurableQueue())
+    name = address.rsplit("/", 1)[-1]
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        probe = BlockingConnection(url, timeout=1, user="guest", password="guest",
+                                   allowed_mechs="PLAIN", allow_insecure_mechs=True)
+        try:
+            probe.create_receiver("/amq/queue/" + name, credit=0)
+            probe.close()
+            break
+        except Exception:  # the queue is not there yet
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
     conn.close()
 
 

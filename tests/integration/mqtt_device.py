@@ -19,9 +19,10 @@ Debian's python3-paho-mqtt where a real client library is the point.
   mqtt_device.py paho-stream PORT DEVICE PASSWORD N paho: publish N QoS 1 messages, one at a
                                                     time, reconnecting as needed; print each
                                                     one PUBACKed ("acked BODY")
-  mqtt_device.py paho-window PORT DEVICE PASSWORD N paho: publish N QoS 1 messages with paho's
-                                                    own window of 20 in flight; print each one
-                                                    PUBACKed ("acked BODY")
+  mqtt_device.py paho-window PORT DEVICE PASSWORD N [RATE]
+                                                    paho: publish N QoS 1 messages (at most RATE
+                                                    a second) with paho's own window of 20 in
+                                                    flight; print each one PUBACKed ("acked BODY")
 Each prints one line per event; exit status 0 when the scenario ran to its end.
 """
 import socket
@@ -246,7 +247,7 @@ def paho_stream(port, device, password, count):
         sys.exit("only %d of %d acknowledged" % (i, count))
 
 
-def paho_window(port, device, password, count):
+def paho_window(port, device, password, count, rate=0):
     """A stream as fast as the gateway answers: paho keeps 20 messages in flight and queues the
     rest. paho reconnects by itself and sends unacknowledged messages again."""
     import queue
@@ -266,19 +267,27 @@ def paho_window(port, device, password, count):
     if not connected.wait(TIMEOUT):
         sys.exit("no CONNACK 0")
     topic = "devices/%s/messages/events/" % device
-    body_of = {}
+    body_of, acked = {}, set()
+    start = time.monotonic()
+    deadline = start + 100
+
+    def take_pubacks(wait):
+        try:
+            while True:
+                body = body_of.get(pubacks.get(timeout=wait))
+                wait = 0
+                if body is not None and body not in acked:
+                    acked.add(body)
+                    print("acked " + body, flush=True)
+        except queue.Empty:
+            pass
+
     for i in range(count):  # queued by paho; sent as the window allows
         body_of[client.publish(topic, "m-%d" % i, qos=1).mid] = "m-%d" % i
-    acked = set()
-    deadline = time.monotonic() + 100
+        if rate and i % 50 == 49:  # paced: the stream lasts count / rate seconds
+            take_pubacks(max(0.0, start + (i + 1) / rate - time.monotonic()))
     while len(acked) < count and time.monotonic() < deadline:
-        try:
-            body = body_of.get(pubacks.get(timeout=1))
-        except queue.Empty:
-            continue
-        if body is not None and body not in acked:
-            acked.add(body)
-            print("acked " + body, flush=True)
+        take_pubacks(1)
     client.disconnect()
     client.loop_stop()
     if len(acked) < count:
@@ -302,6 +311,6 @@ if __name__ == "__main__":
     elif cmd == "paho-stream":
         paho_stream(int(args[0]), args[1], args[2], int(args[3]))
     elif cmd == "paho-window":
-        paho_window(int(args[0]), args[1], args[2], int(args[3]))
+        paho_window(int(args[0]), args[1], args[2], int(args[3]), *map(int, args[4:5]))
     else:
         sys.exit(__doc__)

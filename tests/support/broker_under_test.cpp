@@ -50,6 +50,10 @@ BrokerUnderTest::BrokerUnderTest() {
 }
 
 BrokerUnderTest::~BrokerUnderTest() {
+  stop();
+}
+
+void BrokerUnderTest::stop() {
   run("/bin/bash", {kScript, "stop", dir_.path().string()}, std::chrono::seconds(30));
 }
 

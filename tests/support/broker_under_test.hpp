@@ -17,7 +17,9 @@ class BrokerUnderTest {
   BrokerUnderTest& operator=(const BrokerUnderTest&) = delete;
 
   const std::string& url() const { return url_; }
-  // SIGKILL (a crash: nothing flushed), then the same broker again on the same port and data.
+  // A clean stop (SIGTERM: everything flushed), or SIGKILL (a crash: nothing flushed); then
+  // restart() brings the same broker back on the same port and data.
+  void stop();
   void kill();
   void restart();
   // The next `count` messages at `address`, one JSON line each: body, to, properties, device.
