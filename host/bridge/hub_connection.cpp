@@ -1,7 +1,6 @@
 #include "bridge/hub_connection.hpp"
 
 #include <algorithm>
-#include <array>
 
 #include <proton/condition.h>
 #include <proton/delivery.h>
@@ -11,21 +10,13 @@
 #include <proton/connection.hpp>
 #include <proton/delivery.hpp>
 #include <proton/error_condition.hpp>
-#include <proton/message_id.hpp>
-#include <proton/receiver_options.hpp>
-#include <proton/scalar.hpp>
 #include <proton/sender_options.hpp>
-#include <proton/source.hpp>
-#include <proton/source_options.hpp>
 #include <proton/ssl.hpp>
 #include <proton/symbol.hpp>
 #include <proton/target.hpp>
 #include <proton/target_options.hpp>
-#include <proton/timestamp.hpp>
 #include <proton/transport.hpp>
-#include <proton/value.hpp>
 
-#include "bridge/message_codec.hpp"
 #include "iotgw/common/clock.hpp"
 
 namespace iotgw::bridge {
@@ -38,24 +29,6 @@ struct RawTracker : proton::tracker {
   pn_delivery_t* raw() const { return pn_object(); }
 };
 
-// What the Azure device SDKs put on their links' attach.
-std::map<proton::symbol, proton::value> link_properties() {
-  return {{proton::symbol("com.microsoft:api-version"), proton::value(std::string("2020-09-30"))},
-          {proton::symbol("com.microsoft:client-version"),
-           proton::value(std::string("iotgw/" IOTGW_VERSION))}};
-}
-
-// A terminus whose configuration outlives the link. RabbitMQ declares the queue behind a
-// /queue/ address durable only for such a terminus (a queue that is not durable is gone after
-// a broker restart, durable messages and all), and refuses the attach if the queue exists with
-// the other durability. The link's unsettled state is ours to keep (we resend), not the broker's.
-template <class Options>
-Options durable_terminus(bool durable) {
-  Options o;
-  o.durability_mode(durable ? proton::terminus::CONFIGURATION : proton::terminus::NONDURABLE);
-  return o;
-}
-
 std::string remote_reason(const proton::tracker& t) {
   pn_condition_t* c = pn_disposition_condition(pn_delivery_remote(RawTracker(t).raw()));
   if (c == nullptr || !pn_condition_is_set(c)) return "rejected by the hub";
@@ -64,17 +37,6 @@ std::string remote_reason(const proton::tracker& t) {
 }
 
 }  // namespace
-
-std::string expand_address(const std::string& pattern, const std::string& device) {
-  static constexpr std::string_view kVar = "{deviceId}";
-  std::string out;
-  std::size_t at = 0;
-  for (auto hit = pattern.find(kVar); hit != std::string::npos; hit = pattern.find(kVar, at)) {
-    out.append(pattern, at, hit - at).append(device);
-    at = hit + kVar.size();
-  }
-  return out.append(pattern, at);
-}
 
 HubConnection::HubConnection(boost::asio::io_context& loop, HubTarget target, Logger& log)
     : loop_(loop),
@@ -85,7 +47,15 @@ HubConnection::HubConnection(boost::asio::io_context& loop, HubTarget target, Lo
                   .lost = [this](const std::string& why) { lost(why); },
                   .pumped = [this] { publish_stats(); }}),
       tick_timer_(loop),
-      idle_timer_(loop) {}
+      idle_timer_(loop),
+      c2d_(
+          {.address = target_.c2d_address, .iothub = target_.cbs, .durable = target_.durable},
+          [this](const std::string& id, std::unique_ptr<iotgw_msg> msg, std::uint64_t n) {
+            return deliver(id, std::move(msg), n);
+          },
+          [this](const std::string& id, const std::string& why) {
+            log_.warn("bridge", id + ": " + why);
+          }) {}
 
 HubConnection::~HubConnection() = default;
 
@@ -194,12 +164,8 @@ void HubConnection::lost(const std::string& why) {
   // Outboxes no device uses any more held only QoS 0 leftovers: at most once, so they go.
   std::erase_if(outboxes_, [](const auto& kv) { return kv.second.users == 0; });
   for (auto& [address, box] : outboxes_) box.link = proton::sender();
-  for (auto& [id, d] : devices_) {
-    d.authorized = false;
-    d.c2d = proton::receiver();
-    d.unsettled.clear();  // the hub releases them: it delivers them again
-  }
-  link_device_.clear();
+  for (auto& [id, d] : devices_) d.authorized = false;
+  c2d_.reset();  // the hub releases what was not settled: it delivers it again
   link_address_.clear();
   cbs_.reset();
   publish_stats();
@@ -297,7 +263,7 @@ void HubConnection::remove_device(const std::string& id, std::uint64_t attachmen
   auto it = devices_.find(id);
   if (it == devices_.end() || it->second.attachment != attachment) return;
   auto& d = it->second;
-  for (auto& [n, delivery] : d.unsettled) delivery.release();  // the hub delivers it again
+  c2d_.remove(id);
   std::vector<Completion> released;
   take_in_flight([&](const proton::tracker&, const InFlight& f) { return f.pending.device == id; },
                  released);
@@ -318,9 +284,6 @@ void HubConnection::remove_device(const std::string& id, std::uint64_t attachmen
     --box->second.users;
     close_if_unused(box);
   }
-  if (d.c2d && target_.cbs) d.c2d.close();
-  if (d.c2d && !target_.cbs) d.c2d.session().close();
-  link_device_.erase(d.c2d);
   queued_ -= d.queued;
   held_ -= d.held ? 1 : 0;
   devices_.erase(it);
@@ -370,7 +333,7 @@ void HubConnection::open_outbox(const std::string& address, Outbox& box) {
   }
   proton::sender_options opts;
   if (target_.cbs) {
-    opts.properties(link_properties());
+    opts.properties(iothub_link_properties());
     box.link = transport_.connection().open_sender(address, opts);
   } else {
     auto terminus = durable_terminus<proton::target_options>(target_.durable);
@@ -461,28 +424,18 @@ void HubConnection::fail_outbox(std::map<std::string, Outbox>::iterator box, iot
   complete(failed, outcome, reason);
 }
 
-void HubConnection::open_c2d(const std::string& id, Device& d) {
-  if (!d.authorized || d.c2d || !transport_.is_open() || target_.c2d_address.empty()) return;
-  auto opts = proton::receiver_options().auto_accept(false).credit_window(16);
-  const auto source = expand_address(target_.c2d_address, id);
-  if (target_.cbs) {
-    opts.properties(link_properties());
-    d.c2d = transport_.connection().open_receiver(source, opts);
-  } else {
-    auto terminus = durable_terminus<proton::source_options>(target_.durable);
-    opts.source(terminus);
-    d.c2d = transport_.connection().open_session().open_receiver(source, opts);  // as senders
-  }
-  link_device_[d.c2d] = id;
+void HubConnection::open_c2d(const std::string& id, const Device& d) {
+  if (d.authorized && transport_.is_open()) c2d_.open(transport_.connection(), id);
 }
 
-HubConnection::Device* HubConnection::device_of(const proton::link& l, std::string& id) {
-  auto it = link_device_.find(l);
-  if (it == link_device_.end()) return nullptr;
-  auto d = devices_.find(it->second);
-  if (d == devices_.end()) return nullptr;
-  id = it->second;
-  return &d->second;
+bool HubConnection::deliver(const std::string& id, std::unique_ptr<iotgw_msg> msg,
+                            std::uint64_t delivery) {
+  auto it = devices_.find(id);
+  if (it == devices_.end()) return false;
+  auto ch = it->second.channel.lock();
+  if (!ch) return false;
+  ch->deliver(std::move(msg), delivery);
+  return true;
 }
 
 void HubConnection::set_downstream(const std::string& id, std::uint64_t attachment, bool enabled) {
@@ -492,35 +445,16 @@ void HubConnection::set_downstream(const std::string& id, std::uint64_t attachme
   d.want_c2d = enabled;
   if (enabled) {
     open_c2d(id, d);
-  } else if (d.c2d) {
-    d.c2d.close();  // what the hub still holds stays there
-    if (!target_.cbs) d.c2d.session().close();
-    link_device_.erase(d.c2d);
-    d.c2d = proton::receiver();
+  } else {
+    c2d_.close(id);  // what the hub still holds stays there
   }
   transport_.pump();
 }
 
 void HubConnection::settle(const std::string& id, std::uint64_t attachment, std::uint64_t delivery,
                            iotgw_outcome outcome) {
-  Device* d = attached(id, attachment);
-  if (d == nullptr) return;
-  auto u = d->unsettled.find(delivery);
-  if (u == d->unsettled.end()) return;
-  switch (outcome) {
-    case IOTGW_ACCEPTED: u->second.accept(); break;
-    case IOTGW_REJECTED: u->second.reject(); break;
-    case IOTGW_MODIFIED:
-      // Some brokers (RabbitMQ) end the session on `modified`; released means the same there.
-      if (target_.cbs) {
-        u->second.modify();
-      } else {
-        u->second.release();
-      }
-      break;
-    default: u->second.release(); break;
-  }
-  d->unsettled.erase(u);
+  if (attached(id, attachment) == nullptr) return;
+  c2d_.settle(id, delivery, outcome);
   transport_.schedule_pump();
 }
 
@@ -545,26 +479,8 @@ void HubConnection::on_cbs_reply(const std::string& id, const CbsLink::Reply& re
 }
 
 void HubConnection::on_message(proton::delivery& dl, proton::message& m) {
-  if (cbs_.on_message(dl, m)) return;
-  std::string id;
-  Device* d = device_of(dl.receiver(), id);
-  if (d == nullptr || d->c2d != dl.receiver()) {
-    dl.release();
-    return;
-  }
-  const std::uint64_t n = d->next_delivery++;
-  d->unsettled[n] = dl;
-  if (auto ch = d->channel.lock()) {
-    auto msg = std::make_unique<iotgw_msg>(from_amqp(m, id));
-    // A broker's own word that it delivered this before: without CBS, the AMQP header's
-    // first-acquirer as well (IoT Hub's C2D carries no meaningful header, its annotation says).
-    msg->scope(IOTGW_PROP_SYSTEM)
-        .set("delivery-count", std::to_string(earlier_deliveries(m, !target_.cbs)));
-    ch->deliver(std::move(msg), n);
-  } else {
-    d->unsettled.erase(n);
-    dl.release();
-  }
+  if (cbs_.on_message(dl, m) || c2d_.on_message(dl, m)) return;
+  dl.release();  // on a link that no longer serves anything
 }
 
 void HubConnection::on_sendable(proton::sender& s) {
@@ -660,24 +576,11 @@ void HubConnection::on_session_error(proton::session& s) {
     }
     box = next;
   }
-  for (auto& [id, d] : devices_) {
-    if (!d.c2d || d.c2d.session() != s) continue;
-    log_.warn("bridge", id + ": the hub ended its C2D session: " + why);
-    link_device_.erase(d.c2d);
-    d.c2d = proton::receiver();
-    d.unsettled.clear();
-  }
+  c2d_.on_session_error(s);
 }
 
 void HubConnection::on_receiver_close(proton::receiver& r) {
-  std::string id;
-  Device* d = device_of(r, id);
-  if (d == nullptr || d->c2d != r) return;
-  link_device_.erase(d->c2d);
-  d->c2d = proton::receiver();
-  d->unsettled.clear();
-  if (!r.error().empty())
-    log_.warn("bridge", id + ": the hub closed its C2D link: " + r.error().what());
+  c2d_.on_receiver_close(r);
 }
 
 }  // namespace iotgw::bridge

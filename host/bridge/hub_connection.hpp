@@ -29,7 +29,9 @@
 
 #include "bridge/amqp_transport.hpp"
 #include "bridge/bridge.hpp"
+#include "bridge/c2d_links.hpp"
 #include "bridge/cbs_link.hpp"
+#include "bridge/link_options.hpp"
 #include "iotgw/common/log.hpp"
 
 namespace iotgw::bridge {
@@ -60,8 +62,6 @@ struct HubTarget {
   // answered "unavailable".
   std::chrono::milliseconds attach_timeout{10'000};
 };
-
-std::string expand_address(const std::string& pattern, const std::string& device);
 
 class HubConnection final : public proton::messaging_handler,
                             public std::enable_shared_from_this<HubConnection> {
@@ -147,9 +147,6 @@ class HubConnection final : public proton::messaging_handler,
     std::set<std::string> addresses;  // the outboxes it uses
     std::size_t queued = 0;           // in some outbox, not yet sent
     bool held = false;                // its reading is paused until `queued` drops
-    proton::receiver c2d;
-    std::map<std::uint64_t, proton::delivery> unsettled;
-    std::uint64_t next_delivery = 1;
   };
 
   // proton::messaging_handler
@@ -186,13 +183,13 @@ class HubConnection final : public proton::messaging_handler,
                        const std::string& reason);
   // Closes an outbox's link once no device uses it and nothing waits in it.
   void close_if_unused(std::map<std::string, Outbox>::iterator box);
-  void open_c2d(const std::string& id, Device& d);
+  void open_c2d(const std::string& id, const Device& d);
+  bool deliver(const std::string& id, std::unique_ptr<iotgw_msg> msg, std::uint64_t delivery);
   void finish(proton::tracker& t, iotgw_outcome outcome, const std::string& reason);
   void check_idle();
   void tick_devices();  // each second: renew tokens, give up on devices the hub never took
   void report(Device& d, iotgw_status status, const std::string& reason);
   void publish_stats();  // copies the loop's counts where stats() reads them
-  Device* device_of(const proton::link& l, std::string& id);
   Device* attached(const std::string& id, std::uint64_t attachment);
   std::uint64_t next_attachment_ = 1;
 
@@ -207,11 +204,10 @@ class HubConnection final : public proton::messaging_handler,
   static constexpr std::size_t kSpareMessages = 1024;
   std::vector<proton::message> spare_;
   CbsLink cbs_;
+  C2dLinks c2d_;
   std::map<std::string, Device> devices_;
   std::map<std::string, Outbox> outboxes_;  // by target address
-  // Which device a C2D link serves and which address a sender serves: link events find their
-  // owner without a walk over up to 995 devices.
-  std::map<proton::link, std::string> link_device_;
+  // Which address a sender serves: link events find their outbox without a walk.
   std::map<proton::link, std::string> link_address_;
   // Sent, no outcome yet. Kept whole: after a lost connection they are sent again
   // (at-least-once), never reported as done.
