@@ -21,15 +21,14 @@ void C2dLinks::open(proton::connection c, const std::string& device) {
   auto& l = links_[device];
   if (l.receiver) return;
   auto opts = proton::receiver_options().auto_accept(false).credit_window(16);
-  const auto source = expand_address(settings_.address, device);
+  auto terminus = durable_terminus<proton::source_options>(settings_.durable);
   if (settings_.iothub) {
     opts.properties(iothub_link_properties());
-    l.receiver = c.open_receiver(source, opts);
   } else {
-    auto terminus = durable_terminus<proton::source_options>(settings_.durable);
     opts.source(terminus);
-    l.receiver = c.open_session().open_receiver(source, opts);
   }
+  l.receiver = session_for(c, settings_.iothub)
+                   .open_receiver(expand_address(settings_.address, device), opts);
   link_device_[l.receiver] = device;
 }
 

@@ -1,7 +1,5 @@
 #include "bridge/hub_connection.hpp"
 
-#include <algorithm>
-
 #include <proton/condition.h>
 #include <proton/delivery.h>
 #include <proton/disposition.h>
@@ -10,11 +8,8 @@
 #include <proton/connection.hpp>
 #include <proton/delivery.hpp>
 #include <proton/error_condition.hpp>
-#include <proton/sender_options.hpp>
 #include <proton/ssl.hpp>
 #include <proton/symbol.hpp>
-#include <proton/target.hpp>
-#include <proton/target_options.hpp>
 #include <proton/transport.hpp>
 
 #include "iotgw/common/clock.hpp"
@@ -55,7 +50,22 @@ HubConnection::HubConnection(boost::asio::io_context& loop, HubTarget target, Lo
           },
           [this](const std::string& id, const std::string& why) {
             log_.warn("bridge", id + ": " + why);
-          }) {}
+          }),
+      outboxes_({.iothub = target_.cbs, .durable = target_.durable},
+                {.may_attach =
+                     [this](const std::string& id) {
+                       auto d = devices_.find(id);
+                       return d != devices_.end() && d->second.authorized;
+                     },
+                 .counted = [this](const std::string& id, bool joined) { counted(id, joined); },
+                 .link_closed =
+                     [this](const std::string& id, const std::string& why) {
+                       auto d = devices_.find(id);
+                       if (d == devices_.end()) return;
+                       d->second.authorized = false;
+                       if (auto ch = d->second.channel.lock()) ch->close(why);
+                     },
+                 .warn = [this](const std::string& what) { log_.warn("bridge", what); }}) {}
 
 HubConnection::~HubConnection() = default;
 
@@ -136,7 +146,7 @@ HubConnection::Stats HubConnection::stats() const {
 void HubConnection::publish_stats() {
   up_ = transport_.is_open();
   device_count_ = devices_.size();
-  in_flight_count_ = in_flight_.size();
+  in_flight_count_ = outboxes_.in_flight();
   queued_count_ = queued_;
   held_count_ = held_;
 }
@@ -147,26 +157,9 @@ void HubConnection::lost(const std::string& why) {
     std::lock_guard lock(error_mutex_);
     last_error_ = why;
   }
-  // What was in flight got no outcome: it goes back in front of its outbox, in the order sent,
-  // and is sent again once the link is back (at-least-once). The devices are not told anything
-  // until then.
-  std::vector<InFlight> unsent;
-  for (auto& [tracker, f] : in_flight_) unsent.push_back(std::move(f));
-  in_flight_.clear();
-  std::sort(unsent.begin(), unsent.end(),
-            [](const InFlight& a, const InFlight& b) { return a.pending.order > b.pending.order; });
-  for (auto& f : unsent) {
-    auto d = devices_.find(f.pending.device);
-    if (d == devices_.end()) continue;
-    enqueued(d->second);
-    outboxes_[f.address].waiting.push_front(std::move(f.pending));
-  }
-  // Outboxes no device uses any more held only QoS 0 leftovers: at most once, so they go.
-  std::erase_if(outboxes_, [](const auto& kv) { return kv.second.users == 0; });
-  for (auto& [address, box] : outboxes_) box.link = proton::sender();
+  outboxes_.connection_lost();
   for (auto& [id, d] : devices_) d.authorized = false;
   c2d_.reset();  // the hub releases what was not settled: it delivers it again
-  link_address_.clear();
   cbs_.reset();
   publish_stats();
 }
@@ -180,10 +173,7 @@ void HubConnection::on_connection_open(proton::connection& c) {
     return;
   }
   for (auto& [id, d] : devices_) authorized(id, d);
-  for (auto& [address, box] : outboxes_) {
-    open_outbox(address, box);
-    flush(address, box);
-  }
+  outboxes_.open_all(c);
 }
 
 void HubConnection::on_error(const proton::error_condition& e) {
@@ -247,15 +237,7 @@ HubConnection::Device* HubConnection::attached(const std::string& id, std::uint6
 void HubConnection::authorized(const std::string& id, Device& d) {
   d.authorized = true;
   report(d, IOTGW_OK, {});
-  // A telemetry link opens with the device's first message, not at login: a Proton link is some
-  // 3 KiB, most of an idle device's cost. After a reconnect, the links a device had open again
-  // at once, for what waits in them.
-  for (const auto& address : d.addresses) {
-    auto box = outboxes_.find(address);
-    if (box == outboxes_.end()) continue;
-    open_outbox(address, box->second);
-    flush(address, box->second);
-  }
+  outboxes_.open_device(upstream(), id);
   if (d.want_c2d) open_c2d(id, d);
 }
 
@@ -264,55 +246,17 @@ void HubConnection::remove_device(const std::string& id, std::uint64_t attachmen
   if (it == devices_.end() || it->second.attachment != attachment) return;
   auto& d = it->second;
   c2d_.remove(id);
-  std::vector<Completion> released;
-  take_in_flight([&](const proton::tracker&, const InFlight& f) { return f.pending.device == id; },
-                 released);
-  for (const auto& address : d.addresses) {
-    auto box = outboxes_.find(address);
-    if (box == outboxes_.end()) continue;
-    // Its QoS 1 messages are answered "released" (the device will send them again); its QoS 0
-    // ones (a will, typically) stay to go out once there is credit.
-    auto& waiting = box->second.waiting;
-    for (auto p = waiting.begin(); p != waiting.end();) {
-      if (p->device == id && p->confirmed) {
-        released.push_back(std::move(p->done));
-        p = waiting.erase(p);
-      } else {
-        ++p;
-      }
-    }
-    --box->second.users;
-    close_if_unused(box);
-  }
+  // Counted out first: the outboxes answer its messages "released", which may call back here.
   queued_ -= d.queued;
   held_ -= d.held ? 1 : 0;
   devices_.erase(it);
-  complete(released, IOTGW_RELEASED, "the device went away");
+  outboxes_.remove_device(id);
   transport_.pump();
   if (devices_.empty() && on_idle_) {
     idle_timer_.expires_after(target_.idle_close);
     idle_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (!ec) self->check_idle();
     });
-  }
-}
-
-template <class Match>
-void HubConnection::take_in_flight(Match match, std::vector<Completion>& out) {
-  for (auto f = in_flight_.begin(); f != in_flight_.end();) {
-    if (match(f->first, f->second)) {
-      out.push_back(std::move(f->second.pending.done));
-      f = in_flight_.erase(f);
-    } else {
-      ++f;
-    }
-  }
-}
-
-void HubConnection::complete(std::vector<Completion>& dones, iotgw_outcome outcome,
-                             const std::string& reason) {
-  for (auto& done : dones) {
-    if (done) done(outcome, reason);
   }
 }
 
@@ -325,60 +269,28 @@ std::string HubConnection::address_of(const Device& d, const proton::message& ms
   return d.telemetry_address;
 }
 
-void HubConnection::open_outbox(const std::string& address, Outbox& box) {
-  if (box.link || !transport_.is_open()) return;
-  if (!box.owner.empty()) {
-    auto owner = devices_.find(box.owner);
-    if (owner == devices_.end() || !owner->second.authorized) return;  // its token first
-  }
-  proton::sender_options opts;
-  if (target_.cbs) {
-    opts.properties(iothub_link_properties());
-    box.link = transport_.connection().open_sender(address, opts);
-  } else {
-    auto terminus = durable_terminus<proton::target_options>(target_.durable);
-    opts.target(terminus);
-    // A session of its own: a broker that refuses an address may end the whole session
-    // (RabbitMQ does), which must not take other addresses' links with it.
-    box.link = transport_.connection().open_session().open_sender(address, opts);
-  }
-  link_address_[box.link] = address;
+proton::connection HubConnection::upstream() {
+  return transport_.is_open() ? transport_.connection() : proton::connection();
 }
 
-void HubConnection::enqueued(Device& d) {
-  ++queued_;
-  if (++d.queued < kHoldAt || d.held) return;
-  d.held = true;
-  ++held_;
-  if (auto ch = d.channel.lock()) ch->upstream_ready(false);
-}
-
-void HubConnection::dequeued(const std::string& id) {
+void HubConnection::counted(const std::string& id, bool joined) {
   auto it = devices_.find(id);
-  if (it == devices_.end()) return;
+  if (it == devices_.end()) return;  // gone: its leftovers were counted out with it
   auto& d = it->second;
+  if (joined) {
+    ++queued_;
+    if (++d.queued < kHoldAt || d.held) return;
+    d.held = true;
+    ++held_;
+    if (auto ch = d.channel.lock()) ch->upstream_ready(false);
+    return;
+  }
   --queued_;
   --d.queued;
   if (!d.held || d.queued > kHoldAt / 2) return;
   d.held = false;
   --held_;
   if (auto ch = d.channel.lock()) ch->upstream_ready(true);
-}
-
-void HubConnection::flush(const std::string& address, Outbox& box) {
-  while (box.link && box.link.active() && box.link.credit() > 0 && !box.waiting.empty()) {
-    Pending p = std::move(box.waiting.front());
-    box.waiting.pop_front();
-    const std::string device = p.device;
-    proton::tracker t = box.link.send(p.msg);
-    if (p.confirmed) {
-      in_flight_[t] = {address, std::move(p)};
-    } else {
-      t.settle();
-      recycle(std::move(p.msg));
-    }
-    dequeued(device);
-  }
 }
 
 void HubConnection::send(const std::string& id, std::uint64_t attachment, proton::message msg,
@@ -396,32 +308,8 @@ void HubConnection::send(const std::string& id, std::uint64_t attachment, proton
     msg.message_annotations().put(
         proton::annotation_key(proton::symbol("iothub-connection-device-id")), id);
   }
-  // Acknowledged means stored: a broker's `accepted` for a non-durable message means only that
-  // it is in memory, and a broker crash then loses what the device was told was delivered.
-  if (confirmed && target_.durable) msg.durable(true);
-  auto& box = outboxes_[address];
-  if (target_.cbs) box.owner = id;
-  if (d.addresses.insert(address).second) ++box.users;
-  box.waiting.push_back({id, std::move(msg), confirmed, std::move(done), next_order_++});
-  enqueued(d);
-  open_outbox(address, box);
-  flush(address, box);
+  outboxes_.send(upstream(), id, address, std::move(msg), confirmed, std::move(done));
   transport_.schedule_pump();
-}
-
-void HubConnection::fail_outbox(std::map<std::string, Outbox>::iterator box, iotgw_outcome outcome,
-                                const std::string& reason) {
-  std::vector<Completion> failed;
-  take_in_flight([&](const proton::tracker&, const InFlight& f) { return f.address == box->first; },
-                 failed);
-  for (auto& p : box->second.waiting) {
-    failed.push_back(std::move(p.done));
-    dequeued(p.device);
-  }
-  for (auto& [id, d] : devices_) d.addresses.erase(box->first);
-  link_address_.erase(box->second.link);
-  outboxes_.erase(box);
-  complete(failed, outcome, reason);
 }
 
 void HubConnection::open_c2d(const std::string& id, const Device& d) {
@@ -484,98 +372,29 @@ void HubConnection::on_message(proton::delivery& dl, proton::message& m) {
 }
 
 void HubConnection::on_sendable(proton::sender& s) {
-  auto a = link_address_.find(s);
-  if (a == link_address_.end()) return;
-  auto box = outboxes_.find(a->second);
-  if (box == outboxes_.end() || box->second.link != s) return;
-  flush(box->first, box->second);
-  close_if_unused(box);
-}
-
-void HubConnection::close_if_unused(std::map<std::string, Outbox>::iterator box) {
-  if (box->second.users > 0 || !box->second.waiting.empty()) return;
-  if (box->second.link && target_.cbs) box->second.link.close();
-  if (box->second.link && !target_.cbs) box->second.link.session().close();
-  link_address_.erase(box->second.link);
-  outboxes_.erase(box);
-}
-
-void HubConnection::finish(proton::tracker& t, iotgw_outcome outcome, const std::string& reason) {
-  auto it = in_flight_.find(t);
-  if (it == in_flight_.end()) return;
-  auto done = std::move(it->second.pending.done);
-  recycle(std::move(it->second.pending.msg));
-  in_flight_.erase(it);
-  if (done) done(outcome, reason);
-}
-
-proton::message HubConnection::spare_message() {
-  if (spare_.empty()) return {};
-  proton::message m = std::move(spare_.back());
-  spare_.pop_back();
-  return m;
-}
-
-void HubConnection::recycle(proton::message&& m) {
-  if (spare_.size() >= kSpareMessages) return;
-  m.clear();
-  m.properties().clear();
-  m.message_annotations().clear();
-  m.delivery_annotations().clear();
-  spare_.push_back(std::move(m));
+  outboxes_.on_sendable(s);
 }
 
 void HubConnection::on_tracker_accept(proton::tracker& t) {
-  finish(t, IOTGW_ACCEPTED, {});
+  outboxes_.on_outcome(t, IOTGW_ACCEPTED, {});
 }
 void HubConnection::on_tracker_reject(proton::tracker& t) {
-  finish(t, IOTGW_REJECTED, remote_reason(t));
+  outboxes_.on_outcome(t, IOTGW_REJECTED, remote_reason(t));
 }
 void HubConnection::on_tracker_release(proton::tracker& t) {  // released or modified
   if (t.state() == proton::transfer::MODIFIED) {
-    finish(t, IOTGW_MODIFIED, "modified by the hub: delivery failed");
+    outboxes_.on_outcome(t, IOTGW_MODIFIED, "modified by the hub: delivery failed");
   } else {
-    finish(t, IOTGW_RELEASED, "released by the hub");
+    outboxes_.on_outcome(t, IOTGW_RELEASED, "released by the hub");
   }
 }
 
 void HubConnection::on_sender_close(proton::sender& s) {
-  auto a = link_address_.find(s);
-  if (a == link_address_.end()) return;
-  auto box = outboxes_.find(a->second);
-  if (box == outboxes_.end() || box->second.link != s) return;
-  const std::string why = "the hub closed the link to " + box->first + ": " + s.error().what();
-  if (box->second.owner.empty()) {
-    // A shared link the broker refused or detached: what waits for it will not go there.
-    log_.warn("bridge", why);
-    fail_outbox(box, IOTGW_REJECTED, why);
-    return;
-  }
-  // The device's own link: deliveries on it get no outcome, they were not accepted; the device
-  // is closed with the hub's reason.
-  std::vector<Completion> released;
-  take_in_flight([&](const proton::tracker& t, const InFlight&) { return t.sender() == s; },
-                 released);
-  link_address_.erase(a);
-  box->second.link = proton::sender();
-  auto d = devices_.find(box->second.owner);
-  if (d != devices_.end()) {
-    d->second.authorized = false;
-    if (auto ch = d->second.channel.lock()) ch->close(why);
-  }
-  complete(released, IOTGW_RELEASED, why);
+  outboxes_.on_sender_close(s);
 }
 
 void HubConnection::on_session_error(proton::session& s) {
-  const std::string why = s.error().what();
-  for (auto box = outboxes_.begin(); box != outboxes_.end();) {
-    auto next = std::next(box);
-    if (box->second.link && box->second.link.session() == s) {
-      log_.warn("bridge", "the hub ended the session of " + box->first + ": " + why);
-      fail_outbox(box, IOTGW_REJECTED, "the hub refused " + box->first + ": " + why);
-    }
-    box = next;
-  }
+  outboxes_.on_session_error(s, s.error().what());
   c2d_.on_session_error(s);
 }
 

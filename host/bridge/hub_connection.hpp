@@ -1,6 +1,8 @@
 // One AMQP connection from one event loop to the hub, shared by up to 995 devices (IoT Hub's
 // per-connection token limit). The bytes and reconnects are AmqpTransport's, the tokens
-// CbsLink's; this class keeps the devices and their links. With CBS (flavour iothub) each device
+// CbsLink's, the telemetry senders TelemetryOutboxes', the C2D receivers C2dLinks'; this class
+// keeps the devices (their tokens, their hold on reading) and hands each of Proton's events to
+// the unit it belongs to. With CBS (flavour iothub) each device
 // gets a put-token, its own telemetry sender, and a C2D receiver once it asks for C2D. Without
 // CBS (flavour amqp) the connection's SASL login covers everything, and senders are shared by
 // target address. After a reconnect, tokens are put again and links re-attached.
@@ -9,7 +11,6 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
-#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,6 +33,7 @@
 #include "bridge/c2d_links.hpp"
 #include "bridge/cbs_link.hpp"
 #include "bridge/link_options.hpp"
+#include "bridge/telemetry_outboxes.hpp"
 #include "iotgw/common/log.hpp"
 
 namespace iotgw::bridge {
@@ -107,31 +109,10 @@ class HubConnection final : public proton::messaging_handler,
   void set_downstream(const std::string& id, std::uint64_t attachment, bool enabled);
   void settle(const std::string& id, std::uint64_t attachment, std::uint64_t delivery,
               iotgw_outcome outcome);
-  // An empty message to fill and send: one the hub answered, cleared. Building a new
-  // proton::message allocates its codec buffers, and doing so (then freeing them) per message
-  // was a quarter of the gateway's time.
-  proton::message spare_message();
+  // An empty message to fill and send (TelemetryOutboxes::spare_message).
+  proton::message spare_message() { return outboxes_.spare_message(); }
 
  private:
-  struct Pending {
-    std::string device;
-    proton::message msg;
-    bool confirmed;
-    Completion done;
-    std::uint64_t order = 0;  // keeps resends in the order the devices sent them
-  };
-  // A sender link and what waits for its credit. With CBS, one per device (`owner`); without,
-  // one per target address, shared by every device sending there.
-  struct Outbox {
-    std::string owner;
-    std::size_t users = 0;  // devices attached that have sent here
-    proton::sender link;
-    std::list<Pending> waiting;  // not a deque: an empty one allocates, and most are empty
-  };
-  struct InFlight {
-    std::string address;
-    Pending pending;
-  };
   struct Device {
     std::string token;
     std::int64_t expiry = 0;  // of the token; renewed at 80% of its life when we minted it
@@ -144,9 +125,8 @@ class HubConnection final : public proton::messaging_handler,
     std::int64_t attach_deadline_ms = 0;
     bool authorized = false;
     bool want_c2d = false;
-    std::set<std::string> addresses;  // the outboxes it uses
-    std::size_t queued = 0;           // in some outbox, not yet sent
-    bool held = false;                // its reading is paused until `queued` drops
+    std::size_t queued = 0;  // in some outbox, not yet sent
+    bool held = false;       // its reading is paused until `queued` drops
   };
 
   // proton::messaging_handler
@@ -169,23 +149,13 @@ class HubConnection final : public proton::messaging_handler,
   void on_cbs_reply(const std::string& id, const CbsLink::Reply& reply);
   void authorized(const std::string& id, Device& d);
   std::string address_of(const Device& d, const proton::message& msg) const;
-  void open_outbox(const std::string& address, Outbox& box);
-  void flush(const std::string& address, Outbox& box);
-  void enqueued(Device& d);
-  void dequeued(const std::string& id);
-  void fail_outbox(std::map<std::string, Outbox>::iterator box, iotgw_outcome outcome,
-                   const std::string& reason);
-  // Moves the completions of the in-flight deliveries `match` picks into `out`: answered once
-  // the bridge's state is consistent again, since a completion may call back into it.
-  template <class Match>
-  void take_in_flight(Match match, std::vector<Completion>& out);
-  static void complete(std::vector<Completion>& dones, iotgw_outcome outcome,
-                       const std::string& reason);
-  // Closes an outbox's link once no device uses it and nothing waits in it.
-  void close_if_unused(std::map<std::string, Outbox>::iterator box);
+  // The connection links may attach on: empty while there is none.
+  proton::connection upstream();
+  // One of the device's messages joined an outbox's queue, or left it; at kHoldAt its reading
+  // pauses, and it resumes once half have gone.
+  void counted(const std::string& id, bool joined);
   void open_c2d(const std::string& id, const Device& d);
   bool deliver(const std::string& id, std::unique_ptr<iotgw_msg> msg, std::uint64_t delivery);
-  void finish(proton::tracker& t, iotgw_outcome outcome, const std::string& reason);
   void check_idle();
   void tick_devices();  // each second: renew tokens, give up on devices the hub never took
   void report(Device& d, iotgw_status status, const std::string& reason);
@@ -200,19 +170,10 @@ class HubConnection final : public proton::messaging_handler,
   AmqpTransport transport_;
   boost::asio::steady_timer tick_timer_;
   boost::asio::steady_timer idle_timer_;
-  void recycle(proton::message&& m);
-  static constexpr std::size_t kSpareMessages = 1024;
-  std::vector<proton::message> spare_;
   CbsLink cbs_;
   C2dLinks c2d_;
   std::map<std::string, Device> devices_;
-  std::map<std::string, Outbox> outboxes_;  // by target address
-  // Which address a sender serves: link events find their outbox without a walk.
-  std::map<proton::link, std::string> link_address_;
-  // Sent, no outcome yet. Kept whole: after a lost connection they are sent again
-  // (at-least-once), never reported as done.
-  std::map<proton::tracker, InFlight> in_flight_;
-  std::uint64_t next_order_ = 1;
+  TelemetryOutboxes outboxes_;
   std::size_t queued_ = 0, held_ = 0;  // sums over devices
   std::atomic<bool> up_{false};
   std::atomic<std::size_t> device_count_{0}, in_flight_count_{0}, queued_count_{0}, held_count_{0};

@@ -10,6 +10,10 @@ std::map<proton::symbol, proton::value> iothub_link_properties() {
            proton::value(std::string("iotgw/" IOTGW_VERSION))}};
 }
 
+proton::session session_for(proton::connection& c, bool iothub) {
+  return iothub ? c.default_session() : c.open_session();
+}
+
 std::string expand_address(const std::string& pattern, const std::string& device) {
   static constexpr std::string_view kVar = "{deviceId}";
   std::string out;

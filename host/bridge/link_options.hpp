@@ -5,6 +5,8 @@
 #include <map>
 #include <string>
 
+#include <proton/connection.hpp>
+#include <proton/session.hpp>
 #include <proton/symbol.hpp>
 #include <proton/terminus.hpp>
 #include <proton/value.hpp>
@@ -24,6 +26,11 @@ Options durable_terminus(bool durable) {
   o.durability_mode(durable ? proton::terminus::CONFIGURATION : proton::terminus::NONDURABLE);
   return o;
 }
+
+// The session a new link goes on. IoT Hub: the connection's own, shared by every link. A
+// broker: one of the link's own, since a broker that refuses an address may end the whole
+// session (RabbitMQ does), which must not take other links with it.
+proton::session session_for(proton::connection& c, bool iothub);
 
 // {deviceId} in an address template, replaced.
 std::string expand_address(const std::string& pattern, const std::string& device);
