@@ -17,7 +17,7 @@ bool C2dLinks::is_open(const std::string& device) const {
 }
 
 void C2dLinks::open(proton::connection c, const std::string& device) {
-  if (!enabled()) return;
+  if (!enabled() || !c) return;
   auto& l = links_[device];
   if (l.receiver) return;
   auto opts = proton::receiver_options().auto_accept(false).credit_window(16);
@@ -42,8 +42,7 @@ void C2dLinks::close(const std::string& device) {
   auto it = links_.find(device);
   if (it == links_.end() || !it->second.receiver) return;
   auto& l = it->second;
-  l.receiver.close();
-  if (!settings_.iothub) l.receiver.session().close();
+  close_link(l.receiver, settings_.iothub);
   forget_link(l);
 }
 
@@ -52,13 +51,7 @@ void C2dLinks::remove(const std::string& device) {
   if (it == links_.end()) return;
   auto& l = it->second;
   for (auto& [n, delivery] : l.unsettled) delivery.release();
-  if (l.receiver) {
-    if (settings_.iothub) {
-      l.receiver.close();
-    } else {
-      l.receiver.session().close();
-    }
-  }
+  if (l.receiver) close_link(l.receiver, settings_.iothub);
   link_device_.erase(l.receiver);
   links_.erase(it);
 }

@@ -42,7 +42,7 @@ class C2dLinks {
 
   bool enabled() const { return !settings_.address.empty(); }
   bool is_open(const std::string& device) const;
-  // Attaches the device's receiver if it has none.
+  // Attaches the device's receiver if it has none (and there is a connection: `c` not empty).
   void open(proton::connection c, const std::string& device);
   // The device wants no more: its link closes, and what the hub still holds stays there.
   void close(const std::string& device);

@@ -313,7 +313,7 @@ void HubConnection::send(const std::string& id, std::uint64_t attachment, proton
 }
 
 void HubConnection::open_c2d(const std::string& id, const Device& d) {
-  if (d.authorized && transport_.is_open()) c2d_.open(transport_.connection(), id);
+  if (d.authorized) c2d_.open(upstream(), id);
 }
 
 bool HubConnection::deliver(const std::string& id, std::unique_ptr<iotgw_msg> msg,

@@ -2,10 +2,10 @@
 // per-connection token limit). The bytes and reconnects are AmqpTransport's, the tokens
 // CbsLink's, the telemetry senders TelemetryOutboxes', the C2D receivers C2dLinks'; this class
 // keeps the devices (their tokens, their hold on reading) and hands each of Proton's events to
-// the unit it belongs to. With CBS (flavour iothub) each device
-// gets a put-token, its own telemetry sender, and a C2D receiver once it asks for C2D. Without
-// CBS (flavour amqp) the connection's SASL login covers everything, and senders are shared by
-// target address. After a reconnect, tokens are put again and links re-attached.
+// the unit it belongs to. With CBS (flavour iothub) each device gets a put-token, its own
+// telemetry sender, and a C2D receiver once it asks for C2D. Without CBS (flavour amqp) the
+// connection's SASL login covers everything, and senders are shared by target address. After a
+// reconnect, tokens are put again and links re-attached.
 #pragma once
 
 #include <atomic>
@@ -14,10 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
-#include <set>
 #include <string>
-#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>

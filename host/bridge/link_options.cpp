@@ -14,6 +14,14 @@ proton::session session_for(proton::connection& c, bool iothub) {
   return iothub ? c.default_session() : c.open_session();
 }
 
+void close_link(proton::link l, bool iothub) {
+  if (iothub) {
+    l.close();
+  } else {
+    l.session().close();
+  }
+}
+
 std::string expand_address(const std::string& pattern, const std::string& device) {
   static constexpr std::string_view kVar = "{deviceId}";
   std::string out;

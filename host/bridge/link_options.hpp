@@ -6,6 +6,7 @@
 #include <string>
 
 #include <proton/connection.hpp>
+#include <proton/link.hpp>
 #include <proton/session.hpp>
 #include <proton/symbol.hpp>
 #include <proton/terminus.hpp>
@@ -31,6 +32,9 @@ Options durable_terminus(bool durable) {
 // broker: one of the link's own, since a broker that refuses an address may end the whole
 // session (RabbitMQ does), which must not take other links with it.
 proton::session session_for(proton::connection& c, bool iothub);
+// Closes a link made on session_for(c, iothub): on IoT Hub the link alone; on a broker its
+// session, which ends the link with it.
+void close_link(proton::link l, bool iothub);
 
 // {deviceId} in an address template, replaced.
 std::string expand_address(const std::string& pattern, const std::string& device);

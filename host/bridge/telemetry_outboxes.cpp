@@ -156,8 +156,7 @@ void TelemetryOutboxes::fail(Boxes::iterator box, iotgw_outcome outcome,
 
 void TelemetryOutboxes::close_if_unused(Boxes::iterator box) {
   if (box->second.users > 0 || !box->second.waiting.empty()) return;
-  if (box->second.link && settings_.iothub) box->second.link.close();
-  if (box->second.link && !settings_.iothub) box->second.link.session().close();
+  if (box->second.link) close_link(box->second.link, settings_.iothub);
   link_address_.erase(box->second.link);
   boxes_.erase(box);
 }

@@ -74,8 +74,10 @@ class MqttConnection final : public iotgw::AdapterConnection, public iotgw::mqtt
     if (auto topic = msg.get(iotgw::Scope::annotation, "mqtt-topic")) {
       m.annotations.emplace_back("mqtt-topic", *topic);
     }
-    // The bridge's count, from whichever of IoT Hub's annotation and the AMQP header said it.
-    const auto count = msg.get(iotgw::Scope::system, "delivery-count");
+    // The bridge's count, from whichever of IoT Hub's annotation and the AMQP header said it; a
+    // host from before delivery-count (ABI 1.1 too) passes only IoT Hub's annotation.
+    auto count = msg.get(iotgw::Scope::system, "delivery-count");
+    if (!count) count = msg.get(iotgw::Scope::annotation, "iothub-deliverycount");
     m.redelivered = count && !count->empty() && *count != "0";
     engine_.on_downstream(std::move(m), delivery);
   }

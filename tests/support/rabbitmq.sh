@@ -15,20 +15,33 @@ bin=/usr/lib/rabbitmq/bin
 alive() { [ -n "$1" ] && [ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-stop() {
-  local pids="" p
-  for f in rabbit beam; do
+# The live processes of the pid files named (and their children).
+pids_of() {
+  local pids="" p f
+  for f in "$@"; do
     p=$(cat "$dir/$f.pid" 2>/dev/null || true)
     alive "$p" && pids="$pids $p $(pgrep -P "$p" || true)"
   done
+  echo "$pids"
+}
+
+# Waits up to TENTHS tenths of a second for the pids to be gone; false if some are not.
+gone_within() {
+  local tenths=$1 p left; shift
+  for _ in $(seq 1 "$tenths"); do
+    left=""; for p in "$@"; do alive "$p" && left=1; done
+    [ -z "$left" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+stop() {
+  local pids p
+  pids=$(pids_of rabbit beam)
   if [ -n "${pids// /}" ]; then
     kill -TERM $pids 2>/dev/null || true
-    for _ in $(seq 1 150); do
-      local left=""; for p in $pids; do alive "$p" && left=1; done
-      [ -z "$left" ] && break
-      sleep 0.1
-    done
-    for p in $pids; do alive "$p" && kill -KILL "$p" 2>/dev/null; done
+    gone_within 150 $pids || for p in $pids; do alive "$p" && kill -KILL "$p" 2>/dev/null; done
   fi
   p=$(cat "$dir/epmd.pid" 2>/dev/null || true)
   alive "$p" && kill -KILL "$p" 2>/dev/null
@@ -36,17 +49,10 @@ stop() {
 }
 
 crash() {
-  local pids="" p
-  for f in rabbit beam epmd; do
-    p=$(cat "$dir/$f.pid" 2>/dev/null || true)
-    alive "$p" && pids="$pids $p $(pgrep -P "$p" || true)"
-  done
+  local pids
+  pids=$(pids_of rabbit beam epmd)
   [ -n "${pids// /}" ] && kill -KILL $pids 2>/dev/null
-  for _ in $(seq 1 100); do
-    local left=""; for p in $pids; do alive "$p" && left=1; done
-    [ -z "$left" ] && break
-    sleep 0.1
-  done
+  gone_within 100 $pids || true
   rm -f "$dir/rabbit.pid" "$dir/beam.pid" "$dir/epmd.pid"
 }
 
