@@ -4,6 +4,8 @@ find_package(Threads REQUIRED)
 find_package(Boost 1.74 REQUIRED COMPONENTS filesystem)
 find_package(OpenSSL 3 REQUIRED)
 find_package(yaml-cpp REQUIRED)
+# JSON (twin documents, the hub's HTTPS surface): one maintained library across the tree.
+find_package(nlohmann_json 3.10 REQUIRED)
 
 # Debian's libqpid-proton-cpp.pc requires a .pc that does not exist, so find Proton directly.
 find_library(PROTON_CPP_LIBRARY NAMES qpid-proton-cpp)

@@ -8,6 +8,7 @@ build_pkgs=(
   libboost-dev libboost-filesystem-dev
   libqpid-proton-cpp12-dev libssl-dev libzstd-dev libyaml-cpp-dev
   libgtest-dev googletest libbenchmark-dev
+  nlohmann-json3-dev  # twin documents and the hub's HTTPS service surface (one JSON library)
   clang libclang-rt-14-dev clang-format clang-tidy
   mosquitto-clients  # the quickstart's MQTT device
 )

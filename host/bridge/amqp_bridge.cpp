@@ -27,6 +27,12 @@ class HubDevice final : public BridgeDevice {
   void settle(std::uint64_t delivery, iotgw_outcome outcome, std::string_view) override {
     conn_->settle(id_, attachment_, delivery, outcome);
   }
+  void request(Operation op, OperationDone done) override {
+    conn_->request(id_, attachment_, std::move(op), std::move(done));
+  }
+  bool respond(std::uint64_t id, int status, std::string body) override {
+    return conn_->respond(id_, attachment_, id, status, body);
+  }
 
  private:
   std::shared_ptr<HubConnection> conn_;

@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "bridge/device_claims.hpp"
+#include "bridge/operations.hpp"
 #include "config/model.hpp"
 #include "iotgw/abi.h"
 #include "iotgw/common/log.hpp"
@@ -42,6 +43,9 @@ class DeviceChannel {
   // hub connection): stop reading from the device until it says ready again. Nothing upstream
   // is ever buffered without bound.
   virtual void upstream_ready(bool ready) = 0;
+  // The hub tells (a desired-property patch) or asks (a method call, answered with
+  // BridgeDevice::respond). Only for what the device enabled with an operation.
+  virtual void hub_request(const HubRequest& request) = 0;
 };
 
 // One device's links upstream. Lives on the device connection's loop; destroying it detaches
@@ -56,6 +60,10 @@ class BridgeDevice {
   virtual void send(std::unique_ptr<iotgw_msg> msg, iotgw_qos qos, Completion done) = 0;
   virtual void set_downstream(bool enabled) = 0;
   virtual void settle(std::uint64_t delivery, iotgw_outcome outcome, std::string_view reason) = 0;
+  // An operation upstream: `done` runs on the loop exactly once, never inside this call.
+  virtual void request(Operation op, OperationDone done) = 0;
+  // The device's answer to a method call; false when the call is unknown or already over.
+  virtual bool respond(std::uint64_t id, int status, std::string body) = 0;
 };
 
 class Bridge {

@@ -51,6 +51,18 @@ HubConnection::HubConnection(boost::asio::io_context& loop, HubTarget target, Lo
           [this](const std::string& id, const std::string& why) {
             log_.warn("bridge", id + ": " + why);
           }),
+      twin_(
+          "/devices/{deviceId}/twin",
+          [this](const std::string& id, const HubRequest& patch) { hub_request(id, patch); },
+          [this](const std::string& id, const std::string& what) {
+            log_.warn("bridge", id + ": " + what);
+          }),
+      methods_(
+          "/devices/{deviceId}/methods/devicebound",
+          [this](const std::string& id, const HubRequest& call) { hub_request(id, call); },
+          [this](const std::string& id, const std::string& what) {
+            log_.warn("bridge", id + ": " + what);
+          }),
       outboxes_({.iothub = target_.cbs, .durable = target_.durable},
                 {.may_attach =
                      [this](const std::string& id) {
@@ -89,6 +101,8 @@ void HubConnection::tick_devices() {
     std::lock_guard lock(error_mutex_);
     last_error = last_error_;
   }
+  twin_.expire(now_ms);
+  methods_.expire(now_ms);
   for (auto& [id, d] : devices_) {
     if (!d.reported && now_ms >= d.attach_deadline_ms) {
       report(d, IOTGW_ERR_UNAVAILABLE,
@@ -160,6 +174,8 @@ void HubConnection::lost(const std::string& why) {
   outboxes_.connection_lost();
   for (auto& [id, d] : devices_) d.authorized = false;
   c2d_.reset();  // the hub releases what was not settled: it delivers it again
+  twin_.reset();
+  methods_.reset();
   cbs_.reset();
   publish_stats();
 }
@@ -239,6 +255,8 @@ void HubConnection::authorized(const std::string& id, Device& d) {
   report(d, IOTGW_OK, {});
   outboxes_.open_device(upstream(), id);
   if (d.want_c2d) open_c2d(id, d);
+  twin_.restore(upstream(), id, unix_millis());
+  methods_.restore(upstream(), id);
 }
 
 void HubConnection::remove_device(const std::string& id, std::uint64_t attachment) {
@@ -246,6 +264,8 @@ void HubConnection::remove_device(const std::string& id, std::uint64_t attachmen
   if (it == devices_.end() || it->second.attachment != attachment) return;
   auto& d = it->second;
   c2d_.remove(id);
+  twin_.remove(id);
+  methods_.remove(id);
   // Counted out first: the outboxes answer its messages "released", which may call back here.
   queued_ -= d.queued;
   held_ -= d.held ? 1 : 0;
@@ -339,6 +359,51 @@ void HubConnection::set_downstream(const std::string& id, std::uint64_t attachme
   transport_.pump();
 }
 
+void HubConnection::request(const std::string& id, std::uint64_t attachment, Operation op,
+                            OperationDone done) {
+  // The answer is posted, so it never arrives inside the adapter's own call.
+  auto answer = [loop = &loop_, done = std::move(done)](OperationResult r) {
+    boost::asio::post(*loop, [done, r = std::move(r)]() mutable { done(std::move(r)); });
+  };
+  Device* d = attached(id, attachment);
+  if (!target_.cbs) {
+    answer(OperationResult::local(kStatusUnavailable,
+                                  "the bridge's hub is a plain AMQP broker: it has no twin or "
+                                  "methods"));
+    return;
+  }
+  if (d == nullptr || !d->authorized) {
+    answer(OperationResult::local(kStatusUnavailable, "the hub has not taken the device (yet)"));
+    return;
+  }
+  const auto now = unix_millis();
+  switch (op.kind) {
+    case IOTGW_OP_METHODS_ENABLE:
+      methods_.enable(upstream(), id, op.timeout, now, std::move(answer));
+      break;
+    case IOTGW_OP_METHODS_DISABLE:
+      methods_.disable(id);
+      answer({200, -1, {}, {}});
+      break;
+    default: twin_.request(upstream(), id, std::move(op), now, std::move(answer)); break;
+  }
+  transport_.schedule_pump();
+}
+
+bool HubConnection::respond(const std::string& id, std::uint64_t attachment, std::uint64_t call,
+                            int status, const std::string& body) {
+  if (attached(id, attachment) == nullptr) return false;
+  const bool ok = methods_.respond(id, call, status, body);
+  if (ok) transport_.schedule_pump();
+  return ok;
+}
+
+void HubConnection::hub_request(const std::string& id, const HubRequest& request) {
+  auto it = devices_.find(id);
+  if (it == devices_.end()) return;
+  if (auto ch = it->second.channel.lock()) ch->hub_request(request);
+}
+
 void HubConnection::settle(const std::string& id, std::uint64_t attachment, std::uint64_t delivery,
                            iotgw_outcome outcome) {
   if (attached(id, attachment) == nullptr) return;
@@ -367,7 +432,10 @@ void HubConnection::on_cbs_reply(const std::string& id, const CbsLink::Reply& re
 }
 
 void HubConnection::on_message(proton::delivery& dl, proton::message& m) {
-  if (cbs_.on_message(dl, m) || c2d_.on_message(dl, m)) return;
+  if (cbs_.on_message(dl, m) || c2d_.on_message(dl, m) || twin_.on_message(dl, m) ||
+      methods_.on_message(dl, m)) {
+    return;
+  }
   dl.release();  // on a link that no longer serves anything
 }
 
@@ -390,6 +458,7 @@ void HubConnection::on_tracker_release(proton::tracker& t) {  // released or mod
 }
 
 void HubConnection::on_sender_close(proton::sender& s) {
+  if (twin_.on_link_close(s) || methods_.on_link_close(s)) return;
   outboxes_.on_sender_close(s);
 }
 
@@ -399,7 +468,12 @@ void HubConnection::on_session_error(proton::session& s) {
 }
 
 void HubConnection::on_receiver_close(proton::receiver& r) {
+  if (twin_.on_link_close(r) || methods_.on_link_close(r)) return;
   c2d_.on_receiver_close(r);
+}
+
+void HubConnection::on_receiver_open(proton::receiver& r) {
+  methods_.on_receiver_open(r);
 }
 
 }  // namespace iotgw::bridge

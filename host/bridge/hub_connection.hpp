@@ -2,10 +2,10 @@
 // per-connection token limit). The bytes and reconnects are AmqpTransport's, the tokens
 // CbsLink's, the telemetry senders TelemetryOutboxes', the C2D receivers C2dLinks'; this class
 // keeps the devices (their tokens, their hold on reading) and hands each of Proton's events to
-// the unit it belongs to. With CBS (flavour iothub) each device gets a put-token, its own
-// telemetry sender, and a C2D receiver once it asks for C2D. Without CBS (flavour amqp) the
-// connection's SASL login covers everything, and senders are shared by target address. After a
-// reconnect, tokens are put again and links re-attached.
+// the unit it belongs to (TwinLinks and MethodLinks for the operations). With CBS (flavour iothub)
+// each device gets a put-token, its own telemetry sender, and a C2D receiver once it asks for C2D.
+// Without CBS (flavour amqp) the connection's SASL login covers everything, and senders are shared
+// by target address. After a reconnect, tokens are put again and links re-attached.
 #pragma once
 
 #include <atomic>
@@ -30,7 +30,9 @@
 #include "bridge/c2d_links.hpp"
 #include "bridge/cbs_link.hpp"
 #include "bridge/link_options.hpp"
+#include "bridge/method_links.hpp"
 #include "bridge/telemetry_outboxes.hpp"
+#include "bridge/twin_links.hpp"
 #include "iotgw/common/log.hpp"
 
 namespace iotgw::bridge {
@@ -106,6 +108,10 @@ class HubConnection final : public proton::messaging_handler,
   void set_downstream(const std::string& id, std::uint64_t attachment, bool enabled);
   void settle(const std::string& id, std::uint64_t attachment, std::uint64_t delivery,
               iotgw_outcome outcome);
+  // Operations (twin, methods; IoT Hub only). `done` runs on the loop, never inside the call.
+  void request(const std::string& id, std::uint64_t attachment, Operation op, OperationDone done);
+  bool respond(const std::string& id, std::uint64_t attachment, std::uint64_t call, int status,
+               const std::string& body);
   // An empty message to fill and send (TelemetryOutboxes::spare_message).
   proton::message spare_message() { return outboxes_.spare_message(); }
 
@@ -135,6 +141,7 @@ class HubConnection final : public proton::messaging_handler,
   void on_tracker_release(proton::tracker& t) override;
   void on_sender_close(proton::sender& s) override;
   void on_receiver_close(proton::receiver& r) override;
+  void on_receiver_open(proton::receiver& r) override;
   void on_session_error(proton::session& s) override;
   void on_transport_error(proton::transport& t) override;
   void on_transport_close(proton::transport& t) override;
@@ -153,6 +160,7 @@ class HubConnection final : public proton::messaging_handler,
   void counted(const std::string& id, bool joined);
   void open_c2d(const std::string& id, const Device& d);
   bool deliver(const std::string& id, std::unique_ptr<iotgw_msg> msg, std::uint64_t delivery);
+  void hub_request(const std::string& id, const HubRequest& request);
   void check_idle();
   void tick_devices();  // each second: renew tokens, give up on devices the hub never took
   void report(Device& d, iotgw_status status, const std::string& reason);
@@ -169,6 +177,8 @@ class HubConnection final : public proton::messaging_handler,
   boost::asio::steady_timer idle_timer_;
   CbsLink cbs_;
   C2dLinks c2d_;
+  TwinLinks twin_;
+  MethodLinks methods_;
   std::map<std::string, Device> devices_;
   TelemetryOutboxes outboxes_;
   std::size_t queued_ = 0, held_ = 0;  // sums over devices

@@ -41,6 +41,15 @@ class LoopbackDevice final : public BridgeDevice {
 
   void set_downstream(bool enabled) override { downstream_ = enabled; }
 
+  // The loopback has no hub: no twin, no methods.
+  void request(Operation, OperationDone done) override {
+    boost::asio::post(loop_, [done = std::move(done)] {
+      done(
+          OperationResult::local(kStatusUnavailable, "the loopback bridge has no twin or methods"));
+    });
+  }
+  bool respond(std::uint64_t, int, std::string) override { return false; }
+
   void settle(std::uint64_t delivery, iotgw_outcome outcome, std::string_view reason) override {
     if (unsettled_.erase(delivery) == 0) return;
     if (outcome != IOTGW_ACCEPTED) {

@@ -3,8 +3,10 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <system_error>
 
@@ -22,12 +24,38 @@ std::string_view kind_name(iotgw_plugin_kind kind) {
   return "unknown";
 }
 
+namespace {
+
+// A plugin built before 1.2 says no element size: its keys have the 1.1 layout, which is the
+// four fields every later layout starts with.
+constexpr std::size_t kKeySize11 = offsetof(iotgw_config_key, doc) + sizeof(const char*);
+
+std::size_t key_stride(const iotgw_plugin_descriptor& d) {
+  return d.abi_minor >= 2 && d.config_key_size > 0 ? d.config_key_size : kKeySize11;
+}
+
+// The index-th declared key; fields past what the plugin's layout holds stay zero.
+iotgw_config_key key_at(const iotgw_plugin_descriptor& d, std::size_t index) {
+  const std::size_t stride = key_stride(d);
+  iotgw_config_key key{};
+  std::memcpy(&key, reinterpret_cast<const char*>(d.config_keys) + index * stride,
+              std::min(stride, sizeof key));
+  return key;
+}
+
+}  // namespace
+
 Plugin::Plugin(boost::dll::shared_library lib, const iotgw_plugin_descriptor* descriptor,
                fs::path path, std::string hash)
     : lib_(std::move(lib)),
       descriptor_(descriptor),
       path_(std::move(path)),
-      hash_(std::move(hash)) {}
+      hash_(std::move(hash)) {
+  keys_.reserve(descriptor->config_key_count);
+  for (std::size_t i = 0; i < descriptor->config_key_count; ++i) {
+    keys_.push_back(key_at(*descriptor, i));
+  }
+}
 
 PrivateCopies::PrivateCopies() {
   std::string templ = (fs::temp_directory_path() / "iotgw-plugins-XXXXXX").string();
@@ -116,8 +144,12 @@ std::optional<std::string> check_descriptor(const iotgw_plugin_descriptor& d) {
     return "descriptor lacks version or description";
   if (d.config_key_count > 0 && d.config_keys == nullptr)
     return "descriptor counts config keys it does not list";
+  if (key_stride(d) < kKeySize11) {
+    return "config keys are " + std::to_string(key_stride(d)) + " bytes each, at least " +
+           std::to_string(kKeySize11) + " expected";
+  }
   for (std::size_t i = 0; i < d.config_key_count; ++i) {
-    const auto& k = d.config_keys[i];
+    const auto k = key_at(d, i);
     if (k.name == nullptr || k.doc == nullptr || k.type < IOTGW_CFG_STRING ||
         k.type > IOTGW_CFG_STRING_LIST) {
       return "config key #" + std::to_string(i + 1) + " lacks a name, a doc or a known type";

@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include <boost/dll/shared_library.hpp>
 
@@ -24,15 +25,15 @@ class Plugin {
   const iotgw_plugin_descriptor& descriptor() const { return *descriptor_; }
   std::string_view name() const { return descriptor_->name; }
   iotgw_plugin_kind kind() const { return descriptor_->kind; }
-  std::span<const iotgw_config_key> keys() const {
-    return {descriptor_->config_keys, descriptor_->config_key_count};
-  }
+  // The declared keys in this host's layout, whatever element size the plugin was built with.
+  std::span<const iotgw_config_key> keys() const { return keys_; }
   const std::filesystem::path& path() const { return path_; }  // as found in the plugins dir
   const std::string& hash() const { return hash_; }            // SHA-256 of the file, hex
 
  private:
   boost::dll::shared_library lib_;  // first member: destroyed last
   const iotgw_plugin_descriptor* descriptor_;
+  std::vector<iotgw_config_key> keys_;
   std::filesystem::path path_;
   std::string hash_;
 };

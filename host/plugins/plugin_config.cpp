@@ -171,6 +171,7 @@ std::unique_ptr<PluginConfig> PluginConfig::resolve(std::span<const iotgw_config
   pc->config_.instance_name = pc->instance_name_.c_str();
   pc->config_.values = pc->values_.data();
   pc->config_.count = pc->values_.size();
+  pc->config_.value_size = sizeof(iotgw_config_value);
   return pc;
 }
 

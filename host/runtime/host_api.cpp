@@ -1,6 +1,7 @@
 // The function table plugins call. Each function turns an opaque handle back into the host
 // object it stands for; nothing here keeps state of its own.
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 
 #include "runtime/auth_run.hpp"
@@ -155,6 +156,18 @@ int api_reading_paused(const iotgw_conn* c) {
   return t != nullptr && t->reading_paused() ? 1 : 0;
 }
 
+iotgw_status api_request_upstream(iotgw_conn* c, const iotgw_op_request* request, uint64_t* token) {
+  if (request == nullptr || token == nullptr ||
+      request->struct_size < offsetof(iotgw_op_request, reserved)) {
+    return IOTGW_ERR_STATE;
+  }
+  return session(c).request(*request, *token);
+}
+
+iotgw_status api_respond(iotgw_conn* c, uint64_t id, int32_t status, iotgw_bytes body) {
+  return session(c).respond(id, status, body);
+}
+
 void api_auth_complete(iotgw_auth* request, iotgw_status status, const iotgw_identity* identity,
                        const char* reason) {
   if (request != nullptr) request->complete(status, identity, reason);
@@ -192,6 +205,8 @@ const iotgw_host_api& host_api() {
                                      api_settle,
                                      api_auth_complete,
                                      api_reading_paused,
+                                     api_request_upstream,
+                                     api_respond,
                                      {}};
   return api;
 }

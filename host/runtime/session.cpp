@@ -1,5 +1,7 @@
 #include "runtime/session.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/post.hpp>
 
 #include "iotgw/plugin.hpp"
@@ -201,6 +203,64 @@ iotgw_status Session::set_downstream(bool enabled) {
 
 void Session::settle(std::uint64_t delivery, iotgw_outcome outcome, const char* reason) {
   if (device_) device_->settle(delivery, outcome, reason != nullptr ? reason : "");
+}
+
+iotgw_status Session::request(const iotgw_op_request& request, std::uint64_t& token) {
+  // An adapter that cannot hear the answer (one built before ABI 1.2) makes no operations.
+  if (!device_ || conn_ == nullptr || adapter().on_operation_result == nullptr) {
+    return IOTGW_ERR_STATE;
+  }
+  token = next_token_++;
+  bridge::Operation op;
+  op.kind = request.kind;
+  op.body.assign(reinterpret_cast<const char*>(request.body.data), request.body.size);
+  if (request.timeout_ms > 0) {
+    op.timeout = std::chrono::milliseconds(std::min<std::uint64_t>(request.timeout_ms, 1ULL << 40));
+  }
+  device_->request(std::move(op),
+                   [weak = weak_from_this(), token](const bridge::OperationResult& result) {
+                     if (auto self = weak.lock()) self->on_operation_done(token, result);
+                   });
+  return IOTGW_OK;
+}
+
+void Session::on_operation_done(std::uint64_t token, const bridge::OperationResult& result) {
+  if (state_ == nullptr || adapter().on_operation_result == nullptr) return;
+  iotgw_op_result r{};
+  r.struct_size = sizeof r;
+  r.status = result.status;
+  r.version = result.version;
+  r.body = {reinterpret_cast<const std::uint8_t*>(result.body.data()), result.body.size()};
+  r.reason = to_c(result.reason);
+  adapter().on_operation_result(state_, token, &r);
+}
+
+iotgw_status Session::respond(std::uint64_t id, int status, iotgw_bytes body) {
+  if (!device_) return IOTGW_ERR_STATE;
+  return device_->respond(id, status,
+                          std::string(reinterpret_cast<const char*>(body.data), body.size))
+             ? IOTGW_OK
+             : IOTGW_ERR_STATE;
+}
+
+void Session::hub_request(const bridge::HubRequest& request) {
+  if (!device_) return;
+  if (state_ == nullptr || adapter().on_hub_request == nullptr) {
+    // Nobody here can answer: say so rather than leave the caller waiting for the timeout.
+    if (request.kind == IOTGW_HUB_METHOD_CALL) {
+      device_->respond(request.id, 501,
+                       R"({"message":"the device's adapter takes no method calls"})");
+    }
+    return;
+  }
+  iotgw_hub_request r{};
+  r.struct_size = sizeof r;
+  r.kind = request.kind;
+  r.id = request.id;
+  r.name = to_c(request.name);
+  r.body = {reinterpret_cast<const std::uint8_t*>(request.body.data()), request.body.size()};
+  r.version = request.version;
+  adapter().on_hub_request(state_, &r);
 }
 
 void Session::close(const std::string& reason) {

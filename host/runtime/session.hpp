@@ -41,6 +41,7 @@ class Session final : public iotgw_conn,
   void attached(iotgw_status status, const std::string& reason) override;
   void close(const std::string& reason) override;
   void upstream_ready(bool ready) override;
+  void hub_request(const bridge::HubRequest& request) override;
 
   // What the host api does for this connection.
   transport::Connection* connection() { return conn_; }
@@ -48,6 +49,8 @@ class Session final : public iotgw_conn,
   iotgw_status send_upstream(std::unique_ptr<iotgw_msg> msg, iotgw_qos qos, std::uint64_t& token);
   iotgw_status set_downstream(bool enabled);
   void settle(std::uint64_t delivery, iotgw_outcome outcome, const char* reason);
+  iotgw_status request(const iotgw_op_request& request, std::uint64_t& token);
+  iotgw_status respond(std::uint64_t id, int status, iotgw_bytes body);
 
   std::size_t in_flight() const { return in_flight_; }
   const std::string& device_id() const;
@@ -56,6 +59,7 @@ class Session final : public iotgw_conn,
   void on_auth_done(std::uint64_t token, iotgw_status status, const bridge::Identity& identity,
                     const std::string& reason);
   void on_upstream_done(std::uint64_t token, iotgw_outcome outcome, const std::string& reason);
+  void on_operation_done(std::uint64_t token, const bridge::OperationResult& result);
   const iotgw_adapter_vtable& adapter() const { return listener_->adapter->vtable(); }
   const std::shared_ptr<const Pipeline>& pipeline() const { return listener_->pipelines[loop_]; }
 

@@ -35,6 +35,26 @@ TEST(Gateway, LineRoundTripThroughAClangBuiltStage) {
   EXPECT_EQ(c.read_line(), "MSG HELLO WORLD [site=north,tag-build=1]");
 }
 
+// ABI 1.2 grew the host table, the adapter table and the descriptor: the line adapter and the
+// tag stage built against the 1.1 headers (tests/abi/1.1) load and run the whole contract.
+TEST(Gateway, PluginsBuiltForAbi11LoadAndRunBothWays) {
+  GatewayUnderTest gw(topology("{mode: upper, property: site=north, direction: both}"),
+                      kTestPlugins / "abi-1.1");
+  LineClient c(gw.port("lines"));
+  ASSERT_TRUE(c.connected());
+  EXPECT_EQ(c.hello("dev-1"), "WELCOME dev-1");
+  c.send_line("hello world");
+  EXPECT_EQ(c.read_line(), "ACK 1");
+  // Upstream and back down through the 1.1 stage, stamped by that build (11).
+  EXPECT_EQ(c.read_line(), "MSG HELLO WORLD [site=north,tag-build=11]");
+  const auto listed =
+      run(kIotgw, {"--list-plugins", "--plugins-dir", (gw.dir() / "plugins").string()});
+  EXPECT_NE(listed.output.find("line             adapter  1.0.0      1.1"), std::string::npos)
+      << listed.output;
+  EXPECT_NE(listed.output.find("tag              stage    1.0.11     1.1"), std::string::npos)
+      << listed.output;
+}
+
 TEST(Gateway, DownstreamRunsTheStageInReverse) {
   GatewayUnderTest gw(topology("{mode: lower, direction: down}"));
   LineClient c(gw.port("lines"));

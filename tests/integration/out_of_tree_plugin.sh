@@ -24,7 +24,10 @@ test -f "$work/plugin/iotgw-stamp.so"
 
 mkdir "$work/plugins"
 cp "$work/plugin/iotgw-stamp.so" "$line" "$work/plugins/"
-"$iotgw" --list-plugins --plugins-dir "$work/plugins" | grep -E '^stamp +stage +1\.0\.0 +1\.1 '
+# Built for the ABI the installed header declares.
+abi_h="$work/prefix/include/iotgw/abi.h"
+abi="$(sed -n 's/^#define IOTGW_ABI_MAJOR //p' "$abi_h")\\.$(sed -n 's/^#define IOTGW_ABI_MINOR //p' "$abi_h")"
+"$iotgw" --list-plugins --plugins-dir "$work/plugins" | grep -E "^stamp +stage +1\\.0\\.0 +$abi "
 "$iotgw" --describe stamp --plugins-dir "$work/plugins" | grep -q "value (string, required)"
 
 cat > "$work/gateway.yaml" <<YAML

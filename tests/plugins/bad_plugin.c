@@ -59,6 +59,7 @@ static const iotgw_plugin_descriptor descriptor = {sizeof(iotgw_plugin_descripto
 #else
                                                     &vtable,
 #endif
+                                                   0,
                                                    {0}};
 IOTGW_EXPORT const iotgw_plugin_descriptor* iotgw_plugin_entry(void) {
   return &descriptor;

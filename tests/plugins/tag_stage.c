@@ -43,7 +43,12 @@ static const iotgw_config_key keys[] = {
 
 static const char* value_of(const iotgw_config* c, const char* key) {
   for (size_t i = 0; i < c->count; ++i) {
-    if (strcmp(c->values[i].key, key) == 0) return c->values[i].text;
+#if IOTGW_ABI_MINOR >= 2
+    const iotgw_config_value* v = iotgw_config_value_at(c, i);
+#else /* built against the frozen 1.1 header (tests/abi/1.1), whose values are a plain array */
+    const iotgw_config_value* v = &c->values[i];
+#endif
+    if (strcmp(v->key, key) == 0) return v->text;
   }
   return "";
 }
@@ -205,6 +210,9 @@ static const iotgw_plugin_descriptor descriptor = {
     sizeof keys / sizeof keys[0],
     NULL,
     &vtable,
+#if IOTGW_ABI_MINOR >= 2
+    sizeof(iotgw_config_key),
+#endif
     {0}};
 
 IOTGW_EXPORT const iotgw_plugin_descriptor* iotgw_plugin_entry(void) {

@@ -7,8 +7,9 @@
 
 namespace iotgw::test {
 
-GatewayUnderTest::GatewayUnderTest(const std::string& topology_yaml) {
-  stock_plugins(dir_ / "plugins");
+GatewayUnderTest::GatewayUnderTest(const std::string& topology_yaml,
+                                   const std::filesystem::path& overlay) {
+  stock_plugins(dir_ / "plugins", overlay);
   write_file(dir_ / "gateway.yaml", topology_yaml);
   process_ = std::make_unique<Process>(
       kIotgw, std::vector<std::string>{"--config", (dir_ / "gateway.yaml").string()},

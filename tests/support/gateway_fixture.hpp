@@ -12,8 +12,10 @@ namespace iotgw::test {
 
 class GatewayUnderTest {
  public:
-  // Writes the topology to <dir>/gateway.yaml (plugins_dir: plugins, stocked) and starts iotgw.
-  explicit GatewayUnderTest(const std::string& topology_yaml);
+  // Writes the topology to <dir>/gateway.yaml (plugins_dir: plugins, stocked, then `overlay`'s
+  // plugins in place of the shipped ones) and starts iotgw.
+  explicit GatewayUnderTest(const std::string& topology_yaml,
+                            const std::filesystem::path& overlay = {});
   ~GatewayUnderTest();
 
   // The port listener `name` bound, as logged for the nth time (reloads log new listeners again).

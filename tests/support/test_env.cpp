@@ -38,7 +38,7 @@ std::string read_file(const fs::path& file) {
   return ss.str();
 }
 
-void stock_plugins(const fs::path& dir) {
+void stock_plugins(const fs::path& dir, const fs::path& overlay) {
   fs::create_directories(dir);
   for (const char* shipped : {"iotgw-line.so", "iotgw-mqtt.so", "iotgw-zstd.so", "iotgw-aes-gcm.so",
                               "iotgw-auth-sas.so", "iotgw-auth-file.so", "iotgw-map.so"}) {
@@ -46,6 +46,11 @@ void stock_plugins(const fs::path& dir) {
   }
   fs::copy_file(kTestPlugins / "good" / "iotgw-tag.so", dir / "iotgw-tag.so",
                 fs::copy_options::overwrite_existing);
+  if (overlay.empty()) return;
+  for (const auto& entry : fs::directory_iterator(overlay)) {
+    fs::copy_file(entry.path(), dir / entry.path().filename(),
+                  fs::copy_options::overwrite_existing);
+  }
 }
 
 }  // namespace iotgw::test

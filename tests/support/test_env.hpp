@@ -1,6 +1,8 @@
 // Paths the build hands the tests, and small helpers every test file uses.
 #pragma once
 
+#include "iotgw/abi.h"
+
 #include <filesystem>
 #include <string>
 
@@ -31,7 +33,13 @@ class TempDir {
 void write_file(const std::filesystem::path& file, const std::string& text);
 std::string read_file(const std::filesystem::path& file);
 
-// A plugins folder holding copies of the line adapter and the clang-built tag stage.
-void stock_plugins(const std::filesystem::path& dir);
+// A plugins folder holding copies of the shipped plugins and the clang-built tag stage, then
+// whatever `overlay` holds (older builds of the same plugins, say) in their place.
+void stock_plugins(const std::filesystem::path& dir, const std::filesystem::path& overlay = {});
+
+// The host's plugin ABI as it prints it: "MAJOR.MINOR".
+inline std::string abi() {
+  return std::to_string(IOTGW_ABI_MAJOR) + "." + std::to_string(IOTGW_ABI_MINOR);
+}
 
 }  // namespace iotgw::test

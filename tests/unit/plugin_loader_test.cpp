@@ -15,6 +15,7 @@ namespace iotgw {
 namespace {
 
 namespace fs = std::filesystem;
+using test::abi;
 using test::kTestPlugins;
 using test::TempDir;
 
@@ -65,14 +66,16 @@ TEST(PluginLoader, RefusesALibraryWithoutTheEntryPoint) {
 
 TEST(PluginLoader, RefusesAnotherAbiMajorSayingBoth) {
   EXPECT_EQ(only_error("wrong_major"),
-            "plugin " + (kTestPlugins / "bad/wrong_major/iotgw-bad.so").string() +
-                ": ABI 1.1 expected (same major, minor at most 1), plugin built for 2.0");
+            "plugin " + (kTestPlugins / "bad/wrong_major/iotgw-bad.so").string() + ": ABI " +
+                abi() + " expected (same major, minor at most " + std::to_string(IOTGW_ABI_MINOR) +
+                "), plugin built for 2.0");
 }
 
 TEST(PluginLoader, RefusesANewerAbiMinor) {
   EXPECT_EQ(only_error("newer_minor"),
-            "plugin " + (kTestPlugins / "bad/newer_minor/iotgw-bad.so").string() +
-                ": ABI 1.1 expected (same major, minor at most 1), plugin built for 1.2");
+            "plugin " + (kTestPlugins / "bad/newer_minor/iotgw-bad.so").string() + ": ABI " +
+                abi() + " expected (same major, minor at most " + std::to_string(IOTGW_ABI_MINOR) +
+                "), plugin built for 1." + std::to_string(IOTGW_ABI_MINOR + 1));
 }
 
 TEST(PluginLoader, ReportsTheDynamicLoadersReason) {

@@ -45,6 +45,7 @@ class Channel final : public iotgw::bridge::DeviceChannel {
     std::exit(1);
   }
   void upstream_ready(bool) override {}  // the window already bounds what each device sends
+  void hub_request(const iotgw::bridge::HubRequest&) override {}  // enables none
 };
 
 class Run {

@@ -8,8 +8,14 @@
  *  - Whoever allocates frees. Strings and byte views passed into a call are borrowed for that call
  *    only; copy what you keep.
  *  - No exception crosses the boundary (the C++ layer in plugin.hpp catches them).
+ *  - Arrays of structs say their element size (config_key_size, value_size), so their elements
+ *    can grow too: read element i at byte i * size, never as a C array of your own sizeof.
  *  - A minor version adds; a major version breaks. The host loads a plugin whose major equals its
- *    own and whose minor is not newer than its own.
+ *    own and whose minor is not newer than its own. Fields and callbacks marked "since 1.N" are
+ *    zero or NULL in a plugin built for an older minor, and the host never calls what it lacks.
+ *  - After a connection's close callback returns, no host function may be called with that
+ *    connection, and no pointer the host lent for it may be used (see `close` below for the one
+ *    exception).
  *
  * Threads: the host runs one event loop per core. Calls for one connection (adapter connection
  * callbacks, and every host function that takes an iotgw_conn) happen on that connection's loop
@@ -27,7 +33,7 @@ extern "C" {
 #endif
 
 #define IOTGW_ABI_MAJOR 1
-#define IOTGW_ABI_MINOR 1
+#define IOTGW_ABI_MINOR 2
 
 /* The one symbol a plugin exports: `const iotgw_plugin_descriptor* iotgw_plugin_entry(void)`. */
 #define IOTGW_ENTRY_SYMBOL "iotgw_plugin_entry"
@@ -90,6 +96,8 @@ typedef enum iotgw_config_type {
   IOTGW_CFG_STRING_LIST = 7 /* a YAML sequence of scalars; `items` */
 } iotgw_config_type;
 
+/* An element of iotgw_plugin_descriptor.config_keys, whose config_key_size gives its size. Later
+ * minors add fields at its end; a plugin's initialisers that omit them leave them zero. */
 typedef struct iotgw_config_key {
   const char* name;
   iotgw_config_type type;
@@ -113,7 +121,19 @@ typedef struct iotgw_config {
   const char* instance_name; /* the stage or listener name from the topology */
   const iotgw_config_value* values;
   size_t count;
+  /* Since 1.2: the size of one element of `values` (at least the plugin's sizeof). */
+  size_t value_size;
 } iotgw_config;
+
+/* The index-th value, whatever size the host's elements have (since 1.2). */
+static inline const iotgw_config_value* iotgw_config_value_at(const iotgw_config* config,
+                                                              size_t index) {
+  const size_t stride =
+      config->struct_size > offsetof(iotgw_config, value_size) && config->value_size > 0
+          ? config->value_size
+          : sizeof(iotgw_config_value);
+  return (const iotgw_config_value*)((const char*)config->values + index * stride);
+}
 
 /* ---------------------------------------------------------------------------------------------
  * Opaque handles, owned by the host.
@@ -189,6 +209,65 @@ typedef struct iotgw_conn_info {
 } iotgw_conn_info;
 
 /* ---------------------------------------------------------------------------------------------
+ * Operations (since 1.2): request/response exchanges with the hub beside messages, each correlated
+ * by a token. An adapter asks with request_upstream and hears the answer in on_operation_result;
+ * the hub tells (a desired-property change) or asks (a method call) through on_hub_request, and the
+ * adapter answers a call with respond. Bodies are JSON, as IoT Hub's twin and method surfaces take
+ * and give them.
+ *
+ * Pipeline stages do not see operations. Twin documents and method payloads must stay JSON the hub
+ * reads, and transforms written for messages (compress, encrypt, map topics) would break them; a
+ * stage that encrypts telemetry end to end leaves twin and methods in the clear to the hub, as
+ * IoT Hub itself must read them. The listener's authenticators still decide who the device is:
+ * operations need an authenticated connection, as send_upstream does.
+ */
+typedef enum iotgw_op_kind {
+  IOTGW_OP_TWIN_GET = 1,            /* the twin: body {"desired":{...},"reported":{...}} */
+  IOTGW_OP_TWIN_PATCH_REPORTED = 2, /* body: a JSON object merged into the reported properties;
+                                       the result carries the twin's new reported version */
+  IOTGW_OP_TWIN_WATCH_DESIRED = 3,  /* desired-property changes arrive through on_hub_request */
+  IOTGW_OP_TWIN_UNWATCH_DESIRED = 4,
+  IOTGW_OP_METHODS_ENABLE = 5, /* method calls arrive through on_hub_request */
+  IOTGW_OP_METHODS_DISABLE = 6
+} iotgw_op_kind;
+
+typedef struct iotgw_op_request {
+  uint32_t struct_size;
+  iotgw_op_kind kind;
+  iotgw_bytes body;    /* empty for kinds that take none */
+  uint64_t timeout_ms; /* 0: the host's default (30 s) */
+  void* reserved[4];
+} iotgw_op_request;
+
+/* The answer to an operation. `status` is HTTP-like, as IoT Hub's (200, 204, 400, 404, 413, 429).
+ * When the hub gave none, the host chose it and `reason` says why: 503 when the hub cannot be
+ * reached or this bridge has no such operation (a plain AMQP broker has no twin), 504 when it did
+ * not answer within the timeout. */
+typedef struct iotgw_op_result {
+  uint32_t struct_size;
+  int32_t status;
+  int64_t version;  /* the version the hub gave (a reported patch: the new one), or -1 */
+  iotgw_bytes body; /* JSON, or empty */
+  iotgw_str reason; /* empty when the status is the hub's own */
+  void* reserved[4];
+} iotgw_op_result;
+
+typedef enum iotgw_hub_request_kind {
+  IOTGW_HUB_DESIRED_PATCH = 1, /* body: the patch, with "$version"; needs no answer */
+  IOTGW_HUB_METHOD_CALL = 2    /* name: the method; body: its JSON payload; answer with respond */
+} iotgw_hub_request_kind;
+
+typedef struct iotgw_hub_request {
+  uint32_t struct_size;
+  iotgw_hub_request_kind kind;
+  uint64_t id;      /* what respond names; unique within the connection */
+  iotgw_str name;   /* the method's name; empty for a desired patch */
+  iotgw_bytes body; /* borrowed for the call */
+  int64_t version;  /* a desired patch's version, or -1 */
+  void* reserved[4];
+} iotgw_hub_request;
+
+/* ---------------------------------------------------------------------------------------------
  * The host function table, handed to every create(). It only grows at its end.
  */
 typedef struct iotgw_host_api {
@@ -255,7 +334,16 @@ typedef struct iotgw_host_api {
    * the host hands it the rest once reading resumes. */
   int (*reading_paused)(const iotgw_conn* conn);
 
-  void* reserved[31];
+  /* Since ABI 1.2 (NULL before). An operation upstream (see "Operations"). The result comes
+   * through on_operation_result with the same token, exactly once, never from inside this call.
+   * IOTGW_ERR_STATE before authentication or for an adapter without on_operation_result. */
+  iotgw_status (*request_upstream)(iotgw_conn* conn, const iotgw_op_request* request,
+                                   uint64_t* token);
+  /* Answers a hub request (a method call) with the device's status and JSON body, once per id.
+   * IOTGW_ERR_STATE for an id that is unknown, answered, or one the hub has stopped waiting for. */
+  iotgw_status (*respond)(iotgw_conn* conn, uint64_t id, int32_t status, iotgw_bytes body);
+
+  void* reserved[29];
 } iotgw_host_api;
 
 /* ---------------------------------------------------------------------------------------------
@@ -288,7 +376,13 @@ typedef struct iotgw_adapter_vtable {
   /* The connection is gone. No host call for this connection is allowed from here on. */
   void (*close)(void* state);
 
-  void* reserved[16];
+  /* Since ABI 1.2; an adapter without them makes no operations. The answer to request_upstream;
+   * result and what it points to are borrowed for the call. */
+  void (*on_operation_result)(void* state, uint64_t token, const iotgw_op_result* result);
+  /* The hub's side of an operation the adapter enabled; request is borrowed for the call. */
+  void (*on_hub_request)(void* state, const iotgw_hub_request* request);
+
+  void* reserved[14];
 } iotgw_adapter_vtable;
 
 /* ---------------------------------------------------------------------------------------------
@@ -333,7 +427,9 @@ typedef struct iotgw_plugin_descriptor {
   size_t config_key_count;
   const iotgw_adapter_vtable* adapter; /* set when kind is IOTGW_KIND_ADAPTER */
   const iotgw_stage_vtable* stage;     /* set when kind is IOTGW_KIND_STAGE */
-  void* reserved[8];
+  /* Since 1.2: sizeof(iotgw_config_key) as the plugin was built; 0 before (the 1.1 layout). */
+  size_t config_key_size;
+  void* reserved[7];
 } iotgw_plugin_descriptor;
 
 typedef const iotgw_plugin_descriptor* (*iotgw_plugin_entry_fn)(void);

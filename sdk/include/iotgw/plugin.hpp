@@ -20,6 +20,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
@@ -59,7 +60,8 @@ class Config {
 
   const iotgw_config_value& value(std::string_view key) const {
     for (std::size_t i = 0; i < config_->count; ++i) {
-      if (key == config_->values[i].key) return config_->values[i];
+      const iotgw_config_value* v = iotgw_config_value_at(config_, i);
+      if (key == v->key) return *v;
     }
     throw Error("config key '" + std::string(key) + "' was not declared");
   }
@@ -189,6 +191,23 @@ class OwnedMessage : public Message {
   bool owned_ = true;
 };
 
+// The answer to an operation (ABI 1.2), borrowed for the callback.
+struct OperationResult {
+  int status = 0;
+  std::int64_t version = -1;  // -1: the hub gave none
+  std::string_view body;
+  std::string_view reason;  // set when the host, not the hub, chose the status
+};
+
+// What the hub tells or asks the device (ABI 1.2), borrowed for the callback.
+struct HubRequest {
+  iotgw_hub_request_kind kind{};
+  std::uint64_t id = 0;  // answer a method call with Connection::respond(id, ...)
+  std::string_view name;
+  std::string_view body;
+  std::int64_t version = -1;
+};
+
 // The device-side connection an adapter serves: the host does the I/O.
 class Connection {
  public:
@@ -230,6 +249,31 @@ class Connection {
     api_->settle_downstream(conn_, delivery, outcome, reason);
   }
 
+  // An operation upstream (ABI 1.2): the token on_operation_result will carry, or the error
+  // (IOTGW_ERR_UNAVAILABLE from a host older than 1.2).
+  iotgw_status request(iotgw_op_kind kind, std::string_view body, std::uint64_t& token,
+                       std::chrono::milliseconds timeout = std::chrono::milliseconds::zero()) {
+    if (api_->struct_size <= offsetof(iotgw_host_api, request_upstream) ||
+        api_->request_upstream == nullptr) {
+      return IOTGW_ERR_UNAVAILABLE;
+    }
+    iotgw_op_request r{};
+    r.struct_size = sizeof r;
+    r.kind = kind;
+    r.body = iotgw_bytes{reinterpret_cast<const std::uint8_t*>(body.data()), body.size()};
+    r.timeout_ms = static_cast<std::uint64_t>(timeout.count());
+    return api_->request_upstream(conn_, &r, &token);
+  }
+  // The device's answer to a method call (ABI 1.2).
+  iotgw_status respond(std::uint64_t id, int status, std::string_view body) {
+    if (api_->struct_size <= offsetof(iotgw_host_api, respond) || api_->respond == nullptr) {
+      return IOTGW_ERR_UNAVAILABLE;
+    }
+    return api_->respond(
+        conn_, id, status,
+        iotgw_bytes{reinterpret_cast<const std::uint8_t*>(body.data()), body.size()});
+  }
+
   const iotgw_host_api* api() const { return api_; }
 
  private:
@@ -255,6 +299,13 @@ class AdapterConnection {
                                   const char* /*reason*/) {}
   virtual void on_downstream(const Message& /*msg*/, std::uint64_t delivery) {
     conn_.settle(delivery, IOTGW_REJECTED, "this adapter takes no downstream messages");
+  }
+  virtual void on_operation_result(std::uint64_t /*token*/, const OperationResult& /*result*/) {}
+  // A method call the adapter does not handle is answered 501, so the caller is not left waiting.
+  virtual void on_hub_request(const HubRequest& request) {
+    if (request.kind == IOTGW_HUB_METHOD_CALL) {
+      conn_.respond(request.id, 501, R"({"message":"this adapter answers no method calls"})");
+    }
   }
   virtual void on_drain() {}
   // The connection is gone: no Connection call is allowed from here on, but one: a QoS 0
@@ -447,6 +498,24 @@ struct AdapterThunks {
   static void on_drain(void* state) {
     on_conn(state, [](AdapterConnection& c) { c.on_drain(); });
   }
+  static void on_operation_result(void* state, std::uint64_t token, const iotgw_op_result* r) {
+    on_conn(state, [&](AdapterConnection& c) {
+      c.on_operation_result(
+          token, OperationResult{r->status,
+                                 r->version,
+                                 {reinterpret_cast<const char*>(r->body.data), r->body.size},
+                                 to_view(r->reason)});
+    });
+  }
+  static void on_hub_request(void* state, const iotgw_hub_request* r) {
+    on_conn(state, [&](AdapterConnection& c) {
+      c.on_hub_request(HubRequest{r->kind,
+                                  r->id,
+                                  to_view(r->name),
+                                  {reinterpret_cast<const char*>(r->body.data), r->body.size},
+                                  r->version});
+    });
+  }
   static void close(void* state) {
     std::unique_ptr<ConnState> s(static_cast<ConnState*>(state));
     try {
@@ -525,6 +594,7 @@ constexpr iotgw_plugin_descriptor make_descriptor(iotgw_plugin_kind kind,
   d.kind = kind;
   d.config_keys = key_data<T>();
   d.config_key_count = key_count<T>();
+  d.config_key_size = sizeof(iotgw_config_key);
   d.adapter = adapter;
   d.stage = stage;
   return d;
@@ -545,6 +615,8 @@ const iotgw_plugin_descriptor* adapter_descriptor() {
                                               T::on_downstream,
                                               T::on_drain,
                                               T::close,
+                                              T::on_operation_result,
+                                              T::on_hub_request,
                                               {}};
   static const iotgw_plugin_descriptor descriptor =
       make_descriptor<A>(IOTGW_KIND_ADAPTER, &vtable, nullptr);
