@@ -4,13 +4,23 @@
 //   <any text>                     ->  ACK <n>  |  NACK <n> <reason>   (n counts lines from 1)
 //   (a message for the device)     <-  MSG <body> [k=v,...]   (its application properties)
 //
+// Operations (ABI 1.2; a build against older headers has none of these):
+//   TWIN GET | TWIN REPORT <json> | TWIN WATCH | TWIN UNWATCH
+//                                  ->  TWIN <status> [v=<version>] [<body>]
+//   METHODS ON | METHODS OFF       ->  METHODS <status>
+//   (a desired-property patch)     <-  DESIRED v=<version> <json>
+//   (a method call)                <-  CALL <id> <method> <json>
+//   ANSWER <id> <status> <json>    ->  (nothing; ANSWER-FAILED <id> if the call is gone)
+//
 // Small on purpose: it shows the whole adapter contract (authentication, upstream with the
 // hub's outcome, downstream with settlement, pause at an in-flight limit, timers, drain) in a
 // protocol simple enough to read in one sitting.
 #include <iotgw/plugin.hpp>
 
 #include <algorithm>
+#include <map>
 #include <string>
+#include <utility>
 
 namespace {
 
@@ -72,7 +82,9 @@ class LineConnection final : public iotgw::AdapterConnection {
 
   void on_upstream_result(std::uint64_t token, iotgw_outcome outcome, const char* reason) override {
     --in_flight_;
-    const std::uint64_t line_no = token - token_base_;
+    const auto numbered = line_of_.find(token);
+    const std::uint64_t line_no = numbered != line_of_.end() ? numbered->second : 0;
+    if (numbered != line_of_.end()) line_of_.erase(numbered);
     if (outcome == IOTGW_ACCEPTED) {
       connection().write("ACK " + std::to_string(line_no) + "\n");
     } else {
@@ -100,6 +112,28 @@ class LineConnection final : public iotgw::AdapterConnection {
     connection().settle(delivery, IOTGW_ACCEPTED);
   }
 
+#if IOTGW_ABI_MINOR >= 2
+  void on_operation_result(std::uint64_t token, const iotgw::OperationResult& r) override {
+    auto it = operations_.find(token);
+    if (it == operations_.end()) return;
+    std::string out = it->second + " " + std::to_string(r.status);
+    operations_.erase(it);
+    if (r.version >= 0) out += " v=" + std::to_string(r.version);
+    if (!r.body.empty()) out += " " + one_line(r.body);
+    if (!r.reason.empty()) out += " (" + std::string(r.reason) + ")";
+    connection().write(out + "\n");
+  }
+
+  void on_hub_request(const iotgw::HubRequest& r) override {
+    if (r.kind == IOTGW_HUB_DESIRED_PATCH) {
+      connection().write("DESIRED v=" + std::to_string(r.version) + " " + one_line(r.body) + "\n");
+    } else if (r.kind == IOTGW_HUB_METHOD_CALL) {
+      connection().write("CALL " + std::to_string(r.id) + " " + std::string(r.name) + " " +
+                         one_line(r.body) + "\n");
+    }
+  }
+#endif
+
   void on_timer(std::uint32_t id) override {
     if (id == kIdleTimer) connection().close("idle timeout");
   }
@@ -115,6 +149,9 @@ class LineConnection final : public iotgw::AdapterConnection {
       hello(line);
       return;
     }
+#if IOTGW_ABI_MINOR >= 2
+    if (operation(line)) return;
+#endif
     auto msg = connection().new_message();
     msg.set_body(line);
     std::uint64_t token = 0;
@@ -122,13 +159,73 @@ class LineConnection final : public iotgw::AdapterConnection {
     if (connection().send_upstream(std::move(msg), IOTGW_QOS_AT_LEAST_ONCE, token) != IOTGW_OK) {
       throw iotgw::Error("upstream refused the message");
     }
-    // Tokens rise by at least one per call; remember the offset so ACK numbers count lines.
-    if (lines_ == 1) token_base_ = token - 1;
+    // Operations take tokens too: ACK numbers count message lines, so each token keeps its own.
+    line_of_[token] = lines_;
     if (++in_flight_ >= options_.max_inflight) {
       paused_ = true;
       connection().pause_reading();
     }
   }
+
+#if IOTGW_ABI_MINOR >= 2
+  // The lines that are operations, not messages; false for any other line.
+  bool operation(std::string_view line) {
+    static constexpr std::pair<std::string_view, iotgw_op_kind> kCommands[] = {
+        {"TWIN GET", IOTGW_OP_TWIN_GET},
+        {"TWIN REPORT ", IOTGW_OP_TWIN_PATCH_REPORTED},
+        {"TWIN WATCH", IOTGW_OP_TWIN_WATCH_DESIRED},
+        {"TWIN UNWATCH", IOTGW_OP_TWIN_UNWATCH_DESIRED},
+        {"METHODS ON", IOTGW_OP_METHODS_ENABLE},
+        {"METHODS OFF", IOTGW_OP_METHODS_DISABLE},
+    };
+    if (line.starts_with("ANSWER ")) {
+      answer(line.substr(7));
+      return true;
+    }
+    for (const auto& [command, kind] : kCommands) {
+      const bool takes_body = command.back() == ' ';
+      if (takes_body ? !line.starts_with(command) : line != command) continue;
+      std::uint64_t token = 0;
+      const auto st =
+          connection().request(kind, takes_body ? line.substr(command.size()) : "", token);
+      const std::string family(command.substr(0, command.find(' ')));
+      if (st != IOTGW_OK) {
+        connection().write(family + " 503 (the host refused the operation)\n");
+      } else {
+        operations_[token] = family;
+      }
+      return true;
+    }
+    return false;
+  }
+
+  // ANSWER <id> <status> <json>
+  void answer(std::string_view rest) {
+    const auto s1 = rest.find(' ');
+    const auto s2 = s1 == std::string_view::npos ? s1 : rest.find(' ', s1 + 1);
+    const std::string id(rest.substr(0, s1));
+    std::uint64_t call = 0;
+    int status = 0;
+    try {
+      call = std::stoull(id);
+      status = std::stoi(std::string(rest.substr(s1 + 1, s2 - s1 - 1)));
+    } catch (const std::exception&) {
+      connection().write("ANSWER-FAILED " + id + " (expected ANSWER <id> <status> <json>)\n");
+      return;
+    }
+    const auto body = s2 == std::string_view::npos ? std::string_view() : rest.substr(s2 + 1);
+    if (connection().respond(call, status, body) != IOTGW_OK) {
+      connection().write("ANSWER-FAILED " + id + "\n");
+    }
+  }
+
+  // A JSON body on one line: the protocol is line-based.
+  static std::string one_line(std::string_view text) {
+    std::string out(text);
+    std::replace(out.begin(), out.end(), '\n', ' ');
+    return out;
+  }
+#endif
 
   void hello(std::string_view line) {
     if (authenticating_) throw iotgw::Error("a line arrived before WELCOME");
@@ -162,7 +259,10 @@ class LineConnection final : public iotgw::AdapterConnection {
   bool draining_ = false;
   std::size_t in_flight_ = 0;
   std::uint64_t lines_ = 0;
-  std::uint64_t token_base_ = 0;
+  std::map<std::uint64_t, std::uint64_t> line_of_;  // in flight: token -> message line number
+#if IOTGW_ABI_MINOR >= 2
+  std::map<std::uint64_t, std::string> operations_;  // token -> the command family to answer
+#endif
 };
 
 class LineAdapter final : public iotgw::AdapterBase {

@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "gateway_fixture.hpp"
@@ -119,6 +120,41 @@ TEST(Bridge, HubKilledMidStreamLosesNothingThatWasAcknowledged) {
     EXPECT_NE(seen.find("\"body\":\"" + body + "\"}"), std::string::npos)
         << body << " was ACKed but is not at the hub";
   }
+  EXPECT_TRUE(gw.process().wait_for("hub connection lost"));
+}
+
+// The line adapter's operations (ABI 1.2) through the bridge's twin and method links to the
+// real hub; a twin outlives a hub crash (--data-dir) and the links come back after it.
+TEST(Bridge, TwinIsReadAndReportedAtTheHubAndOutlivesItsRestart) {
+  HubUnderTest hub;
+  GatewayUnderTest gw(topology(hub));
+  LineClient a(gw.port("lines"));
+  EXPECT_EQ(a.hello("dev1"), "WELCOME dev1");
+  a.send_line("TWIN GET");
+  EXPECT_EQ(a.read_line(std::chrono::seconds(10)),
+            R"(TWIN 200 v=1 {"desired":{"$version":1},"reported":{"$version":1}})");
+  a.send_line(R"(TWIN REPORT {"temp":21})");
+  EXPECT_EQ(a.read_line(std::chrono::seconds(10)), "TWIN 204 v=2");
+  a.send_line("TWIN WATCH");
+  EXPECT_EQ(a.read_line(std::chrono::seconds(10)), "TWIN 200");
+  a.send_line("METHODS ON");
+  EXPECT_EQ(a.read_line(std::chrono::seconds(10)), "METHODS 200");
+  a.send_line("hello");  // messages and operations interleave; ACKs count message lines
+  EXPECT_EQ(a.read_line(std::chrono::seconds(10)), "ACK 1");
+
+  hub.kill_and_restart();
+  // While the hub is away the bridge answers 503 itself; once it is back the twin is as it was.
+  std::optional<std::string> answer;
+  for (int i = 0; i < 60; ++i) {
+    a.send_line("TWIN GET");
+    answer = a.read_line(std::chrono::seconds(10));
+    ASSERT_TRUE(answer);
+    if (answer->rfind("TWIN 200", 0) == 0) break;
+    EXPECT_EQ(answer->rfind("TWIN 503", 0), 0U) << *answer;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  EXPECT_EQ(answer,
+            R"(TWIN 200 v=1 {"desired":{"$version":1},"reported":{"$version":2,"temp":21}})");
   EXPECT_TRUE(gw.process().wait_for("hub connection lost"));
 }
 

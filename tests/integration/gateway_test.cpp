@@ -55,6 +55,16 @@ TEST(Gateway, PluginsBuiltForAbi11LoadAndRunBothWays) {
       << listed.output;
 }
 
+TEST(Gateway, TheLoopbackBridgeAnswersOperationsUnavailable) {
+  GatewayUnderTest gw(topology("{}"));
+  LineClient c(gw.port("lines"));
+  EXPECT_EQ(c.hello("dev-1"), "WELCOME dev-1");
+  c.send_line("TWIN GET");
+  EXPECT_EQ(c.read_line(), "TWIN 503 (the loopback bridge has no twin or methods)");
+  c.send_line("ANSWER 7 200 {}");
+  EXPECT_EQ(c.read_line(), "ANSWER-FAILED 7");
+}
+
 TEST(Gateway, DownstreamRunsTheStageInReverse) {
   GatewayUnderTest gw(topology("{mode: lower, direction: down}"));
   LineClient c(gw.port("lines"));

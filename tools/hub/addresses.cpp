@@ -45,6 +45,14 @@ Node parse_node(const std::string& address) {
     if (n.device_id.empty()) n.kind = Node::unknown;
     return n;
   }
+  if ((s.size() == 3 && s[0] == "devices" && s[2] == "twin") ||
+      (s.size() == 4 && s[0] == "devices" && s[2] == "methods" && s[3] == "devicebound")) {
+    n.device_id = sas::url_decode(s[1]).value_or("");
+    n.kind = n.device_id.empty() ? Node::unknown
+             : s[2] == "twin"    ? Node::device_twin
+                                 : Node::device_methods;
+    return n;
+  }
   if (s.size() >= 2 && s[0] == "messages") {
     if (s[1] == "events" && s.size() == 2) {
       n.kind = Node::service_events;

@@ -11,11 +11,17 @@ struct Node {
     cbs,               // $cbs
     device_telemetry,  // /devices/{id}/messages/events
     device_c2d,        // /devices/{id}/messages/devicebound (C# spells it deviceBound)
+    device_twin,       // /devices/{id}/twin
+    device_methods,    // /devices/{id}/methods/devicebound
     service_events,    // /messages/events[/ConsumerGroups/{group}/Partitions/{n}]
     service_c2d,       // /messages/devicebound
     service_feedback,  // /messages/serviceBound/feedback
   } kind = unknown;
-  std::string device_id;           // device nodes
+  std::string device_id;  // device nodes
+  bool device_node() const {
+    return kind == device_telemetry || kind == device_c2d || kind == device_twin ||
+           kind == device_methods;
+  }
   std::string group = "$Default";  // service_events
   std::string partition = "0";
 };

@@ -95,6 +95,8 @@ DurableLog::DurableLog(const std::filesystem::path& dir, bool fsync, const Repla
         replay.c2d_ended(device, seq, how);
       } else if (type == 'S' && r.i64(seq) && r.i64(expires)) {
         replay.sequences(seq, expires);
+      } else if (type == 'W' && r.str(device) && r.str(how)) {
+        if (replay.twin) replay.twin(device, how);
       } else {
         break;
       }
@@ -213,6 +215,14 @@ void DurableLog::c2d_ended(const std::string& device, std::int64_t seq, const st
   put_i64(p, seq);
   put_str(p, how);
   append('E', p);
+}
+
+void DurableLog::twin(const std::string& device, const std::string& document) {
+  if (fd_ == -1) return;
+  std::string p;
+  put_str(p, device);
+  put_str(p, document);
+  append('W', p);
 }
 
 }  // namespace iotgw::hub

@@ -25,6 +25,8 @@ class DurableLog {
         c2d_ended;
     // The next sequence numbers when the log was compacted: never hand one out twice.
     std::function<void(std::int64_t telemetry_next, std::int64_t c2d_next)> sequences;
+    // A device's whole twin as it was written; the last one for a device is its twin.
+    std::function<void(const std::string& device, const std::string& document)> twin;
   };
 
   DurableLog() = default;  // memory only: every append does nothing
@@ -45,6 +47,8 @@ class DurableLog {
   void c2d_abandoned(const std::string& device, std::int64_t seq);
   void c2d_ended(const std::string& device, std::int64_t seq, const std::string& how);
   void sequences(std::int64_t telemetry_next, std::int64_t c2d_next);
+  // A twin after a change, whole (an empty document: the twin is gone with its device).
+  void twin(const std::string& device, const std::string& document);
 
  private:
   void append(char type, const std::string& payload);

@@ -10,6 +10,7 @@
 
 #include <proton/connection_options.hpp>
 #include <proton/delivery.hpp>
+#include <proton/delivery_mode.hpp>
 #include <proton/error_condition.hpp>
 #include <proton/listener.hpp>
 #include <proton/message_id.hpp>
@@ -116,9 +117,15 @@ void HubServer::open_data_dir(const std::filesystem::path& dir, bool fsync) {
       [&](std::int64_t telemetry_next, std::int64_t c2d_next) {
         telemetry_.skip_to(telemetry_next);
         c2d_.skip_to(c2d_next);
+      },
+      [&](const std::string& device, const std::string& document) {
+        twins_.restore(device, document);
       }};
   durable_ = std::make_unique<DurableLog>(dir, fsync, replay);
   durable_->compact([this](DurableLog& out) {
+    twins_.for_each([&](const std::string& device, const std::string& document) {
+      out.twin(device, document);
+    });
     telemetry_.for_each([&](std::int64_t seq, const proton::message& m) { out.telemetry(seq, m); });
     c2d_.for_each([&](const C2dMessage& m) {
       out.c2d(m.device_id, m.sequence, m.expires_unix_ms, m.enqueued_ms, m.msg);
@@ -265,6 +272,7 @@ void HubServer::on_transport_close(proton::transport& t) {
   // Messages delivered on this connection and not settled stay locked until the lock runs out,
   // as on IoT Hub; the trackers themselves are gone.
   std::erase_if(outstanding_, [&](const auto& kv) { return kv.first.connection() == c; });
+  operations_.connection_closed(c);
   connections_.erase(c);
 }
 
@@ -274,7 +282,7 @@ void HubServer::refuse(proton::link& l, const std::string& why) {
 }
 
 bool HubServer::admit(const ConnState& state, const Node& node, proton::link& l) {
-  const bool device_node = node.kind == Node::device_telemetry || node.kind == Node::device_c2d;
+  const bool device_node = node.device_node();
   const auto now = unix_seconds();
   if (device_node && !state.holds_device(node.device_id, now)) {
     refuse(l, "no valid token for device '" + node.device_id +
@@ -297,6 +305,12 @@ void HubServer::on_receiver_open(proton::receiver& r) {
     case Node::cbs: break;
     case Node::device_telemetry: take_over(node.device_id, r.connection()); break;
     case Node::service_c2d: break;
+    case Node::device_twin:
+    case Node::device_methods:
+      // Requests and answers come pre-settled, as Azure's SDKs attach these links.
+      inbound_[r] = {node};
+      r.open(proton::receiver_options().credit_window(kCredit));
+      return;
     default:
       r.close(proton::error_condition("amqp:not-found",
                                       "no node '" + r.target().address() + "' to send to"));
@@ -338,6 +352,14 @@ void HubServer::on_sender_open(proton::sender& s) {
       feedback_links_.insert(s);
       pump_feedback();
       return;
+    case Node::device_twin:
+      s.open(proton::sender_options().delivery_mode(proton::delivery_mode::AT_MOST_ONCE));
+      operations_.twin_attached(node.device_id, s);
+      return;
+    case Node::device_methods:
+      s.open(proton::sender_options().delivery_mode(proton::delivery_mode::AT_MOST_ONCE));
+      operations_.methods_attached(node.device_id, s);
+      return;
     default:
       s.close(proton::error_condition("amqp:not-found",
                                       "no node '" + s.source().address() + "' to receive from"));
@@ -349,6 +371,7 @@ void HubServer::on_receiver_close(proton::receiver& r) {
 }
 
 void HubServer::on_sender_close(proton::sender& s) {
+  operations_.link_closed(s);
   consumers_.erase(s);
   feedback_links_.erase(s);
   unbind_c2d(s);
@@ -381,6 +404,13 @@ void HubServer::dispatch(proton::delivery& d, proton::message& m) {
     telemetry(node, d, m);
   } else if (node.kind == Node::service_c2d) {
     service_c2d(d, m);
+  } else if (node.kind == Node::device_twin || node.kind == Node::device_methods) {
+    if (!d.settled()) d.accept();  // the answer is a message; the transfer itself just arrived
+    if (node.kind == Node::device_twin) {
+      operations_.twin_request(node.device_id, m);
+    } else {
+      operations_.method_answer(node.device_id, m);
+    }
   }
 }
 
@@ -633,17 +663,11 @@ void HubServer::on_c2d_end(const C2dMessage& m, C2dEnd how, const std::string& w
   const bool success = how == C2dEnd::success;
   ++(success ? c2d_completed_ : c2d_not_completed_);
   if (!(ack == "full" || (ack == "positive" && success) || (ack == "negative" && !success))) return;
-  const std::time_t secs = static_cast<std::time_t>(m.enqueued_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char when[32];
-  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-  const std::string millis = std::to_string(1000 + m.enqueued_ms % 1000).substr(1);
-  std::string record =
-      "{\"originalMessageId\":" + json_string(proton::to_string(m.msg.id())) +
-      ",\"enqueuedTimeUtc\":" + json_string(std::string(when) + "." + millis + "Z") +
-      ",\"statusCode\":" + json_string(to_string(how)) + ",\"description\":" + json_string(why) +
-      ",\"deviceId\":" + json_string(m.device_id) + "}";
+  std::string record = "{\"originalMessageId\":" + json_string(proton::to_string(m.msg.id())) +
+                       ",\"enqueuedTimeUtc\":" + json_string(iso8601_utc(m.enqueued_ms)) +
+                       ",\"statusCode\":" + json_string(to_string(how)) +
+                       ",\"description\":" + json_string(why) +
+                       ",\"deviceId\":" + json_string(m.device_id) + "}";
   feedback_.push_back(std::move(record));
   if (feedback_.size() > limits_.max_feedback_records) feedback_.pop_front();
   pump_feedback();
@@ -729,6 +753,7 @@ void HubServer::sweep() {
   expire_grants(reg != swept_registry_ ? reg.get() : nullptr);
   swept_registry_ = reg;
   for (const auto& device : c2d_.sweep()) pump_c2d(device);
+  operations_.sweep(unix_millis());
   container_->schedule(proton::duration(250), [this] { sweep(); });
 }
 

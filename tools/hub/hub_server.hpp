@@ -23,11 +23,13 @@
 
 #include "addresses.hpp"
 #include "c2d_queue.hpp"
+#include "device_operations.hpp"
 #include "durable_log.hpp"
 #include "iotgw/common/log.hpp"
 #include "iotgw/common/registry.hpp"
 #include "telemetry_log.hpp"
 #include "token_check.hpp"
+#include "twin_store.hpp"
 
 namespace iotgw::hub {
 
@@ -38,6 +40,7 @@ struct HubLimits {
   std::size_t max_c2d_bytes = 64 * 1024;
   std::size_t max_feedback_records = 10'000;
   C2dLimits c2d;
+  TwinLimits twin;
 };
 
 // Where the hub listens: plain AMQP (5672) and, with a certificate, AMQP over TLS (5671).
@@ -167,6 +170,10 @@ class HubServer final : public proton::messaging_handler {
       c2d_not_completed_{0};
   C2dQueues c2d_;
   std::unique_ptr<DurableLog> durable_ = std::make_unique<DurableLog>();
+  TwinStore twins_{limits_.twin, [this](const std::string& device, const std::string& document) {
+                     durable_->twin(device, document);
+                   }};
+  DeviceOperations operations_{twins_, log_};
   std::map<std::string, proton::sender> device_c2d_;  // device id -> its receiving link
   std::map<proton::sender, std::string> c2d_device_;  // and back, for that link's events
   void bind_c2d(const std::string& device, const proton::sender& s);

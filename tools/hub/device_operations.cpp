@@ -1,0 +1,158 @@
+#include "device_operations.hpp"
+
+#include <proton/annotation_key.hpp>
+#include <proton/binary.hpp>
+#include <proton/message_id.hpp>
+#include <proton/symbol.hpp>
+
+#include "iotgw/common/amqp_text.hpp"
+#include "iotgw/common/clock.hpp"
+
+namespace iotgw::hub {
+
+namespace {
+
+std::string annotation_text(const proton::message& m, const char* key) {
+  const proton::annotation_key k{proton::symbol(key)};
+  return m.message_annotations().exists(k) ? amqp_text(m.message_annotations().get(k)) : "";
+}
+
+void set_body(proton::message& m, const std::string& body) {
+  m.body(proton::binary(body.begin(), body.end()));
+}
+
+bool usable(const proton::sender& s) {
+  return s && s.active();
+}
+
+}  // namespace
+
+DeviceOperations::DeviceOperations(TwinStore& twins, Logger& log) : twins_(twins), log_(log) {}
+
+void DeviceOperations::twin_attached(const std::string& device, const proton::sender& s) {
+  twin_[device] = {s, false};  // a new pair watches nothing until it asks
+}
+
+void DeviceOperations::methods_attached(const std::string& device, const proton::sender& s) {
+  methods_[device] = s;
+}
+
+void DeviceOperations::link_closed(const proton::link& l) {
+  std::erase_if(twin_, [&](const auto& kv) { return kv.second.out == l; });
+  std::erase_if(methods_, [&](const auto& kv) { return kv.second == l; });
+}
+
+void DeviceOperations::connection_closed(const proton::connection& c) {
+  std::erase_if(twin_, [&](const auto& kv) { return kv.second.out.connection() == c; });
+  std::erase_if(methods_, [&](const auto& kv) { return kv.second.connection() == c; });
+}
+
+void DeviceOperations::answer_twin(const std::string& device, const proton::message& request,
+                                   int status, std::int64_t version, const std::string& body) {
+  auto it = twin_.find(device);
+  if (it == twin_.end() || !usable(it->second.out)) return;  // nowhere to answer
+  proton::message answer;
+  answer.correlation_id(request.correlation_id());
+  answer.message_annotations().put(proton::annotation_key(proton::symbol("status")),
+                                   static_cast<std::int32_t>(status));
+  if (version >= 0) {
+    answer.message_annotations().put(proton::annotation_key(proton::symbol("version")), version);
+  }
+  set_body(answer, body);
+  it->second.out.send(answer);
+}
+
+void DeviceOperations::twin_request(const std::string& device, const proton::message& m) {
+  const std::string operation = annotation_text(m, "operation");
+  const std::string resource = annotation_text(m, "resource");
+  auto error = [](const std::string& why) {
+    return nlohmann::json{{"errorCode", 400}, {"message", why}}.dump();
+  };
+  if (m.correlation_id().empty()) {
+    log_.info("hub", device + ": a twin request without a correlation id, unanswerable");
+    return;
+  }
+  if (operation == "GET" && resource.empty()) {
+    const auto view = twins_.device_view(device);
+    answer_twin(device, m, 200, view["desired"].value("$version", std::int64_t{-1}), view.dump());
+  } else if (operation == "PATCH" && resource == "/properties/reported") {
+    const auto r = twins_.patch_reported(device, amqp_text(m.body()), unix_millis());
+    answer_twin(device, m, r.status, r.version,
+                r.ok() ? std::string()
+                       : nlohmann::json{{"errorCode", r.status}, {"message", r.error}}.dump());
+  } else if ((operation == "PUT" || operation == "DELETE") &&
+             resource == "/notifications/twin/properties/desired") {
+    twin_[device].watching = operation == "PUT";
+    answer_twin(device, m, 200, -1, {});
+  } else {
+    answer_twin(device, m, 400, -1,
+                error("operation '" + operation + "' on resource '" + resource +
+                      "' is not a twin request"));
+  }
+}
+
+void DeviceOperations::desired_changed(const std::string& device, const nlohmann::json& patch) {
+  auto it = twin_.find(device);
+  if (it == twin_.end() || !it->second.watching || !usable(it->second.out)) return;
+  proton::message notice;  // no correlation id: that is what marks a patch
+  notice.message_annotations().put(proton::annotation_key(proton::symbol("version")),
+                                   patch.value("$version", std::int64_t{-1}));
+  set_body(notice, patch.dump());
+  it->second.out.send(notice);
+}
+
+bool DeviceOperations::methods_online(const std::string& device) const {
+  auto it = methods_.find(device);
+  return it != methods_.end() && usable(it->second);
+}
+
+void DeviceOperations::invoke(const std::string& device, const std::string& method,
+                              const std::string& payload, std::chrono::milliseconds timeout,
+                              std::int64_t now_ms, Answered done) {
+  if (!methods_online(device)) {
+    done(404, nlohmann::json{{"errorCode", 404103},
+                             {"message", "the device is not online (no methods link)"}}
+                  .dump());
+    return;
+  }
+  const std::string id = "method-" + std::to_string(next_call_++);
+  proton::message call;
+  call.correlation_id(proton::message_id(id));
+  call.properties().put("IoThub-methodname", method);
+  set_body(call, payload);
+  calls_[id] = {device, std::move(done), now_ms + timeout.count()};
+  methods_.at(device).send(call);
+}
+
+void DeviceOperations::method_answer(const std::string& device, const proton::message& m) {
+  auto it = calls_.find(proton::to_string(m.correlation_id()));
+  if (it == calls_.end() || it->second.device != device) return;  // timed out, or not its call
+  auto call = std::move(it->second);
+  calls_.erase(it);
+  const auto status = m.properties().exists("IoThub-status")
+                          ? amqp_integer(m.properties().get("IoThub-status"))
+                          : std::nullopt;
+  if (!status) {
+    call.done(502, nlohmann::json{{"errorCode", 502},
+                                  {"message", "the device's answer has no IoThub-status"}}
+                       .dump());
+    return;
+  }
+  call.done(static_cast<int>(*status), amqp_text(m.body()));
+}
+
+void DeviceOperations::sweep(std::int64_t now_ms) {
+  for (auto it = calls_.begin(); it != calls_.end();) {
+    if (it->second.deadline_ms > now_ms) {
+      ++it;
+      continue;
+    }
+    auto call = std::move(it->second);
+    it = calls_.erase(it);
+    call.done(
+        504, nlohmann::json{{"errorCode", 504101}, {"message", "the device did not answer in time"}}
+                 .dump());
+  }
+}
+
+}  // namespace iotgw::hub

@@ -1,0 +1,69 @@
+// The device side of twin and direct methods over AMQP, as IoT Hub serves it: each device attaches
+// a link pair on /devices/{id}/twin (requests in; answers and desired-property patches out) and
+// one on /devices/{id}/methods/devicebound (calls out; answers in). Requests are answered from the
+// TwinStore; method calls come from the service side (invoke) and wait for the device's answer.
+// Runs on the hub's Proton thread, as HubServer does.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+
+#include <proton/connection.hpp>
+#include <proton/link.hpp>
+#include <proton/message.hpp>
+#include <proton/sender.hpp>
+
+#include "iotgw/common/log.hpp"
+#include "twin_store.hpp"
+
+namespace iotgw::hub {
+
+class DeviceOperations {
+ public:
+  DeviceOperations(TwinStore& twins, Logger& log);
+
+  // The device's receiving ends, attached: where answers, patches and calls go.
+  void twin_attached(const std::string& device, const proton::sender& s);
+  void methods_attached(const std::string& device, const proton::sender& s);
+  void link_closed(const proton::link& l);
+  void connection_closed(const proton::connection& c);
+
+  // A message on the device's sending ends.
+  void twin_request(const std::string& device, const proton::message& m);
+  void method_answer(const std::string& device, const proton::message& m);
+
+  // The service changed desired properties: devices watching them get the patch.
+  void desired_changed(const std::string& device, const nlohmann::json& patch);
+  // Calls a method. `done` gets the device's status and payload, 404 when the device has no
+  // methods link, 504 when it does not answer within `timeout` (see sweep).
+  using Answered = std::function<void(int status, const std::string& body)>;
+  void invoke(const std::string& device, const std::string& method, const std::string& payload,
+              std::chrono::milliseconds timeout, std::int64_t now_ms, Answered done);
+  bool methods_online(const std::string& device) const;
+  void sweep(std::int64_t now_ms);
+
+ private:
+  struct TwinLink {
+    proton::sender out;
+    bool watching = false;
+  };
+  struct Call {
+    std::string device;
+    Answered done;
+    std::int64_t deadline_ms = 0;
+  };
+  void answer_twin(const std::string& device, const proton::message& request, int status,
+                   std::int64_t version, const std::string& body);
+
+  TwinStore& twins_;
+  Logger& log_;
+  std::map<std::string, TwinLink> twin_;           // by device
+  std::map<std::string, proton::sender> methods_;  // by device
+  std::map<std::string, Call> calls_;              // by correlation id
+  std::uint64_t next_call_ = 1;
+};
+
+}  // namespace iotgw::hub
