@@ -472,8 +472,8 @@ void HubConnection::on_receiver_close(proton::receiver& r) {
   c2d_.on_receiver_close(r);
 }
 
-void HubConnection::on_receiver_open(proton::receiver& r) {
-  methods_.on_receiver_open(r);
+void HubConnection::on_sender_open(proton::sender& s) {
+  methods_.on_sender_open(s);
 }
 
 }  // namespace iotgw::bridge

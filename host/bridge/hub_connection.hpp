@@ -141,7 +141,7 @@ class HubConnection final : public proton::messaging_handler,
   void on_tracker_release(proton::tracker& t) override;
   void on_sender_close(proton::sender& s) override;
   void on_receiver_close(proton::receiver& r) override;
-  void on_receiver_open(proton::receiver& r) override;
+  void on_sender_open(proton::sender& s) override;
   void on_session_error(proton::session& s) override;
   void on_transport_error(proton::transport& t) override;
   void on_transport_close(proton::transport& t) override;

@@ -2,7 +2,6 @@
 
 #include <proton/binary.hpp>
 #include <proton/sender.hpp>
-#include <proton/source.hpp>
 
 #include "bridge/link_options.hpp"
 #include "iotgw/common/amqp_text.hpp"
@@ -32,7 +31,7 @@ void MethodLinks::enable(proton::connection c, const std::string& device,
   }
   auto& d = devices_[device];
   d.wanted = true;
-  if (d.links.attached() && d.links.receiver.active()) {
+  if (d.links.attached() && d.links.sender.active()) {
     done({200, -1, {}, {}});
     return;
   }
@@ -134,12 +133,15 @@ bool MethodLinks::on_message(proton::delivery& dl, const proton::message& m) {
   return true;
 }
 
-bool MethodLinks::on_receiver_open(proton::receiver& r) {
-  auto owner = link_device_.find(r);
+bool MethodLinks::on_sender_open(proton::sender& s) {
+  auto owner = link_device_.find(s);
   if (owner == link_device_.end()) return false;
   auto& d = devices_.at(owner->second);
-  // A refusal attaches with no source and detaches at once: wait for the detach's reason.
-  if (d.links.receiver == r && !r.source().address().empty()) {
+  // A refusal is an attach and a detach, and Proton writes a batch's attaches before its
+  // detaches: by the sender's attach, a refusal of either link in the same batch has been read
+  // (its error is set), and its close event, which answers 503, is still to come.
+  if (d.links.sender == s && d.links.receiver && d.links.receiver.error().empty() &&
+      s.error().empty()) {
     answer_enabling(d, {200, -1, {}, {}});
   }
   return true;

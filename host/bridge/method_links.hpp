@@ -18,7 +18,7 @@
 #include <proton/link.hpp>
 #include <proton/message.hpp>
 #include <proton/message_id.hpp>
-#include <proton/receiver.hpp>
+#include <proton/sender.hpp>
 
 #include "bridge/link_pair.hpp"
 #include "bridge/operations.hpp"
@@ -33,7 +33,7 @@ class MethodLinks {
   MethodLinks(std::string address, Call call, Warn warn);
 
   // Attaches the device's pair on `c` (empty: answered 503). `done` runs once: 200 when the hub
-  // has attached the receiver, 503 when it refuses it or the connection goes first, 504 after
+  // has attached both links, 503 when it refuses it or the connection goes first, 504 after
   // the timeout.
   void enable(proton::connection c, const std::string& device, std::chrono::milliseconds timeout,
               std::int64_t now_ms, OperationDone done);
@@ -51,7 +51,7 @@ class MethodLinks {
 
   // Proton's events; each returns false when the link is not one of these.
   bool on_message(proton::delivery& d, const proton::message& m);
-  bool on_receiver_open(proton::receiver& r);
+  bool on_sender_open(proton::sender& s);
   bool on_link_close(proton::link& l);
 
  private:
