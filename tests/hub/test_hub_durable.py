@@ -9,6 +9,7 @@ from proton import Message
 import hub_fixture as hf
 from test_hub_conformance import HOSTNAME, HubTestCase
 from test_hub_c2d import C2D_SERVICE, c2d_address
+from test_hub_twin import TwinClient
 
 
 class DataDirTests(HubTestCase):
@@ -80,6 +81,16 @@ class DataDirTests(HubTestCase):
             bodies.append(rx.receive(timeout=hf.AMQP_TIMEOUT).body)
             rx.accept()
         self.assertEqual(sorted(bodies), ["kept-1", "kept-2"])  # the completed one is gone
+
+    def test_a_reported_twin_patch_survives_sigkill_and_a_compaction(self):
+        def twin():
+            conn = self.connect()
+            self.authorize_device(conn, "dev1")
+            return TwinClient(conn, "dev1")
+        twin().request("PATCH", "/properties/reported", '{"temp": 30}')
+        for _ in range(2):  # the second start compacts the log the first replayed
+            self.kill_and_restart()
+        self.assertEqual(twin().get()["reported"], {"temp": 30, "$version": 2})
 
     def test_a_torn_last_record_is_dropped_and_the_rest_restored(self):
         _, tx = self.device_sender("dev1")

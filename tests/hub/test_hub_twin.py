@@ -2,7 +2,6 @@
 /devices/{id}/twin, requests with `operation`/`resource` annotations and a correlation id, answers
 with `status` and `version` annotations. Contract: IOTHUB-PROTOCOL.md ("device twin")."""
 import json
-import os
 import unittest
 
 import proton
@@ -99,37 +98,6 @@ class TwinTests(HubTestCase):
         self.authorize_device(conn, "dev3")
         self.assert_refused(conn, lambda: conn.create_receiver(twin_address("dev1")),
                             "twin with dev3's token")
-
-
-class TwinDurableTests(HubTestCase):
-    """With --data-dir a twin survives a SIGKILL of the hub."""
-
-    def setUp(self):
-        self.data = os.path.join(self.dir, "data-%s" % self.id().split(".")[-1])
-        self.start()
-
-    def start(self):
-        log = os.path.join(self.dir, "hub-%s-%d.log" % (self.id().split(".")[-1], id(object())))
-        self.hub = hf.HubProcess(self.reg, log, ["--data-dir", self.data]).start()
-        self.addCleanup(self._stop_hub, self.hub)
-
-    def _stop_hub(self, hub):
-        if not getattr(hub, "killed", False):
-            super()._stop_hub(hub)
-
-    def twin(self):
-        conn = self.connect()
-        self.authorize_device(conn, "dev1")
-        return TwinClient(conn, "dev1")
-
-    def test_a_reported_patch_survives_sigkill_and_a_compaction(self):
-        self.twin().request("PATCH", "/properties/reported", json.dumps({"temp": 30}))
-        for _ in range(2):  # the second start compacts the log the first replayed
-            self.hub.kill()
-            self.hub.stop()
-            self.hub.killed = True
-            self.start()
-        self.assertEqual(self.twin().get()["reported"], {"temp": 30, "$version": 2})
 
 
 if __name__ == "__main__":
