@@ -1,5 +1,7 @@
 #include "device_operations.hpp"
 
+#include <vector>
+
 #include <proton/annotation_key.hpp>
 #include <proton/binary.hpp>
 #include <proton/message_id.hpp>
@@ -35,6 +37,14 @@ void DeviceOperations::twin_attached(const std::string& device, const proton::se
 
 void DeviceOperations::methods_attached(const std::string& device, const proton::sender& s) {
   methods_[device] = s;
+  // Calls that waited for the device to come online go now.
+  auto [from, to] = waiting_.equal_range(device);
+  std::vector<Waiting> due;
+  for (auto it = from; it != to; ++it) due.push_back(std::move(it->second));
+  waiting_.erase(from, to);
+  for (auto& w : due) {
+    send_call(device, w.method, w.payload, w.timeout, unix_millis(), std::move(w.done));
+  }
 }
 
 void DeviceOperations::link_closed(const proton::link& l) {
@@ -99,6 +109,9 @@ void DeviceOperations::desired_changed(const std::string& device, const nlohmann
                                    patch.value("$version", std::int64_t{-1}));
   set_body(notice, patch.dump());
   it->second.out.send(notice);
+  // Called from the service API's work, not from this connection's own events: Proton's
+  // proactor writes a connection's output only when woken.
+  it->second.out.connection().wake();
 }
 
 bool DeviceOperations::methods_online(const std::string& device) const {
@@ -106,22 +119,42 @@ bool DeviceOperations::methods_online(const std::string& device) const {
   return it != methods_.end() && usable(it->second);
 }
 
+namespace {
+
+DeviceOperations::Outcome hub_error(int status, int code, const std::string& why) {
+  return {false, status, nlohmann::json{{"errorCode", code}, {"message", why}}.dump()};
+}
+
+}  // namespace
+
 void DeviceOperations::invoke(const std::string& device, const std::string& method,
                               const std::string& payload, std::chrono::milliseconds timeout,
-                              std::int64_t now_ms, Answered done) {
-  if (!methods_online(device)) {
-    done(404, nlohmann::json{{"errorCode", 404103},
-                             {"message", "the device is not online (no methods link)"}}
-                  .dump());
+                              std::chrono::milliseconds connect_timeout, std::int64_t now_ms,
+                              Answered done) {
+  if (methods_online(device)) {
+    send_call(device, method, payload, timeout, now_ms, std::move(done));
     return;
   }
+  if (connect_timeout.count() <= 0) {
+    done(hub_error(404, 404103, "the device is not online (no methods link)"));
+    return;
+  }
+  waiting_.emplace(
+      device, Waiting{method, payload, timeout, now_ms + connect_timeout.count(), std::move(done)});
+}
+
+void DeviceOperations::send_call(const std::string& device, const std::string& method,
+                                 const std::string& payload, std::chrono::milliseconds timeout,
+                                 std::int64_t now_ms, Answered done) {
   const std::string id = "method-" + std::to_string(next_call_++);
   proton::message call;
   call.correlation_id(proton::message_id(id));
   call.properties().put("IoThub-methodname", method);
   set_body(call, payload);
   calls_[id] = {device, std::move(done), now_ms + timeout.count()};
-  methods_.at(device).send(call);
+  auto& out = methods_.at(device);
+  out.send(call);
+  out.connection().wake();  // as in desired_changed
 }
 
 void DeviceOperations::method_answer(const std::string& device, const proton::message& m) {
@@ -133,12 +166,10 @@ void DeviceOperations::method_answer(const std::string& device, const proton::me
                           ? amqp_integer(m.properties().get("IoThub-status"))
                           : std::nullopt;
   if (!status) {
-    call.done(502, nlohmann::json{{"errorCode", 502},
-                                  {"message", "the device's answer has no IoThub-status"}}
-                       .dump());
+    call.done(hub_error(502, 502101, "the device's answer has no IoThub-status"));
     return;
   }
-  call.done(static_cast<int>(*status), amqp_text(m.body()));
+  call.done({true, static_cast<int>(*status), amqp_text(m.body())});
 }
 
 void DeviceOperations::sweep(std::int64_t now_ms) {
@@ -149,9 +180,16 @@ void DeviceOperations::sweep(std::int64_t now_ms) {
     }
     auto call = std::move(it->second);
     it = calls_.erase(it);
-    call.done(
-        504, nlohmann::json{{"errorCode", 504101}, {"message", "the device did not answer in time"}}
-                 .dump());
+    call.done(hub_error(504, 504101, "the device did not answer in time"));
+  }
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if (it->second.connect_deadline_ms > now_ms) {
+      ++it;
+      continue;
+    }
+    auto w = std::move(it->second);
+    it = waiting_.erase(it);
+    w.done(hub_error(404, 404103, "the device did not come online in time"));
   }
 }
 

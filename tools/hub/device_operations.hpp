@@ -37,11 +37,19 @@ class DeviceOperations {
 
   // The service changed desired properties: devices watching them get the patch.
   void desired_changed(const std::string& device, const nlohmann::json& patch);
-  // Calls a method. `done` gets the device's status and payload, 404 when the device has no
-  // methods link, 504 when it does not answer within `timeout` (see sweep).
-  using Answered = std::function<void(int status, const std::string& body)>;
+  // How a method call ended: the device answered (its status and payload), or the hub answers
+  // for it (404 with 404103 when it is not online, 504 with 504101 when it was late).
+  struct Outcome {
+    bool answered = false;
+    int status = 0;
+    std::string body;
+  };
+  using Answered = std::function<void(const Outcome&)>;
+  // Calls a method; a device that is not online is waited for up to `connect_timeout`, then
+  // its answer up to `timeout` (see sweep).
   void invoke(const std::string& device, const std::string& method, const std::string& payload,
-              std::chrono::milliseconds timeout, std::int64_t now_ms, Answered done);
+              std::chrono::milliseconds timeout, std::chrono::milliseconds connect_timeout,
+              std::int64_t now_ms, Answered done);
   bool methods_online(const std::string& device) const;
   void sweep(std::int64_t now_ms);
 
@@ -55,6 +63,14 @@ class DeviceOperations {
     Answered done;
     std::int64_t deadline_ms = 0;
   };
+  struct Waiting {  // a call for a device that is not online yet
+    std::string method, payload;
+    std::chrono::milliseconds timeout;
+    std::int64_t connect_deadline_ms = 0;
+    Answered done;
+  };
+  void send_call(const std::string& device, const std::string& method, const std::string& payload,
+                 std::chrono::milliseconds timeout, std::int64_t now_ms, Answered done);
   void answer_twin(const std::string& device, const proton::message& request, int status,
                    std::int64_t version, const std::string& body);
 
@@ -63,6 +79,7 @@ class DeviceOperations {
   std::map<std::string, TwinLink> twin_;           // by device
   std::map<std::string, proton::sender> methods_;  // by device
   std::map<std::string, Call> calls_;              // by correlation id
+  std::multimap<std::string, Waiting> waiting_;    // by device
   std::uint64_t next_call_ = 1;
 };
 

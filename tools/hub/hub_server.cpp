@@ -163,6 +163,13 @@ void HubServer::run() {
   container_->run();
 }
 
+bool HubServer::on_hub_thread(std::function<void()> work) {
+  std::lock_guard lock(container_mutex_);
+  if (!container_ || stopping_) return false;
+  container_->schedule(proton::duration(0), std::move(work));  // thread-safe in Proton's proactor
+  return true;
+}
+
 void HubServer::stop() {
   stopping_ = true;
   std::lock_guard lock(container_mutex_);

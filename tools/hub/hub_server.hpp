@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -63,6 +64,13 @@ class HubServer final : public proton::messaging_handler {
   void open_data_dir(const std::filesystem::path& dir, bool fsync);
   // The SASL PLAIN decision (see PlainCheck): the principal is "device:{id}" or "service".
   bool check_plain(std::string_view user, std::string_view password, std::string& result) const;
+
+  // Runs `work` on the hub's thread, where twins and method calls live; false once stopping.
+  // Any thread.
+  bool on_hub_thread(std::function<void()> work);
+  TwinStore& twins() { return twins_; }                   // on the hub's thread only
+  DeviceOperations& operations() { return operations_; }  // on the hub's thread only
+  std::shared_ptr<const Registry> registry() const;       // any thread
 
   // What the hub took since it started, for SIGUSR1: a benchmark checks its acknowledged count
   // against the hub's own. Any thread.
@@ -151,7 +159,6 @@ class HubServer final : public proton::messaging_handler {
   void refuse(proton::link& l, const std::string& why);
   // Refuses the link (and says false) unless this connection holds a token for the node.
   bool admit(const ConnState& state, const Node& node, proton::link& l);
-  std::shared_ptr<const Registry> registry() const;
 
   HubEndpoints endpoints_;
   std::unique_ptr<Listen> plain_listen_, tls_listen_;

@@ -11,9 +11,14 @@
 #include <map>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "https_server.hpp"
 #include "hub_server.hpp"
+#include "iotgw/common/clock.hpp"
 #include "iotgw/common/sas_token.hpp"
 #include "iotgw/common/units.hpp"
+#include "rest_client.hpp"
 #include "sasl_plain.hpp"
 #include "service_client.hpp"
 
@@ -25,6 +30,7 @@ using namespace iotgw::hub;
 const char* kUsage =
     "usage: iotgw-hub --registry FILE [--listen 127.0.0.1:5672] [--log-level LEVEL]\n"
     "                 [--tls-listen 127.0.0.1:5671 --cert FILE --key FILE]\n"
+    "                 [--https-listen 127.0.0.1:443 (with --cert FILE --key FILE)]\n"
     "                 [--c2d-lock 60s] [--c2d-max-delivery-count 10] [--c2d-ttl 1h]\n"
     "                 [--data-dir DIR [--fsync]]\n"
     "       iotgw-hub registry add-device FILE ID\n"
@@ -35,6 +41,11 @@ const char* kUsage =
     "       iotgw-hub send --registry FILE DEVICE BODY [--prop k=v ...] [--ack "
     "none|positive|negative|full]\n"
     "                      [--url amqp://127.0.0.1:5672] [--policy service]\n"
+    "       iotgw-hub twin get --registry FILE DEVICE\n"
+    "       iotgw-hub twin update --registry FILE DEVICE JSON [--etag ETAG]\n"
+    "       iotgw-hub invoke --registry FILE DEVICE METHOD [PAYLOAD] [--timeout 30]\n"
+    "                        [--connect-timeout 0]\n"
+    "         (twin and invoke: [--url https://127.0.0.1:443] [--ca FILE] [--policy service])\n"
     "\n"
     "The registry (YAML) holds the hub's host name, its devices and its access policies; SIGHUP\n"
     "re-reads it; SIGUSR1 logs what it took since it started. SIGTERM and SIGINT stop the hub.\n";
@@ -118,10 +129,59 @@ int token(int argc, char** argv) {
 }
 
 // monitor and send: a service token minted from the registry's policy, then the AMQP work.
+// Prints the answer's JSON; exit 0 on 2xx, else 1 with the hub's message on stderr.
+int print_answer(const RestAnswer& a) {
+  if (!a.error.empty()) {
+    std::cerr << "iotgw-hub: " << a.error << "\n";
+    return 1;
+  }
+  if (a.status >= 200 && a.status < 300) {
+    std::cout << a.body << "\n";
+    return 0;
+  }
+  std::cerr << "iotgw-hub: the hub answered " << a.status << ": " << a.body << "\n";
+  return 1;
+}
+
+int twin_command(const RestTarget& t, const std::vector<std::string>& args,
+                 const std::string& etag) {
+  if (args.size() == 2 && args[0] == "get") {
+    return print_answer(rest_call(t, "GET", "/twins/" + sas::url_encode(args[1]), {}));
+  }
+  if (args.size() == 3 && args[0] == "update") {
+    return print_answer(rest_call(t, "PATCH", "/twins/" + sas::url_encode(args[1]), args[2],
+                                  etag.empty() ? "*" : etag));
+  }
+  return usage_error("twin takes get DEVICE, or update DEVICE JSON");
+}
+
+int invoke_command(const RestTarget& t, const std::vector<std::string>& args,
+                   const std::string& timeout, const std::string& connect_timeout) {
+  if (args.size() != 2 && args.size() != 3) {
+    return usage_error("invoke takes DEVICE METHOD [PAYLOAD]");
+  }
+  const auto response = parse_int(timeout);
+  const auto connect = parse_int(connect_timeout);
+  if (!response || !connect) return usage_error("--timeout and --connect-timeout take seconds");
+  // The payload is JSON; a bare word is taken as a JSON string, as `az` does.
+  std::string payload = args.size() == 3 ? args[2] : "null";
+  if (nlohmann::json::parse(payload, nullptr, false).is_discarded()) {
+    payload = nlohmann::json(payload).dump();
+  }
+  const std::string body = R"({"methodName":)" + nlohmann::json(args[1]).dump() + R"(,"payload":)" +
+                           payload + R"(,"responseTimeoutInSeconds":)" + std::to_string(*response) +
+                           R"(,"connectTimeoutInSeconds":)" + std::to_string(*connect) + "}";
+  return print_answer(
+      rest_call(t, "POST", "/twins/" + sas::url_encode(args[0]) + "/methods", body));
+}
+
 int service_command(int argc, char** argv) {
   const std::string command = argv[1];
-  std::string registry_file, policy = "service", group = "$Default", ack;
+  const bool rest = command == "twin" || command == "invoke";
+  std::string registry_file, policy = "service", group = "$Default", ack, etag;
+  std::string timeout = "30", connect_timeout = "0";
   ServiceTarget target;
+  RestTarget rest_target;
   long count = 0;
   std::vector<std::string> positional;
   std::map<std::string, std::string> props;
@@ -137,6 +197,15 @@ int service_command(int argc, char** argv) {
       registry_file = v;
     } else if (a == "--url") {
       target.url = v;
+      rest_target.url = v;
+    } else if (a == "--ca" && rest) {
+      rest_target.ca_file = v;
+    } else if (a == "--etag" && command == "twin") {
+      etag = v;
+    } else if (a == "--timeout" && command == "invoke") {
+      timeout = v;
+    } else if (a == "--connect-timeout" && command == "invoke") {
+      connect_timeout = v;
     } else if (a == "--policy") {
       policy = v;
     } else if (a == "--consumer-group" && command == "monitor") {
@@ -158,12 +227,22 @@ int service_command(int argc, char** argv) {
   }
   if (registry_file.empty())
     return usage_error(command + " needs --registry FILE (for the service key)");
+  const Registry r = Registry::load(registry_file);
+  const Policy* p = r.policy(policy);
+  if (rest) {
+    if (p == nullptr) {
+      std::cerr << "iotgw-hub: " << registry_file << " has no policy '" << policy << "'\n";
+      return 1;
+    }
+    rest_target.hostname = r.hostname;
+    rest_target.token = sas::make(r.hostname, p->key, unix_seconds() + 3600, p->name);
+    return command == "twin" ? twin_command(rest_target, positional, etag)
+                             : invoke_command(rest_target, positional, timeout, connect_timeout);
+  }
   if (positional.size() != (command == "send" ? 2U : 0U)) {
     return usage_error(command == "send" ? "send takes DEVICE and BODY"
                                          : "monitor takes no positional arguments");
   }
-  const Registry r = Registry::load(registry_file);
-  const Policy* p = r.policy(policy);
   if (p == nullptr || p->rights.count("service") == 0) {
     std::cerr << "iotgw-hub: " << registry_file << " has no policy '" << policy
               << "' with the service right\n";
@@ -184,7 +263,7 @@ int serve(int argc, char** argv) {
   HubEndpoints endpoints;
   LogLevel level = LogLevel::info;
   HubLimits limits;
-  std::string data_dir;
+  std::string data_dir, https_listen;
   bool fsync = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -201,6 +280,8 @@ int serve(int argc, char** argv) {
       endpoints.listen = argv[++i];
     else if (a == "--tls-listen")
       endpoints.tls_listen = argv[++i];
+    else if (a == "--https-listen")
+      https_listen = argv[++i];
     else if (a == "--cert")
       endpoints.cert_file = argv[++i];
     else if (a == "--key")
@@ -226,6 +307,9 @@ int serve(int argc, char** argv) {
       (endpoints.cert_file.empty() || endpoints.key_file.empty())) {
     return usage_error("--tls-listen needs --cert FILE and --key FILE");
   }
+  if (!https_listen.empty() && (endpoints.cert_file.empty() || endpoints.key_file.empty())) {
+    return usage_error("--https-listen needs --cert FILE and --key FILE");
+  }
   Logger log(level);
   auto registry = std::make_shared<const Registry>(Registry::load(registry_file));
 
@@ -240,6 +324,15 @@ int serve(int argc, char** argv) {
 
   HubServer server(registry, endpoints, log, limits);
   if (!data_dir.empty()) server.open_data_dir(data_dir, fsync);
+  // The service API over HTTPS: the registry, twins and direct methods, as Azure's service SDKs
+  // call them.
+  ServiceApi service_api(server, registry_file, log);
+  std::unique_ptr<HttpsServer> https;
+  if (!https_listen.empty()) {
+    https = std::make_unique<HttpsServer>(https_listen, endpoints.cert_file, endpoints.key_file,
+                                          service_api, log);
+    https->start();
+  }
   install_sasl_plain(
       [&server](std::string_view user, std::string_view password, std::string& result) {
         return server.check_plain(user, password, result);
@@ -277,6 +370,7 @@ int serve(int argc, char** argv) {
     log.error("hub", std::string("stopped on an error: ") + e.what());
     code = 1;
   }
+  if (https) https->stop();
   // run() also returns when listening failed: wake the waiter so it can be joined.
   pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
@@ -295,7 +389,8 @@ int main(int argc, char** argv) {
       return usage_error(std::string("unknown registry command '") + argv[2] + "'");
     }
     if (argc >= 2 && std::strcmp(argv[1], "token") == 0) return token(argc, argv);
-    if (argc >= 2 && (std::strcmp(argv[1], "monitor") == 0 || std::strcmp(argv[1], "send") == 0)) {
+    if (argc >= 2 && (std::strcmp(argv[1], "monitor") == 0 || std::strcmp(argv[1], "send") == 0 ||
+                      std::strcmp(argv[1], "twin") == 0 || std::strcmp(argv[1], "invoke") == 0)) {
       return service_command(argc, argv);
     }
     if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {

@@ -32,6 +32,24 @@ void merge(json& target, json& meta, const json& patch, const std::string& when)
   }
 }
 
+// The merge patch that turns `from` into `to`.
+json patch_between(const json& from, const json& to) {
+  json patch = json::object();
+  for (const auto& [key, value] : from.items()) {
+    if (!to.contains(key)) patch[key] = nullptr;
+  }
+  for (const auto& [key, value] : to.items()) {
+    auto old = from.find(key);
+    if (old != from.end() && old->is_object() && value.is_object()) {
+      auto inner = patch_between(*old, value);
+      if (!inner.empty()) patch[key] = std::move(inner);
+    } else if (old == from.end() || *old != value) {
+      patch[key] = value;
+    }
+  }
+  return patch;
+}
+
 json with_version(json section, std::int64_t version) {
   section["$version"] = version;
   return section;
@@ -174,7 +192,7 @@ TwinAnswer TwinStore::patch_service(const std::string& device, const json& patch
   if (auto props = patch.find("properties"); props != patch.end() && props->is_object()) {
     if (auto d = props->find("desired"); d != props->end() && d->is_object()) desired = &*d;
   }
-  if (desired != nullptr) {
+  if (desired != nullptr && !desired->empty()) {
     if (auto why = check_patch(*desired, 1); !why.empty()) return {400, -1, why};
     merge(t.desired, t.desired_meta, *desired, when);
     if (t.desired.dump().size() > limits_.section_bytes) {
@@ -190,6 +208,23 @@ TwinAnswer TwinStore::patch_service(const std::string& device, const json& patch
   twins_[device] = std::move(t);
   persist(device, twins_[device]);
   return {200, version, {}};
+}
+
+TwinAnswer TwinStore::replace_service(const std::string& device, const json& twin,
+                                      std::string_view if_match, std::int64_t now_ms,
+                                      json& desired_patch) {
+  if (!twin.is_object()) return {400, -1, "the twin is not a JSON object"};
+  const Twin current = twins_.count(device) != 0 ? twins_.at(device) : Twin{};
+  json patch = json::object();
+  patch["tags"] = patch_between(current.tags, twin.value("tags", json::object()));
+  json desired = json::object();
+  if (auto props = twin.find("properties"); props != twin.end() && props->is_object()) {
+    desired = props->value("desired", json::object());
+  }
+  desired.erase("$metadata");
+  desired.erase("$version");
+  patch["properties"] = {{"desired", patch_between(current.desired, desired)}};
+  return patch_service(device, patch, if_match, now_ms, desired_patch);
 }
 
 }  // namespace iotgw::hub

@@ -51,6 +51,11 @@ class TwinStore {
   TwinAnswer patch_service(const std::string& device, const nlohmann::json& patch,
                            std::string_view if_match, std::int64_t now_ms,
                            nlohmann::json& desired_patch);
+  // PUT /twins/{id}: tags and desired properties become the given ones (as a merge patch from
+  // what is there, so metadata and versions move as a patch's would).
+  TwinAnswer replace_service(const std::string& device, const nlohmann::json& twin,
+                             std::string_view if_match, std::int64_t now_ms,
+                             nlohmann::json& desired_patch);
   // The device is gone from the registry: so is its twin.
   void remove(const std::string& device);
   std::size_t size() const { return twins_.size(); }
