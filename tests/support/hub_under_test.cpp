@@ -21,10 +21,10 @@ HubUnderTest::HubUnderTest(Options options) : options_(options) {
                  "status: disabled}\n"
                  "policies:\n"
                  "  - {name: service, key: c2VydmljZS1wb2xpY3kta2V5LWZvci10ZXN0cy0wMDE=, rights: "
-                 "[service]}\n"
+                 "[service, registry]}\n"
                  "  - {name: gateway, key: " +
                  kGatewayKey + ", rights: [device]}\n");
-  if (options_.tls) make_certificates();
+  if (options_.tls || options_.https) make_certificates();
   start();
 }
 
@@ -42,12 +42,11 @@ void HubUnderTest::make_certificates() const {
 void HubUnderTest::start() {
   std::vector<std::string> args{"--registry",         registry(),   "--listen",
                                 "127.0.0.1:" + port_, "--data-dir", (dir_ / "data").string()};
-  if (options_.tls) {
-    for (const auto& a :
-         {std::string("--tls-listen"), "127.0.0.1:" + tls_port_, std::string("--cert"),
-          (dir_ / "hub.pem").string(), std::string("--key"), (dir_ / "hub.key").string()}) {
-      args.push_back(a);
-    }
+  if (options_.tls) args.insert(args.end(), {"--tls-listen", "127.0.0.1:" + tls_port_});
+  if (options_.https) args.insert(args.end(), {"--https-listen", "127.0.0.1:" + https_port_});
+  if (options_.tls || options_.https) {
+    args.insert(args.end(),
+                {"--cert", (dir_ / "hub.pem").string(), "--key", (dir_ / "hub.key").string()});
   }
   process_ =
       std::make_unique<Process>(kHub, args, dir_ / ("hub-" + std::to_string(++starts_) + ".log"));
@@ -61,6 +60,19 @@ void HubUnderTest::start() {
     tls_port_ = *tls;
     tls_url_ = "amqps://127.0.0.1:" + tls_port_;
   }
+  if (options_.https) {
+    auto https = process_->wait_for("\\] https listening on 127\\.0\\.0\\.1:([0-9]+)");
+    if (!https) throw std::runtime_error("iotgw-hub did not serve HTTPS:\n" + process_->output());
+    https_port_ = *https;
+  }
+}
+
+RunResult HubUnderTest::service(const std::vector<std::string>& args,
+                                std::chrono::milliseconds timeout) const {
+  std::vector<std::string> all = args;
+  all.insert(all.end(), {"--registry", registry(), "--url", "https://127.0.0.1:" + https_port_,
+                         "--ca", ca_file()});
+  return run(kHub, all, timeout);
 }
 
 void HubUnderTest::kill() {

@@ -21,6 +21,7 @@ class HubUnderTest {
   struct Options {
     int extra_devices = 0;  // d0, d1, ... besides the fixed ones
     bool tls = false;       // also listen with TLS, with a CA and certificate made here
+    bool https = false;     // also serve the service API over HTTPS (same certificate)
   };
   HubUnderTest() : HubUnderTest(Options{}) {}
   explicit HubUnderTest(Options options);
@@ -40,6 +41,10 @@ class HubUnderTest {
   Process& process() { return *process_; }
   // The next `count` telemetry messages the hub holds, as `iotgw-hub monitor` prints them.
   std::string monitor(int count) const;
+  // `iotgw-hub ARGS...` against this hub's HTTPS service API (twin, invoke), as its `service`
+  // policy. Needs Options::https.
+  RunResult service(const std::vector<std::string>& args,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
   // A C2D message; `props` are application properties, name=value.
   RunResult send(const std::string& device, const std::string& body,
                  const std::vector<std::string>& props = {}) const;
@@ -54,7 +59,7 @@ class HubUnderTest {
   Options options_;
   TempDir dir_;
   std::unique_ptr<Process> process_;
-  std::string port_ = "0", tls_port_ = "0";
+  std::string port_ = "0", tls_port_ = "0", https_port_ = "0";
   std::string url_, tls_url_;
   int starts_ = 0;
 };
