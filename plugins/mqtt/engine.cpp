@@ -143,6 +143,10 @@ void Engine::handle(Publish& p) {
     fail("QoS 2 is not served");
     return;
   }
+  if (const auto request = parse_device_request(p.topic)) {
+    handle_request(*request, p);
+    return;
+  }
   if (names_another_device(p.topic, device_)) {
     fail("publish as another device: '" + p.topic + "'");
     return;
@@ -193,11 +197,8 @@ void Engine::on_upstream_result(std::uint64_t token, iotgw_outcome outcome,
     return;
   }
   send(Ack{PacketType::puback, packet_id});
-  if (draining_ && upstream_.empty()) {
-    state_ = State::closed;
-    host_.close("the gateway is draining");
-    return;
-  }
+  close_if_drained();
+  if (state_ == State::closed) return;
   if (paused_ && !draining_ && upstream_.size() < options_.max_inflight) {
     paused_ = false;
     host_.pause_reading(false);
@@ -217,24 +218,46 @@ void Engine::handle(const Ack& a) {
 
 void Engine::handle(const Subscribe& s) {
   const bool was_subscribed = !filters_.empty();
-  Suback ack{s.packet_id, {}};
+  const auto ack = next_ack_++;
+  auto& queued = acks_[ack];
+  Suback suback{s.packet_id, {}};
   for (const auto& sub : s.subscriptions) {
+    const auto granted = std::min<std::uint8_t>(sub.qos, 1);
+    const auto hub = hub_filter(sub.filter);
     if (sub.filter == c2d_filter(device_) || (options_.map_other_topics && mappable(sub.filter))) {
-      ack.codes.push_back(std::min<std::uint8_t>(sub.qos, 1));
+      suback.codes.push_back(granted);
       filters_.insert(sub.filter);
+    } else if (hub == HubFilter::twin_responses) {
+      suback.codes.push_back(granted);
+      twin_responses_ = true;
+    } else if (hub != HubFilter::none && subscribe_to_hub(hub, granted, ack, suback.codes.size())) {
+      suback.codes.push_back(kSubackFailure);  // until the hub agrees
+      ++queued.waiting;
     } else {
-      ack.codes.push_back(kSubackFailure);
+      suback.codes.push_back(kSubackFailure);
     }
   }
-  send(ack);
+  queued.packet = std::move(suback);
+  flush_acks();
   subscribe_changed(was_subscribed);
 }
 
 void Engine::handle(const Unsubscribe& u) {
   const bool was_subscribed = !filters_.empty();
-  for (const auto& f : u.filters) filters_.erase(f);
-  send(Ack{PacketType::unsuback, u.packet_id});
+  for (const auto& f : u.filters) {
+    filters_.erase(f);
+    unsubscribe_from_hub(hub_filter(f));
+  }
+  acks_[next_ack_++].packet = Ack{PacketType::unsuback, u.packet_id};
+  flush_acks();
   subscribe_changed(was_subscribed);
+}
+
+void Engine::flush_acks() {
+  while (!acks_.empty() && acks_.begin()->second.waiting == 0) {
+    send(acks_.begin()->second.packet);
+    acks_.erase(acks_.begin());
+  }
 }
 
 // The bridge's C2D link is there while any filter is: opened by the first, closed after the last.
@@ -331,7 +354,11 @@ void Engine::on_drain() {
     paused_ = true;
     host_.pause_reading(true);
   }
-  if (upstream_.empty()) {
+  close_if_drained();
+}
+
+void Engine::close_if_drained() {
+  if (draining_ && state_ != State::closed && upstream_.empty() && operations_.empty()) {
     state_ = State::closed;
     host_.close("the gateway is draining");
   }
@@ -372,6 +399,10 @@ void Engine::fail(const std::string& why) {
   host_.log_warning(device_.empty() ? why : device_ + ": " + why);
   state_ = State::closed;
   host_.close(why);
+}
+
+void Engine::debug(const std::string& what) {
+  host_.log_debug(device_.empty() ? what : device_ + ": " + what);
 }
 
 void Engine::send(const Packet& packet) {

@@ -1,7 +1,8 @@
 // One device's MQTT session, sans-I/O: bytes and host answers in, packets and host requests
 // out, through EngineHost. The adapter plugin connects it to the iotgw host; tests drive it with
 // no socket at all. IoT Hub's conventions: the client id is the device id, telemetry goes to
-// the device's events topic, C2D comes from its devicebound filter.
+// the device's events topic, C2D comes from its devicebound filter, and twin and direct-method
+// topics are operations with the hub (engine_operations.cpp).
 #pragma once
 
 #include <chrono>
@@ -11,10 +12,13 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "codec/codec.hpp"
 #include "iotgw/abi.h"
+#include "iotgw/plugin.hpp"
+#include "iothub_operations.hpp"
 #include "iothub_topics.hpp"
 
 namespace iotgw::mqtt {
@@ -29,6 +33,9 @@ struct EngineOptions {
   // refuses what none claims); otherwise they close the connection. Filters outside IoT Hub's
   // are granted too, for C2D messages a mapping stage gives such a topic.
   bool map_other_topics = false;
+  // Operations awaiting the hub (twin requests, twin and method subscriptions; more get 429 or
+  // SUBACK 0x80), and method calls awaiting the device (more forget the oldest).
+  std::size_t max_operations = 64;
 };
 
 enum class Timer : std::uint32_t { connect = 1, keep_alive = 2 };
@@ -73,7 +80,13 @@ class EngineHost {
   virtual bool resume_session(const std::string& device, bool clean, Filters& filters) = 0;
   // At the end of a clean_session=0 connection: what the next one restores.
   virtual void store_session(const std::string& device, const Filters& filters) = 0;
+  // An operation with the hub: the token on_operation_result will carry, or nullopt when the
+  // host has none to offer (a host from before ABI 1.2).
+  virtual std::optional<std::uint64_t> request(iotgw_op_kind kind, std::string_view body) = 0;
+  // The device's answer to a method call; false when the hub no longer waits for it.
+  virtual bool respond(std::uint64_t id, int status, std::string_view body) = 0;
   virtual void log_warning(const std::string& message) = 0;
+  virtual void log_debug(const std::string& message) = 0;
 };
 
 class Engine {
@@ -87,6 +100,8 @@ class Engine {
                       const std::string& reason);
   void on_upstream_result(std::uint64_t token, iotgw_outcome outcome, const std::string& reason);
   void on_downstream(MessageData message, std::uint64_t delivery);
+  void on_operation_result(std::uint64_t token, const OperationResult& result);
+  void on_hub_request(const HubRequest& request);
   // The gateway stops: read nothing more, close once every PUBLISH in flight is answered.
   void on_drain();
   // The connection is gone without DISCONNECT: the will goes upstream (QoS 0). Nothing else.
@@ -97,6 +112,31 @@ class Engine {
 
  private:
   enum class State { awaiting_connect, authenticating, connected, closed };
+
+  // What the hub keeps for the device while subscribed (desired patches, method calls): asked by
+  // SUBSCRIBE, granted by the operation's answer, dropped by UNSUBSCRIBE. Not part of a stored
+  // session: the hub's side of it ends with the connection.
+  struct HubSubscription {
+    iotgw_op_kind start, stop;
+    enum class State { off, pending, on } state = State::off;
+    std::uint32_t generation = 0;  // one per UNSUBSCRIBE: answers asked before it are stale
+  };
+  // An operation awaiting the host's answer, and what that answer completes.
+  struct Operation {
+    iotgw_op_kind kind{};
+    std::string rid;                     // a twin request's, echoed on the response topic
+    HubFilter filter = HubFilter::none;  // a subscription's
+    std::uint32_t generation = 0;        //   as it was when asked
+    std::uint64_t ack = 0;               //   the queued SUBACK
+    std::size_t slot = 0;                //   and its code for this filter
+    std::uint8_t qos = 0;                //   granted when the hub agrees
+  };
+  // SUBACKs and UNSUBACKs go out in the order their packets came, each once no code in it
+  // awaits the hub.
+  struct QueuedAck {
+    Packet packet;
+    std::size_t waiting = 0;
+  };
 
   void handle(Connect& c);
   void handle(Publish& p);
@@ -114,6 +154,23 @@ class Engine {
   void arm_keep_alive();
   void send_will();
   void subscribe_changed(bool was_subscribed);
+  void flush_acks();
+  // Once draining, the connection closes when nothing awaits the hub.
+  void close_if_drained();
+  void debug(const std::string& what);
+
+  // Twin and direct methods (engine_operations.cpp).
+  void handle_request(const DeviceRequest& request, const Publish& p);
+  void ask_twin(iotgw_op_kind kind, const std::string& rid, std::string_view body);
+  void answer_twin(int status, std::string_view rid, std::int64_t version, std::string body);
+  void answer_method(const DeviceRequest& request, std::string_view body);
+  void publish_at_most_once(std::string topic, std::string body);
+  HubSubscription* hub_subscription(HubFilter filter);
+  // False when the hub cannot be asked now (the code is then a failure).
+  bool subscribe_to_hub(HubFilter filter, std::uint8_t qos, std::uint64_t ack, std::size_t slot);
+  void unsubscribe_from_hub(HubFilter filter);
+  void subscribed_by_hub(const Operation& op, const OperationResult& result);
+  void call_method(const HubRequest& request);
   // The topic a C2D message goes out on, or nullopt with `why` when the device did not ask for it.
   std::optional<std::string> downstream_topic(const MessageData& message, std::string& why) const;
 
@@ -131,6 +188,13 @@ class Engine {
   std::map<std::uint64_t, std::uint16_t> upstream_;    // host token -> PUBLISH packet id
   std::map<std::uint16_t, std::uint64_t> downstream_;  // our packet id -> host delivery
   std::uint16_t next_packet_id_ = 1;
+  bool twin_responses_ = false;  // $iothub/twin/res/# granted
+  HubSubscription desired_{IOTGW_OP_TWIN_WATCH_DESIRED, IOTGW_OP_TWIN_UNWATCH_DESIRED};
+  HubSubscription methods_{IOTGW_OP_METHODS_ENABLE, IOTGW_OP_METHODS_DISABLE};
+  std::map<std::uint64_t, Operation> operations_;  // host token -> what its answer completes
+  std::set<std::uint64_t> method_calls_;           // hub request ids the device has to answer
+  std::map<std::uint64_t, QueuedAck> acks_;        // in arrival order
+  std::uint64_t next_ack_ = 0;
   bool paused_ = false;
   bool disconnected_ = false;  // DISCONNECT received: the will is discarded
   bool draining_ = false;

@@ -1,6 +1,6 @@
 // `mqtt`: the MQTT 3.1.1 adapter with IoT Hub's conventions, so unmodified device SDKs work
 // through iotgw. The protocol lives in Engine (sans-I/O); this file only connects it to the
-// host: bytes, timers, authentication, messages and the per-device session store.
+// host: bytes, timers, authentication, messages, operations and the per-device session store.
 #include <map>
 #include <memory>
 #include <mutex>
@@ -81,6 +81,12 @@ class MqttConnection final : public iotgw::AdapterConnection, public iotgw::mqtt
     m.redelivered = count && !count->empty() && *count != "0";
     engine_.on_downstream(std::move(m), delivery);
   }
+  void on_operation_result(std::uint64_t token, const iotgw::OperationResult& result) override {
+    engine_.on_operation_result(token, result);
+  }
+  void on_hub_request(const iotgw::HubRequest& request) override {
+    engine_.on_hub_request(request);
+  }
   void on_drain() override { engine_.on_drain(); }
   void on_closed() override { engine_.on_closed(); }
 
@@ -131,7 +137,16 @@ class MqttConnection final : public iotgw::AdapterConnection, public iotgw::mqtt
   void store_session(const std::string& device, const Filters& filters) override {
     sessions_.store(device, filters);
   }
+  std::optional<std::uint64_t> request(iotgw_op_kind kind, std::string_view body) override {
+    std::uint64_t token = 0;
+    if (connection().request(kind, body, token) != IOTGW_OK) return std::nullopt;
+    return token;
+  }
+  bool respond(std::uint64_t id, int status, std::string_view body) override {
+    return connection().respond(id, status, body) == IOTGW_OK;
+  }
   void log_warning(const std::string& message) override { ctx_.warn(message); }
+  void log_debug(const std::string& message) override { ctx_.debug(message); }
 
  private:
   SessionStore& sessions_;
@@ -144,12 +159,16 @@ class MqttAdapter final : public iotgw::AdapterBase {
   static constexpr const char* name = "mqtt";
   static constexpr const char* version = "0.1.0";
   static constexpr const char* description =
-      "MQTT 3.1.1 (and 3.1) with IoT Hub's topics: telemetry, C2D, QoS 0 and 1";
+      "MQTT 3.1.1 (and 3.1) with IoT Hub's topics: telemetry, C2D, twin, direct methods, QoS 0 "
+      "and 1";
   static constexpr iotgw_config_key config_keys[] = {
       {"max_packet", IOTGW_CFG_SIZE, "257KB",
        "largest packet accepted (IoT Hub's 256 KB plus headers); a larger one closes"},
       {"max_inflight", IOTGW_CFG_INT, "16",
        "unacknowledged QoS 1 publishes per connection before reading pauses"},
+      {"max_operations", IOTGW_CFG_INT, "64",
+       "twin requests and subscriptions awaiting the hub per connection (more get 429), and "
+       "method calls awaiting the device"},
       {"connect_timeout", IOTGW_CFG_DURATION, "10s", "close a connection with no CONNECT by then"},
       {"max_keep_alive", IOTGW_CFG_DURATION, "20m",
        "cap on 1.5 x the client's keep-alive; also used when the client asks for none"},
@@ -164,6 +183,7 @@ class MqttAdapter final : public iotgw::AdapterBase {
     options_.max_packet = config.size("max_packet");
     if (options_.max_packet < 64) throw iotgw::Error("max_packet must be at least 64 bytes");
     options_.max_inflight = static_cast<std::size_t>(config.integer("max_inflight", 1, 65535));
+    options_.max_operations = static_cast<std::size_t>(config.integer("max_operations", 1, 65535));
     options_.connect_timeout = config.duration("connect_timeout");
     if (options_.connect_timeout.count() <= 0) throw iotgw::Error("connect_timeout must be > 0");
     options_.max_keep_alive =

@@ -23,6 +23,10 @@ Debian's python3-paho-mqtt where a real client library is the point.
                                                     paho: publish N QoS 1 messages (at most RATE
                                                     a second) with paho's own window of 20 in
                                                     flight; print each one PUBACKed ("acked BODY")
+  mqtt_device.py paho-twin PORT DEVICE PASSWORD      paho, as Azure's SDKs begin: subscribe to
+                                                    twin responses and method calls, GET the
+                                                    twin; print the SUBACK codes and the
+                                                    response's topic
 Each prints one line per event; exit status 0 when the scenario ran to its end.
 """
 import socket
@@ -210,6 +214,30 @@ def paho_c2d(port, device, password, count, topic_filter=None):
         sys.exit("only %d of %d messages" % (len(got), count))
 
 
+def paho_twin(port, device, password):
+    import paho.mqtt.client as mqtt
+    got = []
+    client = mqtt.Client(client_id=device, clean_session=True, protocol=mqtt.MQTTv311)
+    client.username_pw_set(HOST + "/" + device + "/?api-version=2021-04-12", password)
+    client.on_connect = lambda c, u, f, rc: c.subscribe(
+        [("$iothub/twin/res/#", 1), ("$iothub/methods/POST/#", 1)])
+    def on_subscribe(c, u, mid, granted):
+        print("subscribed %s" % list(granted), flush=True)
+        c.publish("$iothub/twin/GET/?$rid=7", b"", qos=1)
+    def on_message(c, u, msg):
+        got.append(msg)
+        print("response %s" % msg.topic, flush=True)
+    client.on_subscribe = on_subscribe
+    client.on_message = on_message
+    client.connect("127.0.0.1", port, keepalive=30)
+    deadline = time.monotonic() + TIMEOUT
+    while not got and time.monotonic() < deadline:
+        client.loop(timeout=0.2)
+    client.disconnect()
+    if not got:
+        sys.exit("no twin response")
+
+
 def paho_stream(port, device, password, count):
     """One QoS 1 message in flight at a time: a message is ACKed exactly when its PUBACK came.
     When the gateway closes the connection (the hub went away), reconnect and send the
@@ -308,6 +336,8 @@ if __name__ == "__main__":
         keepalive(int(args[0]), args[1], args[2])
     elif cmd == "paho-c2d":
         paho_c2d(int(args[0]), args[1], args[2], int(args[3]), *args[4:5])
+    elif cmd == "paho-twin":
+        paho_twin(int(args[0]), args[1], args[2])
     elif cmd == "paho-stream":
         paho_stream(int(args[0]), args[1], args[2], int(args[3]))
     elif cmd == "paho-window":

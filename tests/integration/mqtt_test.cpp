@@ -239,6 +239,27 @@ TEST(Mqtt, CloudToDeviceReachesAPahoClientAndCompletes) {
   EXPECT_TRUE(hub.process().wait_for("dev1: C2D message .* ended: Success"));
 }
 
+// The loopback bridge has no twin and no methods: through the real adapter and host, a device
+// hears that as IoT Hub's SDKs expect to, 503 on the twin response topic and a SUBACK failure
+// for the methods filter, and its connection stays up.
+TEST(Mqtt, WithoutATwinUpstreamTwinRequestsGet503AndMethodsAreRefused) {
+  GatewayUnderTest gw(
+      "gateway: {plugins_dir: plugins, threads: 1}\n"
+      "bridge: {flavour: loopback}\n"
+      "stages:\n"
+      "  - {name: door, plugin: tag, config: {secret: " +
+      std::string(kPassword) +
+      "}}\n"
+      "listeners:\n"
+      "  - {name: mqtt, adapter: mqtt, bind: '127.0.0.1:0', auth: [door]}\n");
+  const auto r = run("/usr/bin/python3",
+                     {kDevice, "paho-twin", std::to_string(gw.port("mqtt")), "dev1", kPassword},
+                     std::chrono::seconds(30));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("subscribed [1, 128]"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("response $iothub/twin/res/503/?$rid=7"), std::string::npos) << r.output;
+}
+
 TEST(Mqtt, AC2dMessageNotAcknowledgedComesAgainWithDup) {
   HubUnderTest hub;
   GatewayUnderTest gw(topology(hub));

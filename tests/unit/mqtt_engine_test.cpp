@@ -9,7 +9,23 @@
 namespace iotgw::mqtt {
 namespace {
 
-// Records what the engine asks for; answers authenticate and send_upstream with fresh tokens.
+// An operation the engine asked of its host.
+struct Request {
+  iotgw_op_kind kind;
+  std::string body;
+  std::uint64_t token;
+};
+
+// The device's answer to a method call, as handed to the host.
+struct Response {
+  std::uint64_t id;
+  int status;
+  std::string body;
+  bool operator==(const Response&) const = default;
+};
+
+// Records what the engine asks for; answers authenticate, send_upstream and request with fresh
+// tokens (request only while `takes_operations`).
 class RecordingHost final : public EngineHost {
  public:
   std::vector<Packet> written;
@@ -24,6 +40,10 @@ class RecordingHost final : public EngineHost {
   std::vector<std::string> settle_reasons;
   std::vector<std::string> warnings;
   std::map<std::string, Filters> sessions;
+  std::vector<Request> requests;
+  bool takes_operations = true;
+  std::vector<Response> responses;
+  std::vector<std::string> debugs;
   std::uint64_t next_token = 100;
 
   void write(std::span<const std::uint8_t> bytes) override {
@@ -63,7 +83,17 @@ class RecordingHost final : public EngineHost {
   void store_session(const std::string& device, const Filters& filters) override {
     sessions[device] = filters;
   }
+  std::optional<std::uint64_t> request(iotgw_op_kind kind, std::string_view body) override {
+    if (!takes_operations) return std::nullopt;
+    requests.push_back({kind, std::string(body), next_token});
+    return next_token++;
+  }
+  bool respond(std::uint64_t id, int status, std::string_view body) override {
+    responses.push_back({id, status, std::string(body)});
+    return true;
+  }
   void log_warning(const std::string& w) override { warnings.push_back(w); }
+  void log_debug(const std::string& d) override { debugs.push_back(d); }
 };
 
 std::vector<std::uint8_t> bytes_of(const Packet& p) {
@@ -100,6 +130,30 @@ class MqttEngine : public testing::Test {
   const T& last() {
     EXPECT_FALSE(host.written.empty());
     return std::get<T>(host.written.back());
+  }
+  // The hub's answer to the operation asked last.
+  void answer(int status, std::string_view body = {}, std::int64_t version = -1,
+              std::string_view reason = {}) {
+    ASSERT_FALSE(host.requests.empty());
+    engine.on_operation_result(host.requests.back().token,
+                               OperationResult{status, version, body, reason});
+  }
+  // Connected, and subscribed to twin responses as every SDK is before its first request.
+  void connect_for_twin() {
+    connect();
+    feed(Subscribe{1, {{"$iothub/twin/res/#", 1}}});
+  }
+  // Connected, with the hub routing method calls here.
+  void connect_for_methods() {
+    connect();
+    feed(Subscribe{1, {{"$iothub/methods/POST/#", 0}}});
+    answer(200);
+  }
+  void call(std::uint64_t id, std::string_view name, std::string_view body) {
+    engine.on_hub_request(HubRequest{IOTGW_HUB_METHOD_CALL, id, name, body, -1});
+  }
+  void desired_patch(std::int64_t version, std::string_view body) {
+    engine.on_hub_request(HubRequest{IOTGW_HUB_DESIRED_PATCH, 0, {}, body, version});
   }
 };
 
@@ -238,7 +292,8 @@ TEST_F(MqttEngine, AnotherDevicesTopicQoS2AndUnservedTopicsClose) {
 
 TEST_F(MqttEngine, SubscribeAttachesC2dAndMessagesComeAsQoS1Publishes) {
   connect();
-  feed(Subscribe{5, {{"devices/dev1/messages/devicebound/#", 1}, {"$iothub/twin/res/#", 0}}});
+  feed(Subscribe{
+      5, {{"devices/dev1/messages/devicebound/#", 1}, {"devices/dev2/messages/devicebound/#", 1}}});
   EXPECT_EQ(last<Suback>().codes, (std::vector<std::uint8_t>{1, kSubackFailure}));
   EXPECT_EQ(host.downstream_calls, std::vector<bool>{true});
   MessageData m{"switch on", {{{"message-id", "c2d-1"}}, {{"k", "v w"}}}};
@@ -365,6 +420,266 @@ TEST_F(MqttEngine, APersistentSessionRestoresItsSubscription) {
   again.on_auth_result(h.next_token - 1, IOTGW_OK, "dev1", "");
   EXPECT_TRUE(std::get<Connack>(h.written.back()).session_present);
   EXPECT_EQ(h.downstream_calls, std::vector<bool>{true});
+}
+
+// Twin and direct methods: IoT Hub's `$iothub/` topics as operations with the hub.
+
+TEST_F(MqttEngine, TwinResponsesNeedNoOperationAndGrantAtMostQoS1) {
+  connect();
+  feed(Subscribe{1, {{"$iothub/twin/res/#", 2}}});
+  EXPECT_EQ(last<Suback>().codes, std::vector<std::uint8_t>{1});
+  EXPECT_TRUE(host.requests.empty());
+  EXPECT_TRUE(host.downstream_calls.empty());  // not a C2D filter
+}
+
+TEST_F(MqttEngine, ATwinGetIsAnsweredOnTheResponseTopicWithItsRid) {
+  connect_for_twin();
+  feed(Publish{"$iothub/twin/GET/?$rid=42", "", 1, false, false, 7});
+  ASSERT_EQ(host.requests.size(), 1U);
+  EXPECT_EQ(host.requests[0].kind, IOTGW_OP_TWIN_GET);
+  EXPECT_EQ(host.requests[0].body, "");
+  // Taken: the PUBACK does not wait for the hub, the response topic carries the outcome.
+  EXPECT_EQ(last<Ack>().type, PacketType::puback);
+  EXPECT_EQ(last<Ack>().packet_id, 7);
+  const std::string twin = R"({"desired":{"$version":3},"reported":{"$version":5}})";
+  answer(200, twin);
+  const auto& p = last<Publish>();
+  EXPECT_EQ(p.topic, "$iothub/twin/res/200/?$rid=42");
+  EXPECT_EQ(p.payload, twin);
+  EXPECT_EQ(p.qos, 0);
+  EXPECT_TRUE(host.closed.empty());
+}
+
+TEST_F(MqttEngine, TheRidIsEchoedExactlyWhateverItHolds) {
+  connect_for_twin();
+  feed(Publish{"$iothub/twin/GET/?%24rid=a%20b=c/d?e&$version=3", "", 0, false, false, 0});
+  answer(200, "{}");
+  EXPECT_EQ(last<Publish>().topic, "$iothub/twin/res/200/?$rid=a%20b=c/d?e");
+}
+
+TEST_F(MqttEngine, AReportedPatchIsAnsweredWithTheNewVersionAndNoBodyOn204) {
+  connect_for_twin();
+  feed(Publish{"$iothub/twin/PATCH/properties/reported/?$rid=r1", R"({"temp":21})", 0, false, false,
+               0});
+  ASSERT_EQ(host.requests.size(), 1U);
+  EXPECT_EQ(host.requests[0].kind, IOTGW_OP_TWIN_PATCH_REPORTED);
+  EXPECT_EQ(host.requests[0].body, R"({"temp":21})");
+  answer(204, "ignored", 6);
+  EXPECT_EQ(last<Publish>().topic, "$iothub/twin/res/204/?$rid=r1&$version=6");
+  EXPECT_EQ(last<Publish>().payload, "");
+  // Not JSON: the hub judges it, and its error goes back as it gave it, with no version.
+  feed(Publish{"$iothub/twin/PATCH/properties/reported/?$rid=r2", "not json", 0, false, false, 0});
+  EXPECT_EQ(host.requests.back().body, "not json");
+  answer(400, R"({"errorCode":400004})");
+  EXPECT_EQ(last<Publish>().topic, "$iothub/twin/res/400/?$rid=r2");
+  EXPECT_EQ(last<Publish>().payload, R"({"errorCode":400004})");
+}
+
+TEST_F(MqttEngine, AStatusTheGatewayChoseGoesToTheDeviceAndItsReasonToTheDebugLog) {
+  connect_for_twin();
+  feed(Publish{"$iothub/twin/GET/?$rid=1", "", 0, false, false, 0});
+  answer(504, {}, -1, "the hub did not answer within 30000 ms");
+  EXPECT_EQ(last<Publish>().topic, "$iothub/twin/res/504/?$rid=1");
+  ASSERT_FALSE(host.debugs.empty());
+  EXPECT_NE(host.debugs.back().find("the hub did not answer within 30000 ms"), std::string::npos);
+}
+
+TEST_F(MqttEngine, WithoutTheResponseSubscriptionTheAnswerIsNotPublished) {
+  connect();
+  feed(Publish{"$iothub/twin/GET/?$rid=1", "", 0, false, false, 0});
+  EXPECT_EQ(host.requests.size(), 1U);
+  answer(200, "{}");
+  EXPECT_EQ(host.written.size(), 1U);  // CONNACK only
+}
+
+TEST_F(MqttEngine, BadTwinRequestsGetIoTHubsErrorStatusAndNeverClose) {
+  connect_for_twin();
+  const auto written = host.written.size();
+  feed(Publish{"$iothub/twin/POST/?$rid=1", "{}", 0, false, false, 0});
+  EXPECT_EQ(last<Publish>().topic, "$iothub/twin/res/400/?$rid=1");
+  feed(Publish{"$iothub/twin/PATCH/properties/desired/?$rid=2", "{}", 0, false, false, 0});
+  EXPECT_EQ(last<Publish>().topic, "$iothub/twin/res/400/?$rid=2");
+  EXPECT_EQ(host.written.size(), written + 2);
+  // No rid to answer: dropped, as IoT Hub does; a QoS 1 one is still acknowledged.
+  feed(Publish{"$iothub/twin/GET/", "", 1, false, false, 3});
+  feed(Publish{"$iothub/twin/GET/?$rid=", "", 0, false, false, 0});
+  EXPECT_EQ(host.written.size(), written + 3);
+  EXPECT_EQ(last<Ack>().packet_id, 3);
+  EXPECT_TRUE(host.requests.empty());
+  EXPECT_TRUE(host.closed.empty());
+}
+
+TEST_F(MqttEngine, TwinRequestsBeyondTheBoundAreAnswered429) {
+  EngineOptions options;
+  options.max_operations = 2;
+  Engine bounded(host, options);
+  bounded.on_bytes(bytes_of(connect_as("dev1")));
+  bounded.on_auth_result(host.next_token - 1, IOTGW_OK, "dev1", "");
+  bounded.on_bytes(bytes_of(Subscribe{1, {{"$iothub/twin/res/#", 0}}}));
+  for (const auto* rid : {"1", "2", "3"}) {
+    bounded.on_bytes(
+        bytes_of(Publish{std::string("$iothub/twin/GET/?$rid=") + rid, "", 0, false, false, 0}));
+  }
+  EXPECT_EQ(host.requests.size(), 2U);
+  EXPECT_EQ(std::get<Publish>(host.written.back()).topic, "$iothub/twin/res/429/?$rid=3");
+  // An answer makes room again.
+  bounded.on_operation_result(host.requests[0].token, {200, -1, "{}", {}});
+  bounded.on_bytes(bytes_of(Publish{"$iothub/twin/GET/?$rid=4", "", 0, false, false, 0}));
+  EXPECT_EQ(host.requests.size(), 3U);
+}
+
+TEST_F(MqttEngine, AHostWithoutOperationsGets503AndSubackFailure) {
+  connect_for_twin();
+  host.takes_operations = false;
+  feed(Publish{"$iothub/twin/GET/?$rid=9", "", 1, false, false, 4});
+  EXPECT_EQ(std::get<Publish>(host.written.at(host.written.size() - 2)).topic,
+            "$iothub/twin/res/503/?$rid=9");
+  EXPECT_EQ(last<Ack>().packet_id, 4);
+  feed(Subscribe{2, {{"$iothub/twin/PATCH/properties/desired/#", 1}}});
+  EXPECT_EQ(last<Suback>().codes, std::vector<std::uint8_t>{kSubackFailure});
+  EXPECT_TRUE(host.closed.empty());
+}
+
+TEST_F(MqttEngine, TheDesiredSubscriptionWaitsForTheHubThenPatchesArrive) {
+  connect();
+  feed(Subscribe{3, {{"$iothub/twin/PATCH/properties/desired/#", 1}}});
+  ASSERT_EQ(host.requests.size(), 1U);
+  EXPECT_EQ(host.requests[0].kind, IOTGW_OP_TWIN_WATCH_DESIRED);
+  EXPECT_EQ(host.written.size(), 1U);  // no SUBACK before the hub agrees
+  answer(200);
+  EXPECT_EQ(last<Suback>().packet_id, 3);
+  EXPECT_EQ(last<Suback>().codes, std::vector<std::uint8_t>{1});
+  desired_patch(5, R"({"fan":"on","$version":5})");
+  const auto& p = last<Publish>();
+  EXPECT_EQ(p.topic, "$iothub/twin/PATCH/properties/desired/?$version=5");
+  EXPECT_EQ(p.payload, R"({"fan":"on","$version":5})");
+  EXPECT_EQ(p.qos, 0);
+  feed(Unsubscribe{4, {"$iothub/twin/PATCH/properties/desired/#"}});
+  EXPECT_EQ(host.requests.back().kind, IOTGW_OP_TWIN_UNWATCH_DESIRED);
+  EXPECT_EQ(last<Ack>().type, PacketType::unsuback);
+  const auto written = host.written.size();
+  desired_patch(6, "{}");
+  EXPECT_EQ(host.written.size(), written);
+}
+
+TEST_F(MqttEngine, AFailedWatchIsSubackFailureAndBringsNoPatches) {
+  connect();
+  feed(Subscribe{3, {{"$iothub/twin/PATCH/properties/desired/#", 1}}});
+  answer(503, {}, -1, "the hub cannot be reached");
+  EXPECT_EQ(last<Suback>().codes, std::vector<std::uint8_t>{kSubackFailure});
+  const auto written = host.written.size();
+  desired_patch(5, "{}");
+  EXPECT_EQ(host.written.size(), written);
+  EXPECT_TRUE(host.closed.empty());
+}
+
+TEST_F(MqttEngine, AnUnsubscribeBeforeTheHubAnswersWinsAndItsAckWaitsItsTurn) {
+  connect();
+  feed(Subscribe{3, {{"$iothub/twin/PATCH/properties/desired/#", 1}}});
+  const auto watch = host.requests.back().token;
+  feed(Unsubscribe{4, {"$iothub/twin/PATCH/properties/desired/#"}});
+  EXPECT_EQ(host.requests.back().kind, IOTGW_OP_TWIN_UNWATCH_DESIRED);
+  EXPECT_EQ(host.written.size(), 1U);  // the UNSUBACK waits behind the SUBACK
+  engine.on_operation_result(watch, {200, -1, {}, {}});
+  ASSERT_EQ(host.written.size(), 3U);
+  EXPECT_EQ(std::get<Suback>(host.written[1]).packet_id, 3);
+  EXPECT_EQ(std::get<Ack>(host.written[2]).packet_id, 4);
+  desired_patch(5, "{}");
+  EXPECT_EQ(host.written.size(), 3U);  // the watch the device took back is not in force
+}
+
+TEST_F(MqttEngine, AMixedSubscribeIsOneSubackWithEachCodeInItsPlace) {
+  connect();
+  feed(Subscribe{8,
+                 {{"devices/dev1/messages/devicebound/#", 1},
+                  {"$iothub/twin/PATCH/properties/desired/#", 1},
+                  {"$iothub/twin/res/#", 0},
+                  {"sensors/x", 1},
+                  {"$iothub/methods/POST/#", 2}}});
+  EXPECT_EQ(host.downstream_calls, std::vector<bool>{true});  // C2D does not wait
+  ASSERT_EQ(host.requests.size(), 2U);
+  EXPECT_EQ(host.requests[0].kind, IOTGW_OP_TWIN_WATCH_DESIRED);
+  EXPECT_EQ(host.requests[1].kind, IOTGW_OP_METHODS_ENABLE);
+  // Answers in the other order: still one SUBACK, once both are in.
+  engine.on_operation_result(host.requests[1].token, {200, -1, {}, {}});
+  EXPECT_EQ(host.written.size(), 1U);
+  engine.on_operation_result(host.requests[0].token, {500, -1, {}, {}});
+  EXPECT_EQ(last<Suback>().packet_id, 8);
+  EXPECT_EQ(last<Suback>().codes,
+            (std::vector<std::uint8_t>{1, kSubackFailure, 0, kSubackFailure, 1}));
+}
+
+TEST_F(MqttEngine, AMethodCallReachesTheDeviceAndItsAnswerGoesBack) {
+  connect();
+  feed(Subscribe{2, {{"$iothub/methods/POST/#", 1}}});
+  EXPECT_EQ(host.requests.back().kind, IOTGW_OP_METHODS_ENABLE);
+  EXPECT_EQ(host.written.size(), 1U);
+  answer(200);
+  EXPECT_EQ(last<Suback>().codes, std::vector<std::uint8_t>{1});
+  call(42, "reboot", R"({"delay":1})");
+  const auto& p = last<Publish>();
+  EXPECT_EQ(p.topic, "$iothub/methods/POST/reboot/?$rid=2a");
+  EXPECT_EQ(p.payload, R"({"delay":1})");
+  EXPECT_EQ(p.qos, 0);
+  feed(Publish{"$iothub/methods/res/200/?$rid=2a", R"({"done":true})", 1, false, false, 5});
+  EXPECT_EQ(host.responses, (std::vector<Response>{{42, 200, R"({"done":true})"}}));
+  EXPECT_EQ(last<Ack>().packet_id, 5);
+  feed(Unsubscribe{3, {"$iothub/methods/POST/#"}});
+  EXPECT_EQ(host.requests.back().kind, IOTGW_OP_METHODS_DISABLE);
+}
+
+TEST_F(MqttEngine, AnswersNoCallAwaitsAreIgnoredWithoutClosing) {
+  connect_for_methods();
+  call(42, "reboot", "{}");
+  feed(Publish{"$iothub/methods/res/200/?$rid=2a", "{}", 0, false, false, 0});
+  feed(Publish{"$iothub/methods/res/200/?$rid=2a", "{}", 0, false, false, 0});  // answered
+  feed(Publish{"$iothub/methods/res/200/?$rid=2b", "{}", 0, false, false, 0});  // never called
+  feed(Publish{"$iothub/methods/res/200/?$rid=02a", "{}", 0, false, false, 0});
+  feed(Publish{"$iothub/methods/res/ok/?$rid=2a", "{}", 1, false, false, 6});  // not a status
+  EXPECT_EQ(host.responses.size(), 1U);
+  EXPECT_EQ(last<Ack>().packet_id, 6);
+  EXPECT_TRUE(host.closed.empty());
+}
+
+TEST_F(MqttEngine, MethodCallsTheDeviceCannotTakeAreAnsweredForIt) {
+  connect();
+  call(1, "reboot", "{}");  // not subscribed
+  feed(Subscribe{1, {{"$iothub/methods/POST/#", 0}}});
+  answer(200);
+  call(2, "a/b", "{}");  // no topic can carry that name
+  ASSERT_EQ(host.responses.size(), 2U);
+  EXPECT_EQ(host.responses[0].id, 1U);
+  EXPECT_EQ(host.responses[0].status, 404);
+  EXPECT_EQ(host.responses[1].id, 2U);
+  EXPECT_EQ(host.responses[1].status, 400);
+}
+
+TEST_F(MqttEngine, UnansweredMethodCallsBeyondTheBoundForgetTheOldest) {
+  EngineOptions options;
+  options.max_operations = 2;
+  Engine bounded(host, options);
+  bounded.on_bytes(bytes_of(connect_as("dev1")));
+  bounded.on_auth_result(host.next_token - 1, IOTGW_OK, "dev1", "");
+  bounded.on_bytes(bytes_of(Subscribe{1, {{"$iothub/methods/POST/#", 0}}}));
+  bounded.on_operation_result(host.requests.back().token, {200, -1, {}, {}});
+  for (std::uint64_t id : {1, 2, 3}) {
+    bounded.on_hub_request(HubRequest{IOTGW_HUB_METHOD_CALL, id, "m", "{}", -1});
+  }
+  for (const auto* rid : {"1", "2", "3"}) {
+    bounded.on_bytes(bytes_of(
+        Publish{std::string("$iothub/methods/res/200/?$rid=") + rid, "{}", 0, false, false, 0}));
+  }
+  EXPECT_EQ(host.responses, (std::vector<Response>{{2, 200, "{}"}, {3, 200, "{}"}}));
+}
+
+TEST_F(MqttEngine, DrainingWaitsForTwinAnswersToo) {
+  connect_for_twin();
+  feed(Publish{"$iothub/twin/GET/?$rid=1", "", 0, false, false, 0});
+  engine.on_drain();
+  EXPECT_TRUE(host.closed.empty());
+  answer(200, "{}");
+  EXPECT_EQ(last<Publish>().topic, "$iothub/twin/res/200/?$rid=1");
+  EXPECT_EQ(host.closed, "the gateway is draining");
 }
 
 }  // namespace
