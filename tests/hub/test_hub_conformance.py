@@ -262,6 +262,27 @@ class CbsTests(HubTestCase):
         cbs = hf.Cbs(self.connect())
         self.put(cbs, self.device_token("dev1", sign_raw=True), device_audience("dev1"), 200)
 
+    def test_node_sdk_put_token_names_the_url_encoded_sr(self):
+        # Azure's Node SDKs (azure-iot-amqp-base) put-token with name = the token's sr field as it
+        # stands in the token, still URL-encoded ("host%2Fdevices%2Fdev1"), a string message-id,
+        # reply-to "cbs" and string properties. IoT Hub takes it; the hub once answered 404 "not
+        # this hub", reading everything before the first '/' as the host.
+        conn = self.connect()
+        cbs = hf.Cbs(conn)
+        token = self.device_token("dev1")
+        sr = hf.parse_token(token)["sr"]
+        self.assertEqual(sr, hf.url_encode(device_audience("dev1")))
+        self.put(cbs, token, sr, 200)
+        # The grant is dev1's: its telemetry link attaches and the message is accepted.
+        sender = conn.create_sender(hf.telemetry_address("dev1"))
+        self.send_ok(sender, hf.telemetry_message(b"from the node sdk"))
+        # Decoded once, the encoded name is checked as the plain one.
+        self.put(cbs, token, hf.url_encode(device_audience("dev3")), 401)
+        self.put(cbs, token, hf.url_encode(device_audience("dev1", "otherhub.azure-devices.net")),
+                 404)
+        service = self.policy_token("service")
+        self.put(cbs, service, hf.parse_token(service)["sr"], 200)
+
     def test_token_fields_in_any_order_accepted(self):
         cbs = hf.Cbs(self.connect())
         self.put(cbs, self.device_token("dev1", order=("se", "sig", "sr")), device_audience("dev1"), 200)

@@ -34,10 +34,21 @@ void split_audience(const std::string& audience, std::string& host, std::string&
   device = decoded.value_or("");
 }
 
+// Azure's Node SDKs put-token with the token's `sr` field as the name, still URL-encoded as it
+// stands in the token ("myhub.azure-devices.net%2Fdevices%2Fdev1"); the C and C# SDKs send it
+// plain. IoT Hub takes both. An encoded name has no '/' of its own, and a hub-level one ("{host}")
+// has no '%': decoded once, it reads as the plain form.
+std::string plain_audience(const std::string& audience) {
+  if (audience.find('/') != std::string::npos || audience.find('%') == std::string::npos)
+    return audience;
+  return sas::url_decode(audience).value_or(audience);
+}
+
 }  // namespace
 
-Grant check_token(const Registry& registry, const std::string& token, const std::string& audience,
+Grant check_token(const Registry& registry, const std::string& token, const std::string& name,
                   std::chrono::system_clock::time_point now) {
+  const std::string audience = plain_audience(name);
   std::string why;
   auto t = sas::parse(token, why);
   if (!t) return refuse(401, "malformed token: " + why);

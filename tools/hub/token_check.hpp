@@ -18,8 +18,9 @@ struct Grant {
   std::int64_t expiry = 0;  // the token's se: the grant ends then unless a new token comes
 };
 
-// `audience` is the put-token's name: "{host}/devices/{id}" or "{host}" (a scheme may precede).
-Grant check_token(const Registry& registry, const std::string& token, const std::string& audience,
+// `name` is the put-token's name, its audience: "{host}/devices/{id}" or "{host}" (a scheme may
+// precede), plain or URL-encoded as a whole (Azure's Node SDKs send the token's sr as it is).
+Grant check_token(const Registry& registry, const std::string& token, const std::string& name,
                   std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 
 }  // namespace iotgw::hub
