@@ -132,7 +132,12 @@ static inline const iotgw_config_value* iotgw_config_value_at(const iotgw_config
       config->struct_size > offsetof(iotgw_config, value_size) && config->value_size > 0
           ? config->value_size
           : sizeof(iotgw_config_value);
+#ifdef __cplusplus
+  return reinterpret_cast<const iotgw_config_value*>(
+      reinterpret_cast<const char*>(config->values) + index * stride);
+#else
   return (const iotgw_config_value*)((const char*)config->values + index * stride);
+#endif
 }
 
 /* ---------------------------------------------------------------------------------------------
