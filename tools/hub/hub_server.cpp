@@ -8,6 +8,7 @@
 #include <proton/codec/map.hpp>
 #include <proton/message.hpp>
 
+#include <nlohmann/json.hpp>
 #include <proton/connection_options.hpp>
 #include <proton/delivery.hpp>
 #include <proton/delivery_mode.hpp>
@@ -30,7 +31,6 @@
 #include "iotgw/common/amqp_text.hpp"
 #include "iotgw/common/clock.hpp"
 #include "iotgw/common/sas_token.hpp"
-#include "json_text.hpp"
 #include "reject_with.hpp"
 #include "token_check.hpp"
 
@@ -670,11 +670,14 @@ void HubServer::on_c2d_end(const C2dMessage& m, C2dEnd how, const std::string& w
   const bool success = how == C2dEnd::success;
   ++(success ? c2d_completed_ : c2d_not_completed_);
   if (!(ack == "full" || (ack == "positive" && success) || (ack == "negative" && !success))) return;
-  std::string record = "{\"originalMessageId\":" + json_string(proton::to_string(m.msg.id())) +
-                       ",\"enqueuedTimeUtc\":" + json_string(iso8601_utc(m.enqueued_ms)) +
-                       ",\"statusCode\":" + json_string(to_string(how)) +
-                       ",\"description\":" + json_string(why) +
-                       ",\"deviceId\":" + json_string(m.device_id) + "}";
+  // Field order as IoT Hub writes a feedback record.
+  std::string record = nlohmann::ordered_json{
+      {"originalMessageId", proton::to_string(m.msg.id())},
+      {"enqueuedTimeUtc", iso8601_utc(m.enqueued_ms)},
+      {"statusCode", to_string(how)},
+      {"description", why},
+      {"deviceId",
+       m.device_id}}.dump();
   feedback_.push_back(std::move(record));
   if (feedback_.size() > limits_.max_feedback_records) feedback_.pop_front();
   pump_feedback();

@@ -24,7 +24,9 @@
 #include <proton/tracker.hpp>
 #include <proton/transport.hpp>
 
-#include "json_text.hpp"
+#include <nlohmann/json.hpp>
+
+#include "iotgw/common/amqp_text.hpp"
 
 namespace iotgw::hub {
 
@@ -138,20 +140,22 @@ class Monitor final : public ServiceSession {
       auto it = ann.find(proton::annotation_key(proton::symbol(key)));
       return it == ann.end() ? std::string() : proton::to_string(it->second);
     };
-    std::string line = "{\"device\":" + json_string(annotation("iothub-connection-device-id")) +
-                       ",\"sequence\":" + annotation("x-opt-sequence-number") +
-                       ",\"durable\":" + (m.durable() ? "true" : "false") + ",\"properties\":{";
+    // One JSON object per line, fields in a fixed order (device first) for people reading it.
+    nlohmann::ordered_json line;
+    line["device"] = annotation("iothub-connection-device-id");
+    const auto seq = ann.find(proton::annotation_key(proton::symbol("x-opt-sequence-number")));
+    line["sequence"] = seq != ann.end()
+                           ? nlohmann::ordered_json(amqp_integer(seq->second).value_or(0))
+                           : nlohmann::ordered_json();
+    line["durable"] = m.durable();
+    line["properties"] = nlohmann::ordered_json::object();
     if (!m.properties().empty()) {
       std::map<std::string, proton::scalar> props;
       proton::get(m.properties().value(), props);
-      bool first = true;
-      for (const auto& [k, v] : props) {
-        line += (first ? "" : ",") + json_string(k) + ":" + json_string(proton::to_string(v));
-        first = false;
-      }
+      for (const auto& [k, v] : props) line["properties"][k] = proton::to_string(v);
     }
-    line += "},\"body\":" + json_string(text_of(m.body())) + "}";
-    std::cout << line << std::endl;  // one line as it arrives: a pipe reader sees it now
+    line["body"] = text_of(m.body());
+    std::cout << line.dump() << std::endl;  // one line as it arrives: a pipe reader sees it now
     d.accept();
     if (count_ > 0 && ++seen_ >= count_) finish(d.connection(), 0);
   }
