@@ -11,6 +11,7 @@ build_pkgs=(
   nlohmann-json3-dev  # twin documents and the hub's HTTPS service surface (one JSON library)
   clang libclang-rt-14-dev clang-format clang-tidy
   mosquitto-clients  # the quickstart's MQTT device
+  openssl            # the quickstart hub's HTTPS certificate
 )
 test_pkgs=(
   mosquitto mosquitto-clients python3-paho-mqtt python3-qpid-proton openssl
