@@ -29,13 +29,13 @@ bench_registry() {
     for ((i = 0; i < $2; i++)); do echo "  - {id: d$i, primary_key: $3}"; done
     echo "policies:"
     echo "  - {name: gateway, key: $3, rights: [device]}"
-    echo "  - {name: service, key: $3, rights: [service]}"
+    echo "  - {name: service, key: $3, rights: [service, registry]}"
   } > "$1"
 }
 
-# start_hub REGISTRY LOG: iotgw-hub on a free port; sets hub_pid and hub_port.
+# start_hub REGISTRY LOG [ARGS...]: iotgw-hub on a free port; sets hub_pid and hub_port.
 start_hub() {
-  build/release/tools/hub/iotgw-hub --registry "$1" --listen 127.0.0.1:0 > "$2" 2>&1 &
+  build/release/tools/hub/iotgw-hub --registry "$1" --listen 127.0.0.1:0 "${@:3}" > "$2" 2>&1 &
   hub_pid=$!
   bench_pids+=("$hub_pid")
   wait_log "$2" "listening on"

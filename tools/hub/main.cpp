@@ -16,9 +16,9 @@
 #include "https_server.hpp"
 #include "hub_server.hpp"
 #include "iotgw/common/clock.hpp"
+#include "iotgw/common/https_client.hpp"
 #include "iotgw/common/sas_token.hpp"
 #include "iotgw/common/units.hpp"
-#include "rest_client.hpp"
 #include "sasl_plain.hpp"
 #include "service_client.hpp"
 
@@ -128,9 +128,16 @@ int token(int argc, char** argv) {
   return 0;
 }
 
-// monitor and send: a service token minted from the registry's policy, then the AMQP work.
-// Prints the answer's JSON; exit 0 on 2xx, else 1 with the hub's message on stderr.
-int print_answer(const RestAnswer& a) {
+// Where `twin` and `invoke` send their requests, and as whom.
+struct RestTarget {
+  https::Target where{"https://127.0.0.1:443", {}, {}};
+  std::string token;  // a service SAS token
+};
+
+// One request; prints the answer's JSON and exits 0 on 2xx, else 1 with the hub's message.
+int rest_call(const RestTarget& t, const std::string& method, const std::string& path,
+              const std::string& body, const std::string& if_match = {}) {
+  const auto a = https::Client(t.where).call(method, path, t.token, body, if_match);
   if (!a.error.empty()) {
     std::cerr << "iotgw-hub: " << a.error << "\n";
     return 1;
@@ -146,11 +153,11 @@ int print_answer(const RestAnswer& a) {
 int twin_command(const RestTarget& t, const std::vector<std::string>& args,
                  const std::string& etag) {
   if (args.size() == 2 && args[0] == "get") {
-    return print_answer(rest_call(t, "GET", "/twins/" + sas::url_encode(args[1]), {}));
+    return rest_call(t, "GET", "/twins/" + sas::url_encode(args[1]), {});
   }
   if (args.size() == 3 && args[0] == "update") {
-    return print_answer(rest_call(t, "PATCH", "/twins/" + sas::url_encode(args[1]), args[2],
-                                  etag.empty() ? "*" : etag));
+    return rest_call(t, "PATCH", "/twins/" + sas::url_encode(args[1]), args[2],
+                     etag.empty() ? "*" : etag);
   }
   return usage_error("twin takes get DEVICE, or update DEVICE JSON");
 }
@@ -164,17 +171,17 @@ int invoke_command(const RestTarget& t, const std::vector<std::string>& args,
   const auto connect = parse_int(connect_timeout);
   if (!response || !connect) return usage_error("--timeout and --connect-timeout take seconds");
   // The payload is JSON; a bare word is taken as a JSON string, as `az` does.
-  std::string payload = args.size() == 3 ? args[2] : "null";
-  if (nlohmann::json::parse(payload, nullptr, false).is_discarded()) {
-    payload = nlohmann::json(payload).dump();
-  }
-  const std::string body = R"({"methodName":)" + nlohmann::json(args[1]).dump() + R"(,"payload":)" +
-                           payload + R"(,"responseTimeoutInSeconds":)" + std::to_string(*response) +
-                           R"(,"connectTimeoutInSeconds":)" + std::to_string(*connect) + "}";
-  return print_answer(
-      rest_call(t, "POST", "/twins/" + sas::url_encode(args[0]) + "/methods", body));
+  auto payload = nlohmann::json::parse(args.size() == 3 ? args[2] : "null", nullptr, false);
+  if (payload.is_discarded()) payload = args[2];
+  const nlohmann::ordered_json body{{"methodName", args[1]},
+                                    {"payload", payload},
+                                    {"responseTimeoutInSeconds", *response},
+                                    {"connectTimeoutInSeconds", *connect}};
+  return rest_call(t, "POST", "/twins/" + sas::url_encode(args[0]) + "/methods", body.dump());
 }
 
+// monitor and send: a service token minted from the registry's policy, then the AMQP work;
+// twin and invoke: the same token, then the HTTPS service API.
 int service_command(int argc, char** argv) {
   const std::string command = argv[1];
   const bool rest = command == "twin" || command == "invoke";
@@ -197,9 +204,9 @@ int service_command(int argc, char** argv) {
       registry_file = v;
     } else if (a == "--url") {
       target.url = v;
-      rest_target.url = v;
+      rest_target.where.url = v;
     } else if (a == "--ca" && rest) {
-      rest_target.ca_file = v;
+      rest_target.where.ca_file = v;
     } else if (a == "--etag" && command == "twin") {
       etag = v;
     } else if (a == "--timeout" && command == "invoke") {
@@ -234,7 +241,7 @@ int service_command(int argc, char** argv) {
       std::cerr << "iotgw-hub: " << registry_file << " has no policy '" << policy << "'\n";
       return 1;
     }
-    rest_target.hostname = r.hostname;
+    rest_target.where.hostname = r.hostname;
     rest_target.token = sas::make(r.hostname, p->key, unix_seconds() + 3600, p->name);
     return command == "twin" ? twin_command(rest_target, positional, etag)
                              : invoke_command(rest_target, positional, timeout, connect_timeout);

@@ -1,5 +1,8 @@
 #include "client.hpp"
 
+#include <charconv>
+#include <string_view>
+
 #include "packet_reader.hpp"
 
 #include <netinet/in.h>
@@ -98,6 +101,7 @@ void Client::on_packet(const Packet& p) {
       if (code == kSubackFailure) return fail("SUBSCRIBE refused");
     }
     subscribed_ = true;
+    pump();
   } else if (const auto* a = std::get_if<Ack>(&p)) {
     if (a->type != PacketType::puback) return;
     auto it = pending_acks_.find(a->packet_id);
@@ -107,6 +111,7 @@ void Client::on_packet(const Packet& p) {
     ++totals_.acked;
     pump();
   } else if (const auto* pub = std::get_if<Publish>(&p)) {
+    if (on_iothub_publish(*pub)) return on_event_();
     ++totals_.received;
     // A publisher's histogram is its PUBACK latency: what it receives is not timed.
     if (plan_.publish_topic.empty() && pub->payload.size() >= sizeof(std::int64_t)) {
@@ -119,7 +124,67 @@ void Client::on_packet(const Packet& p) {
   on_event_();
 }
 
+namespace {
+
+// The value of `$rid` in an IoT Hub topic's property bag; empty when there is none.
+std::string_view rid_of(std::string_view topic) {
+  const auto at = topic.find("$rid=");
+  if (at == std::string_view::npos) return {};
+  const auto rid = topic.substr(at + 5);
+  return rid.substr(0, rid.find('&'));
+}
+
+}  // namespace
+
+bool Client::on_iothub_publish(const Publish& pub) {
+  const std::string_view topic = pub.topic;
+  if (plan_.twin_get && topic.starts_with("$iothub/twin/res/")) {
+    if (!topic.starts_with("$iothub/twin/res/200/")) {
+      fail("twin answer " + pub.topic);
+      return true;
+    }
+    std::uint16_t id = 0;
+    const auto rid = rid_of(topic);
+    std::from_chars(rid.data(), rid.data() + rid.size(), id);
+    auto it = pending_acks_.find(id);
+    if (it == pending_acks_.end()) {
+      fail("twin answer for an unknown $rid: " + pub.topic);
+      return true;
+    }
+    record_since(totals_.latency, it->second);
+    pending_acks_.erase(it);
+    ++totals_.acked;
+    pump_twin();
+    return true;
+  }
+  if (plan_.answer_methods && topic.starts_with("$iothub/methods/POST/")) {
+    ++totals_.received;
+    Publish answer;
+    answer.topic = "$iothub/methods/res/200/?$rid=" + std::string(rid_of(topic));
+    answer.payload = R"({"ok":true})";
+    send(answer);
+    return true;
+  }
+  return false;
+}
+
+// As pump, with twin GETs: each one's $rid is its slot in pending_acks_.
+void Client::pump_twin() {
+  if (!subscribed_) return;
+  while (sent_ < budget_ && in_flight() < plan_.window) {
+    while (next_id_ == 0 || pending_acks_.count(next_id_) != 0) ++next_id_;
+    const auto id = next_id_++;
+    Publish get;
+    get.topic = "$iothub/twin/GET/?$rid=" + std::to_string(id);
+    pending_acks_[id] = now_ns();
+    ++sent_;
+    ++totals_.sent;
+    send(get);
+  }
+}
+
 void Client::pump() {
+  if (plan_.twin_get) return pump_twin();
   if (plan_.publish_topic.empty()) return;
   // QoS 0 has no window: the socket's pace bounds it, with at most 64 KiB waiting to be written.
   while (sent_ < budget_ &&

@@ -23,6 +23,8 @@ struct ClientPlan {
   std::string id, username, password;
   std::string publish_topic;         // empty: publishes nothing
   std::vector<std::string> filters;  // subscribed once connected
+  bool twin_get = false;             // publishes twin GETs (a window of them) instead of messages
+  bool answer_methods = false;       // answers every direct method call with 200 at once
   int qos = 1, window = 16;
   std::size_t size = 256;
   std::optional<boost::asio::ip::address> source;  // bound before connecting
@@ -59,6 +61,9 @@ class Client : public std::enable_shared_from_this<Client> {
   void hello();
   void on_packet(const iotgw::mqtt::Packet& p);
   void pump();
+  void pump_twin();
+  // IoT Hub's topics the device hears: a twin answer or a method call. False for others.
+  bool on_iothub_publish(const iotgw::mqtt::Publish& pub);
   void send(const iotgw::mqtt::Packet& p);
   void flush();
   void read();

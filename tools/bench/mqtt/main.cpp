@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cmath>
@@ -16,6 +17,7 @@
 #include "iotgw/common/clock.hpp"
 #include "iotgw/common/registry.hpp"
 #include "iotgw/common/sas_token.hpp"
+#include "method_caller.hpp"
 #include "options.hpp"
 #include "sink.hpp"
 
@@ -51,7 +53,14 @@ std::vector<ClientPlan> plan_clients(const Options& o,
     p.qos = o.qos;
     p.window = o.window;
     p.size = o.size;
-    if (o.mode == Mode::pub) {
+    if (o.mode == Mode::twin) {
+      p.twin_get = true;
+      p.qos = 0;  // a twin GET is answered on its response topic, not by PUBACK
+      p.filters = {"$iothub/twin/res/#"};
+    } else if (o.mode == Mode::methods) {
+      p.answer_methods = true;
+      p.filters = {"$iothub/methods/POST/#"};
+    } else if (o.mode == Mode::pub) {
       p.publish_topic = !hostname.empty() ? "devices/" + p.id + "/messages/events/"
                         : o.topic.empty() ? "bench/" + p.id
                                           : o.topic;
@@ -91,15 +100,38 @@ C2dPlan plan_c2d(const Options& o, const iotgw::hub::Registry& registry,
   return plan;
 }
 
+// What the methods back end invokes, as the registry's policy, round-robin over the devices.
+MethodCallPlan plan_methods(const Options& o, const iotgw::hub::Registry& registry,
+                            const std::vector<ClientPlan>& clients) {
+  const auto* policy = registry.policy(o.policy);
+  if (policy == nullptr) throw std::runtime_error(o.registry + " has no policy '" + o.policy + "'");
+  MethodCallPlan plan;
+  plan.hub = {o.hub_https, o.ca, registry.hostname};
+  plan.token =
+      iotgw::sas::make(registry.hostname, policy->key, iotgw::unix_seconds() + 3600, policy->name);
+  for (const auto& c : clients) plan.devices.push_back(c.id);
+  plan.count = o.count;
+  plan.callers = o.callers;
+  return plan;
+}
+
 // One run of pub, sub, c2d or conn: its clients, its clock and when it is over.
 class Run {
  public:
-  Run(const Options& o, std::vector<ClientPlan> plans, std::optional<C2dPlan> c2d_plan)
-      : o_(o), c2d_plan_(std::move(c2d_plan)), deadline_(io_), ticker_(io_), signals_(io_) {
-    report_.mode = o.mode == Mode::pub   ? "pub"
-                   : o.mode == Mode::sub ? "sub"
-                   : o.mode == Mode::c2d ? "c2d"
-                                         : "conn";
+  Run(const Options& o, std::vector<ClientPlan> plans, std::optional<C2dPlan> c2d_plan,
+      std::optional<MethodCallPlan> methods_plan)
+      : o_(o),
+        c2d_plan_(std::move(c2d_plan)),
+        methods_plan_(std::move(methods_plan)),
+        deadline_(io_),
+        ticker_(io_),
+        signals_(io_) {
+    report_.mode = o.mode == Mode::pub       ? "pub"
+                   : o.mode == Mode::sub     ? "sub"
+                   : o.mode == Mode::c2d     ? "c2d"
+                   : o.mode == Mode::twin    ? "twin"
+                   : o.mode == Mode::methods ? "methods"
+                                             : "conn";
     report_.clients = o.clients;
     report_.size = o.size;
     for (auto& plan : plans) {
@@ -130,6 +162,16 @@ class Run {
       report_.totals.acked = c2d_.accepted;
       if (!c2d_.error.empty()) std::cerr << "service: " << c2d_.error << "\n";
     }
+    if (o_.mode == Mode::methods) {
+      // The back end's view: calls answered per second, and its latency.
+      report_.totals.sent = calls_.answered + calls_.failed;
+      report_.totals.acked = calls_.answered;
+      report_.totals.errors += calls_.failed;
+      report_.totals.latency = calls_.latency;
+      report_.seconds = calls_.seconds;
+      report_.rate = calls_.seconds > 0 ? static_cast<double>(calls_.answered) / calls_.seconds : 0;
+      if (!calls_.error.empty()) std::cerr << "back end: " << calls_.error << "\n";
+    }
     if (o_.mode != Mode::conn) print();
     return ok_ ? 0 : 1;
   }
@@ -153,7 +195,9 @@ class Run {
     if (over_) return;
     if (totals_.errors > 0 && o_.mode != Mode::conn) return finish(false);
     switch (o_.mode) {
-      case Mode::pub: return on_pub_event();
+      case Mode::pub:
+      case Mode::twin: return on_pub_event();
+      case Mode::methods: return on_methods_event();
       case Mode::sub:
       case Mode::c2d: return on_receive_event();
       case Mode::conn: return on_conn_event();
@@ -257,6 +301,19 @@ class Run {
     service_ = std::thread([this] { c2d_ = send_c2d(*c2d_plan_); });
   }
 
+  // Everyone subscribed: the back end calls from its own threads; the run ends when it has.
+  void on_methods_event() {
+    if (going_) return;
+    for (const auto& c : clients_) {
+      if (!c->subscribed()) return;
+    }
+    going_ = true;
+    service_ = std::thread([this] {
+      calls_ = call_methods(*methods_plan_);
+      boost::asio::post(io_, [this] { finish(calls_.failed == 0 && calls_.answered == o_.count); });
+    });
+  }
+
   void on_conn_event() {
     if (totals_.connected + totals_.errors < o_.clients) return;
     report_.seconds = seconds_since(start_);
@@ -289,6 +346,7 @@ class Run {
 
   const Options& o_;
   std::optional<C2dPlan> c2d_plan_;  // c2d: what the service sends, checked before connecting
+  std::optional<MethodCallPlan> methods_plan_;  // methods: what the back end calls
   boost::asio::io_context io_{1};
   boost::asio::steady_timer deadline_, ticker_;
   std::unique_ptr<boost::asio::steady_timer> pacer_;
@@ -301,6 +359,7 @@ class Run {
   bool going_ = false, publishing_over_ = false, over_ = false, ok_ = false;
   std::thread service_;
   C2dResult c2d_;
+  MethodCallResult calls_;
 };
 
 // One descriptor per connection: take all the kernel allows this process.
@@ -334,7 +393,9 @@ int main(int argc, char** argv) {
     auto plans = plan_clients(*options, registry, hostname);
     std::optional<C2dPlan> c2d;
     if (options->mode == Mode::c2d) c2d = plan_c2d(*options, *registry, plans);
-    return Run(*options, std::move(plans), std::move(c2d)).run();
+    std::optional<MethodCallPlan> methods;
+    if (options->mode == Mode::methods) methods = plan_methods(*options, *registry, plans);
+    return Run(*options, std::move(plans), std::move(c2d), std::move(methods)).run();
   } catch (const std::exception& e) {
     std::cerr << "iotgw-bench: " << e.what() << "\n";
     return 2;

@@ -23,6 +23,13 @@ const char* const kUsage =
     "  conn  --port P [--clients N] [--rate R] [--hold S] [--iothub HOST | --registry FILE]\n"
     "        open N idle connections at R per second from source addresses spread over\n"
     "        127.0.0.0/8, print the report once all are accepted, hold them S seconds\n"
+    "  twin  --port P --registry FILE [--clients N] [--count M] [--window W]\n"
+    "        N devices each make M twin GETs ($iothub/twin/GET), W outstanding per device;\n"
+    "        latency is GET to its $iothub/twin/res answer\n"
+    "  methods --port P --registry FILE --hub-https https://H:P [--ca FILE] [--clients N]\n"
+    "        [--count M] [--callers K]   N devices answer direct methods while K back-end\n"
+    "        callers invoke M in all through the hub's HTTPS API, round-robin over the devices;\n"
+    "        latency is the caller's, request to answer\n"
     "  sink  [--port P]   a minimal MQTT server: CONNACK to CONNECT, PUBACK to QoS 1 PUBLISH,\n"
     "        SUBACK (refused) to SUBSCRIBE, PINGRESP; prints 'listening on HOST:PORT'\n"
     "  common: [--host 127.0.0.1] [--prefix d (s for sub)] [--password PW] [--timeout S] "
@@ -30,11 +37,9 @@ const char* const kUsage =
 
 namespace {
 
-const std::map<std::string, Mode> kModes{{"pub", Mode::pub},
-                                         {"sub", Mode::sub},
-                                         {"c2d", Mode::c2d},
-                                         {"conn", Mode::conn},
-                                         {"sink", Mode::sink}};
+const std::map<std::string, Mode> kModes{
+    {"pub", Mode::pub},   {"sub", Mode::sub},   {"c2d", Mode::c2d},        {"conn", Mode::conn},
+    {"sink", Mode::sink}, {"twin", Mode::twin}, {"methods", Mode::methods}};
 
 }  // namespace
 
@@ -56,16 +61,28 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
     return Set([&field](const std::string& v) { field = v; });
   };
   const std::map<std::string, Set> setters{
-      {"--host", text(o.host)},           {"--port", text(o.port)},
-      {"--clients", integer(o.clients)},  {"--count", integer(o.count)},
-      {"--duration", real(o.duration_s)}, {"--rate", real(o.rate)},
-      {"--qos", integer(o.qos)},          {"--window", integer(o.window)},
-      {"--size", integer(o.size)},        {"--topic", text(o.topic)},
-      {"--prefix", text(o.prefix)},       {"--password", text(o.password)},
-      {"--iothub", text(o.iothub)},       {"--registry", text(o.registry)},
-      {"--hub-url", text(o.hub_url)},     {"--policy", text(o.policy)},
-      {"--hold", real(o.hold_s)},         {"--c2d", integer(o.c2d)},
+      {"--host", text(o.host)},
+      {"--port", text(o.port)},
+      {"--clients", integer(o.clients)},
+      {"--count", integer(o.count)},
+      {"--duration", real(o.duration_s)},
+      {"--rate", real(o.rate)},
+      {"--qos", integer(o.qos)},
+      {"--window", integer(o.window)},
+      {"--size", integer(o.size)},
+      {"--topic", text(o.topic)},
+      {"--prefix", text(o.prefix)},
+      {"--password", text(o.password)},
+      {"--iothub", text(o.iothub)},
+      {"--registry", text(o.registry)},
+      {"--hub-url", text(o.hub_url)},
+      {"--policy", text(o.policy)},
+      {"--hold", real(o.hold_s)},
+      {"--c2d", integer(o.c2d)},
       {"--timeout", real(o.timeout_s)},
+      {"--hub-https", text(o.hub_https)},
+      {"--ca", text(o.ca)},
+      {"--callers", integer(o.callers)},
   };
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
@@ -95,6 +112,11 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
   if (o.window < 1 || o.window > 65535) error = "--window is 1 to 65535";
   if (o.size < 8) error = "--size is at least 8 (the time stamp)";
   if (o.mode == Mode::c2d && o.registry.empty()) error = "c2d needs --registry";
+  if (o.mode == Mode::twin && o.registry.empty()) error = "twin needs --registry";
+  if (o.mode == Mode::methods && (o.registry.empty() || o.hub_https.empty())) {
+    error = "methods needs --registry and --hub-https";
+  }
+  if (o.callers < 1) error = "--callers must be at least 1";
   if (!error.empty()) return std::nullopt;
   return o;
 }
