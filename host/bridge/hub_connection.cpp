@@ -385,7 +385,7 @@ void HubConnection::request(const std::string& id, std::uint64_t attachment, Ope
       methods_.disable(id);
       answer({200, -1, {}, {}});
       break;
-    default: twin_.request(upstream(), id, std::move(op), now, std::move(answer)); break;
+    default: twin_.request(upstream(), id, op, now, std::move(answer)); break;
   }
   transport_.schedule_pump();
 }

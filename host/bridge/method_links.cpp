@@ -16,13 +16,13 @@ bool MethodLinks::enabled(const std::string& device) const {
   return it != devices_.end() && it->second.wanted;
 }
 
-void MethodLinks::attach(proton::connection c, const std::string& device, Device& d) {
+void MethodLinks::attach(const proton::connection& c, const std::string& device, Device& d) {
   d.links.attach(c, expand_address(address_, device), "methods:" + std::to_string(next_channel_++));
   link_device_[d.links.sender] = device;
   link_device_[d.links.receiver] = device;
 }
 
-void MethodLinks::enable(proton::connection c, const std::string& device,
+void MethodLinks::enable(const proton::connection& c, const std::string& device,
                          std::chrono::milliseconds timeout, std::int64_t now_ms,
                          OperationDone done) {
   if (!c) {
@@ -61,7 +61,7 @@ void MethodLinks::disable(const std::string& device) {
   answer_enabling(d, OperationResult::local(kStatusUnavailable, "methods disabled"));
 }
 
-void MethodLinks::restore(proton::connection c, const std::string& device) {
+void MethodLinks::restore(const proton::connection& c, const std::string& device) {
   auto it = devices_.find(device);
   if (!c || it == devices_.end() || !it->second.wanted || it->second.links.attached()) return;
   attach(c, device, it->second);

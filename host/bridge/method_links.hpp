@@ -35,12 +35,12 @@ class MethodLinks {
   // Attaches the device's pair on `c` (empty: answered 503). `done` runs once: 200 when the hub
   // has attached both links, 503 when it refuses it or the connection goes first, 504 after
   // the timeout.
-  void enable(proton::connection c, const std::string& device, std::chrono::milliseconds timeout,
-              std::int64_t now_ms, OperationDone done);
+  void enable(const proton::connection& c, const std::string& device,
+              std::chrono::milliseconds timeout, std::int64_t now_ms, OperationDone done);
   // Detaches; the hub then answers its callers that the device is not listening.
   void disable(const std::string& device);
   // The device is (again) authorised on `c`: one that enabled methods gets its pair back.
-  void restore(proton::connection c, const std::string& device);
+  void restore(const proton::connection& c, const std::string& device);
   void remove(const std::string& device);
   void reset();
   void expire(std::int64_t now_ms);
@@ -67,7 +67,7 @@ class MethodLinks {
     std::uint64_t next_call = 1;
   };
 
-  void attach(proton::connection c, const std::string& device, Device& d);
+  void attach(const proton::connection& c, const std::string& device, Device& d);
   void answer_enabling(Device& d, const OperationResult& r);
   void forget_links(Device& d);
 

@@ -62,7 +62,7 @@ bool TwinLinks::has_links(const std::string& device) const {
   return it != devices_.end() && it->second.links.attached();
 }
 
-TwinLinks::Device& TwinLinks::attach(proton::connection c, const std::string& device) {
+TwinLinks::Device& TwinLinks::attach(const proton::connection& c, const std::string& device) {
   auto& d = devices_[device];
   if (d.links.attached()) return d;
   d.links.attach(c, expand_address(address_, device), "twin:" + std::to_string(next_++));
@@ -71,7 +71,7 @@ TwinLinks::Device& TwinLinks::attach(proton::connection c, const std::string& de
   return d;
 }
 
-void TwinLinks::request(proton::connection c, const std::string& device, Operation op,
+void TwinLinks::request(const proton::connection& c, const std::string& device, const Operation& op,
                         std::int64_t now_ms, OperationDone done) {
   if (!wire_of(op.kind)) {
     done(OperationResult::local(kStatusBadRequest, "not a twin operation"));
@@ -87,14 +87,14 @@ void TwinLinks::request(proton::connection c, const std::string& device, Operati
   if (op.kind == IOTGW_OP_TWIN_UNWATCH_DESIRED) d.watching = false;
   // Links attached anew (the hub closed the old ones) take the watch back first.
   if (fresh && d.watching && op.kind != IOTGW_OP_TWIN_WATCH_DESIRED) {
-    send(c, device, {.kind = IOTGW_OP_TWIN_WATCH_DESIRED, .body = {}, .timeout = op.timeout},
-         now_ms, {});
+    send(device, {.kind = IOTGW_OP_TWIN_WATCH_DESIRED, .body = {}, .timeout = op.timeout}, now_ms,
+         {});
   }
-  send(c, device, op, now_ms, std::move(done));
+  send(device, op, now_ms, std::move(done));
 }
 
-void TwinLinks::send(proton::connection, const std::string& device, const Operation& op,
-                     std::int64_t now_ms, OperationDone done) {
+void TwinLinks::send(const std::string& device, const Operation& op, std::int64_t now_ms,
+                     OperationDone done) {
   const auto wire = *wire_of(op.kind);
   const std::string id = "twin-" + std::to_string(next_++);
   proton::message m;
@@ -113,11 +113,12 @@ void TwinLinks::send(proton::connection, const std::string& device, const Operat
   devices_.at(device).links.sender.send(m);
 }
 
-void TwinLinks::restore(proton::connection c, const std::string& device, std::int64_t now_ms) {
+void TwinLinks::restore(const proton::connection& c, const std::string& device,
+                        std::int64_t now_ms) {
   auto it = devices_.find(device);
   if (!c || it == devices_.end() || !it->second.watching || it->second.links.attached()) return;
   attach(c, device);
-  send(c, device, {.kind = IOTGW_OP_TWIN_WATCH_DESIRED, .body = {}, .timeout = {}}, now_ms, {});
+  send(device, {.kind = IOTGW_OP_TWIN_WATCH_DESIRED, .body = {}, .timeout = {}}, now_ms, {});
 }
 
 void TwinLinks::fail_device(const std::string& device, const OperationResult& why) {

@@ -34,11 +34,11 @@ class TwinLinks {
   // Sends `op` (a twin kind) for the device on `c` (empty: no connection, answered 503). `done`
   // runs exactly once: with the hub's answer, 503 when the link or connection is lost first, or
   // 504 once `now_ms` passes the op's timeout (see expire).
-  void request(proton::connection c, const std::string& device, Operation op, std::int64_t now_ms,
-               OperationDone done);
+  void request(const proton::connection& c, const std::string& device, const Operation& op,
+               std::int64_t now_ms, OperationDone done);
   // The device is (again) authorised on `c`: a device that watches its desired properties gets
   // its link pair and the watch back (after a reconnect, say).
-  void restore(proton::connection c, const std::string& device, std::int64_t now_ms);
+  void restore(const proton::connection& c, const std::string& device, std::int64_t now_ms);
   // The device went away: its links close; nothing it asked is answered any more.
   void remove(const std::string& device);
   // The connection is gone: every waiting request is answered 503.
@@ -63,9 +63,9 @@ class TwinLinks {
     std::int64_t deadline_ms = 0;
   };
 
-  Device& attach(proton::connection c, const std::string& device);
-  void send(proton::connection c, const std::string& device, const Operation& op,
-            std::int64_t now_ms, OperationDone done);
+  Device& attach(const proton::connection& c, const std::string& device);
+  void send(const std::string& device, const Operation& op, std::int64_t now_ms,
+            OperationDone done);
   void fail_device(const std::string& device, const OperationResult& why);
 
   std::string address_;

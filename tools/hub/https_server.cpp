@@ -22,7 +22,7 @@ using tcp = asio::ip::tcp;
 
 constexpr auto kIdle = std::chrono::seconds(60);
 // Twin documents are at most 64 KB and method payloads 128 KB; anything larger is not ours.
-constexpr std::size_t kMaxBody = 1024 * 1024;
+constexpr std::size_t kMaxBody = std::size_t{1024} * 1024;
 
 // One connection: handshake, then read a request, answer it, and read the next.
 class Session : public std::enable_shared_from_this<Session> {

@@ -306,7 +306,7 @@ void ServiceApi::methods(const ServiceRequest& r, const std::string& id, const R
     return;
   }
   const std::string payload = body.value("payload", json()).dump();
-  if (payload.size() > 128 * 1024) {
+  if (payload.size() > std::size_t{128} * 1024) {
     respond(error(413, "MessageTooLarge", "the method payload is over 128 KB"));
     return;
   }

@@ -15,6 +15,7 @@ MethodCallResult call_methods(const MethodCallPlan& plan) {
   std::atomic<long> next{0};
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::thread> callers;
+  callers.reserve(static_cast<std::size_t>(plan.callers));
   for (int k = 0; k < plan.callers; ++k) {
     callers.emplace_back([&] {
       https::Client hub(plan.hub);
