@@ -209,6 +209,39 @@ TEST(Bridge, DesiredPatchesAndMethodCallsReachTheDeviceAcrossAHubRestart) {
   method_round(R"({"in":2})");
 }
 
+// abi.h: stages do not see operations. A stage that upper-cases every message both ways leaves
+// twin documents and method payloads as they were, while telemetry goes through it.
+TEST(Bridge, PipelineStagesLeaveTwinAndMethodPayloadsAlone) {
+  HubUnderTest hub(HubUnderTest::Options{.extra_devices = 0, .tls = false, .https = true});
+  GatewayUnderTest gw("gateway: {plugins_dir: plugins, threads: 1}\n" + hub.minting_bridge() +
+                      "stages:\n"
+                      "  - {name: shout, plugin: tag, config: {mode: upper, direction: both}}\n"
+                      "listeners:\n"
+                      "  - {name: lines, adapter: line, bind: '127.0.0.1:0', pipeline: [shout]}\n");
+  LineClient a(gw.port("lines"));
+  EXPECT_EQ(a.hello("dev1"), "WELCOME dev1");
+  a.send_line(R"(TWIN REPORT {"mode":"eco"})");
+  EXPECT_EQ(a.read_line(std::chrono::seconds(10)), "TWIN 204 v=2");
+  a.send_line("TWIN GET");
+  EXPECT_EQ(a.read_line(std::chrono::seconds(10)),
+            R"(TWIN 200 v=1 {"desired":{"$version":1},"reported":{"$version":2,"mode":"eco"}})");
+  a.send_line("METHODS ON");
+  EXPECT_EQ(a.read_line(std::chrono::seconds(10)), "METHODS 200");
+  RunResult result;
+  std::thread back_end([&] {
+    result = hub.service({"invoke", "dev1", "ping", R"({"quiet":"yes"})", "--timeout", "10"});
+  });
+  const auto call = a.read_line(std::chrono::seconds(10));
+  EXPECT_EQ(call, R"(CALL 1 ping {"quiet":"yes"})");
+  a.send_line(R"(ANSWER 1 200 {"still":"quiet"})");
+  back_end.join();
+  EXPECT_NE(result.output.find(R"({"payload":{"still":"quiet"},"status":200})"), std::string::npos)
+      << result.output;
+  a.send_line("telemetry is shouted");  // the stage does run, on messages
+  EXPECT_EQ(a.read_line(std::chrono::seconds(10)), "ACK 1");
+  EXPECT_NE(hub.monitor(1).find(R"("body":"TELEMETRY IS SHOUTED")"), std::string::npos);
+}
+
 TEST(Bridge, MintedTokensAreRenewedBeforeTheHubLetsThemExpire) {
   HubUnderTest hub;
   GatewayUnderTest gw(topology(hub, "{}", "3s"));  // the hub closes links when a token runs out
