@@ -27,8 +27,17 @@ Debian's python3-paho-mqtt where a real client library is the point.
                                                     twin responses and method calls, GET the
                                                     twin; print the SUBACK codes and the
                                                     response's topic
+  mqtt_device.py paho-session PORT DEVICE PASSWORD CONTROL
+                                                    paho, driven by the test: does what each
+                                                    JSON line appended to the file CONTROL says
+                                                    (subscribe, unsubscribe, publish, drop,
+                                                    disconnect, connect, exit); prints one JSON
+                                                    line per event ("connected", "suback",
+                                                    "unsuback", "puback", "disconnected", and
+                                                    "message" with its $iothub topic's parts)
 Each prints one line per event; exit status 0 when the scenario ran to its end.
 """
+import json
 import socket
 import struct
 import sys
@@ -322,6 +331,107 @@ def paho_window(port, device, password, count, rate=0):
         sys.exit("only %d of %d acknowledged" % (len(acked), count))
 
 
+def topic_parts(topic):
+    """What a test asserts on in a topic the hub's side sends: for `$iothub/twin/res/{status}/`,
+    `$iothub/methods/POST/{method}/` and `$iothub/twin/PATCH/properties/desired/`, the kind, the
+    status or method, and the property bag's values exactly as written (the rid is echoed
+    undecoded, so it is compared undecoded)."""
+    path, _, bag = topic.partition("?")
+    parts = {}
+    for item in bag.split("&") if bag else []:
+        key, _, value = item.partition("=")
+        parts[key] = value
+    out = {}
+    if "$rid" in parts:
+        out["rid"] = parts["$rid"]
+    if "$version" in parts:
+        out["version"] = int(parts["$version"])
+    levels = path.rstrip("/").split("/")
+    if path.startswith("$iothub/twin/res/"):
+        out.update(kind="twin_response", status=int(levels[3]))
+    elif path.startswith("$iothub/twin/PATCH/properties/desired"):
+        out["kind"] = "desired_patch"
+    elif path.startswith("$iothub/methods/POST/"):
+        out.update(kind="method_call", method=levels[3])
+    else:
+        out["kind"] = "other"
+    return out
+
+
+def paho_session(port, device, password, control, time_limit=120):
+    """One paho client on one thread, so events print in the order paho saw them. Nothing is
+    subscribed or sent unless CONTROL asks; a connection the gateway closes stays closed (no
+    automatic reconnect) so a test sees it as a "disconnected" event."""
+    import paho.mqtt.client as mqtt
+
+    def emit(event, **fields):
+        print(json.dumps(dict(event=event, **fields), sort_keys=True), flush=True)
+
+    client = mqtt.Client(client_id=device, clean_session=True, protocol=mqtt.MQTTv311)
+    client.username_pw_set(HOST + "/" + device + "/?api-version=2021-04-12", password)
+    state = {"asked": False, "up": False}
+    topic_of = {}
+    client.on_connect = lambda c, u, f, rc: (state.update(up=rc == 0), emit("connected", rc=rc))
+    client.on_subscribe = lambda c, u, mid, granted: emit("suback", granted=list(granted))
+    client.on_unsubscribe = lambda c, u, mid: emit("unsuback")
+    # paho says QoS 0 went out, from within publish(), before topic_of could know it: "sent".
+    client.on_publish = lambda c, u, mid: (
+        emit("puback", topic=topic_of.pop(mid)) if mid in topic_of else emit("sent"))
+
+    def on_disconnect(c, u, rc):
+        state["up"] = False
+        emit("disconnected", rc=rc, asked=state["asked"])
+    client.on_disconnect = on_disconnect
+
+    def on_message(c, u, msg):
+        emit("message", topic=msg.topic, payload=msg.payload.decode("utf-8", "replace"),
+             qos=msg.qos, **topic_parts(msg.topic))
+    client.on_message = on_message
+
+    def do(cmd):
+        what = cmd["do"]
+        if what == "subscribe":
+            client.subscribe([(f, cmd.get("qos", 1)) for f in cmd["filters"]])
+        elif what == "unsubscribe":
+            client.unsubscribe(cmd["filters"])
+        elif what == "publish":
+            qos = cmd.get("qos", 1)
+            info = client.publish(cmd["topic"], cmd.get("payload", "").encode(), qos=qos)
+            if qos:
+                topic_of[info.mid] = cmd["topic"]
+        elif what == "drop":  # the network goes: no DISCONNECT, the socket just closes
+            state["asked"] = True
+            client.socket().shutdown(socket.SHUT_RDWR)
+        elif what == "disconnect":
+            state["asked"] = True
+            client.disconnect()
+        elif what == "connect":
+            state["asked"] = False
+            client.reconnect()
+        elif what == "exit":
+            state["asked"] = True
+            if state["up"]:
+                client.disconnect()
+            return False
+        return True
+
+    client.connect("127.0.0.1", port, keepalive=30)
+    deadline = time.monotonic() + time_limit
+    pending = ""
+    with open(control) as commands:
+        while time.monotonic() < deadline:
+            if client.loop(timeout=0.02) != mqtt.MQTT_ERR_SUCCESS:
+                time.sleep(0.02)
+            pending += commands.read()
+            while "\n" in pending:
+                line, pending = pending.split("\n", 1)
+                if line.strip() and not do(json.loads(line)):
+                    for _ in range(5):  # the DISCONNECT goes out
+                        client.loop(timeout=0.02)
+                    return
+    sys.exit("no exit command within %d s" % time_limit)
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "c2d-abandon":
@@ -342,5 +452,7 @@ if __name__ == "__main__":
         paho_stream(int(args[0]), args[1], args[2], int(args[3]))
     elif cmd == "paho-window":
         paho_window(int(args[0]), args[1], args[2], int(args[3]), *map(int, args[4:5]))
+    elif cmd == "paho-session":
+        paho_session(int(args[0]), args[1], args[2], args[3])
     else:
         sys.exit(__doc__)
