@@ -1,5 +1,7 @@
 #include "bridge/twin_links.hpp"
 
+#include <algorithm>
+
 #include <proton/annotation_key.hpp>
 #include <proton/binary.hpp>
 #include <proton/message_id.hpp>
@@ -87,14 +89,15 @@ void TwinLinks::request(const proton::connection& c, const std::string& device, 
   if (op.kind == IOTGW_OP_TWIN_UNWATCH_DESIRED) d.watching = false;
   // Links attached anew (the hub closed the old ones) take the watch back first.
   if (fresh && d.watching && op.kind != IOTGW_OP_TWIN_WATCH_DESIRED) {
-    send(device, {.kind = IOTGW_OP_TWIN_WATCH_DESIRED, .body = {}, .timeout = op.timeout}, now_ms,
-         {});
+    waiting_[send(device, {.kind = IOTGW_OP_TWIN_WATCH_DESIRED, .body = {}, .timeout = op.timeout},
+                  now_ms, {})]
+        .for_device = false;
   }
   send(device, op, now_ms, std::move(done));
 }
 
-void TwinLinks::send(const std::string& device, const Operation& op, std::int64_t now_ms,
-                     OperationDone done) {
+std::string TwinLinks::send(const std::string& device, const Operation& op, std::int64_t now_ms,
+                            OperationDone done) {
   const auto wire = *wire_of(op.kind);
   const std::string id = "twin-" + std::to_string(next_++);
   proton::message m;
@@ -109,8 +112,9 @@ void TwinLinks::send(const std::string& device, const Operation& op, std::int64_
   const std::string& body = op.body.empty() ? std::string(" ") : op.body;
   m.body(proton::binary(body.begin(), body.end()));
   const auto timeout = op.timeout.count() > 0 ? op.timeout : kDefaultTimeout;
-  waiting_[id] = {device, std::move(done), now_ms + timeout.count()};
+  waiting_[id] = {device, std::move(done), now_ms + timeout.count(), op.kind, true};
   devices_.at(device).links.sender.send(m);
+  return id;
 }
 
 void TwinLinks::restore(const proton::connection& c, const std::string& device,
@@ -118,7 +122,37 @@ void TwinLinks::restore(const proton::connection& c, const std::string& device,
   auto it = devices_.find(device);
   if (!c || it == devices_.end() || !it->second.watching || it->second.links.attached()) return;
   attach(c, device);
-  send(device, {.kind = IOTGW_OP_TWIN_WATCH_DESIRED, .body = {}, .timeout = {}}, now_ms, {});
+  waiting_[send(device, {.kind = IOTGW_OP_TWIN_WATCH_DESIRED, .body = {}, .timeout = {}}, now_ms,
+                {})]
+      .for_device = false;
+  waiting_[send(device, {.kind = IOTGW_OP_TWIN_GET, .body = {}, .timeout = {}}, now_ms,
+                [this, device](const OperationResult& twin) { catch_up(device, twin); })]
+      .for_device = false;
+}
+
+void TwinLinks::saw(const std::string& device, std::int64_t desired_version) {
+  auto it = devices_.find(device);
+  if (it != devices_.end()) {
+    it->second.desired_version = std::max(it->second.desired_version, desired_version);
+  }
+}
+
+void TwinLinks::catch_up(const std::string& device, const OperationResult& twin) {
+  auto it = devices_.find(device);
+  if (twin.status != 200 || it == devices_.end() || !it->second.watching) return;
+  const auto doc = nlohmann::json::parse(twin.body, nullptr, false);
+  if (!doc.is_object() || !doc.contains("desired") || !doc["desired"].is_object()) return;
+  const auto& desired = doc["desired"];
+  const auto version = desired.value("$version", std::int64_t{-1});
+  if (version <= it->second.desired_version) return;
+  // The whole section as one patch: what changed is in it (a removed property is not: the
+  // device learns of that at its next GET).
+  saw(device, version);
+  notify_(device, {.kind = IOTGW_HUB_DESIRED_PATCH,
+                   .id = 0,
+                   .name = {},
+                   .body = desired.dump(),
+                   .version = version});
 }
 
 void TwinLinks::fail_device(const std::string& device, const OperationResult& why) {
@@ -182,6 +216,7 @@ bool TwinLinks::on_message(proton::delivery& d, const proton::message& m) {
                      .name = {},
                      .body = body,
                      .version = patch_version(m, body)};
+    saw(device, patch.version);
     notify_(device, patch);
     return true;
   }
@@ -194,6 +229,12 @@ bool TwinLinks::on_message(proton::delivery& d, const proton::message& m) {
   r.version = annotation(m, "version").value_or(-1);
   r.body = body;
   if (r.status == 0) r.reason = "the hub's twin answer has no status";
+  if (waiting.kind == IOTGW_OP_TWIN_GET && r.status == 200 && waiting.for_device) {
+    const auto doc = nlohmann::json::parse(body, nullptr, false);
+    if (doc.is_object() && doc.contains("desired") && doc["desired"].is_object()) {
+      saw(device, doc["desired"].value("$version", std::int64_t{-1}));
+    }
+  }
   if (waiting.done) {
     waiting.done(std::move(r));
   } else if (r.status < 200 || r.status >= 300) {

@@ -3,7 +3,9 @@
 // with a correlation id and the annotations `operation` (GET, PATCH, PUT, DELETE) and `resource`;
 // the answer carries the same correlation id and the annotations `status` and `version`. A
 // message with no correlation id is a desired-property patch, sent only while the device watches
-// them (PUT /notifications/twin/properties/desired); after a reconnect the watch is put again.
+// them (PUT /notifications/twin/properties/desired); after a reconnect the watch is put again,
+// and the twin read: a desired change the device missed meanwhile reaches it as a patch of the
+// whole desired section, since the device's own connection stayed up and it will not ask.
 #pragma once
 
 #include <chrono>
@@ -56,16 +58,24 @@ class TwinLinks {
   struct Device {
     LinkPair links;
     bool watching = false;
+    std::int64_t desired_version = -1;  // the newest desired version the device was given
   };
   struct Waiting {
     std::string device;
     OperationDone done;  // empty: the bridge's own (a re-watch)
     std::int64_t deadline_ms = 0;
+    iotgw_op_kind kind = IOTGW_OP_TWIN_GET;
+    bool for_device = true;  // false: the bridge's own (a re-watch, a catch-up read)
   };
+  // The device was given this twin (a GET) or patch: remember the desired version it saw.
+  void saw(const std::string& device, std::int64_t desired_version);
+  // After a re-watch: a desired change made while the links were down reaches the device now.
+  void catch_up(const std::string& device, const OperationResult& twin);
 
   Device& attach(const proton::connection& c, const std::string& device);
-  void send(const std::string& device, const Operation& op, std::int64_t now_ms,
-            OperationDone done);
+  // Returns the request's correlation id.
+  std::string send(const std::string& device, const Operation& op, std::int64_t now_ms,
+                   OperationDone done);
   void fail_device(const std::string& device, const OperationResult& why);
 
   std::string address_;

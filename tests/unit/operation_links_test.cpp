@@ -221,8 +221,43 @@ TEST(TwinLinks, ALostConnectionAnswers503AndRestoreTakesTheWatchBack) {
   s.client.twin.restore(s.client.connection, "dev1", 0);
   s.pair.run();
   EXPECT_TRUE(s.client.twin.has_links("dev1"));
-  ASSERT_EQ(s.hub.got.size(), 1U);
+  ASSERT_EQ(s.hub.got.size(), 2U);  // the watch, and a read for what changed meanwhile
   EXPECT_EQ(s.hub.annotation(0, "operation"), "PUT");
+  EXPECT_EQ(s.hub.annotation(1, "operation"), "GET");
+}
+
+// The device's own connection stays up while the bridge reconnects, so it never re-reads its
+// twin: a desired change made meanwhile reaches it from the bridge's catch-up read.
+TEST(TwinLinks, ADesiredChangeMissedWhileAwayArrivesAfterRestore) {
+  Scripted s;
+  s.twin(IOTGW_OP_TWIN_WATCH_DESIRED);
+  s.hub.answer(kTwin, s.hub.got[0], 200, -1, "");
+  s.twin(IOTGW_OP_TWIN_GET);
+  s.hub.answer(kTwin, s.hub.got[1], 200, 3, R"({"desired":{"a":1,"$version":3},"reported":{}})");
+  s.pair.run();
+  auto reconnect_with_desired = [&](const std::string& desired) {
+    s.client.twin.reset();
+    s.hub.got.clear();
+    s.client.told.clear();
+    s.client.twin.restore(s.client.connection, "dev1", 0);
+    s.pair.run();
+    ASSERT_EQ(s.hub.got.size(), 2U);  // the watch, then the read
+    EXPECT_EQ(s.hub.annotation(0, "operation"), "PUT");
+    EXPECT_EQ(s.hub.annotation(1, "operation"), "GET");
+    s.hub.answer(kTwin, s.hub.got[0], 200, -1, "");
+    s.hub.answer(kTwin, s.hub.got[1], 200, -1,
+                 R"({"desired":)" + desired + R"(,"reported":{"$version":1}})");
+    s.pair.run();
+  };
+  reconnect_with_desired(R"({"a":1,"$version":3})");  // nothing new: nothing told
+  EXPECT_TRUE(s.client.told.empty());
+  reconnect_with_desired(R"({"a":2,"$version":4})");
+  ASSERT_EQ(s.client.told.size(), 1U);
+  EXPECT_EQ(s.client.told[0].second.kind, IOTGW_HUB_DESIRED_PATCH);
+  EXPECT_EQ(s.client.told[0].second.version, 4);
+  EXPECT_EQ(s.client.told[0].second.body, R"({"$version":4,"a":2})");
+  EXPECT_FALSE(s.result && s.result->status == 200 &&
+               s.result->body.find("\"a\":2") != std::string::npos);  // no device op
 }
 
 TEST(TwinLinks, ARestoredDeviceThatWatchesNothingAttachesNothing) {
