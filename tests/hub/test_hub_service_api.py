@@ -95,6 +95,7 @@ class ServiceApiTests(HubTestCase):
         self.assertIn("$lastUpdated", twin["properties"]["desired"]["$metadata"]["fan"]["speed"])
         patch = device.receiver.receive(timeout=hf.AMQP_TIMEOUT)
         self.assertIsNone(patch.correlation_id)
+        self.assertTrue(patch.inferred)  # a data section, as IoT Hub sends it
         self.assertEqual(json.loads(bytes(patch.body).decode()), {"fan": {"speed": 3}, "$version": 2})
         self.assertEqual(device.get()["desired"], {"fan": {"speed": 3}, "$version": 2})
 
