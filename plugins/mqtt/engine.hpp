@@ -162,7 +162,9 @@ class Engine {
   // Twin and direct methods (engine_operations.cpp).
   void handle_request(const DeviceRequest& request, const Publish& p);
   void ask_twin(iotgw_op_kind kind, const std::string& rid, std::string_view body);
-  void answer_twin(int status, std::string_view rid, std::int64_t version, std::string body);
+  // An error status goes with a body that says so (error_body); `reason` is the gateway's own.
+  void answer_twin(int status, std::string_view rid, std::int64_t version, std::string body,
+                   std::string_view reason = {});
   void answer_method(const DeviceRequest& request, std::string_view body);
   void publish_at_most_once(std::string topic, std::string body);
   HubSubscription* hub_subscription(HubFilter filter);

@@ -362,6 +362,16 @@ async function main() {
       } catch (e) {
         fail('device reported patch with null', errorText(e));
       }
+      // An error answer must say so in its body: the SDK reads the errorCode there, not the
+      // status in the topic.
+      try {
+        await within(new Promise((resolve, reject) => twin.properties.reported.update(
+          { 'bad name': 1 }, (err) => (err ? reject(err) : resolve()))), 'refused reported patch');
+        fail('a reported patch the hub refuses is an error at the device', 'it succeeded');
+      } catch (e) {
+        check('a reported patch the hub refuses is an error at the device, with the hub\'s reason',
+              /bad name/.test(e.message), errorText(e));
+      }
       // A fresh GET by the device sees what the service left.
       try {
         const again = await within(device.getTwin(), 'second getTwin');
@@ -451,13 +461,15 @@ async function main() {
       // as the AMQP timestamp (a Date throws inside it and the connection drops).
       c2d.expiryTimeUtc = Math.floor(Date.now() / 1000) * 1000 + 3600 * 1000;
       c2d.properties.add('colour', 'green');
+      c2d.properties.add('note', 'x y&z=1/ü?');  // URL-encoded in the topic's property bag
       await within(service.send(deviceId, c2d), 'service send');
       ok('service sends a C2D message');
       const msg = await within(c2dSeen.promise, 'C2D at the device');
       const body = msg.getData() === undefined ? undefined : Buffer.from(msg.getData()).toString();
       check('device receives the C2D body', body === `c2d-${runId}`, `body ${JSON.stringify(body)}`);
-      check('device receives the C2D application property', msg.properties.getValue('colour') === 'green',
-            `colour = ${msg.properties.getValue('colour')}`);
+      check('device receives the C2D application properties, special characters intact',
+            msg.properties.getValue('colour') === 'green' && msg.properties.getValue('note') === 'x y&z=1/ü?',
+            `colour = ${msg.properties.getValue('colour')}, note = ${msg.properties.getValue('note')}`);
       check('device receives the C2D correlation id and content type',
             msg.correlationId === `corr-${runId}` && msg.contentType === 'text/plain',
             `correlationId ${msg.correlationId}, contentType ${msg.contentType}`);

@@ -484,6 +484,27 @@ TEST_F(MqttEngine, AStatusTheGatewayChoseGoesToTheDeviceAndItsReasonToTheDebugLo
   EXPECT_NE(host.debugs.back().find("the hub did not answer within 30000 ms"), std::string::npos);
 }
 
+// Azure's Node device SDK takes a twin answer for an error only when its body is JSON with an
+// errorCode (it never reads the status in the topic): an empty body read as success.
+TEST_F(MqttEngine, EveryTwinErrorHasABodyWithAnErrorCodeAndAMessage) {
+  connect_for_twin();
+  feed(Publish{"$iothub/twin/PATCH/properties/reported/?$rid=1", "{}", 0, false, false, 0});
+  answer(504, {}, -1, "the hub did not answer within \"30\" s");
+  EXPECT_EQ(last<Publish>().payload,
+            R"({"errorCode":504,"message":"the hub did not answer within \"30\" s"})");
+  feed(Publish{"$iothub/twin/GET/?$rid=2", "", 0, false, false, 0});
+  answer(503, "the hub said no\n");  // not JSON: becomes the message
+  EXPECT_EQ(last<Publish>().payload, R"({"errorCode":503,"message":"the hub said no\u000a"})");
+  feed(Publish{"$iothub/twin/GET/?$rid=3", "", 0, false, false, 0});
+  answer(500, {});
+  EXPECT_EQ(last<Publish>().payload, R"({"errorCode":500,"message":"status 500"})");
+  feed(Publish{"$iothub/twin/POST/?$rid=4", "{}", 0, false, false, 0});  // the adapter's own
+  EXPECT_EQ(last<Publish>().payload, R"({"errorCode":400,"message":"no such twin resource"})");
+  feed(Publish{"$iothub/twin/GET/?$rid=5", "", 0, false, false, 0});
+  answer(200, R"({"desired":{}})");  // success bodies are left alone
+  EXPECT_EQ(last<Publish>().payload, R"({"desired":{}})");
+}
+
 TEST_F(MqttEngine, WithoutTheResponseSubscriptionTheAnswerIsNotPublished) {
   connect();
   feed(Publish{"$iothub/twin/GET/?$rid=1", "", 0, false, false, 0});
