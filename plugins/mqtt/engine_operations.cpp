@@ -162,6 +162,50 @@ bool Engine::subscribe_to_hub(HubFilter filter, std::uint8_t qos, std::uint64_t 
   return true;
 }
 
+// MQTT 3.1.1 keeps a clean_session=0 session's subscriptions, and Azure's Node device SDK relies
+// on it: it connects with clean_session=0 and, when it renews its SAS token (by reconnecting, every
+// 45 minutes by default), it subscribes to nothing again. Before, only the C2D filters were kept,
+// so after the first renewal the device's twin requests went unanswered (answers dropped: "no
+// subscription to $iothub/twin/res/#"), and method calls and desired patches no longer came.
+void Engine::restore_session(const Filters& stored) {
+  for (const auto& f : stored) {
+    switch (const auto hub = hub_filter(f)) {
+      case HubFilter::none: filters_.insert(f); break;
+      case HubFilter::twin_responses: twin_responses_ = true; break;
+      case HubFilter::desired_patches:
+      case HubFilter::methods: {
+        auto& sub = *hub_subscription(hub);
+        const auto token = host_.request(sub.start, {});
+        if (!token) {
+          host_.log_warning("the stored session's " + f + " cannot be asked of the hub");
+          break;
+        }
+        sub.state = HubSubscription::State::pending;
+        operations_[*token] = Operation{.kind = sub.start,
+                                        .rid = {},
+                                        .filter = hub,
+                                        .generation = sub.generation,
+                                        .ack = 0,
+                                        .slot = 0,
+                                        .qos = 0,
+                                        .restored = true};
+        break;
+      }
+    }
+  }
+}
+
+Filters Engine::session_filters() const {
+  Filters kept = filters_;
+  if (twin_responses_) kept.insert("$iothub/twin/res/#");
+  // Pending counts: the device was granted it, or is about to be.
+  if (desired_.state != HubSubscription::State::off) {
+    kept.insert("$iothub/twin/PATCH/properties/desired/#");
+  }
+  if (methods_.state != HubSubscription::State::off) kept.insert("$iothub/methods/POST/#");
+  return kept;
+}
+
 void Engine::unsubscribe_from_hub(HubFilter filter) {
   if (filter == HubFilter::twin_responses) twin_responses_ = false;
   auto* sub = hub_subscription(filter);
@@ -179,6 +223,18 @@ void Engine::subscribed_by_hub(const Operation& op, const OperationResult& resul
   const bool granted = success(result.status);
   if (op.generation == sub.generation) {
     sub.state = granted ? HubSubscription::State::on : HubSubscription::State::off;
+  }
+  if (op.restored) {
+    // The device believes it is subscribed and will not ask again: say so where people look.
+    if (!granted) {
+      host_.log_warning("the stored session's " + std::string(name_of(op.kind)) + " was refused (" +
+                        std::to_string(result.status) + " " +
+                        std::string(result.reason.empty() ? result.body : result.reason) +
+                        "): the device gets no " +
+                        (op.filter == HubFilter::methods ? "method calls" : "desired patches") +
+                        " until it subscribes again");
+    }
+    return;
   }
   auto& queued = acks_.at(op.ack);
   std::get<Suback>(queued.packet).codes.at(op.slot) = granted ? op.qos : kSubackFailure;

@@ -11,7 +11,8 @@
 // device refused; a C2D message sent by the service arrives with its properties and expiry, is
 // completed, and its feedback says Success; the registry's create/get/update/list/delete through
 // the service SDK, reflected in the hub's registry file; a method call to the device once it has
-// gone is refused with 404.
+// gone is refused with 404; and after the SDK renews its token (a new MQTT connection that
+// subscribes to nothing again), twin answers, method calls, desired changes and C2D still reach it.
 //
 // Environment (run_gateway_test.sh sets it):
 //   IOTGW_HUB_DEVICE_CS         the device's connection string (HostName = the hub's name)
@@ -27,7 +28,7 @@
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const https = require('node:https');
-const { Client: DeviceClient, Message } = require('azure-iot-device');
+const { Client: DeviceClient, Message, SharedAccessKeyAuthenticationProvider } = require('azure-iot-device');
 const { Mqtt: DeviceMqtt } = require('azure-iot-device-mqtt');
 const { Client: ServiceClient, Registry, Amqp: ServiceAmqp, ConnectionString, SharedAccessSignature } =
   require('azure-iothub');
@@ -148,6 +149,84 @@ function registryText() {
 }
 function registryHolds(id) {
   return new RegExp(`\\bid:\\s*['"]?${id}['"]?\\s*[,}\\n]`).test(registryText());
+}
+
+async function tokenRenewal(runId, registry, service, closers) {
+  const provider = SharedAccessKeyAuthenticationProvider.fromConnectionString(deviceCs, 40, 30);
+  const renewed = deferred();
+  provider.on('newTokenAvailable', () => renewed.resolve());
+  const device = DeviceClient.fromAuthenticationProvider(provider, DeviceMqtt);
+  device.on('error', (e) => console.log(`note: renewing device error: ${errorText(e)}`));
+  try {
+    await within(device.open(), 'renewing device open');
+    closers.push(() => device.close());
+    const calls = [];
+    device.onDeviceMethod('ping', (request, response) => {
+      calls.push(request.payload);
+      response.send(200, { pong: request.payload }, () => {});
+    });
+    const c2dId = crypto.randomUUID();
+    const c2dSeen = deferred();
+    device.on('message', (msg) => {
+      if (msg.messageId === c2dId) c2dSeen.resolve(msg);
+      device.complete(msg, () => {});
+    });
+    const twin = await within(device.getTwin(), 'renewing device getTwin');
+    const patches = [];
+    const patchSeen = deferred();
+    twin.on('properties.desired', (p) => {
+      patches.push(p);
+      if (p.renewal === runId) patchSeen.resolve(p);
+    });
+    await within(new Promise((resolve, reject) => twin.enableTwinDesiredPropertiesUpdates(
+      (err) => (err ? reject(err) : resolve()))), 'renewing device desired subscription');
+    // The method subscription is made in the background: one call before the renewal shows it.
+    await within(service.invokeDeviceMethod(deviceId, { methodName: 'ping', payload: 'before',
+                                                        responseTimeoutInSeconds: 10,
+                                                        connectTimeoutInSeconds: 10 }),
+                 'method before the renewal', 25000);
+    ok('a device that renews its token: subscribed to twin, desired, methods and C2D');
+
+    await within(renewed.promise, 'token renewal', 20000);
+    ok('the SDK renews its token (a new MQTT connection)');
+
+    try {
+      const t = await within(device.getTwin(), 'getTwin after the renewal');
+      check('after the renewal: getTwin is answered', typeof t.properties.desired.$version === 'number',
+            JSON.stringify(t.properties));
+    } catch (e) {
+      fail('after the renewal: getTwin is answered', errorText(e));
+    }
+    try {
+      const r = await within(service.invokeDeviceMethod(deviceId, {
+        methodName: 'ping', payload: 'after', responseTimeoutInSeconds: 10, connectTimeoutInSeconds: 5,
+      }), 'method after the renewal', 20000);
+      check('after the renewal: a method call reaches the device and is answered',
+            r.result.status === 200 && r.result.payload.pong === 'after', JSON.stringify(r.result));
+    } catch (e) {
+      fail('after the renewal: a method call reaches the device', `${errorText(e)}; calls ${JSON.stringify(calls)}`);
+    }
+    try {
+      await within(registry.updateTwin(deviceId, { properties: { desired: { renewal: runId } } }, '*'),
+                   'updateTwin after the renewal');
+      await within(patchSeen.promise, 'desired patch after the renewal');
+      ok('after the renewal: a desired change reaches the device');
+    } catch (e) {
+      fail('after the renewal: a desired change reaches the device',
+           `${errorText(e)}; patches ${JSON.stringify(patches)}`);
+    }
+    try {
+      const m = new Message(`after-renewal-${runId}`);
+      m.messageId = c2dId;
+      await within(service.send(deviceId, m), 'C2D after the renewal');
+      await within(c2dSeen.promise, 'C2D at the device after the renewal');
+      ok('after the renewal: a C2D message reaches the device');
+    } catch (e) {
+      fail('after the renewal: a C2D message reaches the device', errorText(e));
+    }
+  } catch (e) {
+    fail('a device that renews its token', errorText(e));
+  }
 }
 
 async function main() {
@@ -547,6 +626,12 @@ async function main() {
     } catch (e) {
       fail('device closes', errorText(e));
     }
+
+    // --- token renewal: the SDK renews its SAS token by closing the MQTT connection and opening
+    // another, with clean_session=0, and subscribes to nothing again: twin answers, desired
+    // patches, method calls and C2D must still reach it (a stored session keeps them all).
+    // Here a token lives 40 s and is renewed 30 s before it ends: every 10 s.
+    await tokenRenewal(runId, registry, service, closers);
   } finally {
     for (const close of closers.reverse()) {
       try {

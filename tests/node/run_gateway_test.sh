@@ -96,7 +96,7 @@ rc=0
   export IOTGW_HUB_TLS_ADDRESS="127.0.0.1:$tls_port" IOTGW_HUB_HTTPS_PORT="$https_port"
   export IOTGW_HUB_REGISTRY="$work/registry.yaml"
   export NODE_EXTRA_CA_CERTS="$work/ca.pem" NODE_NO_WARNINGS=1
-  timeout 180 node mqtt_through_gateway.js
+  timeout 180 node "${IOTGW_NODE_TEST_SCRIPT:-mqtt_through_gateway.js}"
 ) || rc=$?
 if [ "$rc" -ne 0 ]; then show_logs; fi
 exit "$rc"
