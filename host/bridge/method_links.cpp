@@ -108,7 +108,7 @@ bool MethodLinks::respond(const std::string& device, std::uint64_t id, int statu
   proton::message m;
   m.correlation_id(call->second);
   m.properties().put("IoThub-status", static_cast<std::int32_t>(status));
-  m.body(proton::binary(body.begin(), body.end()));
+  set_data_body(m, body);
   d.calls.erase(call);
   d.links.sender.send(m);
   return true;

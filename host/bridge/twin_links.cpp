@@ -110,7 +110,7 @@ std::string TwinLinks::send(const std::string& device, const Operation& op, std:
   }
   // IoT Hub takes no empty body: the SDKs send a single space.
   const std::string& body = op.body.empty() ? std::string(" ") : op.body;
-  m.body(proton::binary(body.begin(), body.end()));
+  set_data_body(m, body);
   const auto timeout = op.timeout.count() > 0 ? op.timeout : kDefaultTimeout;
   waiting_[id] = {device, std::move(done), now_ms + timeout.count(), op.kind, true};
   devices_.at(device).links.sender.send(m);

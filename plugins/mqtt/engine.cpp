@@ -131,8 +131,10 @@ void Engine::on_auth_result(std::uint64_t token, iotgw_status status, const std:
   Connect kept;
   kept.will = std::move(connect_.will);
   connect_ = std::move(kept);
-  const bool present = host_.resume_session(device_, clean_session_, filters_);
+  Filters stored;
+  const bool present = host_.resume_session(device_, clean_session_, stored);
   send(Connack{present, ConnectCode::accepted});
+  restore_session(stored);
   if (!filters_.empty()) host_.set_downstream(true);
   arm_keep_alive();
   host_.pause_reading(false);
@@ -367,7 +369,7 @@ void Engine::close_if_drained() {
 void Engine::on_closed() {
   if (state_ == State::connected || (state_ == State::closed && !device_.empty())) {
     if (!disconnected_) send_will();
-    if (!clean_session_) host_.store_session(device_, filters_);
+    if (!clean_session_) host_.store_session(device_, session_filters());
   }
   state_ = State::closed;
   upstream_.clear();

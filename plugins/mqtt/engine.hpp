@@ -44,7 +44,8 @@ struct Credentials {
   std::string client_id, username, password;
 };
 
-// A session's granted topic filters: the devicebound filter, and mapped ones.
+// A session's granted topic filters: the devicebound filter, mapped ones, and (in a stored
+// session) IoT Hub's twin and method filters.
 using Filters = std::set<std::string>;
 
 struct MessageData {
@@ -114,8 +115,9 @@ class Engine {
   enum class State { awaiting_connect, authenticating, connected, closed };
 
   // What the hub keeps for the device while subscribed (desired patches, method calls): asked by
-  // SUBSCRIBE, granted by the operation's answer, dropped by UNSUBSCRIBE. Not part of a stored
-  // session: the hub's side of it ends with the connection.
+  // SUBSCRIBE, granted by the operation's answer, dropped by UNSUBSCRIBE. The hub's side ends
+  // with the connection; a stored session (clean_session=0) keeps the filter, and the next
+  // connection asks the hub again itself (restore_session).
   struct HubSubscription {
     iotgw_op_kind start, stop;
     enum class State { off, pending, on } state = State::off;
@@ -130,6 +132,7 @@ class Engine {
     std::uint64_t ack = 0;               //   the queued SUBACK
     std::size_t slot = 0;                //   and its code for this filter
     std::uint8_t qos = 0;                //   granted when the hub agrees
+    bool restored = false;               //   asked for a stored session: no SUBACK waits
   };
   // SUBACKs and UNSUBACKs go out in the order their packets came, each once no code in it
   // awaits the hub.
@@ -154,6 +157,10 @@ class Engine {
   void arm_keep_alive();
   void send_will();
   void subscribe_changed(bool was_subscribed);
+  // A stored session's filters back: C2D ones as they are, twin and method ones asked again.
+  void restore_session(const Filters& stored);
+  // What a clean_session=0 connection leaves for the next one.
+  Filters session_filters() const;
   void flush_acks();
   // Once draining, the connection closes when nothing awaits the hub.
   void close_if_drained();
@@ -162,7 +169,9 @@ class Engine {
   // Twin and direct methods (engine_operations.cpp).
   void handle_request(const DeviceRequest& request, const Publish& p);
   void ask_twin(iotgw_op_kind kind, const std::string& rid, std::string_view body);
-  void answer_twin(int status, std::string_view rid, std::int64_t version, std::string body);
+  // An error status goes with a body that says so (error_body); `reason` is the gateway's own.
+  void answer_twin(int status, std::string_view rid, std::int64_t version, std::string body,
+                   std::string_view reason = {});
   void answer_method(const DeviceRequest& request, std::string_view body);
   void publish_at_most_once(std::string topic, std::string body);
   HubSubscription* hub_subscription(HubFilter filter);

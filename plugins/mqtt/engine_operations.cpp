@@ -19,6 +19,40 @@ constexpr int kTooManyRequests = 429;
 constexpr int kUnavailable = 503;
 constexpr int kNoContent = 204;
 
+// JSON's string escapes, for a message put into an error body.
+std::string json_escaped(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      out += "\\u00";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// The body of an error answer, as IoT Hub writes one: JSON with an errorCode and a message.
+// Azure's Node device SDK reads nothing else (not the status in the topic): an error answered
+// with an empty body, as the bridge's own 503 and 504 are, or with a body lacking errorCode, as
+// this adapter's own 400, 429 and 503 were, read as success, so a reported patch the hub never
+// got was "done". A body the hub gave with its errorCode goes as it is.
+std::string error_body(int status, std::string body, std::string_view reason) {
+  if (body.find(R"("errorCode")") != std::string::npos) return body;
+  const std::string message = !reason.empty() ? std::string(reason)
+                              : !body.empty() ? body
+                                              : "status " + std::to_string(status);
+  return R"({"errorCode":)" + std::to_string(status) + R"(,"message":")" + json_escaped(message) +
+         R"("})";
+}
+
 std::string_view name_of(iotgw_op_kind kind) {
   switch (kind) {
     case IOTGW_OP_TWIN_GET: return "twin GET";
@@ -42,7 +76,7 @@ void Engine::handle_request(const DeviceRequest& request, const Publish& p) {
       ask_twin(IOTGW_OP_TWIN_PATCH_REPORTED, request.rid, p.payload);
       break;
     case Kind::twin_unknown:
-      answer_twin(kBadRequest, request.rid, -1, R"({"message":"no such twin resource"})");
+      answer_twin(kBadRequest, request.rid, -1, {}, "no such twin resource");
       break;
     case Kind::method_response: answer_method(request, p.payload); break;
     case Kind::unanswerable: debug(request.why + ": ignored"); break;
@@ -53,14 +87,14 @@ void Engine::handle_request(const DeviceRequest& request, const Publish& p) {
 
 void Engine::ask_twin(iotgw_op_kind kind, const std::string& rid, std::string_view body) {
   if (operations_.size() >= options_.max_operations) {
-    answer_twin(kTooManyRequests, rid, -1,
-                R"({"message":"too many twin requests in flight on this connection"})");
+    answer_twin(kTooManyRequests, rid, -1, {},
+                "too many twin requests in flight on this connection");
     return;
   }
   const auto token = host_.request(kind, body);
   if (!token) {
     debug("the host takes no twin requests: 503 for $rid " + rid);
-    answer_twin(kUnavailable, rid, -1, R"({"message":"the gateway cannot reach the twin"})");
+    answer_twin(kUnavailable, rid, -1, {}, "the gateway cannot reach the twin");
     return;
   }
   auto& op = operations_[*token];
@@ -68,12 +102,14 @@ void Engine::ask_twin(iotgw_op_kind kind, const std::string& rid, std::string_vi
   op.rid = rid;
 }
 
-void Engine::answer_twin(int status, std::string_view rid, std::int64_t version, std::string body) {
+void Engine::answer_twin(int status, std::string_view rid, std::int64_t version, std::string body,
+                         std::string_view reason) {
   if (!twin_responses_) {
     debug("twin response " + std::to_string(status) + " for $rid " + std::string(rid) +
           " dropped: no subscription to $iothub/twin/res/#");
     return;
   }
+  if (!success(status)) body = error_body(status, std::move(body), reason);
   publish_at_most_once(twin_response_topic(status, rid, version), std::move(body));
 }
 
@@ -126,6 +162,50 @@ bool Engine::subscribe_to_hub(HubFilter filter, std::uint8_t qos, std::uint64_t 
   return true;
 }
 
+// MQTT 3.1.1 keeps a clean_session=0 session's subscriptions, and Azure's Node device SDK relies
+// on it: it connects with clean_session=0 and, when it renews its SAS token (by reconnecting, every
+// 45 minutes by default), it subscribes to nothing again. Before, only the C2D filters were kept,
+// so after the first renewal the device's twin requests went unanswered (answers dropped: "no
+// subscription to $iothub/twin/res/#"), and method calls and desired patches no longer came.
+void Engine::restore_session(const Filters& stored) {
+  for (const auto& f : stored) {
+    switch (const auto hub = hub_filter(f)) {
+      case HubFilter::none: filters_.insert(f); break;
+      case HubFilter::twin_responses: twin_responses_ = true; break;
+      case HubFilter::desired_patches:
+      case HubFilter::methods: {
+        auto& sub = *hub_subscription(hub);
+        const auto token = host_.request(sub.start, {});
+        if (!token) {
+          host_.log_warning("the stored session's " + f + " cannot be asked of the hub");
+          break;
+        }
+        sub.state = HubSubscription::State::pending;
+        operations_[*token] = Operation{.kind = sub.start,
+                                        .rid = {},
+                                        .filter = hub,
+                                        .generation = sub.generation,
+                                        .ack = 0,
+                                        .slot = 0,
+                                        .qos = 0,
+                                        .restored = true};
+        break;
+      }
+    }
+  }
+}
+
+Filters Engine::session_filters() const {
+  Filters kept = filters_;
+  if (twin_responses_) kept.insert("$iothub/twin/res/#");
+  // Pending counts: the device was granted it, or is about to be.
+  if (desired_.state != HubSubscription::State::off) {
+    kept.insert("$iothub/twin/PATCH/properties/desired/#");
+  }
+  if (methods_.state != HubSubscription::State::off) kept.insert("$iothub/methods/POST/#");
+  return kept;
+}
+
 void Engine::unsubscribe_from_hub(HubFilter filter) {
   if (filter == HubFilter::twin_responses) twin_responses_ = false;
   auto* sub = hub_subscription(filter);
@@ -144,6 +224,18 @@ void Engine::subscribed_by_hub(const Operation& op, const OperationResult& resul
   if (op.generation == sub.generation) {
     sub.state = granted ? HubSubscription::State::on : HubSubscription::State::off;
   }
+  if (op.restored) {
+    // The device believes it is subscribed and will not ask again: say so where people look.
+    if (!granted) {
+      host_.log_warning("the stored session's " + std::string(name_of(op.kind)) + " was refused (" +
+                        std::to_string(result.status) + " " +
+                        std::string(result.reason.empty() ? result.body : result.reason) +
+                        "): the device gets no " +
+                        (op.filter == HubFilter::methods ? "method calls" : "desired patches") +
+                        " until it subscribes again");
+    }
+    return;
+  }
   auto& queued = acks_.at(op.ack);
   std::get<Suback>(queued.packet).codes.at(op.slot) = granted ? op.qos : kSubackFailure;
   --queued.waiting;
@@ -160,10 +252,13 @@ void Engine::on_operation_result(std::uint64_t token, const OperationResult& res
         (result.reason.empty() ? " by the hub" : " by the gateway: " + std::string(result.reason)));
   }
   switch (op.kind) {
-    case IOTGW_OP_TWIN_GET: answer_twin(result.status, op.rid, -1, std::string(result.body)); break;
+    case IOTGW_OP_TWIN_GET:
+      answer_twin(result.status, op.rid, -1, std::string(result.body), result.reason);
+      break;
     case IOTGW_OP_TWIN_PATCH_REPORTED:
       answer_twin(result.status, op.rid, result.version,
-                  result.status == kNoContent ? std::string() : std::string(result.body));
+                  result.status == kNoContent ? std::string() : std::string(result.body),
+                  result.reason);
       break;
     case IOTGW_OP_TWIN_WATCH_DESIRED:
     case IOTGW_OP_METHODS_ENABLE: subscribed_by_hub(op, result); break;

@@ -2,6 +2,7 @@
 If-Match), direct methods (POST /twins/{id}/methods) and the registry (/devices), each authorised by
 a SAS token with IoT Hub's rights; and the CLI built on it (`twin get|update`, `invoke`).
 Contract: IOTHUB-PROTOCOL.md ("service REST")."""
+import base64
 import http.client
 import json
 import os
@@ -94,6 +95,7 @@ class ServiceApiTests(HubTestCase):
         self.assertIn("$lastUpdated", twin["properties"]["desired"]["$metadata"]["fan"]["speed"])
         patch = device.receiver.receive(timeout=hf.AMQP_TIMEOUT)
         self.assertIsNone(patch.correlation_id)
+        self.assertTrue(patch.inferred)  # a data section, as IoT Hub sends it
         self.assertEqual(json.loads(bytes(patch.body).decode()), {"fan": {"speed": 3}, "$version": 2})
         self.assertEqual(device.get()["desired"], {"fan": {"speed": 3}, "$version": 2})
 
@@ -111,6 +113,14 @@ class ServiceApiTests(HubTestCase):
         desired = {k: v for k, v in twin["properties"]["desired"].items() if not k.startswith("$")}
         self.assertEqual(desired, {"b": 2})
         self.assertEqual(twin["tags"], {"t": 1})
+
+    def test_a_quoted_star_matches_any_etag(self):
+        # Azure's Node service SDK quotes every If-Match it sends, '*' too.
+        for method, body in (("PATCH", {"properties": {"desired": {"a": 1}}}),
+                             ("PUT", {"properties": {"desired": {"b": 2}}})):
+            status, twin, _ = self.call(method, "/twins/dev1", body, headers={"If-Match": '"*"'})
+            self.assertEqual(status, 200, (method, twin))
+        self.assertEqual(twin["properties"]["desired"]["b"], 2)
 
     def test_an_unknown_device_and_a_bad_token_are_refused(self):
         self.assertEqual(self.call("GET", "/twins/nobody", policy="registryonly")[0], 404)
@@ -187,6 +197,20 @@ class ServiceApiTests(HubTestCase):
         self.assertEqual(self.call("DELETE", "/devices/newdev", policy="registryonly",
                                    headers={"If-Match": etag})[0], 204)
         self.assertEqual(self.call("GET", "/devices/newdev", policy="registryonly")[0], 404)
+
+    def test_empty_keys_are_filled_in(self):
+        # What Azure's Node service SDK sends for registry.create({deviceId}): empty keys, which
+        # IoT Hub fills in.
+        status, dev, _ = self.call(
+            "PUT", "/devices/sdkdev",
+            {"deviceId": "sdkdev", "authentication": {
+                "type": "sas", "symmetricKey": {"primaryKey": "", "secondaryKey": ""}}},
+            policy="registryonly")
+        self.assertEqual(status, 200, dev)
+        keys = dev["authentication"]["symmetricKey"]
+        for name in ("primaryKey", "secondaryKey"):
+            self.assertGreaterEqual(len(base64.b64decode(keys[name], validate=True)), 16, keys)
+        self.assertNotEqual(keys["primaryKey"], keys["secondaryKey"])
 
     def test_registry_writes_need_registry_write(self):
         status, body, _ = self.call("PUT", "/devices/x", {"deviceId": "x"}, policy="service")

@@ -3,6 +3,7 @@
 //  (a) a device (azure-iot-device + azure-iot-device-amqp) opens, sends telemetry, receives a C2D
 //      message that the service client (azure-iothub) sends, and completes it;
 //  (b) the service client's feedback receiver hears that C2D message's end (ack = 'full');
+//  (c) the device reads its twin and reports a property over AMQP;
 //  and a service consumer reads the telemetry back (azure-iot-amqp-base's link and its
 //  AmqpMessage.toMessage, the decoding the SDKs use), body and properties intact.
 //
@@ -162,6 +163,22 @@ async function main() {
       } catch (e) {
         fail('consumer reads the telemetry', errorText(e));
       }
+    }
+
+    // The device's twin over AMQP: GET, then a reported patch, then GET again. The hub's answers
+    // must have their bodies in data sections: the SDK reads body.content, and an amqp-value body
+    // threw a TypeError inside it (the connection dropped and getTwin retried without end).
+    try {
+      const twin = await within(device.getTwin(), 'getTwin');
+      check('device getTwin over AMQP', typeof twin.properties.desired.$version === 'number' &&
+            typeof twin.properties.reported.$version === 'number', JSON.stringify(twin.properties));
+      await within(new Promise((resolve, reject) => twin.properties.reported.update(
+        { run: runId }, (err) => (err ? reject(err) : resolve()))), 'reported update');
+      const again = await within(device.getTwin(), 'getTwin again');
+      check('device reported patch over AMQP, read back', again.properties.reported.run === runId,
+            JSON.stringify(again.properties.reported));
+    } catch (e) {
+      fail('device twin over AMQP', errorText(e));
     }
 
     // (a) C2D from the service client to the device, completed by the device.

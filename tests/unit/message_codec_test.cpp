@@ -1,13 +1,17 @@
 // What the bridge makes of a downstream AMQP message's redelivery marks: IoT Hub says it in an
 // annotation, AMQP 1.0 brokers in the header (delivery-count, or only first-acquirer, as
-// RabbitMQ does). Messages are built with Proton as a hub or broker would send them.
+// RabbitMQ does). Messages are built with Proton as a hub or broker would send them. And the
+// body section the bridge writes upstream.
 #include <gtest/gtest.h>
 
 #include <proton/annotation_key.hpp>
 #include <proton/message.hpp>
 #include <proton/symbol.hpp>
+#include <proton/timestamp.hpp>
 
 #include "bridge/message_codec.hpp"
+#include "iotgw/common/amqp_text.hpp"
+#include "runtime/message.hpp"
 
 namespace iotgw::bridge {
 namespace {
@@ -57,6 +61,61 @@ TEST(EarlierDeliveries, AnUnreadableAnnotationLeavesTheHeadersWord) {
   EXPECT_EQ(earlier_deliveries(m, false), 1U);
   annotate(m, std::int32_t{-4});
   EXPECT_EQ(earlier_deliveries(m, false), 1U);
+}
+
+// Telemetry goes up with its body in a data section, as device SDKs send it: an amqp-value
+// section is no body at all to Azure's Node consumers (AmqpMessage.toMessage reads
+// body.content), so telemetry through iotgw reached them empty.
+TEST(ToAmqp, TheBodyGoesInADataSection) {
+  iotgw_msg msg;
+  const std::string text = R"({"temperature":21.5})";
+  msg.body.assign(text.begin(), text.end());
+  proton::message m;
+  to_amqp(msg, m);
+  std::vector<char> wire;
+  m.encode(wire);
+  const std::string data_section{'\x00', '\x53', '\x75'};  // described type 0x75: data
+  EXPECT_NE(std::string(wire.begin(), wire.end()).find(data_section), std::string::npos);
+  proton::message back;
+  back.decode(wire);
+  EXPECT_TRUE(back.inferred());
+  EXPECT_EQ(amqp_text(back.body()), text);
+}
+
+// A device's `$.exp` (ISO 8601, as Azure's device SDKs write it) goes up as the AMQP
+// absolute-expiry-time, and a C2D message's comes down as ISO 8601 for the MQTT adapter's `$.exp`.
+TEST(ToAmqp, TheExpiryGoesUpAsAnAmqpTimestamp) {
+  const std::int64_t at = 1796079484000;  // 2026-11-30T22:58:04Z
+  for (const char* text :
+       {"2026-11-30T22:58:04.000Z", "2026-11-30T22:58:04Z", "2026-11-30T22:58:04.0000000Z",
+        "2026-11-30T22:58:04+00:00", "1796079484000"}) {
+    iotgw_msg msg;
+    msg.scope(IOTGW_PROP_SYSTEM).set("absolute-expiry-time", text);
+    proton::message m;
+    to_amqp(msg, m);
+    EXPECT_EQ(m.expiry_time().milliseconds(), at) << text;
+  }
+  for (const char* text :
+       {"tomorrow", "2026-11-30", "2026-11-30T22:58:04+02:00", "2026-13-30T22:58:04Z"}) {
+    iotgw_msg msg;
+    msg.scope(IOTGW_PROP_SYSTEM).set("absolute-expiry-time", text);
+    proton::message m;
+    to_amqp(msg, m);
+    EXPECT_EQ(m.expiry_time().milliseconds(), 0) << text;  // unreadable: left out
+  }
+}
+
+TEST(FromAmqp, TheExpiryComesDownAsIso8601) {
+  proton::message m("payload");
+  m.expiry_time(proton::timestamp(1796079484042));
+  const auto msg = from_amqp(m, "dev1");
+  const auto* v = msg.scope(IOTGW_PROP_SYSTEM).get("absolute-expiry-time");
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(*v, "2026-11-30T22:58:04.042Z");
+  EXPECT_EQ(from_amqp(proton::message("no expiry"), "dev1")
+                .scope(IOTGW_PROP_SYSTEM)
+                .get("absolute-expiry-time"),
+            nullptr);
 }
 
 }  // namespace

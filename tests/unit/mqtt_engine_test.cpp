@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 #include "engine.hpp"
 
@@ -422,6 +423,70 @@ TEST_F(MqttEngine, APersistentSessionRestoresItsSubscription) {
   EXPECT_EQ(h.downstream_calls, std::vector<bool>{true});
 }
 
+// Azure's Node device SDK connects with clean_session=0 and, renewing its token by reconnecting,
+// subscribes to nothing again: the stored session must keep the twin and method filters, and the
+// next connection must ask the hub again by itself.
+TEST_F(MqttEngine, APersistentSessionKeepsTwinAndMethodSubscriptionsAndAsksTheHubAgain) {
+  connect("dev1", false);
+  feed(Subscribe{1,
+                 {{"$iothub/twin/res/#", 0},
+                  {"$iothub/twin/PATCH/properties/desired/#", 0},
+                  {"$iothub/methods/POST/#", 0}}});
+  answer(200);  // methods (asked last)
+  engine.on_operation_result(host.requests.at(0).token, OperationResult{200, -1, {}, {}});
+  EXPECT_EQ(last<Suback>().codes, (std::vector<std::uint8_t>{0, 0, 0}));
+  engine.on_closed();
+
+  host.requests.clear();
+  Engine again(host, {});
+  again.on_bytes(bytes_of(connect_as("dev1", false)));
+  again.on_auth_result(host.next_token - 1, IOTGW_OK, "dev1", "");
+  EXPECT_TRUE(last<Connack>().session_present);
+  ASSERT_EQ(host.requests.size(), 2U);  // the hub is asked again; no SUBACK is owed
+  EXPECT_EQ((std::set<iotgw_op_kind>{host.requests[0].kind, host.requests[1].kind}),
+            (std::set<iotgw_op_kind>{IOTGW_OP_TWIN_WATCH_DESIRED, IOTGW_OP_METHODS_ENABLE}));
+  const auto written = host.written.size();
+  for (const auto& r : host.requests) again.on_operation_result(r.token, {200, -1, {}, {}});
+  EXPECT_EQ(host.written.size(), written);
+  EXPECT_TRUE(host.downstream_calls.empty());  // no C2D filter: no C2D link
+
+  // Twin answers, desired patches and method calls reach the device as before.
+  again.on_bytes(bytes_of(Publish{"$iothub/twin/GET/?$rid=7", "", 0, false, false, 0}));
+  again.on_operation_result(host.requests.back().token, {200, -1, R"({"desired":{}})", {}});
+  EXPECT_EQ(last<Publish>().topic, "$iothub/twin/res/200/?$rid=7");
+  again.on_hub_request(HubRequest{IOTGW_HUB_DESIRED_PATCH, 0, {}, R"({"a":1})", 3});
+  EXPECT_EQ(last<Publish>().topic, "$iothub/twin/PATCH/properties/desired/?$version=3");
+  again.on_hub_request(HubRequest{IOTGW_HUB_METHOD_CALL, 5, "reboot", "{}", -1});
+  EXPECT_EQ(last<Publish>().topic.rfind("$iothub/methods/POST/reboot/?$rid=", 0), 0U);
+  EXPECT_TRUE(host.responses.empty());  // not answered 404 for the device
+
+  // A clean session forgets them.
+  again.on_closed();
+  host.requests.clear();
+  Engine clean(host, {});
+  clean.on_bytes(bytes_of(connect_as("dev1", true)));
+  clean.on_auth_result(host.next_token - 1, IOTGW_OK, "dev1", "");
+  EXPECT_FALSE(last<Connack>().session_present);
+  EXPECT_TRUE(host.requests.empty());
+}
+
+TEST_F(MqttEngine, AStoredSubscriptionTheHubRefusesIsLoggedAsAWarning) {
+  connect("dev1", false);
+  feed(Subscribe{1, {{"$iothub/methods/POST/#", 0}}});
+  answer(200);
+  engine.on_closed();
+  Engine again(host, {});
+  again.on_bytes(bytes_of(connect_as("dev1", false)));
+  again.on_auth_result(host.next_token - 1, IOTGW_OK, "dev1", "");
+  again.on_operation_result(host.requests.back().token, {503, -1, {}, "no hub"});
+  ASSERT_FALSE(host.warnings.empty());
+  EXPECT_NE(host.warnings.back().find("no hub"), std::string::npos) << host.warnings.back();
+  // Now off: a call is answered 404 for the device, as with no subscription.
+  again.on_hub_request(HubRequest{IOTGW_HUB_METHOD_CALL, 6, "reboot", "{}", -1});
+  ASSERT_EQ(host.responses.size(), 1U);
+  EXPECT_EQ(host.responses[0].status, 404);
+}
+
 // Twin and direct methods: IoT Hub's `$iothub/` topics as operations with the hub.
 
 TEST_F(MqttEngine, TwinResponsesNeedNoOperationAndGrantAtMostQoS1) {
@@ -482,6 +547,27 @@ TEST_F(MqttEngine, AStatusTheGatewayChoseGoesToTheDeviceAndItsReasonToTheDebugLo
   EXPECT_EQ(last<Publish>().topic, "$iothub/twin/res/504/?$rid=1");
   ASSERT_FALSE(host.debugs.empty());
   EXPECT_NE(host.debugs.back().find("the hub did not answer within 30000 ms"), std::string::npos);
+}
+
+// Azure's Node device SDK takes a twin answer for an error only when its body is JSON with an
+// errorCode (it never reads the status in the topic): an empty body read as success.
+TEST_F(MqttEngine, EveryTwinErrorHasABodyWithAnErrorCodeAndAMessage) {
+  connect_for_twin();
+  feed(Publish{"$iothub/twin/PATCH/properties/reported/?$rid=1", "{}", 0, false, false, 0});
+  answer(504, {}, -1, "the hub did not answer within \"30\" s");
+  EXPECT_EQ(last<Publish>().payload,
+            R"({"errorCode":504,"message":"the hub did not answer within \"30\" s"})");
+  feed(Publish{"$iothub/twin/GET/?$rid=2", "", 0, false, false, 0});
+  answer(503, "the hub said no\n");  // not JSON: becomes the message
+  EXPECT_EQ(last<Publish>().payload, R"({"errorCode":503,"message":"the hub said no\u000a"})");
+  feed(Publish{"$iothub/twin/GET/?$rid=3", "", 0, false, false, 0});
+  answer(500, {});
+  EXPECT_EQ(last<Publish>().payload, R"({"errorCode":500,"message":"status 500"})");
+  feed(Publish{"$iothub/twin/POST/?$rid=4", "{}", 0, false, false, 0});  // the adapter's own
+  EXPECT_EQ(last<Publish>().payload, R"({"errorCode":400,"message":"no such twin resource"})");
+  feed(Publish{"$iothub/twin/GET/?$rid=5", "", 0, false, false, 0});
+  answer(200, R"({"desired":{}})");  // success bodies are left alone
+  EXPECT_EQ(last<Publish>().payload, R"({"desired":{}})");
 }
 
 TEST_F(MqttEngine, WithoutTheResponseSubscriptionTheAnswerIsNotPublished) {
@@ -598,8 +684,8 @@ TEST_F(MqttEngine, AMixedSubscribeIsOneSubackWithEachCodeInItsPlace) {
                   {"$iothub/methods/POST/#", 2}}});
   EXPECT_EQ(host.downstream_calls, std::vector<bool>{true});  // C2D does not wait
   ASSERT_EQ(host.requests.size(), 2U);
-  EXPECT_EQ(host.requests[0].kind, IOTGW_OP_TWIN_WATCH_DESIRED);
-  EXPECT_EQ(host.requests[1].kind, IOTGW_OP_METHODS_ENABLE);
+  EXPECT_EQ((std::set<iotgw_op_kind>{host.requests[0].kind, host.requests[1].kind}),
+            (std::set<iotgw_op_kind>{IOTGW_OP_TWIN_WATCH_DESIRED, IOTGW_OP_METHODS_ENABLE}));
   // Answers in the other order: still one SUBACK, once both are in.
   engine.on_operation_result(host.requests[1].token, {200, -1, {}, {}});
   EXPECT_EQ(host.written.size(), 1U);

@@ -20,7 +20,7 @@ std::string annotation_text(const proton::message& m, const char* key) {
 }
 
 void set_body(proton::message& m, const std::string& body) {
-  m.body(proton::binary(body.begin(), body.end()));
+  set_data_body(m, body);
 }
 
 bool usable(const proton::sender& s) {

@@ -692,11 +692,9 @@ void HubServer::pump_feedback() {
     body += "]";
     proton::message m;
     m.content_type("application/vnd.microsoft.iothub.feedback.json");
-    m.body(proton::binary(body.begin(), body.end()));
-    // In a data section, as IoT Hub sends it: without inferred, Proton writes the binary as an
-    // amqp-value section, and Azure's Node service SDK (which reads body.content, set only for
-    // a data section) then hands its feedback receiver a message with no body and no records.
-    m.inferred(true);
+    // In a data section, as IoT Hub sends it: Azure's Node service SDK reads no body (and so
+    // no records) from an amqp-value section.
+    set_data_body(m, body);
     s.send(m);
     s.connection().wake();
     feedback_.clear();

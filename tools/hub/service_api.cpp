@@ -194,8 +194,15 @@ void ServiceApi::devices(const ServiceRequest& r, const std::string& id, const R
     d.enabled = body.value("status", std::string("enabled")) != "disabled";
     const auto keys =
         body.value("authentication", json::object()).value("symmetricKey", json::object());
-    if (keys.value("primaryKey", json()).is_string()) d.primary_key = keys["primaryKey"];
-    if (keys.value("secondaryKey", json()).is_string()) d.secondary_key = keys["secondaryKey"];
+    // An empty key is no key: IoT Hub fills it in. Azure's Node service SDK sends
+    // {"primaryKey": "", "secondaryKey": ""} for a device given without authentication, and
+    // registry.create({deviceId}) was refused with 400 ("device keys must be base64").
+    auto key = [&](const char* name, std::string& into) {
+      const auto v = keys.value(name, json());
+      if (v.is_string() && !v.get<std::string>().empty()) into = v.get<std::string>();
+    };
+    key("primaryKey", d.primary_key);
+    key("secondaryKey", d.secondary_key);
     if (!sas::base64_decode(d.primary_key) || !sas::base64_decode(d.secondary_key)) {
       respond(error(400, "ArgumentInvalid", "device keys must be base64"));
       return;

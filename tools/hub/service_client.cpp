@@ -214,7 +214,7 @@ int send_c2d(const ServiceTarget& target, const std::string& device, const std::
                        .count();
   m.id(proton::message_id("c2d-" + std::to_string(::getpid()) + "-" + std::to_string(now)));
   m.to("/devices/" + device + "/messages/devicebound");
-  m.body(body);
+  set_data_body(m, body);  // as a service SDK sends it
   for (const auto& [k, v] : properties) m.properties().put(k, v);
   if (!ack.empty()) m.properties().put("iothub-ack", ack);
   SendC2d handler(target, m);

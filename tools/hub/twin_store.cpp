@@ -176,11 +176,13 @@ TwinAnswer TwinStore::patch_service(const std::string& device, const json& patch
   desired_patch = nullptr;
   if (!patch.is_object()) return {400, -1, "the twin patch is not a JSON object"};
   Twin t = twins_[device];
-  if (!if_match.empty() && if_match != "*") {
-    std::string tag(if_match);
-    if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"')
-      tag = tag.substr(1, tag.size() - 2);
-    if (tag != etag(t)) return {412, -1, "the twin's etag is not " + std::string(if_match)};
+  // Unquoted first, then '*': Azure's Node service SDK quotes whatever it sends, '*' too
+  // (If-Match: "*"), and that was refused with 412 as if it were a stale etag.
+  std::string tag(if_match);
+  if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"')
+    tag = tag.substr(1, tag.size() - 2);
+  if (!tag.empty() && tag != "*" && tag != etag(t)) {
+    return {412, -1, "the twin's etag is not " + std::string(if_match)};
   }
   const std::string when = iso8601_utc(now_ms);
   if (auto tags = patch.find("tags"); tags != patch.end() && tags->is_object()) {

@@ -1,0 +1,69 @@
+# Shared by the drivers of the Node SDK tests (run_amqp_test.sh, run_gateway_test.sh); sourced.
+#
+# IOTGW_NODE_TEST_KEEP=1 keeps the temp folder. After `node_test_init`: $here (tests/node), $work (a temp folder removed at exit) and
+# `node_test_spawn LOG CMD...` (a background process stopped at exit, its pid in $spawned_pid).
+
+node_test_init() {
+  here=$(cd "$(dirname "${BASH_SOURCE[1]}")" && pwd)
+  work=$(mktemp -d -t iotgw-node-test-XXXXXX)
+  node_test_pids=()
+  trap node_test_cleanup EXIT
+  if [ ! -d "$here/node_modules" ]; then
+    echo "npm ci in $here"
+    (cd "$here" && npm ci --no-audit --no-fund)
+  fi
+}
+
+node_test_cleanup() {
+  local i pid
+  # Last started first: the gateway goes before the hub it talks to.
+  for ((i = ${#node_test_pids[@]} - 1; i >= 0; i--)); do
+    pid=${node_test_pids[$i]}
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  if [ -n "${IOTGW_NODE_TEST_KEEP:-}" ]; then
+    echo "kept: $work"  # logs, registry, topology: for a look afterwards
+  else
+    rm -rf "$work"
+  fi
+}
+
+node_test_spawn() {
+  local log=$1
+  shift
+  "$@" >"$log" 2>&1 &
+  spawned_pid=$!
+  node_test_pids+=("$spawned_pid")
+}
+
+# node_test_port LOG PID SED_REGEX: the port a started process logged (the regex's \1), waiting
+# up to 15 s; empty if it died or never said.
+node_test_port() {
+  local log=$1 pid=$2 regex=$3 port=
+  for _ in $(seq 150); do
+    port=$(sed -n "s/$regex/\\1/p" "$log" | head -1)
+    [ -n "$port" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "$port"
+}
+
+# node_test_pki NAME: a test CA ($work/ca.pem) and a server certificate $work/NAME.pem (key
+# $work/NAME.key) for the hub's name $hostname, localhost and 127.0.0.1.
+node_test_pki() {
+  local name=$1
+  if [ ! -f "$work/ca.pem" ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=iotgw node test CA" \
+      -keyout "$work/ca.key" -out "$work/ca.pem" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2>/dev/null
+  fi
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=$hostname" \
+    -keyout "$work/$name.key" -out "$work/$name.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:%s,DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' \
+    "$hostname" >"$work/$name.ext"
+  openssl x509 -req -in "$work/$name.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
+    -CAcreateserial -days 2 -extfile "$work/$name.ext" -out "$work/$name.pem" 2>/dev/null
+}
