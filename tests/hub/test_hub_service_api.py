@@ -167,6 +167,22 @@ class ServiceApiTests(HubTestCase):
         self.assertEqual(status, 504)
         self.assertEqual(body["errorCode"], 504101)
 
+    def test_bytes_that_are_not_utf8_are_answered_not_fatal(self):
+        # A device id in the URL and a device's answer that are not UTF-8: the hub answers (the
+        # bytes replaced) and goes on serving.
+        self.assertEqual(self.call("GET", "/twins/%FFdev", policy="registryonly")[0], 404)
+        calls, answers = self.methods_device()
+        t, result = self.invoke_in_background({"methodName": "raw", "responseTimeoutInSeconds": 10})
+        call = calls.receive(timeout=hf.AMQP_TIMEOUT)
+        answers.send(Message(body=b'\xff\xfe not text', correlation_id=call.correlation_id,
+                             properties={"IoThub-status": 200}, inferred=True))
+        t.join(15)
+        status, body, _ = result["answer"]
+        self.assertEqual(status, 200)
+        self.assertEqual(body["status"], 200)
+        self.assertIn("not text", body["payload"])
+        self.assertEqual(self.call("GET", "/twins/dev1", policy="registryonly")[0], 200)
+
     def test_a_bad_method_request_is_400(self):
         self.assertEqual(self.call("POST", "/twins/dev1/methods", {"payload": 1})[0], 400)
         self.assertEqual(self.call("POST", "/twins/dev1/methods",

@@ -9,6 +9,7 @@
 
 #include "iotgw/common/amqp_text.hpp"
 #include "iotgw/common/clock.hpp"
+#include "json_text.hpp"
 
 namespace iotgw::hub {
 
@@ -76,7 +77,7 @@ void DeviceOperations::twin_request(const std::string& device, const proton::mes
   const std::string operation = annotation_text(m, "operation");
   const std::string resource = annotation_text(m, "resource");
   auto error = [](const std::string& why) {
-    return nlohmann::json{{"errorCode", 400}, {"message", why}}.dump();
+    return nlohmann::json{{"errorCode", 400}, {"message", why}}.dump(-1, ' ', false, kJsonReplace);
   };
   if (m.correlation_id().empty()) {
     log_.info("hub", device + ": a twin request without a correlation id, unanswerable");
@@ -84,12 +85,14 @@ void DeviceOperations::twin_request(const std::string& device, const proton::mes
   }
   if (operation == "GET" && resource.empty()) {
     const auto view = twins_.device_view(device);
-    answer_twin(device, m, 200, view["desired"].value("$version", std::int64_t{-1}), view.dump());
+    answer_twin(device, m, 200, view["desired"].value("$version", std::int64_t{-1}),
+                view.dump(-1, ' ', false, kJsonReplace));
   } else if (operation == "PATCH" && resource == "/properties/reported") {
     const auto r = twins_.patch_reported(device, amqp_text(m.body()), unix_millis());
     answer_twin(device, m, r.status, r.version,
                 r.ok() ? std::string()
-                       : nlohmann::json{{"errorCode", r.status}, {"message", r.error}}.dump());
+                       : nlohmann::json{{"errorCode", r.status}, {"message", r.error}}.dump(
+                             -1, ' ', false, kJsonReplace));
   } else if ((operation == "PUT" || operation == "DELETE") &&
              resource == "/notifications/twin/properties/desired") {
     twin_[device].watching = operation == "PUT";
@@ -107,7 +110,7 @@ void DeviceOperations::desired_changed(const std::string& device, const nlohmann
   proton::message notice;  // no correlation id: that is what marks a patch
   notice.message_annotations().put(proton::annotation_key(proton::symbol("version")),
                                    patch.value("$version", std::int64_t{-1}));
-  set_body(notice, patch.dump());
+  set_body(notice, patch.dump(-1, ' ', false, kJsonReplace));
   it->second.out.send(notice);
   // Called from the service API's work, not from this connection's own events: Proton's
   // proactor writes a connection's output only when woken.
@@ -122,7 +125,8 @@ bool DeviceOperations::methods_online(const std::string& device) const {
 namespace {
 
 DeviceOperations::Outcome hub_error(int status, int code, const std::string& why) {
-  return {false, status, nlohmann::json{{"errorCode", code}, {"message", why}}.dump()};
+  return {false, status,
+          nlohmann::json{{"errorCode", code}, {"message", why}}.dump(-1, ' ', false, kJsonReplace)};
 }
 
 }  // namespace

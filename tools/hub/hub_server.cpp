@@ -31,6 +31,7 @@
 #include "iotgw/common/amqp_text.hpp"
 #include "iotgw/common/clock.hpp"
 #include "iotgw/common/sas_token.hpp"
+#include "json_text.hpp"
 #include "reject_with.hpp"
 #include "token_check.hpp"
 
@@ -677,7 +678,7 @@ void HubServer::on_c2d_end(const C2dMessage& m, C2dEnd how, const std::string& w
       {"statusCode", to_string(how)},
       {"description", why},
       {"deviceId",
-       m.device_id}}.dump();
+       m.device_id}}.dump(-1, ' ', false, kJsonReplace);
   feedback_.push_back(std::move(record));
   if (feedback_.size() > limits_.max_feedback_records) feedback_.pop_front();
   pump_feedback();

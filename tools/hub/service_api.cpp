@@ -9,6 +9,7 @@
 #include "hub_server.hpp"
 #include "iotgw/common/clock.hpp"
 #include "iotgw/common/sas_token.hpp"
+#include "json_text.hpp"
 
 namespace iotgw::hub {
 
@@ -42,7 +43,8 @@ const char* name_of(Right r) {
 // IoT Hub's error body: a code the SDKs map to their error types, and a message for people.
 ServiceResponse error(int status, const std::string& code, const std::string& message) {
   return {status,
-          json{{"Message", "ErrorCode:" + code + ";" + message}, {"ExceptionMessage", ""}}.dump(),
+          json{{"Message", "ErrorCode:" + code + ";" + message}, {"ExceptionMessage", ""}}.dump(
+              -1, ' ', false, kJsonReplace),
           {}};
 }
 
@@ -152,12 +154,13 @@ void ServiceApi::devices(const ServiceRequest& r, const std::string& id, const R
     if (id.empty()) {
       json all = json::array();
       for (const auto& d : registry->devices) all.push_back(device_json(d));
-      respond({200, all.dump(), {}});
+      respond({200, all.dump(-1, ' ', false, kJsonReplace), {}});
       return;
     }
     const Device* d = registry->device(id);
     respond(d == nullptr ? error(404, "DeviceNotFound", "device '" + id + "' is not registered")
-                         : ServiceResponse{200, device_json(*d).dump(), quoted(device_etag(*d))});
+                         : ServiceResponse{200, device_json(*d).dump(-1, ' ', false, kJsonReplace),
+                                           quoted(device_etag(*d))});
     return;
   }
   if (id.empty()) {
@@ -228,7 +231,8 @@ void ServiceApi::devices(const ServiceRequest& r, const std::string& id, const R
     return;
   }
   const Device* saved = next.device(id);
-  respond({200, device_json(*saved).dump(), quoted(device_etag(*saved))});
+  respond(
+      {200, device_json(*saved).dump(-1, ' ', false, kJsonReplace), quoted(device_etag(*saved))});
 }
 
 void ServiceApi::twins(const ServiceRequest& r, const std::string& id, const Respond& respond) {
@@ -272,7 +276,7 @@ void ServiceApi::twins(const ServiceRequest& r, const std::string& id, const Res
     }
     auto view = store.service_view(id);
     const std::string etag = "\"" + view.value("etag", std::string()) + "\"";
-    respond({200, view.dump(), etag});
+    respond({200, view.dump(-1, ' ', false, kJsonReplace), etag});
   });
   if (!queued) respond(error(503, "ServiceUnavailable", "the hub is stopping"));
 }
@@ -312,7 +316,7 @@ void ServiceApi::methods(const ServiceRequest& r, const std::string& id, const R
               "responseTimeoutInSeconds must be 5 to 300 and connectTimeoutInSeconds 0 to 300"));
     return;
   }
-  const std::string payload = body.value("payload", json()).dump();
+  const std::string payload = body.value("payload", json()).dump(-1, ' ', false, kJsonReplace);
   if (payload.size() > std::size_t{128} * 1024) {
     respond(error(413, "MessageTooLarge", "the method payload is over 128 KB"));
     return;
@@ -321,18 +325,21 @@ void ServiceApi::methods(const ServiceRequest& r, const std::string& id, const R
   const bool queued = hub_.on_hub_thread([&hub = hub_, id, name, payload, respond,
                                           response = std::chrono::seconds(*response_timeout),
                                           connect = std::chrono::seconds(*connect_timeout)] {
-    hub.operations().invoke(
-        id, name, payload, response, connect, unix_millis(),
-        [respond](const DeviceOperations::Outcome& o) {
-          if (!o.answered) {
-            respond({o.status, o.body, {}});
-            return;
-          }
-          auto device_payload = json::parse(o.body, nullptr, false);
-          if (o.body.empty()) device_payload = nullptr;
-          if (device_payload.is_discarded()) device_payload = o.body;  // not JSON: as text
-          respond({200, json{{"status", o.status}, {"payload", device_payload}}.dump(), {}});
-        });
+    hub.operations().invoke(id, name, payload, response, connect, unix_millis(),
+                            [respond](const DeviceOperations::Outcome& o) {
+                              if (!o.answered) {
+                                respond({o.status, o.body, {}});
+                                return;
+                              }
+                              auto device_payload = json::parse(o.body, nullptr, false);
+                              if (o.body.empty()) device_payload = nullptr;
+                              if (device_payload.is_discarded())
+                                device_payload = o.body;  // not JSON: as text
+                              respond({200,
+                                       json{{"status", o.status}, {"payload", device_payload}}.dump(
+                                           -1, ' ', false, kJsonReplace),
+                                       {}});
+                            });
   });
   if (!queued) respond(error(503, "ServiceUnavailable", "the hub is stopping"));
 }

@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "iotgw/common/amqp_text.hpp"
+#include "json_text.hpp"
 
 namespace iotgw::hub {
 
@@ -155,7 +156,8 @@ class Monitor final : public ServiceSession {
       for (const auto& [k, v] : props) line["properties"][k] = proton::to_string(v);
     }
     line["body"] = text_of(m.body());
-    std::cout << line.dump() << std::endl;  // one line as it arrives: a pipe reader sees it now
+    std::cout << line.dump(-1, ' ', false, kJsonReplace)
+              << std::endl;  // one line as it arrives: a pipe reader sees it now
     d.accept();
     if (count_ > 0 && ++seen_ >= count_) finish(d.connection(), 0);
   }

@@ -4,6 +4,7 @@
 
 #include "iotgw/common/clock.hpp"
 #include "iotgw/common/sas_token.hpp"
+#include "json_text.hpp"
 
 namespace iotgw::hub {
 
@@ -103,7 +104,7 @@ std::string TwinStore::document(const Twin& t) {
               {"desiredVersion", t.desired_version},
               {"reportedVersion", t.reported_version},
               {"version", t.version}}
-      .dump();
+      .dump(-1, ' ', false, kJsonReplace);
 }
 
 void TwinStore::remove(const std::string& device) {
@@ -158,7 +159,7 @@ TwinAnswer TwinStore::patch_reported(const std::string& device, std::string_view
   if (auto why = check_patch(patch, 1); !why.empty()) return {400, -1, why};
   Twin t = twins_[device];  // a copy: an oversized result changes nothing
   merge(t.reported, t.reported_meta, patch, iso8601_utc(now_ms));
-  if (t.reported.dump().size() > limits_.section_bytes) {
+  if (t.reported.dump(-1, ' ', false, kJsonReplace).size() > limits_.section_bytes) {
     return {413, -1,
             "reported properties would exceed " + std::to_string(limits_.section_bytes) + " bytes"};
   }
@@ -197,7 +198,7 @@ TwinAnswer TwinStore::patch_service(const std::string& device, const json& patch
   if (desired != nullptr && !desired->empty()) {
     if (auto why = check_patch(*desired, 1); !why.empty()) return {400, -1, why};
     merge(t.desired, t.desired_meta, *desired, when);
-    if (t.desired.dump().size() > limits_.section_bytes) {
+    if (t.desired.dump(-1, ' ', false, kJsonReplace).size() > limits_.section_bytes) {
       return {
           413, -1,
           "desired properties would exceed " + std::to_string(limits_.section_bytes) + " bytes"};
