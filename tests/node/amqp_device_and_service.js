@@ -3,7 +3,9 @@
 //  (a) a device (azure-iot-device + azure-iot-device-amqp) opens, sends telemetry, receives a C2D
 //      message that the service client (azure-iothub) sends, and completes it;
 //  (b) the service client's feedback receiver hears that C2D message's end (ack = 'full');
-//  (c) the device reads its twin and reports a property over AMQP;
+//  (c) the device reads its twin and reports a property over AMQP, hears a desired change the
+//      service makes (Registry.updateTwin, over the hub's HTTPS API) and answers a direct method
+//      the service invokes (Client.invokeDeviceMethod);
 //  and a service consumer reads the telemetry back (azure-iot-amqp-base's link and its
 //  AmqpMessage.toMessage, the decoding the SDKs use), body and properties intact.
 //
@@ -11,6 +13,7 @@
 //   IOTGW_HUB_DEVICE_CS   the device's connection string (HostName = the hub's name)
 //   IOTGW_HUB_SERVICE_CS  a service policy's connection string (needs the hub's `service` right)
 //   IOTGW_HUB_TLS_ADDRESS 127.0.0.1:PORT of the hub's TLS listener
+//   IOTGW_HUB_HTTPS_PORT  the port of the hub's HTTPS service API on 127.0.0.1
 //   NODE_EXTRA_CA_CERTS   the CA that signed the hub's certificate
 // Exit code 0 when every check passed; each check prints ok or FAIL with its reason.
 'use strict';
@@ -18,9 +21,10 @@
 const crypto = require('node:crypto');
 const { Client: DeviceClient, Message } = require('azure-iot-device');
 const { Amqp: DeviceAmqp } = require('azure-iot-device-amqp');
-const { Client: ServiceClient, Amqp: ServiceAmqp, ConnectionString, SharedAccessSignature } =
-  require('azure-iothub');
+const { Client: ServiceClient, Amqp: ServiceAmqp, ConnectionString, Registry,
+  SharedAccessSignature } = require('azure-iothub');
 const { Amqp: AmqpBase, AmqpMessage } = require('azure-iot-amqp-base');
+const { routeHubHttps } = require('./local_hub');
 
 const STEP_TIMEOUT_MS = 20000;
 
@@ -36,6 +40,7 @@ function env(name) {
 const deviceCsPlain = env('IOTGW_HUB_DEVICE_CS');
 const serviceCs = env('IOTGW_HUB_SERVICE_CS');
 const tlsAddress = env('IOTGW_HUB_TLS_ADDRESS');
+routeHubHttps(ConnectionString.parse(serviceCs).HostName, Number(env('IOTGW_HUB_HTTPS_PORT')));
 
 // The device SDK's own way to a host that is not the hub's name: GatewayHostName (what IoT Edge
 // uses). The token's audience stays HostName. The SDK always speaks TLS (amqps://, port 5671 unless
@@ -179,6 +184,36 @@ async function main() {
             JSON.stringify(again.properties.reported));
     } catch (e) {
       fail('device twin over AMQP', errorText(e));
+    }
+
+    // A desired change the service makes reaches the device over its twin links, and a method
+    // the service invokes reaches it over its methods links and comes back answered.
+    try {
+      const twin = await within(device.getTwin(), 'getTwin for desired');
+      const desiredSeen = new Promise((resolve) => twin.on('properties.desired', (p) => {
+        if (p.run === runId) resolve(p);
+      }));
+      const registry = Registry.fromConnectionString(serviceCs);
+      await within(registry.updateTwin(deviceId, { properties: { desired: { run: runId } } }, '*'),
+                   'updateTwin');
+      const p = await within(desiredSeen, 'desired change at the device');
+      check('device hears the desired change over AMQP', p.run === runId && typeof p.$version === 'number',
+            JSON.stringify(p));
+    } catch (e) {
+      fail('desired change over AMQP', errorText(e));
+    }
+    try {
+      device.onDeviceMethod('ping', (request, response) => {
+        response.send(200, { pong: request.payload }, () => {});
+      });
+      const methods = ServiceClient.fromConnectionString(serviceCs, LocalServiceAmqp);
+      const r = await within(methods.invokeDeviceMethod(deviceId, {
+        methodName: 'ping', payload: runId, responseTimeoutInSeconds: 10 }), 'invokeDeviceMethod');
+      const answer = r.result || r;
+      check('service invokes a method the AMQP device answers',
+            answer.status === 200 && answer.payload && answer.payload.pong === runId, JSON.stringify(answer));
+    } catch (e) {
+      fail('direct method over AMQP', errorText(e));
     }
 
     // (a) C2D from the service client to the device, completed by the device.

@@ -27,12 +27,12 @@
 
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const https = require('node:https');
 const { Client: DeviceClient, Message, SharedAccessKeyAuthenticationProvider } = require('azure-iot-device');
 const { Mqtt: DeviceMqtt } = require('azure-iot-device-mqtt');
 const { Client: ServiceClient, Registry, Amqp: ServiceAmqp, ConnectionString, SharedAccessSignature } =
   require('azure-iothub');
 const { Amqp: AmqpBase, AmqpMessage } = require('azure-iot-amqp-base');
+const { routeHubHttps } = require('./local_hub');
 
 const STEP_TIMEOUT_MS = 20000;
 
@@ -59,19 +59,7 @@ const hubName = ConnectionString.parse(serviceCs).HostName;
 const deviceCs = `${deviceCsPlain};GatewayHostName=${gatewayAddress}`;
 const deviceId = /DeviceId=([^;]+)/.exec(deviceCs)[1];
 
-// The service SDK's HTTPS (Registry, Client.invokeDeviceMethod) always goes to {HostName}:443,
-// each client through a `new https.Agent({keepAlive: true})` it makes itself. Plumbing, this
-// process only: agents made from here on send connections for the hub's name to the hub's HTTPS
-// port on 127.0.0.1; TLS still checks the certificate against the hub's name.
-class LocalHubAgent extends https.Agent {
-  createConnection(options, callback) {
-    const to = options.host === hubName
-      ? { ...options, host: '127.0.0.1', port: httpsPort, servername: hubName }
-      : options;
-    return super.createConnection(to, callback);
-  }
-}
-https.Agent = LocalHubAgent;
+routeHubHttps(hubName, httpsPort);  // see local_hub.js
 
 // The service client's AMQP (C2D) goes to amqps://{HostName}: its factory takes a transport
 // constructor, and this one only changes where the socket goes.

@@ -31,10 +31,11 @@ service_cs="HostName=$hostname;SharedAccessKeyName=service;SharedAccessKey=$poli
 
 node_test_pki hub
 node_test_spawn "$work/hub.log" "$hub" --registry "$work/registry.yaml" --listen 127.0.0.1:0 \
-  --tls-listen 127.0.0.1:0 --cert "$work/hub.pem" --key "$work/hub.key"
+  --tls-listen 127.0.0.1:0 --https-listen 127.0.0.1:0 --cert "$work/hub.pem" --key "$work/hub.key"
 hub_pid=$spawned_pid
 tls_port=$(node_test_port "$work/hub.log" "$hub_pid" '.*TLS listening on 127\.0\.0\.1:\([0-9]*\).*')
-if [ -z "$tls_port" ]; then
+https_port=$(node_test_port "$work/hub.log" "$hub_pid" '.*https listening on 127\.0\.0\.1:\([0-9]*\).*')
+if [ -z "$tls_port" ] || [ -z "$https_port" ]; then
   echo "FAIL - iotgw-hub did not start its TLS listener; its log:" >&2
   cat "$work/hub.log" >&2
   exit 1
@@ -44,7 +45,8 @@ rc=0
 (
   cd "$here"
   export IOTGW_HUB_DEVICE_CS="$device_cs" IOTGW_HUB_SERVICE_CS="$service_cs"
-  export IOTGW_HUB_TLS_ADDRESS="127.0.0.1:$tls_port" NODE_EXTRA_CA_CERTS="$work/ca.pem"
+  export IOTGW_HUB_TLS_ADDRESS="127.0.0.1:$tls_port" IOTGW_HUB_HTTPS_PORT="$https_port"
+  export NODE_EXTRA_CA_CERTS="$work/ca.pem"
   # The SDKs connect by IP address (GatewayHostName): Node warns that SNI cannot carry one.
   export NODE_NO_WARNINGS=1
   timeout 120 node amqp_device_and_service.js
