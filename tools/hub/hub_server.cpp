@@ -32,6 +32,7 @@
 #include "iotgw/common/clock.hpp"
 #include "iotgw/common/sas_token.hpp"
 #include "json_text.hpp"
+#include "message_facts.hpp"
 #include "reject_with.hpp"
 #include "token_check.hpp"
 
@@ -43,38 +44,6 @@ constexpr const char* kUnauthorized = "amqp:unauthorized-access";
 constexpr int kCredit = 100;
 constexpr std::size_t kMaxPendingReplies = 100;
 
-std::string property(const proton::message& m, const std::string& key) {
-  const auto& props = m.properties();
-  if (!props.exists(key)) return {};
-  const proton::scalar v = props.get(key);
-  if (v.type() == proton::STRING) return proton::get<std::string>(v);
-  if (v.type() == proton::SYMBOL) return proton::get<proton::symbol>(v);
-  return {};
-}
-
-// What IoT Hub counts towards the 256 KB: body, system property values, application property
-// names and values.
-std::size_t counted_size(const proton::message& m) {
-  std::size_t n = amqp_text(m.body()).size();
-  if (n == 0 && !m.body().empty()) {
-    std::vector<char> encoded;
-    proton::message body_only;
-    body_only.body(m.body());
-    body_only.encode(encoded);
-    n = encoded.size();
-  }
-  n += m.content_type().size() + m.content_encoding().size() + m.to().size() + m.user().size();
-  if (!m.properties().empty()) {
-    std::map<std::string, proton::scalar> props;
-    proton::get(m.properties().value(), props);
-    for (const auto& [k, v] : props) {
-      n += k.size() + (v.type() == proton::STRING ? proton::get<std::string>(v).size()
-                                                  : proton::to_string(v).size());
-    }
-  }
-  return n;
-}
-
 }  // namespace
 
 HubServer::HubServer(std::shared_ptr<const Registry> registry, HubEndpoints endpoints, Logger& log,
@@ -85,55 +54,47 @@ HubServer::HubServer(std::shared_ptr<const Registry> registry, HubEndpoints endp
       registry_(std::move(registry)),
       telemetry_(limits.telemetry_retention),
       c2d_(
-          limits.c2d,
-          [this](const C2dMessage& m, C2dEnd how, const std::string& why) {
-            on_c2d_end(m, how, why);
-          },
-          [this](const C2dMessage& m) {
-            try {
-              durable_->c2d_abandoned(m.device_id, m.sequence);
-            } catch (const std::exception& e) {
-              log_.error("hub",
-                         e.what());  // the count is one lower after a restart; nothing is lost
-            }
-          }) {}
+          {limits.c2d, limits.max_c2d_bytes, limits.max_feedback_records},
+          [this]() -> DurableLog& { return *durable_; }, [this] { return this->registry(); }, log) {
+}
 
 void HubServer::open_data_dir(const std::filesystem::path& dir, bool fsync) {
   std::size_t telemetry = 0, c2d = 0;
-  DurableLog::Replay replay{
-      [&](std::int64_t seq, proton::message m) {
-        telemetry_.restore(seq, std::move(m));
-        ++telemetry;
-      },
-      [&](const std::string& device, std::int64_t seq, std::int64_t expires, std::int64_t enqueued,
-          proton::message m) {
-        c2d_.restore(device, seq, expires, enqueued, std::move(m));
-        ++c2d;
-      },
-      [&](const std::string& device, std::int64_t seq) { c2d_.restore_abandon(device, seq); },
-      [&](const std::string& device, std::int64_t seq, const std::string&) {
-        c2d_.restore_end(device, seq);
-        --c2d;
-      },
-      [&](std::int64_t telemetry_next, std::int64_t c2d_next) {
-        telemetry_.skip_to(telemetry_next);
-        c2d_.skip_to(c2d_next);
-      },
-      [&](const std::string& device, const std::string& document) {
-        twins_.restore(device, document);
-      }};
+  DurableLog::Replay replay{[&](std::int64_t seq, proton::message m) {
+                              telemetry_.restore(seq, std::move(m));
+                              ++telemetry;
+                            },
+                            [&](const std::string& device, std::int64_t seq, std::int64_t expires,
+                                std::int64_t enqueued, proton::message m) {
+                              c2d_.queues().restore(device, seq, expires, enqueued, std::move(m));
+                              ++c2d;
+                            },
+                            [&](const std::string& device, std::int64_t seq) {
+                              c2d_.queues().restore_abandon(device, seq);
+                            },
+                            [&](const std::string& device, std::int64_t seq, const std::string&) {
+                              c2d_.queues().restore_end(device, seq);
+                              --c2d;
+                            },
+                            [&](std::int64_t telemetry_next, std::int64_t c2d_next) {
+                              telemetry_.skip_to(telemetry_next);
+                              c2d_.queues().skip_to(c2d_next);
+                            },
+                            [&](const std::string& device, const std::string& document) {
+                              twins_.restore(device, document);
+                            }};
   durable_ = std::make_unique<DurableLog>(dir, fsync, replay);
   durable_->compact([this](DurableLog& out) {
     twins_.for_each([&](const std::string& device, const std::string& document) {
       out.twin(device, document);
     });
     telemetry_.for_each([&](std::int64_t seq, const proton::message& m) { out.telemetry(seq, m); });
-    c2d_.for_each([&](const C2dMessage& m) {
+    c2d_.queues().for_each([&](const C2dMessage& m) {
       out.c2d(m.device_id, m.sequence, m.expires_unix_ms, m.enqueued_ms, m.msg);
       for (int i = 0; i < m.delivery_count; ++i) out.c2d_abandoned(m.device_id, m.sequence);
     });
     // Last: replay restores the retained messages first, and their numbers run up to this.
-    out.sequences(telemetry_.next_sequence(), c2d_.next_sequence());
+    out.sequences(telemetry_.next_sequence(), c2d_.queues().next_sequence());
   });
   log_.info("hub", "data dir " + dir.string() + ": " + std::to_string(telemetry) +
                        " telemetry and " + std::to_string(c2d) + " queued C2D message(s) restored");
@@ -274,12 +235,7 @@ void HubServer::on_transport_close(proton::transport& t) {
   for (auto it = consumers_.begin(); it != consumers_.end();) {
     it = it->first.connection() == c ? consumers_.erase(it) : std::next(it);
   }
-  std::erase_if(device_c2d_, [&](const auto& kv) { return kv.second.connection() == c; });
-  std::erase_if(c2d_device_, [&](const auto& kv) { return kv.first.connection() == c; });
-  std::erase_if(feedback_links_, [&](const proton::sender& s) { return s.connection() == c; });
-  // Messages delivered on this connection and not settled stay locked until the lock runs out,
-  // as on IoT Hub; the trackers themselves are gone.
-  std::erase_if(outstanding_, [&](const auto& kv) { return kv.first.connection() == c; });
+  c2d_.connection_closed(c);
   operations_.connection_closed(c);
   connections_.erase(c);
 }
@@ -352,13 +308,11 @@ void HubServer::on_sender_open(proton::sender& s) {
     case Node::device_c2d:
       take_over(node.device_id, s.connection());
       s.open();
-      bind_c2d(node.device_id, s);
-      pump_c2d(node.device_id);
+      c2d_.device_attached(node.device_id, s);
       return;
     case Node::service_feedback:
       s.open();
-      feedback_links_.insert(s);
-      pump_feedback();
+      c2d_.feedback_attached(s);
       return;
     case Node::device_twin:
       s.open(proton::sender_options().delivery_mode(proton::delivery_mode::AT_MOST_ONCE));
@@ -381,8 +335,7 @@ void HubServer::on_receiver_close(proton::receiver& r) {
 void HubServer::on_sender_close(proton::sender& s) {
   operations_.link_closed(s);
   consumers_.erase(s);
-  feedback_links_.erase(s);
-  unbind_c2d(s);
+  c2d_.link_closed(s);
   auto it = connections_.find(s.connection());
   if (it != connections_.end() && it->second.cbs_reply == s)
     it->second.cbs_reply = proton::sender();
@@ -411,7 +364,7 @@ void HubServer::dispatch(proton::delivery& d, proton::message& m) {
   } else if (node.kind == Node::device_telemetry) {
     telemetry(node, d, m);
   } else if (node.kind == Node::service_c2d) {
-    service_c2d(d, m);
+    c2d_.service_send(d, m);
   } else if (node.kind == Node::device_twin || node.kind == Node::device_methods) {
     if (!d.settled()) d.accept();  // the answer is a message; the transfer itself just arrived
     if (node.kind == Node::device_twin) {
@@ -504,37 +457,7 @@ void HubServer::telemetry(const Node& node, proton::delivery& d, proton::message
 void HubServer::on_sendable(proton::sender& s) {
   auto it = consumers_.find(s);
   if (it != consumers_.end()) pump(s, it->second);
-  if (feedback_links_.count(s) != 0) pump_feedback();
-  if (auto c2d = c2d_device_.find(s); c2d != c2d_device_.end()) pump_c2d(std::string(c2d->second));
-}
-
-void HubServer::bind_c2d(const std::string& device, const proton::sender& s) {
-  if (auto old = device_c2d_.find(device); old != device_c2d_.end()) c2d_device_.erase(old->second);
-  device_c2d_[device] = s;
-  c2d_device_[s] = device;
-}
-
-void HubServer::unbind_c2d(const proton::sender& s) {
-  auto it = c2d_device_.find(s);
-  if (it == c2d_device_.end()) return;
-  const std::string device = it->second;
-  c2d_device_.erase(it);
-  if (auto d = device_c2d_.find(device); d != device_c2d_.end() && d->second == s)
-    device_c2d_.erase(d);
-  // The device detached its link with messages it never settled (a release racing the detach
-  // may have sent one out again): they are abandoned, not left locked, so the device's next
-  // link gets them at once.
-  bool abandoned = false;
-  for (auto o = outstanding_.begin(); o != outstanding_.end();) {
-    if (o->first.sender() == s) {
-      c2d_.abandon(o->second.device, o->second.lock);
-      o = outstanding_.erase(o);
-      abandoned = true;
-    } else {
-      ++o;
-    }
-  }
-  if (abandoned) pump_c2d(device);
+  c2d_.on_sendable(s);
 }
 
 void HubServer::pump(proton::sender& s, Consumer& c) {
@@ -560,147 +483,24 @@ void HubServer::take_over(const std::string& device, const proton::connection& f
       l.connection().wake();
     }
   };
-  if (auto it = device_c2d_.find(device); it != device_c2d_.end()) {
-    close_if_other(it->second);
-    if (it->second.connection() != from) unbind_c2d(proton::sender(it->second));
+  if (auto link = c2d_.link_of(device)) {
+    close_if_other(link);
+    if (link.connection() != from) c2d_.link_closed(link);
   }
   for (auto& [r, in] : inbound_) {
     if (in.node.kind == Node::device_telemetry && in.node.device_id == device) close_if_other(r);
   }
 }
 
-void HubServer::service_c2d(proton::delivery& d, proton::message& m) {
-  const Node to = parse_node(m.to());
-  if (to.kind != Node::device_c2d) {
-    reject_with(d, "amqp:invalid-field",
-                "'to' must be /devices/{id}/messages/devicebound, not '" + m.to() + "'");
-    return;
-  }
-  if (registry()->device(to.device_id) == nullptr) {
-    reject_with(d, "amqp:not-found", "device '" + to.device_id + "' is not registered");
-    return;
-  }
-  const std::size_t size = counted_size(m);
-  if (size > limits_.max_c2d_bytes) {
-    reject_with(d, "amqp:link:message-size-exceeded",
-                "message of " + std::to_string(size) + " bytes is over the " +
-                    std::to_string(limits_.max_c2d_bytes) + "-byte limit");
-    return;
-  }
-  std::optional<std::chrono::milliseconds> ttl;
-  if (m.ttl().milliseconds() > 0) {
-    ttl = std::min(std::chrono::milliseconds(m.ttl().milliseconds()),
-                   std::chrono::milliseconds(2LL * 86'400'000));
-  }
-  const C2dMessage* queued = c2d_.enqueue(to.device_id, m, ttl);
-  if (queued == nullptr) {
-    reject_with(d, "amqp:resource-limit-exceeded",
-                "device '" + to.device_id + "' has " + std::to_string(c2d_.limits().max_pending) +
-                    " messages pending");
-    return;
-  }
-  try {
-    durable_->c2d(to.device_id, queued->sequence, queued->expires_unix_ms, queued->enqueued_ms,
-                  queued->msg);
-  } catch (const std::exception& e) {
-    log_.error("hub", e.what());
-    c2d_.restore_end(to.device_id, queued->sequence);  // the sender hears it failed: so it did
-    reject_with(d, "amqp:internal-error", "the hub could not store the message");
-    return;
-  }
-  d.accept();
-  pump_c2d(to.device_id);
-}
-
-void HubServer::pump_c2d(const std::string& device) {
-  auto it = device_c2d_.find(device);
-  if (it == device_c2d_.end()) return;
-  proton::sender& s = it->second;
-  while (s.active() && s.credit() > 0) {
-    const C2dMessage* m = c2d_.lock_next(device);
-    if (m == nullptr) return;
-    proton::message out = m->msg;
-    // The header says it too, as an AMQP 1.0 broker does: a client that does not know IoT Hub's
-    // annotation still sees a redelivery.
-    out.delivery_count(static_cast<std::uint32_t>(m->delivery_count));
-    out.first_acquirer(m->delivery_count == 0);
-    auto& ann = out.message_annotations();
-    ann.put(proton::annotation_key(proton::symbol("x-opt-lock-token")), m->lock_token);
-    ann.put(proton::annotation_key(proton::symbol("iothub-deliverycount")),
-            static_cast<std::int32_t>(m->delivery_count));
-    ann.put(proton::annotation_key(proton::symbol("x-opt-sequence-number")), m->sequence);
-    ann.put(proton::annotation_key(proton::symbol("iothub-enqueuedtime")),
-            proton::timestamp(m->enqueued_ms));
-    outstanding_[s.send(out)] = {device, m->lock_token};
-    s.connection().wake();
-  }
-}
-
+// Outcomes on the hub's own senders are the devices' C2D dispositions.
 void HubServer::on_tracker_accept(proton::tracker& t) {
-  auto it = outstanding_.find(t);
-  if (it == outstanding_.end()) return;
-  c2d_.complete(it->second.device, it->second.lock);
-  outstanding_.erase(it);
+  c2d_.on_accept(t);
 }
-
 void HubServer::on_tracker_reject(proton::tracker& t) {
-  auto it = outstanding_.find(t);
-  if (it == outstanding_.end()) return;
-  c2d_.reject(it->second.device, it->second.lock, "rejected by the device");
-  outstanding_.erase(it);
+  c2d_.on_reject(t);
 }
-
 void HubServer::on_tracker_release(proton::tracker& t) {
-  auto it = outstanding_.find(t);
-  if (it == outstanding_.end()) return;
-  const std::string device = it->second.device;
-  c2d_.abandon(device, it->second.lock);
-  outstanding_.erase(it);
-  pump_c2d(device);
-}
-
-void HubServer::on_c2d_end(const C2dMessage& m, C2dEnd how, const std::string& why) {
-  try {
-    durable_->c2d_ended(m.device_id, m.sequence, to_string(how));
-  } catch (const std::exception& e) {
-    log_.error("hub", e.what());  // after a restart the message would come once more
-  }
-  log_.info("hub", m.device_id + ": C2D message " + proton::to_string(m.msg.id()) +
-                       " ended: " + to_string(how) + " (" + why + ")");
-  const std::string ack = property(m.msg, "iothub-ack");
-  const bool success = how == C2dEnd::success;
-  ++(success ? c2d_completed_ : c2d_not_completed_);
-  if (!(ack == "full" || (ack == "positive" && success) || (ack == "negative" && !success))) return;
-  // Field order as IoT Hub writes a feedback record.
-  std::string record = nlohmann::ordered_json{
-      {"originalMessageId", proton::to_string(m.msg.id())},
-      {"enqueuedTimeUtc", iso8601_utc(m.enqueued_ms)},
-      {"statusCode", to_string(how)},
-      {"description", why},
-      {"deviceId",
-       m.device_id}}.dump(-1, ' ', false, kJsonReplace);
-  feedback_.push_back(std::move(record));
-  if (feedback_.size() > limits_.max_feedback_records) feedback_.pop_front();
-  pump_feedback();
-}
-
-void HubServer::pump_feedback() {
-  if (feedback_.empty()) return;
-  for (auto s : feedback_links_) {
-    if (!s.active() || s.credit() <= 0) continue;
-    std::string body = "[";
-    for (std::size_t i = 0; i < feedback_.size(); ++i) body += (i != 0 ? "," : "") + feedback_[i];
-    body += "]";
-    proton::message m;
-    m.content_type("application/vnd.microsoft.iothub.feedback.json");
-    // In a data section, as IoT Hub sends it: Azure's Node service SDK reads no body (and so
-    // no records) from an amqp-value section.
-    set_data_body(m, body);
-    s.send(m);
-    s.connection().wake();
-    feedback_.clear();
-    return;
-  }
+  c2d_.on_release(t);
 }
 
 void HubServer::on_error(const proton::error_condition& e) {
@@ -744,14 +544,9 @@ void HubServer::expire_grants(const Registry* changed) {
         link.close(expired);
       }
     }
-    for (const auto& [device, s] : device_c2d_) {
-      if (s.connection() == conn && gone.count(device) != 0) proton::sender(s).close(expired);
-    }
+    c2d_.revoke(conn, gone, service_gone, expired);
     if (service_gone) {
       for (const auto& [s, c] : consumers_) {
-        if (s.connection() == conn) proton::sender(s).close(expired);
-      }
-      for (const auto& s : feedback_links_) {
         if (s.connection() == conn) proton::sender(s).close(expired);
       }
     }
@@ -765,7 +560,7 @@ void HubServer::sweep() {
   const auto reg = registry();
   expire_grants(reg != swept_registry_ ? reg.get() : nullptr);
   swept_registry_ = reg;
-  for (const auto& device : c2d_.sweep()) pump_c2d(device);
+  c2d_.sweep();
   operations_.sweep(unix_millis());
   container_->schedule(proton::duration(250), [this] { sweep(); });
 }

@@ -23,7 +23,7 @@
 #include <proton/tracker.hpp>
 
 #include "addresses.hpp"
-#include "c2d_queue.hpp"
+#include "c2d_delivery.hpp"
 #include "device_operations.hpp"
 #include "durable_log.hpp"
 #include "iotgw/common/log.hpp"
@@ -79,8 +79,8 @@ class HubServer final : public proton::messaging_handler {
                  c2d_not_completed = 0;
   };
   Counts counts() const {
-    return {telemetry_accepted_.load(), telemetry_rejected_.load(), c2d_completed_.load(),
-            c2d_not_completed_.load()};
+    return {telemetry_accepted_.load(), telemetry_rejected_.load(), c2d_.completed(),
+            c2d_.not_completed()};
   }
 
  private:
@@ -102,10 +102,6 @@ class HubServer final : public proton::messaging_handler {
   };
   struct Inbound {
     Node node;
-  };
-  struct Outstanding {  // a C2D message on its way to a device
-    std::string device;
-    std::string lock;
   };
 
   // One per listening address: says how connections accepted there are set up.
@@ -146,10 +142,6 @@ class HubServer final : public proton::messaging_handler {
   Grant plain_grant(std::string_view user, std::string_view password) const;
   void telemetry(const Node& node, proton::delivery& d, proton::message& m);
   void pump(proton::sender& s, Consumer& c);
-  void service_c2d(proton::delivery& d, proton::message& m);
-  void pump_c2d(const std::string& device);
-  void pump_feedback();
-  void on_c2d_end(const C2dMessage& m, C2dEnd how, const std::string& why);
   void take_over(const std::string& device, const proton::connection& from);
   void sweep();
   // Closes links whose token ran out, or (given a new registry) whose device is gone or disabled.
@@ -173,21 +165,13 @@ class HubServer final : public proton::messaging_handler {
   std::map<proton::receiver, Inbound> inbound_;
   std::map<proton::sender, Consumer> consumers_;
   TelemetryLog telemetry_;
-  std::atomic<std::int64_t> telemetry_accepted_{0}, telemetry_rejected_{0}, c2d_completed_{0},
-      c2d_not_completed_{0};
-  C2dQueues c2d_;
+  std::atomic<std::int64_t> telemetry_accepted_{0}, telemetry_rejected_{0};
+  C2dDelivery c2d_;
   std::unique_ptr<DurableLog> durable_ = std::make_unique<DurableLog>();
   TwinStore twins_{limits_.twin, [this](const std::string& device, const std::string& document) {
                      durable_->twin(device, document);
                    }};
   DeviceOperations operations_{twins_, log_};
-  std::map<std::string, proton::sender> device_c2d_;  // device id -> its receiving link
-  std::map<proton::sender, std::string> c2d_device_;  // and back, for that link's events
-  void bind_c2d(const std::string& device, const proton::sender& s);
-  void unbind_c2d(const proton::sender& s);  // only if s is still the device's link
-  std::map<proton::tracker, Outstanding> outstanding_;
-  std::set<proton::sender> feedback_links_;
-  std::deque<std::string> feedback_;  // JSON records waiting for a feedback receiver
 };
 
 }  // namespace iotgw::hub
