@@ -24,18 +24,11 @@ const { Amqp: DeviceAmqp } = require('azure-iot-device-amqp');
 const { Client: ServiceClient, Amqp: ServiceAmqp, ConnectionString, Registry,
   SharedAccessSignature } = require('azure-iothub');
 const { Amqp: AmqpBase, AmqpMessage } = require('azure-iot-amqp-base');
-const { routeHubHttps } = require('./local_hub');
+const harness = require('./harness');
+
+const { env, ok, fail, check, errorText, run, routeHubHttps, localServiceAmqp } = harness;
 
 const STEP_TIMEOUT_MS = 20000;
-
-function env(name) {
-  const v = process.env[name];
-  if (!v) {
-    console.error(`FAIL - environment variable ${name} is not set`);
-    process.exit(2);
-  }
-  return v;
-}
 
 const deviceCsPlain = env('IOTGW_HUB_DEVICE_CS');
 const serviceCs = env('IOTGW_HUB_SERVICE_CS');
@@ -50,42 +43,11 @@ const deviceCs = /;GatewayHostName=/i.test(deviceCsPlain)
   : `${deviceCsPlain};GatewayHostName=${tlsAddress}`;
 const deviceId = /DeviceId=([^;]+)/.exec(deviceCs)[1];
 
-// The service client has no such field: it connects to amqps://{HostName}. Its public factory
-// takes a transport constructor; this one only changes where the socket goes.
-class LocalServiceAmqp extends ServiceAmqp {
-  _getConnectionUri() {
-    return `amqps://${tlsAddress}`;
-  }
-}
+const LocalServiceAmqp = localServiceAmqp(ServiceAmqp, tlsAddress);
 
-let passed = 0;
-let failed = 0;
-function ok(what) {
-  passed += 1;
-  console.log(`ok - ${what}`);
-}
-function fail(what, why) {
-  failed += 1;
-  console.log(`FAIL - ${what}: ${why}`);
-}
-function check(what, cond, why) {
-  if (cond) ok(what);
-  else fail(what, why);
-  return cond;
-}
-
+// Waits are bounded: a step that hangs fails with its name.
 function within(promise, what, ms = STEP_TIMEOUT_MS) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-function errorText(e) {
-  if (!e) return String(e);
-  const inner = e.amqpError ? ` (amqp: ${e.amqpError.condition || ''} ${e.amqpError.description || ''})` : '';
-  return `${e.constructor && e.constructor.name}: ${e.message}${inner}`;
+  return harness.within(promise, what, ms);
 }
 
 // A service consumer of the default consumer group, as azure-iot-amqp-base reads links: CBS with a
@@ -309,9 +271,4 @@ async function main() {
   }
 }
 
-main()
-  .catch((e) => fail('unexpected error', e && e.stack ? e.stack : String(e)))
-  .finally(() => {
-    console.log(`NodeSdk: ${passed} passed, ${failed} failed`);
-    process.exit(failed === 0 && passed > 0 ? 0 : 1);
-  });
+run(main);

@@ -67,3 +67,22 @@ node_test_pki() {
   openssl x509 -req -in "$work/$name.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
     -CAcreateserial -days 2 -extfile "$work/$name.ext" -out "$work/$name.pem" 2>/dev/null
 }
+
+# node_test_registry HUB DEVICE: $work/registry.yaml for the hub's name $hostname with DEVICE and
+# a `service` policy (the hub's registry and service rights: IoT Hub's registryRead,
+# registryWrite and serviceConnect); sets $device_cs and $service_cs.
+node_test_registry() {
+  local hub=$1 device=$2 policy_key
+  policy_key=$(head -c 32 /dev/urandom | base64)
+  cat > "$work/registry.yaml" <<YAML
+hostname: $hostname
+devices: []
+policies:
+  - name: service
+    key: $policy_key
+    rights: [registry, service]
+YAML
+  "$hub" registry add-device "$work/registry.yaml" "$device" >/dev/null
+  device_cs=$("$hub" registry connection-string "$work/registry.yaml" "$device")
+  service_cs="HostName=$hostname;SharedAccessKeyName=service;SharedAccessKey=$policy_key"
+}

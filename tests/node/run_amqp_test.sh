@@ -14,20 +14,7 @@ hostname=localhub.azure-devices.net
 device=node-dev1
 node_test_init
 
-# Registry: the hub's own rights are device, registry and service (IoT Hub's registryRead,
-# registryWrite and serviceConnect map onto registry and service).
-policy_key=$(head -c 32 /dev/urandom | base64)
-cat > "$work/registry.yaml" <<YAML
-hostname: $hostname
-devices: []
-policies:
-  - name: service
-    key: $policy_key
-    rights: [registry, service]
-YAML
-"$hub" registry add-device "$work/registry.yaml" "$device" >/dev/null
-device_cs=$("$hub" registry connection-string "$work/registry.yaml" "$device")
-service_cs="HostName=$hostname;SharedAccessKeyName=service;SharedAccessKey=$policy_key"
+node_test_registry "$hub" "$device"
 
 node_test_pki hub
 node_test_spawn "$work/hub.log" "$hub" --registry "$work/registry.yaml" --listen 127.0.0.1:0 \

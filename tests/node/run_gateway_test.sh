@@ -25,18 +25,7 @@ hostname=localhub.azure-devices.net
 device=node-gw-dev1
 node_test_init
 
-policy_key=$(head -c 32 /dev/urandom | base64)
-cat > "$work/registry.yaml" <<YAML
-hostname: $hostname
-devices: []
-policies:
-  - name: service
-    key: $policy_key
-    rights: [registry, service]
-YAML
-"$hub" registry add-device "$work/registry.yaml" "$device" >/dev/null
-device_cs=$("$hub" registry connection-string "$work/registry.yaml" "$device")
-service_cs="HostName=$hostname;SharedAccessKeyName=service;SharedAccessKey=$policy_key"
+node_test_registry "$hub" "$device"
 node_test_pki server
 
 show_logs() {
