@@ -47,12 +47,12 @@ CbsLink::Reply CbsLink::read_reply(const proton::message& m) {
     if (r.description.empty()) r.description = "the hub's CBS reply has no status-code";
     return r;
   }
-  try {
-    r.status = static_cast<int>(proton::coerce<std::int64_t>(m.properties().get("status-code")));
-  } catch (const proton::conversion_error&) {
-    r.status = 0;
-    r.description = "the hub's CBS reply has a status-code that is not a number: " +
-                    amqp_text(m.properties().get("status-code"));
+  const auto code = m.properties().get("status-code");
+  if (const auto status = amqp_integer(code)) {
+    r.status = static_cast<int>(*status);
+  } else {
+    r.description =
+        "the hub's CBS reply has a status-code that is not a number: " + amqp_text(code);
   }
   return r;
 }

@@ -45,10 +45,11 @@ void MethodLinks::answer_enabling(Device& d, const OperationResult& r) {
   for (auto& e : enabling) e.done(r);
 }
 
-void MethodLinks::forget_links(Device& d) {
+void MethodLinks::drop_links(Device& d) {
   link_device_.erase(d.links.sender);
   link_device_.erase(d.links.receiver);
   d.calls.clear();  // the hub answers its callers itself once the link is gone
+  d.links.close();
 }
 
 void MethodLinks::disable(const std::string& device) {
@@ -56,8 +57,7 @@ void MethodLinks::disable(const std::string& device) {
   if (it == devices_.end()) return;
   auto& d = it->second;
   d.wanted = false;
-  forget_links(d);
-  d.links.close();
+  drop_links(d);
   answer_enabling(d, OperationResult::local(kStatusUnavailable, "methods disabled"));
 }
 
@@ -70,8 +70,7 @@ void MethodLinks::restore(const proton::connection& c, const std::string& device
 void MethodLinks::remove(const std::string& device) {
   auto it = devices_.find(device);
   if (it == devices_.end()) return;
-  forget_links(it->second);
-  it->second.links.close();
+  drop_links(it->second);
   devices_.erase(it);
 }
 
@@ -155,8 +154,7 @@ bool MethodLinks::on_link_close(proton::link& l) {
   const std::string why = l.error().empty()
                               ? std::string("the hub closed the methods link")
                               : "the hub closed the methods link: " + l.error().what();
-  forget_links(d);
-  d.links.close();
+  drop_links(d);
   warn_(device, why);
   answer_enabling(d, OperationResult::local(kStatusUnavailable, why));
   return true;

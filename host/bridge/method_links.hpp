@@ -69,7 +69,7 @@ class MethodLinks {
 
   void attach(const proton::connection& c, const std::string& device, Device& d);
   void answer_enabling(Device& d, const OperationResult& r);
-  void forget_links(Device& d);
+  void drop_links(Device& d);  // closes the pair; its calls are the hub's to answer
 
   std::string address_;
   Call call_;

@@ -54,6 +54,13 @@ std::int64_t patch_version(const proton::message& m, const std::string& body) {
   return -1;
 }
 
+// A twin document's desired section ({"desired": {...}, "reported": {...}}), if it has one.
+std::optional<nlohmann::json> desired_section(const std::string& twin) {
+  auto doc = nlohmann::json::parse(twin, nullptr, false);
+  if (!doc.is_object() || !doc.contains("desired") || !doc["desired"].is_object()) return {};
+  return std::move(doc["desired"]);
+}
+
 }  // namespace
 
 TwinLinks::TwinLinks(std::string address, Notify notify, Warn warn)
@@ -89,15 +96,14 @@ void TwinLinks::request(const proton::connection& c, const std::string& device, 
   if (op.kind == IOTGW_OP_TWIN_UNWATCH_DESIRED) d.watching = false;
   // Links attached anew (the hub closed the old ones) take the watch back first.
   if (fresh && d.watching && op.kind != IOTGW_OP_TWIN_WATCH_DESIRED) {
-    waiting_[send(device, {.kind = IOTGW_OP_TWIN_WATCH_DESIRED, .body = {}, .timeout = op.timeout},
-                  now_ms, {})]
-        .for_device = false;
+    send(device, {.kind = IOTGW_OP_TWIN_WATCH_DESIRED, .body = {}, .timeout = op.timeout}, now_ms,
+         {}, false);
   }
-  send(device, op, now_ms, std::move(done));
+  send(device, op, now_ms, std::move(done), true);
 }
 
-std::string TwinLinks::send(const std::string& device, const Operation& op, std::int64_t now_ms,
-                            OperationDone done) {
+void TwinLinks::send(const std::string& device, const Operation& op, std::int64_t now_ms,
+                     OperationDone done, bool for_device) {
   const auto wire = *wire_of(op.kind);
   const std::string id = "twin-" + std::to_string(next_++);
   proton::message m;
@@ -112,9 +118,8 @@ std::string TwinLinks::send(const std::string& device, const Operation& op, std:
   const std::string& body = op.body.empty() ? std::string(" ") : op.body;
   set_data_body(m, body);
   const auto timeout = op.timeout.count() > 0 ? op.timeout : kDefaultTimeout;
-  waiting_[id] = {device, std::move(done), now_ms + timeout.count(), op.kind, true};
+  waiting_[id] = {device, std::move(done), now_ms + timeout.count(), op.kind, for_device};
   devices_.at(device).links.sender.send(m);
-  return id;
 }
 
 void TwinLinks::restore(const proton::connection& c, const std::string& device,
@@ -122,12 +127,16 @@ void TwinLinks::restore(const proton::connection& c, const std::string& device,
   auto it = devices_.find(device);
   if (!c || it == devices_.end() || !it->second.watching || it->second.links.attached()) return;
   attach(c, device);
-  waiting_[send(device, {.kind = IOTGW_OP_TWIN_WATCH_DESIRED, .body = {}, .timeout = {}}, now_ms,
-                {})]
-      .for_device = false;
-  waiting_[send(device, {.kind = IOTGW_OP_TWIN_GET, .body = {}, .timeout = {}}, now_ms,
-                [this, device](const OperationResult& twin) { catch_up(device, twin); })]
-      .for_device = false;
+  send(device, {.kind = IOTGW_OP_TWIN_WATCH_DESIRED, .body = {}, .timeout = {}}, now_ms, {}, false);
+  send(
+      device, {.kind = IOTGW_OP_TWIN_GET, .body = {}, .timeout = {}}, now_ms,
+      [this, device](const OperationResult& twin) { catch_up(device, twin); }, false);
+}
+
+void TwinLinks::drop_links(Device& d) {
+  link_device_.erase(d.links.sender);
+  link_device_.erase(d.links.receiver);
+  d.links.close();
 }
 
 void TwinLinks::saw(const std::string& device, std::int64_t desired_version) {
@@ -140,10 +149,9 @@ void TwinLinks::saw(const std::string& device, std::int64_t desired_version) {
 void TwinLinks::catch_up(const std::string& device, const OperationResult& twin) {
   auto it = devices_.find(device);
   if (twin.status != 200 || it == devices_.end() || !it->second.watching) return;
-  const auto doc = nlohmann::json::parse(twin.body, nullptr, false);
-  if (!doc.is_object() || !doc.contains("desired") || !doc["desired"].is_object()) return;
-  const auto& desired = doc["desired"];
-  const auto version = desired.value("$version", std::int64_t{-1});
+  const auto desired = desired_section(twin.body);
+  if (!desired) return;
+  const auto version = desired->value("$version", std::int64_t{-1});
   if (version <= it->second.desired_version) return;
   // The whole section as one patch: what changed is in it (a removed property is not: the
   // device learns of that at its next GET).
@@ -151,7 +159,7 @@ void TwinLinks::catch_up(const std::string& device, const OperationResult& twin)
   notify_(device, {.kind = IOTGW_HUB_DESIRED_PATCH,
                    .id = 0,
                    .name = {},
-                   .body = desired.dump(),
+                   .body = desired->dump(),
                    .version = version});
 }
 
@@ -173,9 +181,7 @@ void TwinLinks::remove(const std::string& device) {
   for (auto w = waiting_.begin(); w != waiting_.end();) {
     w = w->second.device == device ? waiting_.erase(w) : std::next(w);
   }
-  link_device_.erase(it->second.links.sender);
-  link_device_.erase(it->second.links.receiver);
-  it->second.links.close();
+  drop_links(it->second);
   devices_.erase(it);
 }
 
@@ -230,9 +236,8 @@ bool TwinLinks::on_message(proton::delivery& d, const proton::message& m) {
   r.body = body;
   if (r.status == 0) r.reason = "the hub's twin answer has no status";
   if (waiting.kind == IOTGW_OP_TWIN_GET && r.status == 200 && waiting.for_device) {
-    const auto doc = nlohmann::json::parse(body, nullptr, false);
-    if (doc.is_object() && doc.contains("desired") && doc["desired"].is_object()) {
-      saw(device, doc["desired"].value("$version", std::int64_t{-1}));
+    if (const auto desired = desired_section(body)) {
+      saw(device, desired->value("$version", std::int64_t{-1}));
     }
   }
   if (waiting.done) {
@@ -255,9 +260,7 @@ bool TwinLinks::on_link_close(proton::link& l) {
   }
   const std::string why = l.error().empty() ? std::string("the hub closed the twin link")
                                             : "the hub closed the twin link: " + l.error().what();
-  link_device_.erase(it->second.links.sender);
-  link_device_.erase(it->second.links.receiver);
-  it->second.links.close();
+  drop_links(it->second);
   warn_(device, why);
   fail_device(device, OperationResult::local(kStatusUnavailable, why));
   return true;

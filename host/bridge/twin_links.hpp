@@ -73,9 +73,10 @@ class TwinLinks {
   void catch_up(const std::string& device, const OperationResult& twin);
 
   Device& attach(const proton::connection& c, const std::string& device);
-  // Returns the request's correlation id.
-  std::string send(const std::string& device, const Operation& op, std::int64_t now_ms,
-                   OperationDone done);
+  // `for_device`: the device asked (not the bridge, for a re-watch or a catch-up read).
+  void send(const std::string& device, const Operation& op, std::int64_t now_ms, OperationDone done,
+            bool for_device);
+  void drop_links(Device& d);  // closes the pair and forgets its links' owner
   void fail_device(const std::string& device, const OperationResult& why);
 
   std::string address_;

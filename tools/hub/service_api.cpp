@@ -70,6 +70,21 @@ std::string refusal(const Registry& registry, const std::string& authorization, 
   return {};
 }
 
+ServiceResponse not_registered(const std::string& id) {
+  return error(404, "DeviceNotFound", "device '" + id + "' is not registered");
+}
+
+// The registry to serve `r` with, when its token holds `need`; else null, and `r` is answered 401.
+std::shared_ptr<const Registry> authorised(std::shared_ptr<const Registry> registry,
+                                           const ServiceRequest& r, Right need,
+                                           const ServiceApi::Respond& respond) {
+  if (auto why = refusal(*registry, r.authorization, need); !why.empty()) {
+    respond(error(401, "IotHubUnauthorizedAccess", why));
+    return nullptr;
+  }
+  return registry;
+}
+
 std::string quoted(const std::string& etag) {
   return "\"" + etag + "\"";
 }
@@ -144,12 +159,9 @@ void ServiceApi::devices(const ServiceRequest& r, const std::string& id, const R
     respond(error(405, "MethodNotAllowed", r.method + " is not allowed on /devices"));
     return;
   }
-  const auto registry = hub_.registry();
-  const Right need = write ? Right::registry_write : Right::registry_read;
-  if (auto why = refusal(*registry, r.authorization, need); !why.empty()) {
-    respond(error(401, "IotHubUnauthorizedAccess", why));
-    return;
-  }
+  const auto registry =
+      authorised(hub_.registry(), r, write ? Right::registry_write : Right::registry_read, respond);
+  if (!registry) return;
   if (r.method == "GET") {
     if (id.empty()) {
       json all = json::array();
@@ -158,7 +170,7 @@ void ServiceApi::devices(const ServiceRequest& r, const std::string& id, const R
       return;
     }
     const Device* d = registry->device(id);
-    respond(d == nullptr ? error(404, "DeviceNotFound", "device '" + id + "' is not registered")
+    respond(d == nullptr ? not_registered(id)
                          : ServiceResponse{200, device_json(*d).dump(-1, ' ', false, kJsonReplace),
                                            quoted(device_etag(*d))});
     return;
@@ -179,7 +191,7 @@ void ServiceApi::devices(const ServiceRequest& r, const std::string& id, const R
   }
   if (r.method == "DELETE") {
     if (!exists) {
-      respond(error(404, "DeviceNotFound", "device '" + id + "' is not registered"));
+      respond(not_registered(id));
       return;
     }
     next.devices.erase(it);
@@ -240,14 +252,12 @@ void ServiceApi::twins(const ServiceRequest& r, const std::string& id, const Res
     respond(error(405, "MethodNotAllowed", r.method + " is not allowed on /twins"));
     return;
   }
-  const auto registry = hub_.registry();
-  const Right need = r.method == "GET" ? Right::registry_read : Right::service_connect;
-  if (auto why = refusal(*registry, r.authorization, need); !why.empty()) {
-    respond(error(401, "IotHubUnauthorizedAccess", why));
-    return;
-  }
+  const auto registry =
+      authorised(hub_.registry(), r,
+                 r.method == "GET" ? Right::registry_read : Right::service_connect, respond);
+  if (!registry) return;
   if (registry->device(id) == nullptr) {
-    respond(error(404, "DeviceNotFound", "device '" + id + "' is not registered"));
+    respond(not_registered(id));
     return;
   }
   json body;
@@ -258,26 +268,29 @@ void ServiceApi::twins(const ServiceRequest& r, const std::string& id, const Res
       return;
     }
   }
-  const bool queued = hub_.on_hub_thread([&hub = hub_, r, id, body, respond] {
-    auto& store = hub.twins();
-    if (r.method != "GET") {
-      json desired_patch;
-      const auto answer =
-          r.method == "PATCH"
-              ? store.patch_service(id, body, r.if_match, unix_millis(), desired_patch)
-              : store.replace_service(id, body, r.if_match, unix_millis(), desired_patch);
-      if (!answer.ok()) {
-        respond(error(answer.status,
-                      answer.status == 412 ? "PreconditionFailed" : "ArgumentInvalid",
-                      answer.error));
-        return;
-      }
-      if (!desired_patch.is_null()) hub.operations().desired_changed(id, desired_patch);
-    }
-    auto view = store.service_view(id);
-    const std::string etag = "\"" + view.value("etag", std::string()) + "\"";
-    respond({200, view.dump(-1, ' ', false, kJsonReplace), etag});
-  });
+  // The store compares etags as it makes them, unquoted; Azure's Node SDK quotes every If-Match,
+  // "*" too.
+  const bool queued =
+      hub_.on_hub_thread([&hub = hub_, r, match = unquoted(r.if_match), id, body, respond] {
+        auto& store = hub.twins();
+        if (r.method != "GET") {
+          json desired_patch;
+          const auto answer =
+              r.method == "PATCH"
+                  ? store.patch_service(id, body, match, unix_millis(), desired_patch)
+                  : store.replace_service(id, body, match, unix_millis(), desired_patch);
+          if (!answer.ok()) {
+            respond(error(answer.status,
+                          answer.status == 412 ? "PreconditionFailed" : "ArgumentInvalid",
+                          answer.error));
+            return;
+          }
+          if (!desired_patch.is_null()) hub.operations().desired_changed(id, desired_patch);
+        }
+        auto view = store.service_view(id);
+        const std::string etag = "\"" + view.value("etag", std::string()) + "\"";
+        respond({200, view.dump(-1, ' ', false, kJsonReplace), etag});
+      });
   if (!queued) respond(error(503, "ServiceUnavailable", "the hub is stopping"));
 }
 
@@ -286,13 +299,10 @@ void ServiceApi::methods(const ServiceRequest& r, const std::string& id, const R
     respond(error(405, "MethodNotAllowed", r.method + " is not allowed on methods"));
     return;
   }
-  const auto registry = hub_.registry();
-  if (auto why = refusal(*registry, r.authorization, Right::service_connect); !why.empty()) {
-    respond(error(401, "IotHubUnauthorizedAccess", why));
-    return;
-  }
+  const auto registry = authorised(hub_.registry(), r, Right::service_connect, respond);
+  if (!registry) return;
   if (registry->device(id) == nullptr) {
-    respond(error(404, "DeviceNotFound", "device '" + id + "' is not registered"));
+    respond(not_registered(id));
     return;
   }
   const auto body = json::parse(r.body, nullptr, false);

@@ -152,6 +152,13 @@ std::string TwinStore::check_patch(const json& patch, int depth) const {
   return {};
 }
 
+std::optional<TwinAnswer> TwinStore::over_limit(const json& section, const char* which) const {
+  if (section.dump(-1, ' ', false, kJsonReplace).size() <= limits_.section_bytes) return {};
+  return TwinAnswer{413, -1,
+                    std::string(which) + " properties would exceed " +
+                        std::to_string(limits_.section_bytes) + " bytes"};
+}
+
 TwinAnswer TwinStore::patch_reported(const std::string& device, std::string_view body,
                                      std::int64_t now_ms) {
   const auto patch = json::parse(body, nullptr, false);
@@ -159,10 +166,7 @@ TwinAnswer TwinStore::patch_reported(const std::string& device, std::string_view
   if (auto why = check_patch(patch, 1); !why.empty()) return {400, -1, why};
   Twin t = twins_[device];  // a copy: an oversized result changes nothing
   merge(t.reported, t.reported_meta, patch, iso8601_utc(now_ms));
-  if (t.reported.dump(-1, ' ', false, kJsonReplace).size() > limits_.section_bytes) {
-    return {413, -1,
-            "reported properties would exceed " + std::to_string(limits_.section_bytes) + " bytes"};
-  }
+  if (auto refused = over_limit(t.reported, "reported")) return *refused;
   ++t.reported_version;
   ++t.version;
   const auto version = t.reported_version;
@@ -177,12 +181,7 @@ TwinAnswer TwinStore::patch_service(const std::string& device, const json& patch
   desired_patch = nullptr;
   if (!patch.is_object()) return {400, -1, "the twin patch is not a JSON object"};
   Twin t = twins_[device];
-  // Unquoted first, then '*': Azure's Node service SDK quotes whatever it sends, '*' too
-  // (If-Match: "*"), and that was refused with 412 as if it were a stale etag.
-  std::string tag(if_match);
-  if (tag.size() >= 2 && tag.front() == '"' && tag.back() == '"')
-    tag = tag.substr(1, tag.size() - 2);
-  if (!tag.empty() && tag != "*" && tag != etag(t)) {
+  if (!if_match.empty() && if_match != "*" && if_match != etag(t)) {
     return {412, -1, "the twin's etag is not " + std::string(if_match)};
   }
   const std::string when = iso8601_utc(now_ms);
@@ -198,11 +197,7 @@ TwinAnswer TwinStore::patch_service(const std::string& device, const json& patch
   if (desired != nullptr && !desired->empty()) {
     if (auto why = check_patch(*desired, 1); !why.empty()) return {400, -1, why};
     merge(t.desired, t.desired_meta, *desired, when);
-    if (t.desired.dump(-1, ' ', false, kJsonReplace).size() > limits_.section_bytes) {
-      return {
-          413, -1,
-          "desired properties would exceed " + std::to_string(limits_.section_bytes) + " bytes"};
-    }
+    if (auto refused = over_limit(t.desired, "desired")) return *refused;
     ++t.desired_version;
     desired_patch = with_version(*desired, t.desired_version);
   }

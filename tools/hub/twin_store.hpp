@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -45,7 +46,8 @@ class TwinStore {
 
   // The service's view: deviceId, etag, version, tags, properties with $metadata and $version.
   nlohmann::json service_view(const std::string& device) const;
-  // A service patch of tags and properties.desired (PATCH /twins/{id}); `if_match` is an etag,
+  // A service patch of tags and properties.desired (PATCH /twins/{id}); `if_match` is an etag
+  // (unquoted),
   // "*" or empty. On success `desired_patch` is what subscribed devices are sent (with
   // "$version"), or null when desired did not change.
   TwinAnswer patch_service(const std::string& device, const nlohmann::json& patch,
@@ -73,6 +75,8 @@ class TwinStore {
   };
   // Checks a patch as IoT Hub does; empty when it is fine.
   std::string check_patch(const nlohmann::json& patch, int depth) const;
+  // 413 when a section, patched, would be over IoT Hub's size limit.
+  std::optional<TwinAnswer> over_limit(const nlohmann::json& section, const char* which) const;
   void persist(const std::string& device, const Twin& t) const;
   static std::string document(const Twin& t);
   static std::string etag(const Twin& t);
