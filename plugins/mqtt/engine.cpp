@@ -1,8 +1,9 @@
 #include "engine.hpp"
 
-#include "codec/topic_filter.hpp"
-
 #include <algorithm>
+
+#include "iotgw/common/clock.hpp"
+#include "message_properties.hpp"
 
 namespace iotgw::mqtt {
 
@@ -19,16 +20,21 @@ bool split_username(std::string_view user, std::string_view& host, std::string_v
   return !host.empty() && !device.empty();
 }
 
-// Topics and filters a mapping may use: none of IoT Hub's own, under `devices/` or `$`.
-bool mappable(std::string_view topic) {
-  return !topic.starts_with("devices/") && !topic.starts_with("$");
+std::uint8_t decode_reason(Decoded result) {
+  switch (result) {
+    case Decoded::protocol_error: return reason::protocol_error;
+    case Decoded::too_large: return reason::packet_too_large;
+    default: return reason::malformed_packet;
+  }
 }
+
+constexpr std::uint32_t kSessionNeverExpires = 0xFFFFFFFF;
 
 }  // namespace
 
 Engine::Engine(EngineHost& host, EngineOptions options)
     : host_(host), options_(std::move(options)) {
-  limits_.max_packet = options_.max_packet;
+  decode_.max_packet = options_.max_packet;
   host_.set_timer(Timer::connect, options_.connect_timeout);
 }
 
@@ -40,15 +46,15 @@ std::size_t Engine::on_bytes(std::span<const std::uint8_t> data) {
     Packet packet;
     std::size_t n = 0;
     std::string error;
-    const auto result = decode(data.subspan(used), limits_, packet, n, error);
+    const auto result = decode(data.subspan(used), decode_, packet, n, error);
     if (result == Decoded::need_more) break;
-    if (result == Decoded::malformed) {
-      fail("malformed packet: " + error);
+    if (result != Decoded::packet) {
+      fail("malformed packet: " + error, decode_reason(result));
       break;
     }
     used += n;
     if (state_ == State::awaiting_connect && !std::holds_alternative<Connect>(packet)) {
-      fail("the first packet is not CONNECT");
+      fail("the first packet is not CONNECT", reason::protocol_error);
       break;
     }
     any_packet = true;
@@ -62,20 +68,23 @@ std::size_t Engine::on_bytes(std::span<const std::uint8_t> data) {
 
 void Engine::handle(Connect& c) {
   if (state_ != State::awaiting_connect) {
-    fail("a second CONNECT");
+    fail("a second CONNECT", reason::protocol_error);
     return;
   }
   host_.cancel_timer(Timer::connect);
-  const bool known =
-      (c.protocol_name == "MQTT" && c.level == 4) || (c.protocol_name == "MQIsdp" && c.level == 3);
+  const bool known = (c.protocol_name == "MQTT" && (c.level == 4 || c.level == 5)) ||
+                     (c.protocol_name == "MQIsdp" && c.level == 3);
   if (!known) {
-    refuse_connect(ConnectCode::unacceptable_protocol,
+    refuse_connect(ConnectCode::unacceptable_protocol, reason::unsupported_protocol_version,
                    "protocol " + c.protocol_name + " level " + std::to_string(c.level) +
-                       " is not served (MQTT 3.1.1 and 3.1 are)");
+                       " is not served (MQTT 5, 3.1.1 and 3.1 are)");
     return;
   }
+  level_ = static_cast<ProtocolLevel>(c.level);
+  decode_.level = level_;
   if (c.client_id.empty()) {
-    refuse_connect(ConnectCode::identifier_rejected, "an empty client id (the device id)");
+    refuse_connect(ConnectCode::identifier_rejected, reason::client_id_not_valid,
+                   "an empty client id (the device id)");
     return;
   }
   // An IoT Hub user name is checked here; any other user name (no '/') is for the auth stages
@@ -83,36 +92,89 @@ void Engine::handle(Connect& c) {
   if (c.username && c.username->find('/') != std::string::npos) {
     std::string_view host, device;
     if (!split_username(*c.username, host, device)) {
-      refuse_connect(ConnectCode::bad_credentials,
+      refuse_connect(ConnectCode::bad_credentials, reason::bad_user_name_or_password,
                      "user name '" + *c.username + "' is not {hub}/{device}/?api-version=...");
       return;
     }
     if (!options_.hostname.empty() && host != options_.hostname) {
-      refuse_connect(ConnectCode::bad_credentials,
+      refuse_connect(ConnectCode::bad_credentials, reason::bad_user_name_or_password,
                      "user name names hub '" + std::string(host) + "', not " + options_.hostname);
       return;
     }
     if (device != c.client_id) {
-      refuse_connect(ConnectCode::not_authorized, "user name names device '" + std::string(device) +
-                                                      "', client id '" + c.client_id + "'");
+      refuse_connect(
+          ConnectCode::not_authorized, reason::not_authorized,
+          "user name names device '" + std::string(device) + "', client id '" + c.client_id + "'");
       return;
     }
   }
+  if (v5() && !accept_v5_connect(c)) return;
   const auto cap = std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_keep_alive);
   keep_alive_ =
       c.keep_alive == 0 ? cap : std::min(cap, std::chrono::milliseconds(c.keep_alive * 1500LL));
   clean_session_ = c.clean_session;
-  connect_ = std::move(c);
+  connect_ = std::make_unique<Connect>(std::move(c));
   state_ = State::authenticating;
   auto token = host_.authenticate(
-      {connect_.client_id, connect_.username.value_or(""), connect_.password.value_or("")});
+      {connect_->client_id, connect_->username.value_or(""), connect_->password.value_or("")});
   if (!token) {
-    refuse_connect(ConnectCode::server_unavailable, "authentication could not start");
+    refuse_connect(ConnectCode::server_unavailable, reason::server_unavailable,
+                   "authentication could not start");
     return;
   }
   auth_token_ = *token;
   // Packets sent right behind CONNECT wait in the host's buffer until CONNACK.
   host_.pause_reading(true);
+}
+
+bool Engine::accept_v5_connect(const Connect& c) {
+  // IoT Hub cannot keep a retained message, and QoS 2 has no AMQP counterpart (CONNACK says so).
+  if (c.props.auth_method) {
+    refuse_connect(ConnectCode::not_authorized, reason::bad_authentication_method,
+                   "enhanced authentication ('" + *c.props.auth_method + "') is not offered");
+    return false;
+  }
+  if (c.will && c.will->qos > 1) {
+    refuse_connect(ConnectCode::not_authorized, reason::qos_not_supported,
+                   "a will at QoS 2: QoS 2 is not served");
+    return false;
+  }
+  if (c.will && c.will->retain) {
+    refuse_connect(ConnectCode::not_authorized, reason::retain_not_supported,
+                   "a retained will: retained messages are not served");
+    return false;
+  }
+  client_receive_max_ = c.props.receive_maximum.value_or(65535);
+  client_alias_max_ = c.props.topic_alias_maximum.value_or(0);
+  client_max_packet_ = c.props.maximum_packet_size.value_or(0);
+  problem_info_ = c.props.request_problem_info.value_or(1) == 1;
+  session_expiry_ = granted_session_expiry(c.props.session_expiry.value_or(0));
+  return true;
+}
+
+Connack Engine::v5_connack(bool session_present) const {
+  Connack ack{session_present, ConnectCode::accepted, reason::success, {}};
+  auto& p = ack.props;
+  p.receive_maximum =
+      static_cast<std::uint16_t>(std::min<std::size_t>(options_.max_inflight, 65535));
+  p.maximum_qos = 1;
+  p.retain_available = 0;
+  p.maximum_packet_size =
+      static_cast<std::uint32_t>(std::min<std::size_t>(options_.max_packet, 0xFFFFFFFF));
+  if (options_.topic_alias_maximum > 0) p.topic_alias_maximum = options_.topic_alias_maximum;
+  p.wildcard_available = 1;
+  p.subscription_ids_available = 0;
+  p.shared_available = 0;
+  if (connect_ && connect_->props.session_expiry.value_or(0) != session_expiry_) {
+    p.session_expiry = session_expiry_;
+  }
+  // The keep-alive this server holds the client to, when it is not the client's own.
+  const auto held = std::chrono::duration_cast<std::chrono::seconds>(keep_alive_ * 2 / 3);
+  if (connect_ && (connect_->keep_alive == 0 || held.count() < connect_->keep_alive)) {
+    p.server_keep_alive =
+        static_cast<std::uint16_t>(std::clamp<std::int64_t>(held.count(), 1, 65535));
+  }
+  return ack;
 }
 
 void Engine::on_auth_result(std::uint64_t token, iotgw_status status, const std::string& device_id,
@@ -122,214 +184,51 @@ void Engine::on_auth_result(std::uint64_t token, iotgw_status status, const std:
     const auto code = status == IOTGW_ERR_REFUSED       ? ConnectCode::bad_credentials
                       : status == IOTGW_ERR_UNAVAILABLE ? ConnectCode::server_unavailable
                                                         : ConnectCode::not_authorized;
-    refuse_connect(code, "authentication refused: " + reason);
+    const auto code5 = status == IOTGW_ERR_REFUSED       ? reason::bad_user_name_or_password
+                       : status == IOTGW_ERR_UNAVAILABLE ? reason::server_unavailable
+                       : status == IOTGW_ERR_LIMIT       ? reason::quota_exceeded
+                                                         : reason::not_authorized;
+    refuse_connect(code, code5, "authentication refused: " + reason);
     return;
   }
   device_ = device_id;
   state_ = State::connected;
-  // Only the will is needed from here on; an idle device should not carry its token.
-  Connect kept;
-  kept.will = std::move(connect_.will);
-  connect_ = std::move(kept);
   Filters stored;
   const bool present = host_.resume_session(device_, clean_session_, stored);
-  send(Connack{present, ConnectCode::accepted});
+  if (v5()) {
+    send(v5_connack(present));
+  } else {
+    send(Connack{present, ConnectCode::accepted});
+  }
+  // Only the will is needed from here on; an idle device should not carry its token.
+  if (connect_->will) will_ = std::make_unique<Will>(std::move(*connect_->will));
+  connect_.reset();
   restore_session(stored);
   if (!filters_.empty()) host_.set_downstream(true);
   arm_keep_alive();
   host_.pause_reading(false);
 }
 
-void Engine::handle(Publish& p) {
-  if (p.qos == 2) {
-    fail("QoS 2 is not served");
-    return;
+void Engine::handle(const Bare& b) {
+  if (b.type == PacketType::pingreq) {
+    send(Bare{PacketType::pingresp});
+  } else {
+    fail("a client may not send that packet", reason::protocol_error);
   }
-  if (const auto request = parse_device_request(p.topic)) {
-    handle_request(*request, p);
-    return;
-  }
-  if (names_another_device(p.topic, device_)) {
-    fail("publish as another device: '" + p.topic + "'");
-    return;
-  }
-  const auto bag = telemetry_bag(p.topic, device_);
-  MessageData message;
-  if (bag) {
-    std::string error;
-    auto props = parse_bag(*bag, error);
-    if (!props) {
-      fail("topic '" + p.topic + "': " + error);
+}
+
+void Engine::handle(const Disconnect& d) {
+  if (v5() && d.props.session_expiry) {
+    if (session_expiry_ == 0 && *d.props.session_expiry != 0) {
+      fail("DISCONNECT sets a session expiry after CONNECT set none", reason::protocol_error);
       return;
     }
-    message.props = std::move(*props);
-  } else if (options_.map_other_topics && mappable(p.topic)) {
-    message.annotations = {{"mqtt-topic", p.topic}, {"iotgw-unmapped", "true"}};
-  } else {
-    fail("topic '" + p.topic + "' is not served");
-    return;
+    session_expiry_ = granted_session_expiry(*d.props.session_expiry);
   }
-  message.body = std::move(p.payload);
-  if (p.qos == 0) {
-    host_.send_upstream(std::move(message), false);
-    return;
-  }
-  const auto token = host_.send_upstream(std::move(message), true);
-  if (!token) {
-    fail("the gateway could not take the message");
-    return;
-  }
-  upstream_[*token] = p.packet_id;
-  if (upstream_.size() >= options_.max_inflight && !paused_) {
-    paused_ = true;
-    host_.pause_reading(true);
-  }
-}
-
-void Engine::on_upstream_result(std::uint64_t token, iotgw_outcome outcome,
-                                const std::string& reason) {
-  auto it = upstream_.find(token);
-  if (it == upstream_.end() || state_ != State::connected) return;
-  const auto packet_id = it->second;
-  upstream_.erase(it);
-  if (outcome != IOTGW_ACCEPTED) {
-    // MQTT 3.1.1 has no negative PUBACK: without one, the device sends the message again after
-    // it reconnects.
-    fail("message " + std::to_string(packet_id) + " not accepted upstream: " + reason);
-    return;
-  }
-  send(Ack{PacketType::puback, packet_id});
-  close_if_drained();
-  if (state_ == State::closed) return;
-  if (paused_ && !draining_ && upstream_.size() < options_.max_inflight) {
-    paused_ = false;
-    host_.pause_reading(false);
-  }
-}
-
-void Engine::handle(const Ack& a) {
-  if (a.type != PacketType::puback) {
-    fail("QoS 2 is not served");
-    return;
-  }
-  auto it = downstream_.find(a.packet_id);
-  if (it == downstream_.end()) return;  // a PUBACK for something we no longer hold
-  host_.settle(it->second, IOTGW_ACCEPTED);
-  downstream_.erase(it);
-}
-
-void Engine::handle(const Subscribe& s) {
-  const bool was_subscribed = !filters_.empty();
-  const auto ack = next_ack_++;
-  auto& queued = acks_[ack];
-  Suback suback{s.packet_id, {}};
-  for (const auto& sub : s.subscriptions) {
-    const auto granted = std::min<std::uint8_t>(sub.qos, 1);
-    const auto hub = hub_filter(sub.filter);
-    if (sub.filter == c2d_filter(device_) || (options_.map_other_topics && mappable(sub.filter))) {
-      suback.codes.push_back(granted);
-      filters_.insert(sub.filter);
-    } else if (hub == HubFilter::twin_responses) {
-      suback.codes.push_back(granted);
-      twin_responses_ = true;
-    } else if (hub != HubFilter::none && subscribe_to_hub(hub, granted, ack, suback.codes.size())) {
-      suback.codes.push_back(kSubackFailure);  // until the hub agrees
-      ++queued.waiting;
-    } else {
-      suback.codes.push_back(kSubackFailure);
-    }
-  }
-  queued.packet = std::move(suback);
-  flush_acks();
-  subscribe_changed(was_subscribed);
-}
-
-void Engine::handle(const Unsubscribe& u) {
-  const bool was_subscribed = !filters_.empty();
-  for (const auto& f : u.filters) {
-    filters_.erase(f);
-    unsubscribe_from_hub(hub_filter(f));
-  }
-  acks_[next_ack_++].packet = Ack{PacketType::unsuback, u.packet_id};
-  flush_acks();
-  subscribe_changed(was_subscribed);
-}
-
-void Engine::flush_acks() {
-  while (!acks_.empty() && acks_.begin()->second.waiting == 0) {
-    send(acks_.begin()->second.packet);
-    acks_.erase(acks_.begin());
-  }
-}
-
-// The bridge's C2D link is there while any filter is: opened by the first, closed after the last.
-void Engine::subscribe_changed(bool was_subscribed) {
-  if (was_subscribed != !filters_.empty()) host_.set_downstream(!was_subscribed);
-}
-
-void Engine::handle(const Bare& b) {
-  switch (b.type) {
-    case PacketType::pingreq: send(Bare{PacketType::pingresp}); break;
-    case PacketType::disconnect:
-      disconnected_ = true;
-      state_ = State::closed;
-      host_.close("the client disconnected");
-      break;
-    default: fail("a client may not send that packet"); break;
-  }
-}
-
-std::optional<std::string> Engine::downstream_topic(const MessageData& message,
-                                                    std::string& why) const {
-  const auto mapped = std::find_if(message.annotations.begin(), message.annotations.end(),
-                                   [](const Property& a) { return a.first == "mqtt-topic"; });
-  const auto devicebound = c2d_filter(device_);
-  if (mapped == message.annotations.end()) {
-    if (filters_.count(devicebound) == 0) {
-      why = "device '" + device_ + "' subscribed to no devicebound filter";
-      return std::nullopt;
-    }
-    return c2d_topic(device_, message.props);
-  }
-  const auto& topic = mapped->second;
-  if (topic.empty() || topic.find_first_of("+#") != std::string::npos) {
-    why = "mapped topic '" + topic + "' is empty or has wildcards";
-    return std::nullopt;
-  }
-  const bool asked = std::any_of(filters_.begin(), filters_.end(), [&](const std::string& f) {
-    return f != devicebound && filter_matches(f, topic);
-  });
-  if (!asked) {
-    why = "device '" + device_ + "' subscribed to no filter matching '" + topic + "'";
-    return std::nullopt;
-  }
-  return topic;
-}
-
-void Engine::on_downstream(MessageData message, std::uint64_t delivery) {
-  if (state_ != State::connected) {
-    host_.settle(delivery, IOTGW_RELEASED);
-    return;
-  }
-  std::string why;
-  auto topic = downstream_topic(message, why);
-  if (!topic) {
-    // Rejected, not released: the hub would only offer it again to a device that never asked.
-    host_.log_warning("C2D message refused: " + why);
-    host_.settle(delivery, IOTGW_REJECTED, why);
-    return;
-  }
-  // A free packet id: the bridge's credit keeps far fewer than 65535 in flight.
-  while (next_packet_id_ == 0 || downstream_.count(next_packet_id_) != 0) ++next_packet_id_;
-  const std::uint16_t id = next_packet_id_++;
-  downstream_[id] = delivery;
-  Publish p;
-  p.topic = std::move(*topic);
-  p.payload = std::move(message.body);
-  p.qos = 1;
-  p.dup = message.redelivered;
-  p.packet_id = id;
-  send(p);
+  // MQTT 5 may ask for the will even so (0x04); otherwise a DISCONNECT discards it.
+  disconnected_ = !(v5() && d.reason == reason::disconnect_with_will);
+  state_ = State::closed;
+  host_.close("the client disconnected");
 }
 
 void Engine::on_timer(Timer timer) {
@@ -345,7 +244,8 @@ void Engine::on_timer(Timer timer) {
       host_.set_timer(Timer::keep_alive, keep_alive_ - quiet);
       return;
     }
-    fail("keep-alive expired: nothing received for " + std::to_string(keep_alive_.count()) + " ms");
+    fail("keep-alive expired: nothing received for " + std::to_string(keep_alive_.count()) + " ms",
+         reason::keep_alive_timeout);
   }
 }
 
@@ -361,44 +261,86 @@ void Engine::on_drain() {
 
 void Engine::close_if_drained() {
   if (draining_ && state_ != State::closed && upstream_.empty() && operations_.empty()) {
+    if (v5() && state_ == State::connected) {
+      Disconnect d{options_.server_reference.empty() ? reason::server_shutting_down
+                                                     : reason::use_another_server,
+                   {}};
+      if (!options_.server_reference.empty()) d.props.server_reference = options_.server_reference;
+      d.props.reason_string = "the gateway is draining";
+      send(d);
+    }
     state_ = State::closed;
     host_.close("the gateway is draining");
   }
 }
 
+void Engine::on_closing(bool taken_over, const std::string& why) {
+  if (!v5() || state_ != State::connected) return;
+  Disconnect d{taken_over ? reason::session_taken_over : reason::not_authorized, {}};
+  d.props.reason_string = why;
+  send(d);
+}
+
+std::uint32_t Engine::granted_session_expiry(std::uint32_t asked) const {
+  return std::min<std::uint32_t>(
+      asked, static_cast<std::uint32_t>(std::min<std::int64_t>(options_.max_session_expiry.count(),
+                                                               kSessionNeverExpires)));
+}
+
+std::chrono::seconds Engine::session_expiry() const {
+  if (!v5()) return std::chrono::seconds::max();  // 3.1.1 keeps it until a clean session
+  if (session_expiry_ == kSessionNeverExpires) return options_.max_session_expiry;
+  return std::chrono::seconds(session_expiry_);
+}
+
 void Engine::on_closed() {
   if (state_ == State::connected || (state_ == State::closed && !device_.empty())) {
     if (!disconnected_) send_will();
-    if (!clean_session_) host_.store_session(device_, session_filters());
+    // MQTT 5 ties the session's life to its expiry interval, not to clean start.
+    const bool keep = v5() ? session_expiry_ > 0 : !clean_session_;
+    if (keep) host_.store_session(device_, session_filters(), session_expiry());
   }
   state_ = State::closed;
   upstream_.clear();
   downstream_.clear();  // the host releases what the device never acknowledged
+  for (const auto& [message, delivery] : waiting_downstream_) {
+    host_.settle(delivery, IOTGW_RELEASED);
+  }
+  waiting_downstream_.clear();
 }
 
 void Engine::send_will() {
-  if (!connect_.will) return;
+  if (!will_) return;
   Properties props;
-  if (auto bag = telemetry_bag(connect_.will->topic, device_)) {
+  if (auto bag = telemetry_bag(will_->topic, device_)) {
     std::string ignored;
     if (auto parsed = parse_bag(*bag, ignored)) props = std::move(*parsed);
   }
+  if (v5()) add_message_properties(will_->props, unix_millis(), props);
   props.application.emplace_back("iothub-mqtt-will", "true");
-  props.application.emplace_back("iothub-mqtt-will-topic", connect_.will->topic);
-  host_.send_upstream({connect_.will->payload, std::move(props)}, false);
-  connect_.will.reset();
+  props.application.emplace_back("iothub-mqtt-will-topic", will_->topic);
+  host_.send_upstream({will_->payload, std::move(props)}, false);
+  will_.reset();
 }
 
-void Engine::refuse_connect(ConnectCode code, const std::string& why) {
-  host_.log_warning("CONNECT refused (" + std::to_string(static_cast<int>(code)) + "): " + why);
-  send(Connack{false, code});
+void Engine::refuse_connect(ConnectCode code, std::uint8_t v5_code, const std::string& why) {
+  host_.log_warning("CONNECT refused (" + std::to_string(v5() ? v5_code : static_cast<int>(code)) +
+                    "): " + why);
+  Connack ack{false, code, v5_code, {}};
+  ack.props.reason_string = why;
+  send(ack);
   state_ = State::closed;
   host_.close(why);
 }
 
-void Engine::fail(const std::string& why) {
+void Engine::fail(const std::string& why, std::uint8_t code) {
   if (state_ == State::closed) return;
   host_.log_warning(device_.empty() ? why : device_ + ": " + why);
+  if (v5() && state_ == State::connected) {
+    Disconnect d{code, {}};
+    d.props.reason_string = why;
+    send(d);
+  }
   state_ = State::closed;
   host_.close(why);
 }
@@ -407,9 +349,30 @@ void Engine::debug(const std::string& what) {
   host_.log_debug(device_.empty() ? what : device_ + ": " + what);
 }
 
+// MQTT 5 limits what the server may add to a packet: no reason strings or user properties where
+// the client asked for no problem information, nor any that would take it past its Maximum
+// Packet Size (both 3.1.1-free: the encoder writes no properties there).
 void Engine::send(const Packet& packet) {
   out_.clear();
-  encode(packet, out_);
+  encode(packet, out_, level_);
+  if (v5() && !std::holds_alternative<Publish>(packet)) {
+    const bool always =
+        std::holds_alternative<Connack>(packet) || std::holds_alternative<Disconnect>(packet);
+    const bool too_large = client_max_packet_ != 0 && out_.size() > client_max_packet_;
+    if ((!problem_info_ && !always) || too_large) {
+      Packet bare = packet;
+      std::visit(
+          [](auto& p) {
+            if constexpr (requires { p.props; }) {
+              p.props.reason_string.reset();
+              p.props.user.clear();
+            }
+          },
+          bare);
+      out_.clear();
+      encode(bare, out_, level_);
+    }
+  }
   host_.write(out_);
 }
 

@@ -1,13 +1,14 @@
-// One device's MQTT session, sans-I/O: bytes and host answers in, packets and host requests
-// out, through EngineHost. The adapter plugin connects it to the iotgw host; tests drive it with
-// no socket at all. IoT Hub's conventions: the client id is the device id, telemetry goes to
-// the device's events topic, C2D comes from its devicebound filter, and twin and direct-method
-// topics are operations with the hub (engine_operations.cpp).
+// One device's MQTT session (3.1, 3.1.1 or 5), sans-I/O: bytes and host answers in, packets and
+// host requests out, through EngineHost. The adapter plugin connects it to the iotgw host; tests
+// drive it with no socket at all. IoT Hub's conventions: the client id is the device id, telemetry
+// goes to the device's events topic, C2D comes from its devicebound filter, and twin and
+// direct-method topics are operations with the hub (engine_operations.cpp).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <span>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "codec/codec.hpp"
+#include "codec/reason_codes.hpp"
 #include "iotgw/abi.h"
 #include "iotgw/plugin.hpp"
 #include "iothub_operations.hpp"
@@ -24,8 +26,10 @@
 namespace iotgw::mqtt {
 
 struct EngineOptions {
-  std::size_t max_packet = 256 * 1024 + 1024;
-  std::size_t max_inflight = 16;  // unacknowledged QoS 1 publishes before reading pauses
+  std::size_t max_packet = 256 * 1024 + 1024;  // MQTT 5: advertised as Maximum Packet Size
+  // Unacknowledged QoS 1 publishes: MQTT 3.1.1 reading pauses there; MQTT 5 clients are told it
+  // as Receive Maximum, and one that sends more is disconnected (0x93).
+  std::size_t max_inflight = 16;
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::seconds max_keep_alive{1'200};  // also used when the client asks for none
   std::string hostname;                        // when set, the user name's host must be this
@@ -36,6 +40,11 @@ struct EngineOptions {
   // Operations awaiting the hub (twin requests, twin and method subscriptions; more get 429 or
   // SUBACK 0x80), and method calls awaiting the device (more forget the oldest).
   std::size_t max_operations = 64;
+  // MQTT 5: topic aliases a client may set (0: none), the longest session kept after a
+  // connection ends, and where a draining gateway sends its clients (DISCONNECT 0x9C).
+  std::uint16_t topic_alias_maximum = 10;
+  std::chrono::seconds max_session_expiry{86'400};
+  std::string server_reference;
 };
 
 enum class Timer : std::uint32_t { connect = 1, keep_alive = 2 };
@@ -44,9 +53,9 @@ struct Credentials {
   std::string client_id, username, password;
 };
 
-// A session's granted topic filters: the devicebound filter, mapped ones, and (in a stored
-// session) IoT Hub's twin and method filters.
-using Filters = std::set<std::string>;
+// A session's granted topic filters and the QoS granted to each: the devicebound filter, mapped
+// ones, and (in a stored session) IoT Hub's twin and method filters.
+using Filters = std::map<std::string, std::uint8_t>;
 
 struct MessageData {
   std::string body;
@@ -79,8 +88,10 @@ class EngineHost {
   // clean_session=1 forgets the device's stored session; 0 returns whether one was stored
   // (session present) and fills the filters it had granted.
   virtual bool resume_session(const std::string& device, bool clean, Filters& filters) = 0;
-  // At the end of a clean_session=0 connection: what the next one restores.
-  virtual void store_session(const std::string& device, const Filters& filters) = 0;
+  // At the end of a connection whose session outlives it (MQTT 3.1.1 clean_session=0, MQTT 5
+  // Session Expiry Interval > 0): what the next one restores within `expiry`.
+  virtual void store_session(const std::string& device, const Filters& filters,
+                             std::chrono::seconds expiry) = 0;
   // An operation with the hub: the token on_operation_result will carry, or nullopt when the
   // host has none to offer (a host from before ABI 1.2).
   virtual std::optional<std::uint64_t> request(iotgw_op_kind kind, std::string_view body) = 0;
@@ -105,11 +116,15 @@ class Engine {
   void on_hub_request(const HubRequest& request);
   // The gateway stops: read nothing more, close once every PUBLISH in flight is answered.
   void on_drain();
+  // The host closes the connection right after this: a newer connection for the device took
+  // over, or the hub dropped it. An MQTT 5 client hears why.
+  void on_closing(bool taken_over, const std::string& reason);
   // The connection is gone without DISCONNECT: the will goes upstream (QoS 0). Nothing else.
   void on_closed();
 
   bool connected() const { return state_ == State::connected; }
   const std::string& device_id() const { return device_; }
+  bool v5() const { return level_ == ProtocolLevel::v5; }
 
  private:
   enum class State { awaiting_connect, authenticating, connected, closed };
@@ -147,12 +162,28 @@ class Engine {
   void handle(const Subscribe& s);
   void handle(const Unsubscribe& u);
   void handle(const Bare& b);
+  void handle(const Disconnect& d);
   template <typename Other>
   void handle(const Other&) {
-    fail("a client may not send that packet");
+    fail("a client may not send that packet", reason::protocol_error);
   }
-  void refuse_connect(ConnectCode code, const std::string& why);
-  void fail(const std::string& why);  // protocol violation: will, then close
+  // Reads what MQTT 5's CONNECT asks (flow control, aliases, session expiry); false when it
+  // was refused.
+  bool accept_v5_connect(const Connect& c);
+  Connack v5_connack(bool session_present) const;
+  void refuse_connect(ConnectCode code, std::uint8_t v5_code, const std::string& why);
+  // Protocol violation, or the server's reason to end it: MQTT 5 clients get a DISCONNECT with
+  // the code (after CONNACK), then the will goes and the connection closes.
+  void fail(const std::string& why, std::uint8_t code);
+  // A QoS 1 PUBLISH refused: MQTT 5 answers with a PUBACK carrying the code; QoS 0 and MQTT
+  // 3.1.1, which cannot be told, are closed.
+  void refuse_publish(const Publish& p, std::uint8_t code, const std::string& why);
+  // The topic an MQTT 5 PUBLISH stands for through its alias; false when it was refused.
+  bool resolve_alias(Publish& p);
+  void send_downstream(MessageData message, std::uint64_t delivery);
+  void send_waiting_downstream();
+  // A C2D topic as an MQTT 5 alias when the client allows them and it pays.
+  void alias_outbound(Publish& p);
   void send(const Packet& packet);
   void arm_keep_alive();
   void send_will();
@@ -164,6 +195,10 @@ class Engine {
   void flush_acks();
   // Once draining, the connection closes when nothing awaits the hub.
   void close_if_drained();
+  // The session expiry MQTT 5 grants for what the client asked (CONNECT, DISCONNECT), and how
+  // long the session is stored for.
+  std::uint32_t granted_session_expiry(std::uint32_t asked) const;
+  std::chrono::seconds session_expiry() const;
   void debug(const std::string& what);
 
   // Twin and direct methods (engine_operations.cpp).
@@ -181,16 +216,22 @@ class Engine {
   void subscribed_by_hub(const Operation& op, const OperationResult& result);
   void call_method(const HubRequest& request);
   // The topic a C2D message goes out on, or nullopt with `why` when the device did not ask for it.
-  std::optional<std::string> downstream_topic(const MessageData& message, std::string& why) const;
+  // `qos` is the one the device was granted for it.
+  std::optional<std::string> downstream_topic(const MessageData& message, std::uint8_t& qos,
+                                              std::string& why) const;
 
   EngineHost& host_;
   EngineOptions options_;
-  DecodeLimits limits_;
+  DecodeOptions decode_;
   State state_ = State::awaiting_connect;
+  ProtocolLevel level_ = ProtocolLevel::v311;
   std::uint64_t auth_token_ = 0;
-  Connect connect_;  // kept from CONNECT until authenticated; the will until the end
+  // Held apart from the engine's own size, which every idle device pays: the CONNECT until the
+  // login is answered, the will until the end.
+  std::unique_ptr<Connect> connect_;
+  std::unique_ptr<Will> will_;
   std::string device_;
-  bool clean_session_ = true;
+  bool clean_session_ = true;  // MQTT 5: clean start
   std::chrono::milliseconds keep_alive_{0};
   std::chrono::steady_clock::time_point last_packet_{};
   Filters filters_;
@@ -208,6 +249,17 @@ class Engine {
   bool disconnected_ = false;  // DISCONNECT received: the will is discarded
   bool draining_ = false;
   std::vector<std::uint8_t> out_;
+
+  // MQTT 5: what the client said it takes, and the topic aliases both ways.
+  std::uint32_t session_expiry_ = 0;  // seconds, as granted
+  std::uint16_t client_receive_max_ = 65535;
+  std::uint16_t client_alias_max_ = 0;
+  std::uint32_t client_max_packet_ = 0;  // 0: no limit
+  bool problem_info_ = true;             // reason strings allowed on every packet
+  std::vector<std::string> aliases_in_;  // by alias - 1
+  std::map<std::string, std::uint16_t> aliases_out_;
+  // C2D messages beyond the client's Receive Maximum, sent as it acknowledges.
+  std::vector<std::pair<MessageData, std::uint64_t>> waiting_downstream_;
 };
 
 }  // namespace iotgw::mqtt

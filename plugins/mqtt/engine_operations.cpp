@@ -142,10 +142,6 @@ Engine::HubSubscription* Engine::hub_subscription(HubFilter filter) {
 bool Engine::subscribe_to_hub(HubFilter filter, std::uint8_t qos, std::uint64_t ack,
                               std::size_t slot) {
   auto& sub = *hub_subscription(filter);
-  if (operations_.size() >= options_.max_operations) {
-    debug("too many operations in flight to subscribe to the hub");
-    return false;
-  }
   const auto token = host_.request(sub.start, {});
   if (!token) {
     debug("the host takes no twin or method subscriptions");
@@ -168,9 +164,9 @@ bool Engine::subscribe_to_hub(HubFilter filter, std::uint8_t qos, std::uint64_t 
 // so after the first renewal the device's twin requests went unanswered (answers dropped: "no
 // subscription to $iothub/twin/res/#"), and method calls and desired patches no longer came.
 void Engine::restore_session(const Filters& stored) {
-  for (const auto& f : stored) {
+  for (const auto& [f, qos] : stored) {
     switch (const auto hub = hub_filter(f)) {
-      case HubFilter::none: filters_.insert(f); break;
+      case HubFilter::none: filters_.emplace(f, qos); break;
       case HubFilter::twin_responses: twin_responses_ = true; break;
       case HubFilter::desired_patches:
       case HubFilter::methods: {
@@ -197,12 +193,13 @@ void Engine::restore_session(const Filters& stored) {
 
 Filters Engine::session_filters() const {
   Filters kept = filters_;
-  if (twin_responses_) kept.insert("$iothub/twin/res/#");
+  // IoT Hub's own topics go at QoS 0 whatever was granted.
+  if (twin_responses_) kept.emplace("$iothub/twin/res/#", 0);
   // Pending counts: the device was granted it, or is about to be.
   if (desired_.state != HubSubscription::State::off) {
-    kept.insert("$iothub/twin/PATCH/properties/desired/#");
+    kept.emplace("$iothub/twin/PATCH/properties/desired/#", 0);
   }
-  if (methods_.state != HubSubscription::State::off) kept.insert("$iothub/methods/POST/#");
+  if (methods_.state != HubSubscription::State::off) kept.emplace("$iothub/methods/POST/#", 0);
   return kept;
 }
 
@@ -237,7 +234,10 @@ void Engine::subscribed_by_hub(const Operation& op, const OperationResult& resul
     return;
   }
   auto& queued = acks_.at(op.ack);
-  std::get<Suback>(queued.packet).codes.at(op.slot) = granted ? op.qos : kSubackFailure;
+  std::uint8_t refused = kSubackFailure;
+  if (v5() && (result.status == 401 || result.status == 403)) refused = reason::not_authorized;
+  if (v5() && result.status == kTooManyRequests) refused = reason::quota_exceeded;
+  std::get<Suback>(queued.packet).codes.at(op.slot) = granted ? op.qos : refused;
   --queued.waiting;
   flush_acks();
 }

@@ -47,6 +47,10 @@ bool names_another_device(std::string_view topic, std::string_view device) {
   return topic.substr(kDevices.size(), id_end - kDevices.size()) != device;
 }
 
+bool mappable_topic(std::string_view topic) {
+  return !topic.starts_with("devices/") && !topic.starts_with("$");
+}
+
 std::string c2d_filter(std::string_view device) {
   return devices_prefix(device) + "messages/devicebound/#";
 }

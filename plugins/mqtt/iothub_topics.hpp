@@ -26,6 +26,9 @@ std::optional<std::string_view> telemetry_bag(std::string_view topic, std::strin
 // True for a topic under another device's `devices/{id}/`: a device may publish only as itself.
 bool names_another_device(std::string_view topic, std::string_view device);
 
+// Topics and filters a mapping stage may use: none of IoT Hub's own, under `devices/` or `$`.
+bool mappable_topic(std::string_view topic);
+
 // The filter a device subscribes to for its C2D messages, and the topic they arrive on.
 std::string c2d_filter(std::string_view device);
 std::string c2d_topic(std::string_view device, const Properties& props);

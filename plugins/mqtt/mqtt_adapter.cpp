@@ -1,4 +1,4 @@
-// `mqtt`: the MQTT 3.1.1 adapter with IoT Hub's conventions, so unmodified device SDKs work
+// `mqtt`: the MQTT 5 and 3.1.1 adapter with IoT Hub's conventions, so unmodified device SDKs work
 // through iotgw. The protocol lives in Engine (sans-I/O); this file only connects it to the
 // host: bytes, timers, authentication, messages, operations and the per-device session store.
 #include <map>
@@ -17,7 +17,8 @@ using iotgw::mqtt::Filters;
 using iotgw::mqtt::MessageData;
 using iotgw::mqtt::Timer;
 
-// clean_session=0 sessions, by device id: the filters granted. Shared by the listener's
+// Sessions that outlive their connection (MQTT 3.1.1 clean_session=0, MQTT 5 Session Expiry
+// Interval), by device id: the filters granted, until they expire. Shared by the listener's
 // connections on every loop.
 class SessionStore {
  public:
@@ -25,22 +26,38 @@ class SessionStore {
     std::lock_guard lock(mutex_);
     auto it = sessions_.find(device);
     filters.clear();
-    if (clean) {
-      if (it != sessions_.end()) sessions_.erase(it);
+    if (it == sessions_.end()) return false;
+    const bool live = it->second.expires > std::chrono::steady_clock::now();
+    if (clean || !live) {
+      sessions_.erase(it);
       return false;
     }
-    if (it == sessions_.end()) return false;
-    filters = it->second;
+    filters = std::move(it->second.filters);
+    sessions_.erase(it);
     return true;
   }
-  void store(const std::string& device, const Filters& filters) {
+  void store(const std::string& device, const Filters& filters, std::chrono::seconds expiry) {
+    const auto now = std::chrono::steady_clock::now();
     std::lock_guard lock(mutex_);
-    sessions_[device] = filters;
+    // Expired sessions of devices that never came back are swept now and then, so the store
+    // stays the size of the sessions that can still resume.
+    if (++stores_ % kSweepEvery == 0) {
+      std::erase_if(sessions_, [now](const auto& s) { return s.second.expires <= now; });
+    }
+    const auto room = std::chrono::steady_clock::time_point::max() - now;
+    sessions_[device] = {
+        filters, expiry >= room ? std::chrono::steady_clock::time_point::max() : now + expiry};
   }
 
  private:
+  static constexpr std::uint64_t kSweepEvery = 1024;
+  struct Stored {
+    Filters filters;
+    std::chrono::steady_clock::time_point expires;
+  };
   std::mutex mutex_;
-  std::map<std::string, Filters> sessions_;
+  std::map<std::string, Stored> sessions_;
+  std::uint64_t stores_ = 0;
 };
 
 class MqttConnection final : public iotgw::AdapterConnection, public iotgw::mqtt::EngineHost {
@@ -134,8 +151,9 @@ class MqttConnection final : public iotgw::AdapterConnection, public iotgw::mqtt
   bool resume_session(const std::string& device, bool clean, Filters& filters) override {
     return sessions_.resume(device, clean, filters);
   }
-  void store_session(const std::string& device, const Filters& filters) override {
-    sessions_.store(device, filters);
+  void store_session(const std::string& device, const Filters& filters,
+                     std::chrono::seconds expiry) override {
+    sessions_.store(device, filters, expiry);
   }
   std::optional<std::uint64_t> request(iotgw_op_kind kind, std::string_view body) override {
     std::uint64_t token = 0;
@@ -159,13 +177,14 @@ class MqttAdapter final : public iotgw::AdapterBase {
   static constexpr const char* name = "mqtt";
   static constexpr const char* version = "0.1.0";
   static constexpr const char* description =
-      "MQTT 3.1.1 (and 3.1) with IoT Hub's topics: telemetry, C2D, twin, direct methods, QoS 0 "
+      "MQTT 5, 3.1.1 and 3.1 with IoT Hub's topics: telemetry, C2D, twin, direct methods, QoS 0 "
       "and 1";
   static constexpr iotgw_config_key config_keys[] = {
       {"max_packet", IOTGW_CFG_SIZE, "257KB",
        "largest packet accepted (IoT Hub's 256 KB plus headers); a larger one closes"},
       {"max_inflight", IOTGW_CFG_INT, "16",
-       "unacknowledged QoS 1 publishes per connection before reading pauses"},
+       "unacknowledged QoS 1 publishes per connection: MQTT 3.1.1 reading pauses there; MQTT 5 "
+       "clients are told it as Receive Maximum"},
       {"max_operations", IOTGW_CFG_INT, "64",
        "twin requests and subscriptions awaiting the hub per connection (more get 429), and "
        "method calls awaiting the device"},
@@ -177,6 +196,14 @@ class MqttAdapter final : public iotgw::AdapterBase {
       {"other_topics", IOTGW_CFG_STRING, "refuse",
        "topics and filters outside IoT Hub's: refuse (close; SUBACK failure), or map (a `map` "
        "stage must claim what is published there, and its c2d_topic feeds such filters)"},
+      {"topic_alias_maximum", IOTGW_CFG_INT, "10",
+       "MQTT 5: topic aliases a client may set on its connection (0: none)"},
+      {"max_session_expiry", IOTGW_CFG_DURATION, "24h",
+       "MQTT 5: the longest Session Expiry Interval granted (a longer one is cut, and CONNACK "
+       "says so)"},
+      {"server_reference", IOTGW_CFG_STRING, "",
+       "MQTT 5: where a draining gateway sends its clients (DISCONNECT 0x9C, Use another "
+       "server); empty: 0x8B, Server shutting down"},
   };
 
   MqttAdapter(const iotgw::Context& ctx, const iotgw::Config& config) : AdapterBase(ctx) {
@@ -195,6 +222,14 @@ class MqttAdapter final : public iotgw::AdapterBase {
       throw iotgw::Error("other_topics '" + other + "' is not refuse or map");
     }
     options_.map_other_topics = other == "map";
+    options_.topic_alias_maximum =
+        static_cast<std::uint16_t>(config.integer("topic_alias_maximum", 0, 65535));
+    options_.max_session_expiry =
+        std::chrono::duration_cast<std::chrono::seconds>(config.duration("max_session_expiry"));
+    if (options_.max_session_expiry.count() < 0) {
+      throw iotgw::Error("max_session_expiry must be >= 0");
+    }
+    options_.server_reference = config.string("server_reference");
   }
 
   std::unique_ptr<iotgw::AdapterConnection> open(iotgw::Connection conn,

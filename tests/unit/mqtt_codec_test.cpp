@@ -66,8 +66,8 @@ TEST(MqttCodec, EveryOtherPacketTypeRoundTrips) {
   EXPECT_EQ(p0.payload, "");
   EXPECT_EQ(p0.packet_id, 0);
 
-  for (auto type : {PacketType::puback, PacketType::pubrec, PacketType::pubrel, PacketType::pubcomp,
-                    PacketType::unsuback}) {
+  for (auto type :
+       {PacketType::puback, PacketType::pubrec, PacketType::pubrel, PacketType::pubcomp}) {
     const auto a = std::get<Ack>(decoded(encoded(Ack{type, 513})));
     EXPECT_EQ(a.type, type);
     EXPECT_EQ(a.packet_id, 513);
@@ -81,15 +81,21 @@ TEST(MqttCodec, EveryOtherPacketTypeRoundTrips) {
   EXPECT_EQ(sa.codes, (std::vector<std::uint8_t>{1, kSubackFailure}));
   const auto u = std::get<Unsubscribe>(decoded(encoded(Unsubscribe{3, {"a/b", "c"}})));
   EXPECT_EQ(u.filters, (std::vector<std::string>{"a/b", "c"}));
-  for (auto type : {PacketType::pingreq, PacketType::pingresp, PacketType::disconnect}) {
+  // 3.1.1's UNSUBACK carries no codes, whatever the struct holds.
+  const auto ua = std::get<Unsuback>(decoded(encoded(Unsuback{4, {0x11}, {}})));
+  EXPECT_EQ(ua.packet_id, 4);
+  EXPECT_TRUE(ua.codes.empty());
+  for (auto type : {PacketType::pingreq, PacketType::pingresp}) {
     EXPECT_EQ(std::get<Bare>(decoded(encoded(Bare{type}))).type, type);
   }
+  EXPECT_EQ(encoded(Disconnect{0x8B, {}}), (Bytes{0xE0, 0}));  // 3.1.1 has no reason
+  EXPECT_EQ(std::get<Disconnect>(decoded({0xE0, 0})).reason, 0);
 }
 
 TEST(MqttCodec, RemainingLengthUsesUpToFourBytes) {
   for (std::size_t size : {0UL, 127UL, 128UL, 16383UL, 16384UL, 200000UL}) {
     Publish p{"t", std::string(size, 'y'), 0, false, false, 0};
-    DecodeLimits big;
+    DecodeOptions big;
     big.max_packet = 1 << 20;
     Packet out;
     std::size_t used = 0;
@@ -116,6 +122,8 @@ struct BadCase {
   const char* name;
   Bytes bytes;
   const char* error;
+  Decoded kind = Decoded::malformed;
+  ProtocolLevel level = ProtocolLevel::v311;
 };
 
 void PrintTo(const BadCase& c, std::ostream* os) {
@@ -144,10 +152,11 @@ TEST_P(MqttMalformed, IsRefusedWithItsReason) {
   Packet out;
   std::size_t used = 0;
   std::string error;
-  DecodeLimits limits;
+  DecodeOptions limits;
   limits.max_packet = 1024;
-  ASSERT_EQ(decode(GetParam().bytes, limits, out, used, error), Decoded::malformed)
-      << GetParam().name;
+  limits.level = GetParam().level;
+  ASSERT_EQ(decode(GetParam().bytes, limits, out, used, error), GetParam().kind)
+      << GetParam().name << ": " << error;
   EXPECT_NE(error.find(GetParam().error), std::string::npos) << error;
 }
 
@@ -159,7 +168,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"remaining_length_5_bytes",
                 {0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01},
                 "remaining length longer than four bytes"},
-        BadCase{"oversize", {0x30, 0x80, 0x10}, "over the limit of 1024"},
+        BadCase{"oversize", {0x30, 0x80, 0x10}, "over the limit of 1024", Decoded::too_large},
         BadCase{"connect_reserved_flag", connect_with(0x03), "CONNECT reserved flag is set"},
         BadCase{"connect_will_qos_3", connect_with(0x1E), "will QoS 3"},
         BadCase{"connect_will_qos_without_will", connect_with(0x0A),
@@ -203,7 +212,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"puback_flags", {0x41, 2, 0, 1}, "reserved flags set"},
         BadCase{"pubrel_without_0010", {0x60, 2, 0, 1}, "reserved flags set"},
         BadCase{"subscribe_without_0010", {0x80, 6, 0, 1, 0, 1, 'a', 0}, "reserved flags set"},
-        BadCase{"subscribe_no_filter", {0x82, 2, 0, 1}, "SUBSCRIBE without a filter"},
+        BadCase{"subscribe_no_filter",
+                {0x82, 2, 0, 1},
+                "SUBSCRIBE without a filter",
+                Decoded::protocol_error},
         BadCase{
             "subscribe_qos_3", {0x82, 6, 0, 1, 0, 1, 'a', 3}, "SUBSCRIBE requested QoS is invalid"},
         BadCase{"subscribe_reserved_bits",
@@ -221,10 +233,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"subscribe_packet_id_0",
                 {0x82, 6, 0, 0, 0, 1, 'a', 0},
                 "SUBSCRIBE has packet identifier 0"},
-        BadCase{"unsubscribe_no_filter", {0xA2, 2, 0, 1}, "UNSUBSCRIBE without a filter"},
-        BadCase{"pingreq_with_body",
-                {0xC0, 1, 0},
-                "PINGREQ, PINGRESP or DISCONNECT has bytes past its end"},
+        BadCase{"unsubscribe_no_filter",
+                {0xA2, 2, 0, 1},
+                "UNSUBSCRIBE without a filter",
+                Decoded::protocol_error},
+        BadCase{"pingreq_with_body", {0xC0, 1, 0}, "PINGREQ or PINGRESP has bytes past its end"},
+        BadCase{"disconnect_with_body_before_5", {0xE0, 1, 0x04}, "has bytes past its end"},
         BadCase{"disconnect_flags", {0xE1, 0}, "reserved flags set"}),
     [](const testing::TestParamInfo<BadCase>& info) { return std::string(info.param.name); });
 

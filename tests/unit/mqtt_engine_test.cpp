@@ -6,112 +6,12 @@
 #include <set>
 
 #include "engine.hpp"
+#include "mqtt_recording_host.hpp"
 
 namespace iotgw::mqtt {
 namespace {
 
-// An operation the engine asked of its host.
-struct Request {
-  iotgw_op_kind kind;
-  std::string body;
-  std::uint64_t token;
-};
-
-// The device's answer to a method call, as handed to the host.
-struct Response {
-  std::uint64_t id;
-  int status;
-  std::string body;
-  bool operator==(const Response&) const = default;
-};
-
-// Records what the engine asks for; answers authenticate, send_upstream and request with fresh
-// tokens (request only while `takes_operations`).
-class RecordingHost final : public EngineHost {
- public:
-  std::vector<Packet> written;
-  std::string closed;  // the reason, once closed
-  bool paused = false;
-  bool held = false;
-  std::map<Timer, std::chrono::milliseconds> timers;
-  std::vector<Credentials> auths;
-  std::vector<std::pair<MessageData, bool>> upstream;
-  std::vector<bool> downstream_calls;
-  std::vector<std::pair<std::uint64_t, iotgw_outcome>> settled;
-  std::vector<std::string> settle_reasons;
-  std::vector<std::string> warnings;
-  std::map<std::string, Filters> sessions;
-  std::vector<Request> requests;
-  bool takes_operations = true;
-  std::vector<Response> responses;
-  std::vector<std::string> debugs;
-  std::uint64_t next_token = 100;
-
-  void write(std::span<const std::uint8_t> bytes) override {
-    Packet p;
-    std::size_t used = 0;
-    std::string error;
-    ASSERT_EQ(decode(bytes, {}, p, used, error), Decoded::packet) << error;
-    written.push_back(p);
-  }
-  void close(const std::string& reason) override { closed = reason; }
-  void pause_reading(bool p) override { paused = p; }
-  bool reading_held() override { return held; }
-  void set_timer(Timer t, std::chrono::milliseconds after) override { timers[t] = after; }
-  void cancel_timer(Timer t) override { timers.erase(t); }
-  std::chrono::steady_clock::time_point now() override { return clock; }
-  std::chrono::steady_clock::time_point clock{};  // moved by the tests
-  std::optional<std::uint64_t> authenticate(const Credentials& c) override {
-    auths.push_back(c);
-    return next_token++;
-  }
-  std::optional<std::uint64_t> send_upstream(MessageData m, bool qos1) override {
-    upstream.emplace_back(std::move(m), qos1);
-    return next_token++;
-  }
-  void set_downstream(bool enabled) override { downstream_calls.push_back(enabled); }
-  void settle(std::uint64_t delivery, iotgw_outcome outcome, const std::string& reason) override {
-    settled.emplace_back(delivery, outcome);
-    settle_reasons.push_back(reason);
-  }
-  bool resume_session(const std::string& device, bool clean, Filters& filters) override {
-    auto it = sessions.find(device);
-    const bool present = !clean && it != sessions.end();
-    filters = present ? it->second : Filters{};
-    if (clean) sessions.erase(device);
-    return present;
-  }
-  void store_session(const std::string& device, const Filters& filters) override {
-    sessions[device] = filters;
-  }
-  std::optional<std::uint64_t> request(iotgw_op_kind kind, std::string_view body) override {
-    if (!takes_operations) return std::nullopt;
-    requests.push_back({kind, std::string(body), next_token});
-    return next_token++;
-  }
-  bool respond(std::uint64_t id, int status, std::string_view body) override {
-    responses.push_back({id, status, std::string(body)});
-    return true;
-  }
-  void log_warning(const std::string& w) override { warnings.push_back(w); }
-  void log_debug(const std::string& d) override { debugs.push_back(d); }
-};
-
-std::vector<std::uint8_t> bytes_of(const Packet& p) {
-  std::vector<std::uint8_t> out;
-  encode(p, out);
-  return out;
-}
-
-Connect connect_as(const std::string& device, bool clean = true) {
-  Connect c;
-  c.client_id = device;
-  c.clean_session = clean;
-  c.keep_alive = 10;
-  c.username = "hub.azure-devices.net/" + device + "/?api-version=2021-04-12";
-  c.password = "token";
-  return c;
-}
+using namespace testing_host;
 
 class MqttEngine : public testing::Test {
  protected:
@@ -186,7 +86,7 @@ TEST_F(MqttEngine, ConnackCodesSayWhyAConnectIsRefused) {
   };
   EXPECT_EQ(refused_with([&](RecordingHost&, Engine& e) {
               auto c = connect_as("dev1");
-              c.level = 5;
+              c.level = 6;
               feed_to(e, c);
             }),
             ConnectCode::unacceptable_protocol);
@@ -311,7 +211,7 @@ TEST_F(MqttEngine, SubscribeAttachesC2dAndMessagesComeAsQoS1Publishes) {
   engine.on_downstream(m, 78);
   EXPECT_TRUE(last<Publish>().dup);
   feed(Unsubscribe{6, {"devices/dev1/messages/devicebound/#"}});
-  EXPECT_EQ(last<Ack>().type, PacketType::unsuback);
+  EXPECT_EQ(last<Unsuback>().packet_id, 6);
   EXPECT_EQ(host.downstream_calls, (std::vector<bool>{true, false}));
 }
 
@@ -385,7 +285,7 @@ TEST_F(MqttEngine, DisconnectDiscardsTheWill) {
   c.will = Will{"devices/dev1/messages/events/", "offline", 0, false};
   feed(c);
   engine.on_auth_result(host.next_token - 1, IOTGW_OK, "dev1", "");
-  feed(Bare{PacketType::disconnect});
+  feed(Disconnect{});
   engine.on_closed();
   EXPECT_TRUE(host.upstream.empty());
   EXPECT_EQ(host.closed, "the client disconnected");
@@ -642,7 +542,7 @@ TEST_F(MqttEngine, TheDesiredSubscriptionWaitsForTheHubThenPatchesArrive) {
   EXPECT_EQ(p.qos, 0);
   feed(Unsubscribe{4, {"$iothub/twin/PATCH/properties/desired/#"}});
   EXPECT_EQ(host.requests.back().kind, IOTGW_OP_TWIN_UNWATCH_DESIRED);
-  EXPECT_EQ(last<Ack>().type, PacketType::unsuback);
+  EXPECT_EQ(last<Unsuback>().packet_id, 4);
   const auto written = host.written.size();
   desired_patch(6, "{}");
   EXPECT_EQ(host.written.size(), written);
@@ -669,7 +569,7 @@ TEST_F(MqttEngine, AnUnsubscribeBeforeTheHubAnswersWinsAndItsAckWaitsItsTurn) {
   engine.on_operation_result(watch, {200, -1, {}, {}});
   ASSERT_EQ(host.written.size(), 3U);
   EXPECT_EQ(std::get<Suback>(host.written[1]).packet_id, 3);
-  EXPECT_EQ(std::get<Ack>(host.written[2]).packet_id, 4);
+  EXPECT_EQ(std::get<Unsuback>(host.written[2]).packet_id, 4);
   desired_patch(5, "{}");
   EXPECT_EQ(host.written.size(), 3U);  // the watch the device took back is not in force
 }
