@@ -44,7 +44,10 @@ class SessionStore {
     if (++stores_ % kSweepEvery == 0) {
       std::erase_if(sessions_, [now](const auto& s) { return s.second.expires <= now; });
     }
-    const auto room = std::chrono::steady_clock::time_point::max() - now;
+    // Compared in seconds: MQTT 3.1.1's "until a clean session" is seconds::max(), which
+    // overflows the clock's nanoseconds (and so read as already expired).
+    const auto room = std::chrono::duration_cast<std::chrono::seconds>(
+        std::chrono::steady_clock::time_point::max() - now);
     sessions_[device] = {
         filters, expiry >= room ? std::chrono::steady_clock::time_point::max() : now + expiry};
   }
