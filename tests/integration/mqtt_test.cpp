@@ -16,6 +16,7 @@
 
 #include "gateway_fixture.hpp"
 #include "hub_under_test.hpp"
+#include "mqtt_gateway.hpp"
 #include "process.hpp"
 
 namespace iotgw::test {
@@ -23,22 +24,7 @@ namespace {
 
 const std::string kDevice =
     std::string(IOTGW_TEST_SOURCE_DIR) + "/tests/integration/mqtt_device.py";
-constexpr const char* kPassword = "opensesame";
-
-// An `mqtt` listener whose devices prove themselves with a shared password (the tag stage's
-// authenticator); the bridge mints their hub tokens from the gateway's policy. `bridge_more`
-// adds bridge keys (", attach_timeout: 1s").
-std::string topology(const HubUnderTest& hub, const std::string& options = "{}",
-                     const std::string& bridge_more = "") {
-  return "gateway: {plugins_dir: plugins, threads: 2}\n" + hub.minting_bridge(bridge_more) +
-         "stages:\n"
-         "  - {name: door, plugin: tag, config: {secret: " +
-         kPassword +
-         "}}\n"
-         "listeners:\n"
-         "  - {name: mqtt, adapter: mqtt, bind: '127.0.0.1:0', auth: [door], options: " +
-         options + "}\n";
-}
+constexpr const char* kPassword = kMqttPassword;
 
 // The same, with topics outside IoT Hub's served through one map stage of the given config.
 std::string mapping_topology(const HubUnderTest& hub, const std::string& map_config) {
@@ -55,31 +41,18 @@ std::string mapping_topology(const HubUnderTest& hub, const std::string& map_con
          "     options: {other_topics: map}}\n";
 }
 
-std::string user(const std::string& device) {
-  return std::string(kHubHost) + "/" + device + "/?api-version=2021-04-12";
-}
-
 RunResult publish(std::uint16_t port, const std::string& device, const std::string& topic,
                   const std::string& body, const std::string& password = kPassword,
                   const std::string& qos = "1") {
   return run("/usr/bin/mosquitto_pub",
              {"-h", "127.0.0.1", "-p", std::to_string(port), "-V", "mqttv311", "-i", device, "-u",
-              user(device), "-P", password, "-q", qos, "-t", topic, "-m", body},
+              iothub_user(device), "-P", password, "-q", qos, "-t", topic, "-m", body},
              std::chrono::seconds(20));
-}
-
-// The line of `iotgw-hub monitor` output that holds the message with this body, or "".
-std::string line_with_body(const std::string& seen, const std::string& body) {
-  const auto at = seen.find("\"body\":\"" + body + "\"");
-  if (at == std::string::npos) return {};
-  const auto start = seen.rfind('\n', at);
-  const auto from = start == std::string::npos ? 0 : start + 1;
-  return seen.substr(from, seen.find('\n', at) - from);
 }
 
 TEST(Mqtt, QoS1TelemetryReachesTheHubWithItsProperties) {
   HubUnderTest hub;
-  auto one_loop = topology(hub);  // both publishers on one hub connection (see below)
+  auto one_loop = mqtt_topology(hub);  // both publishers on one hub connection (see below)
   one_loop.replace(one_loop.find("threads: 2"), 10, "threads: 1");
   GatewayUnderTest gw(one_loop);
   const auto r =
@@ -102,7 +75,7 @@ TEST(Mqtt, QoS1TelemetryReachesTheHubWithItsProperties) {
 // before it answers `accepted`; QoS 0 promises nothing and costs the broker no disk write.
 TEST(Mqtt, QoS1GoesUpstreamDurableAndQoS0DoesNot) {
   HubUnderTest hub;
-  GatewayUnderTest gw(topology(hub));
+  GatewayUnderTest gw(mqtt_topology(hub));
   const auto topic = std::string("devices/dev1/messages/events/");
   EXPECT_EQ(publish(gw.port("mqtt"), "dev1", topic, "kept").code, 0);
   EXPECT_EQ(publish(gw.port("mqtt"), "dev1", topic, "fleeting", kPassword, "0").code, 0);
@@ -113,7 +86,7 @@ TEST(Mqtt, QoS1GoesUpstreamDurableAndQoS0DoesNot) {
 
 TEST(Mqtt, BridgeDurableOffSendsQoS1AsABrokerMayKeepInMemoryOnly) {
   HubUnderTest hub;
-  GatewayUnderTest gw(topology(hub, "{}", ", durable: false"));
+  GatewayUnderTest gw(mqtt_topology(hub, "{}", ", durable: false"));
   EXPECT_EQ(publish(gw.port("mqtt"), "dev1", "devices/dev1/messages/events/", "kept").code, 0);
   const auto seen = hub.monitor(1);
   EXPECT_NE(line_with_body(seen, "kept").find(R"("durable":false)"), std::string::npos) << seen;
@@ -121,7 +94,7 @@ TEST(Mqtt, BridgeDurableOffSendsQoS1AsABrokerMayKeepInMemoryOnly) {
 
 TEST(Mqtt, ABadPasswordGetsConnack4) {
   HubUnderTest hub;
-  GatewayUnderTest gw(topology(hub));
+  GatewayUnderTest gw(mqtt_topology(hub));
   const auto r = publish(gw.port("mqtt"), "dev1", "devices/dev1/messages/events/", "x", "wrong");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.output.find("bad user name or password"), std::string::npos) << r.output;
@@ -129,7 +102,7 @@ TEST(Mqtt, ABadPasswordGetsConnack4) {
 
 TEST(Mqtt, TheHubsAnswerDecidesTheConnack) {
   HubUnderTest hub;
-  GatewayUnderTest gw(topology(hub, "{}", ", attach_timeout: 1s"));
+  GatewayUnderTest gw(mqtt_topology(hub, "{}", ", attach_timeout: 1s"));
   const auto port = gw.port("mqtt");
   // Our password is right; the hub does not know the device: the upstream said no, CONNACK 3.
   const auto ghost = publish(port, "ghost", "devices/ghost/messages/events/", "x");
@@ -145,7 +118,7 @@ TEST(Mqtt, TheHubsAnswerDecidesTheConnack) {
 
 TEST(Mqtt, ANewConnectionForADeviceClosesTheOldOne) {
   HubUnderTest hub;
-  GatewayUnderTest gw(topology(hub));  // two loops: connections land on either
+  GatewayUnderTest gw(mqtt_topology(hub));  // two loops: connections land on either
   const auto r = run("/usr/bin/python3",
                      {kDevice, "takeover", std::to_string(gw.port("mqtt")), "dev1", kPassword, "6"},
                      std::chrono::seconds(60));
@@ -156,7 +129,7 @@ TEST(Mqtt, ANewConnectionForADeviceClosesTheOldOne) {
 
 TEST(Mqtt, MalformedPacketsCloseThatConnectionOnly) {
   HubUnderTest hub;
-  GatewayUnderTest gw(topology(hub));
+  GatewayUnderTest gw(mqtt_topology(hub));
   const auto r =
       run("/usr/bin/python3",
           {kDevice, "malformed", std::to_string(gw.port("mqtt")), "dev1", "dev2", kPassword},
@@ -170,7 +143,7 @@ TEST(Mqtt, MalformedPacketsCloseThatConnectionOnly) {
 
 TEST(Mqtt, AConnectionLostWithoutDisconnectSendsItsWill) {
   HubUnderTest hub;
-  GatewayUnderTest gw(topology(hub));
+  GatewayUnderTest gw(mqtt_topology(hub));
   const auto r =
       run("/usr/bin/python3", {kDevice, "will", std::to_string(gw.port("mqtt")), "dev1", kPassword},
           std::chrono::seconds(20));
@@ -219,7 +192,7 @@ TEST(Mqtt, AMappedC2dMessageReachesASubscriberOfItsTopic) {
 
 TEST(Mqtt, AnotherDevicesTopicClosesThatConnectionOnly) {
   HubUnderTest hub;
-  GatewayUnderTest gw(topology(hub));
+  GatewayUnderTest gw(mqtt_topology(hub));
   const auto port = gw.port("mqtt");
   const auto bad = publish(port, "dev1", "devices/dev2/messages/events/", "as dev2");
   EXPECT_NE(bad.code, 0) << bad.output;
@@ -233,7 +206,7 @@ TEST(Mqtt, AnotherDevicesTopicClosesThatConnectionOnly) {
 
 TEST(Mqtt, CloudToDeviceReachesAPahoClientAndCompletes) {
   HubUnderTest hub;
-  GatewayUnderTest gw(topology(hub));
+  GatewayUnderTest gw(mqtt_topology(hub));
   TempDir dir;
   Process device("/usr/bin/python3",
                  {kDevice, "paho-c2d", std::to_string(gw.port("mqtt")), "dev1", kPassword, "1"},
@@ -269,7 +242,7 @@ TEST(Mqtt, WithoutATwinUpstreamTwinRequestsGet503AndMethodsAreRefused) {
 
 TEST(Mqtt, AC2dMessageNotAcknowledgedComesAgainWithDup) {
   HubUnderTest hub;
-  GatewayUnderTest gw(topology(hub));
+  GatewayUnderTest gw(mqtt_topology(hub));
   TempDir dir;
   Process device("/usr/bin/python3",
                  {kDevice, "c2d-abandon", std::to_string(gw.port("mqtt")), "dev1", kPassword},
@@ -285,7 +258,7 @@ TEST(Mqtt, AC2dMessageNotAcknowledgedComesAgainWithDup) {
 
 TEST(Mqtt, ASilentClientIsClosedAfterOneAndAHalfKeepAlives) {
   HubUnderTest hub;
-  GatewayUnderTest gw(topology(hub));
+  GatewayUnderTest gw(mqtt_topology(hub));
   const auto r = run("/usr/bin/python3",
                      {kDevice, "keepalive", std::to_string(gw.port("mqtt")), "dev1", kPassword},
                      std::chrono::seconds(20));
@@ -296,7 +269,7 @@ TEST(Mqtt, ASilentClientIsClosedAfterOneAndAHalfKeepAlives) {
 
 TEST(Mqtt, HubKilledDuringAQoS1StreamLosesNothingThatWasPubacked) {
   HubUnderTest hub;
-  GatewayUnderTest gw(topology(hub));
+  GatewayUnderTest gw(mqtt_topology(hub));
   TempDir dir;
   constexpr int kMessages = 60;
   Process device("/usr/bin/python3",
@@ -328,7 +301,7 @@ TEST(Mqtt, AThousandDevicesPublishAndReceiveAtOnce) {
   setrlimit(RLIMIT_NOFILE, &files);
   constexpr int kDevices = 1000, kEach = 5, kC2d = 50;
   HubUnderTest hub({.extra_devices = kDevices});
-  GatewayUnderTest gw(topology(hub));
+  GatewayUnderTest gw(mqtt_topology(hub));
   // Queued at the hub now; each reaches its device once it has subscribed.
   for (int i = 0; i < kC2d; ++i) {
     ASSERT_EQ(hub.send("d" + std::to_string(i * (kDevices / kC2d)), "c2d").code, 0);
@@ -493,7 +466,7 @@ class Invocation {
 
 TEST(Mqtt, PahoTwinGetAndReportedPatchReachTheHub) {
   HubUnderTest hub({.extra_devices = 0, .tls = false, .https = true});
-  GatewayUnderTest gw(topology(hub));
+  GatewayUnderTest gw(mqtt_topology(hub));
   PahoDevice dev(gw.port("mqtt"), "dev1");
   ASSERT_TRUE(dev.connected()) << dev.output();
   ASSERT_EQ(dev.subscribe({kTwinResponses}), std::vector<int>{1}) << dev.output();
@@ -527,7 +500,7 @@ TEST(Mqtt, PahoTwinGetAndReportedPatchReachTheHub) {
 // none of it closes the connection.
 TEST(Mqtt, PahoTwinRequestsWithOddRidsOrResourcesAreAnsweredOrDroppedNeverClosed) {
   HubUnderTest hub;
-  GatewayUnderTest gw(topology(hub));
+  GatewayUnderTest gw(mqtt_topology(hub));
   PahoDevice dev(gw.port("mqtt"), "dev1");
   ASSERT_TRUE(dev.connected()) << dev.output();
   ASSERT_EQ(dev.subscribe({kTwinResponses}), std::vector<int>{1}) << dev.output();
@@ -565,7 +538,7 @@ TEST(Mqtt, PahoTwinRequestsWithOddRidsOrResourcesAreAnsweredOrDroppedNeverClosed
 
 TEST(Mqtt, PahoReportedPatchOverTheSectionLimitGets413AndChangesNothing) {
   HubUnderTest hub;
-  GatewayUnderTest gw(topology(hub));
+  GatewayUnderTest gw(mqtt_topology(hub));
   PahoDevice dev(gw.port("mqtt"), "dev1");
   ASSERT_TRUE(dev.connected()) << dev.output();
   ASSERT_EQ(dev.subscribe({kTwinResponses}), std::vector<int>{1}) << dev.output();
@@ -596,7 +569,7 @@ TEST(Mqtt, PahoReportedPatchOverTheSectionLimitGets413AndChangesNothing) {
 
 TEST(Mqtt, PahoDeviceReceivesTheBackEndsDesiredPatches) {
   HubUnderTest hub({.extra_devices = 0, .tls = false, .https = true});
-  GatewayUnderTest gw(topology(hub));
+  GatewayUnderTest gw(mqtt_topology(hub));
   PahoDevice dev(gw.port("mqtt"), "dev1");
   ASSERT_TRUE(dev.connected()) << dev.output();
   // Granted only once the hub watches for the device.
@@ -622,7 +595,7 @@ TEST(Mqtt, PahoDeviceReceivesTheBackEndsDesiredPatches) {
 
 TEST(Mqtt, PahoDesiredSubscriptionOutlivesAHubRestart) {
   HubUnderTest hub({.extra_devices = 0, .tls = false, .https = true});
-  GatewayUnderTest gw(topology(hub));
+  GatewayUnderTest gw(mqtt_topology(hub));
   PahoDevice dev(gw.port("mqtt"), "dev1");
   ASSERT_TRUE(dev.connected()) << dev.output();
   ASSERT_EQ(dev.subscribe({kDesired}), std::vector<int>{1}) << dev.output();
@@ -658,7 +631,7 @@ TEST(Mqtt, PahoDesiredSubscriptionOutlivesAHubRestart) {
 
 TEST(Mqtt, PahoDeviceAnswersADirectMethodCall) {
   HubUnderTest hub({.extra_devices = 0, .tls = false, .https = true});
-  GatewayUnderTest gw(topology(hub));
+  GatewayUnderTest gw(mqtt_topology(hub));
   PahoDevice dev(gw.port("mqtt"), "dev1");
   ASSERT_TRUE(dev.connected()) << dev.output();
   ASSERT_EQ(dev.subscribe({kMethods}), std::vector<int>{1}) << dev.output();
@@ -689,7 +662,7 @@ TEST(Mqtt, PahoDeviceAnswersADirectMethodCall) {
 
 TEST(Mqtt, PahoMethodAnswerAfterTheTimeoutIsDroppedAndTheConnectionServesOn) {
   HubUnderTest hub({.extra_devices = 0, .tls = false, .https = true});
-  GatewayUnderTest gw(topology(hub));
+  GatewayUnderTest gw(mqtt_topology(hub));
   PahoDevice dev(gw.port("mqtt"), "dev1");
   ASSERT_TRUE(dev.connected()) << dev.output();
   ASSERT_EQ(dev.subscribe({kMethods}), std::vector<int>{1}) << dev.output();
@@ -717,7 +690,7 @@ TEST(Mqtt, PahoMethodAnswerAfterTheTimeoutIsDroppedAndTheConnectionServesOn) {
 
 TEST(Mqtt, PahoDeviceGoneMidMethodLeavesTheCallerAnErrorAndTheGatewayServing) {
   HubUnderTest hub({.extra_devices = 0, .tls = false, .https = true});
-  GatewayUnderTest gw(topology(hub));
+  GatewayUnderTest gw(mqtt_topology(hub));
   PahoDevice dev(gw.port("mqtt"), "dev1");
   ASSERT_TRUE(dev.connected()) << dev.output();
   ASSERT_EQ(dev.subscribe({kMethods}), std::vector<int>{1}) << dev.output();
@@ -748,7 +721,7 @@ TEST(Mqtt, PahoDeviceGoneMidMethodLeavesTheCallerAnErrorAndTheGatewayServing) {
 // as IoT Hub does for a device that does not listen for methods, and never waits out the timeout.
 TEST(Mqtt, PahoMethodCallForADeviceNotSubscribedGets404) {
   HubUnderTest hub({.extra_devices = 0, .tls = false, .https = true});
-  GatewayUnderTest gw(topology(hub));
+  GatewayUnderTest gw(mqtt_topology(hub));
   PahoDevice dev(gw.port("mqtt"), "dev1");
   ASSERT_TRUE(dev.connected()) << dev.output();
   ASSERT_EQ(dev.subscribe({kTwinResponses}), std::vector<int>{1}) << dev.output();

@@ -21,8 +21,10 @@
 #include <proton/sender.hpp>
 #include <proton/source_options.hpp>
 #include <proton/target_options.hpp>
+
 #include <proton/tracker.hpp>
 #include <proton/transport.hpp>
+#include "iotgw/common/clock.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -112,6 +114,24 @@ class ServiceSession : public proton::messaging_handler {
   int exit_code_ = 0;
 };
 
+// The AMQP properties a device's message set (left out when empty), as IoT Hub's service side
+// reads them: what MQTT 5's content type, correlation data, response topic and expiry become.
+nlohmann::ordered_json system_properties(const proton::message& m) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  const auto put = [&](const char* key, const std::string& value) {
+    if (!value.empty()) out[key] = value;
+  };
+  if (!m.id().empty()) put("message-id", proton::to_string(m.id()));
+  if (!m.correlation_id().empty()) put("correlation-id", proton::to_string(m.correlation_id()));
+  put("content-type", m.content_type());
+  put("content-encoding", m.content_encoding());
+  put("reply-to", m.reply_to());
+  if (m.expiry_time().milliseconds() != 0) {
+    put("absolute-expiry-time", iso8601_utc(m.expiry_time().milliseconds()));
+  }
+  return out;
+}
+
 class Monitor final : public ServiceSession {
  public:
   Monitor(const ServiceTarget& t, std::string group, long count)
@@ -155,6 +175,7 @@ class Monitor final : public ServiceSession {
       proton::get(m.properties().value(), props);
       for (const auto& [k, v] : props) line["properties"][k] = proton::to_string(v);
     }
+    line["system"] = system_properties(m);
     line["body"] = text_of(m.body());
     std::cout << line.dump(-1, ' ', false, kJsonReplace)
               << std::endl;  // one line as it arrives: a pipe reader sees it now
