@@ -36,12 +36,14 @@ void record_since(Histogram& h, std::int64_t then_ns) {
 }  // namespace
 
 Client::Client(boost::asio::io_context& io, ClientPlan plan, Totals& totals, Event on_event)
-    : socket_(io),
-      plan_(std::move(plan)),
+    : plan_(std::move(plan)),
+      stream_(io, plan_.ws_path),
+      socket_(stream_.socket()),
       totals_(totals),
       on_event_(std::move(on_event)),
       payload_(plan_.publish_topic.empty() ? 0 : plan_.size, 'x'),
-      buf_(plan_.read_buffer) {}
+      buf_(plan_.read_buffer),
+      window_(plan_.window) {}
 
 void Client::start(const tcp::endpoint& server) {
   boost::system::error_code ec;
@@ -54,11 +56,16 @@ void Client::start(const tcp::endpoint& server) {
     if (!ec) socket_.bind(tcp::endpoint(*plan_.source, 0), ec);
   }
   if (ec) return fail("socket: " + ec.message());
-  socket_.async_connect(server, [self = shared_from_this()](const boost::system::error_code& e) {
-    if (e) return self->fail("connect: " + e.message());
-    self->socket_.set_option(tcp::no_delay(true));
-    self->hello();
-  });
+  socket_.async_connect(
+      server, [self = shared_from_this(), server](const boost::system::error_code& e) {
+        if (e) return self->fail("connect: " + e.message());
+        self->socket_.set_option(tcp::no_delay(true));
+        self->stream_.async_start(server.address().to_string(),
+                                  [self](const boost::system::error_code& up) {
+                                    if (up) return self->fail("WebSocket upgrade: " + up.message());
+                                    self->hello();
+                                  });
+      });
 }
 
 void Client::allow(long budget) {
@@ -74,6 +81,7 @@ void Client::close() {
 
 void Client::hello() {
   Connect c;
+  c.level = static_cast<std::uint8_t>(plan_.level);
   c.client_id = plan_.id;
   c.keep_alive = 0;  // idle connections stay idle: no PINGREQ traffic while measuring
   c.username = plan_.username;
@@ -84,8 +92,10 @@ void Client::hello() {
 
 void Client::on_packet(const Packet& p) {
   if (const auto* ack = std::get_if<Connack>(&p)) {
-    if (ack->code != ConnectCode::accepted) {
-      return fail("CONNACK " + std::to_string(static_cast<int>(ack->code)));
+    const int code = plan_.level == ProtocolLevel::v5 ? ack->reason : static_cast<int>(ack->code);
+    if (code != 0) return fail("CONNACK " + std::to_string(code));
+    if (ack->props.receive_maximum) {
+      window_ = std::min<long>(window_, *ack->props.receive_maximum);
     }
     connected_ = true;
     ++totals_.connected;
@@ -98,12 +108,13 @@ void Client::on_packet(const Packet& p) {
     pump();
   } else if (const auto* sub = std::get_if<Suback>(&p)) {
     for (const auto code : sub->codes) {
-      if (code == kSubackFailure) return fail("SUBSCRIBE refused");
+      if (code >= kSubackFailure) return fail("SUBSCRIBE refused");
     }
     subscribed_ = true;
     pump();
   } else if (const auto* a = std::get_if<Ack>(&p)) {
     if (a->type != PacketType::puback) return;
+    if (a->reason >= 0x80) return fail("PUBACK " + std::to_string(a->reason));
     auto it = pending_acks_.find(a->packet_id);
     if (it == pending_acks_.end()) return fail("PUBACK for an unknown packet id");
     record_since(totals_.latency, it->second);
@@ -171,7 +182,7 @@ bool Client::on_iothub_publish(const Publish& pub) {
 // As pump, with twin GETs: each one's $rid is its slot in pending_acks_.
 void Client::pump_twin() {
   if (!subscribed_) return;
-  while (sent_ < budget_ && in_flight() < plan_.window) {
+  while (sent_ < budget_ && in_flight() < window_) {
     while (next_id_ == 0 || pending_acks_.count(next_id_) != 0) ++next_id_;
     const auto id = next_id_++;
     Publish get;
@@ -188,7 +199,7 @@ void Client::pump() {
   if (plan_.publish_topic.empty()) return;
   // QoS 0 has no window: the socket's pace bounds it, with at most 64 KiB waiting to be written.
   while (sent_ < budget_ &&
-         (plan_.qos == 0 ? pending_.size() < kQos0Backlog : in_flight() < plan_.window)) {
+         (plan_.qos == 0 ? pending_.size() < kQos0Backlog : in_flight() < window_)) {
     Publish p;
     p.topic = plan_.publish_topic;
     const auto stamp = now_ns();
@@ -211,7 +222,7 @@ void Client::pump() {
 }
 
 void Client::send(const Packet& p) {
-  encode(p, pending_);
+  encode(p, pending_, plan_.level);
   flush();
 }
 
@@ -221,8 +232,8 @@ void Client::flush() {
   out_.swap(pending_);
   pending_.clear();
   writing_qos0_ = std::exchange(queued_qos0_, 0);
-  boost::asio::async_write(
-      socket_, boost::asio::buffer(out_),
+  stream_.async_write(
+      boost::asio::buffer(out_),
       [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
         self->writing_ = false;
         self->out_.clear();
@@ -239,7 +250,7 @@ void Client::flush() {
 }
 
 void Client::read() {
-  socket_.async_read_some(
+  stream_.async_read_some(
       boost::asio::buffer(buf_),
       [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
         if (ec) return self->fail("read: " + ec.message());
@@ -247,7 +258,7 @@ void Client::read() {
         in.insert(in.end(), self->buf_.begin(), self->buf_.begin() + static_cast<long>(n));
         std::string error;
         const bool mqtt = read_packets(
-            in,
+            in, self->plan_.level,
             [&](const Packet& p) {
               self->on_packet(p);
               return !self->failed_;

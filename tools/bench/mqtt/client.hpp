@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "client_stream.hpp"
 #include "codec/codec.hpp"
 #include "report.hpp"
 
@@ -29,6 +30,8 @@ struct ClientPlan {
   std::size_t size = 256;
   std::optional<boost::asio::ip::address> source;  // bound before connecting
   std::size_t read_buffer = 16 * 1024;
+  iotgw::mqtt::ProtocolLevel level = iotgw::mqtt::ProtocolLevel::v311;
+  std::optional<std::string> ws_path;  // MQTT over WebSockets on this path
 };
 
 // Nanoseconds of CLOCK_MONOTONIC: one clock for every process on the machine, so a time stamp
@@ -69,8 +72,9 @@ class Client : public std::enable_shared_from_this<Client> {
   void read();
   void fail(const std::string& why);
 
-  boost::asio::ip::tcp::socket socket_;
   ClientPlan plan_;
+  ClientStream stream_;
+  boost::asio::ip::tcp::socket& socket_;
   Totals& totals_;
   Event on_event_;
   std::string payload_;
@@ -81,6 +85,7 @@ class Client : public std::enable_shared_from_this<Client> {
   long queued_qos0_ = 0, writing_qos0_ = 0;
   std::unordered_map<std::uint16_t, std::int64_t> pending_acks_;  // packet id -> sent at (ns)
   std::uint16_t next_id_ = 1;
+  long window_ = 16;  // plan_.window, or less when an MQTT 5 server's Receive Maximum says so
 };
 
 }  // namespace iotgw::bench

@@ -52,6 +52,8 @@ std::vector<ClientPlan> plan_clients(const Options& o,
     p.username = hostname.empty() ? p.id : hostname + "/" + p.id + "/?api-version=2021-04-12";
     p.qos = o.qos;
     p.window = o.window;
+    p.level = static_cast<iotgw::mqtt::ProtocolLevel>(o.mqtt);
+    if (!o.ws.empty()) p.ws_path = o.ws;
     p.size = o.size;
     if (o.mode == Mode::twin) {
       p.twin_get = true;

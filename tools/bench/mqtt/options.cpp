@@ -33,7 +33,9 @@ const char* const kUsage =
     "  sink  [--port P]   a minimal MQTT server: CONNACK to CONNECT, PUBACK to QoS 1 PUBLISH,\n"
     "        SUBACK (refused) to SUBSCRIBE, PINGRESP; prints 'listening on HOST:PORT'\n"
     "  common: [--host 127.0.0.1] [--prefix d (s for sub)] [--password PW] [--timeout S] "
-    "[--json]\n";
+    "[--json]\n"
+    "        [--mqtt 4|5] (protocol level: 3.1.1 or 5; an MQTT 5 server's Receive Maximum caps\n"
+    "        --window) [--ws PATH] (MQTT over WebSockets on PATH, subprotocol mqtt)\n";
 
 namespace {
 
@@ -83,6 +85,8 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
       {"--hub-https", text(o.hub_https)},
       {"--ca", text(o.ca)},
       {"--callers", integer(o.callers)},
+      {"--mqtt", integer(o.mqtt)},
+      {"--ws", text(o.ws)},
   };
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
@@ -117,6 +121,8 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
     error = "methods needs --registry and --hub-https";
   }
   if (o.callers < 1) error = "--callers must be at least 1";
+  if (o.mqtt != 4 && o.mqtt != 5) error = "--mqtt is 4 (MQTT 3.1.1) or 5";
+  if (!o.ws.empty() && o.ws.front() != '/') error = "--ws takes a path starting with '/'";
   if (!error.empty()) return std::nullopt;
   return o;
 }

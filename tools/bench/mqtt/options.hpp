@@ -32,6 +32,8 @@ struct Options {
   double hold_s = 0;       // conn: keep the connections this long (0: until SIGTERM)
   double timeout_s = 120;  // give up after this long
   bool json = false;       // the report as one JSON object instead of text
+  int mqtt = 4;            // protocol level: 4 (3.1.1) or 5
+  std::string ws;          // MQTT over WebSockets on this path; empty: plain TCP
 };
 
 // nullopt with `error` set (the usage when empty) for a command line that is not one.

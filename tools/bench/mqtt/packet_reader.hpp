@@ -11,18 +11,22 @@
 
 namespace iotgw::bench {
 
-// Calls on_packet(packet) for each whole packet in `in` (then drops those bytes) until
-// on_packet returns false. Returns false, with `error`, for bytes that are not MQTT.
+// Calls on_packet(packet) for each whole packet in `in`, read at the connection's `level`, (then
+// drops those bytes) until on_packet returns false. Returns false, with `error`, for bytes that are
+// not MQTT.
 template <typename OnPacket>
-bool read_packets(std::vector<std::uint8_t>& in, OnPacket&& on_packet, std::string& error) {
+bool read_packets(std::vector<std::uint8_t>& in, iotgw::mqtt::ProtocolLevel level,
+                  OnPacket&& on_packet, std::string& error) {
   std::size_t at = 0;
   bool more = true;
   while (more) {
     iotgw::mqtt::Packet p;
     std::size_t used = 0;
-    const auto r = iotgw::mqtt::decode(std::span(in).subspan(at), {}, p, used, error);
+    const auto r =
+        iotgw::mqtt::decode(std::span(in).subspan(at),
+                            {.max_packet = 256 * 1024 + 1024, .level = level}, p, used, error);
     if (r == iotgw::mqtt::Decoded::need_more) break;
-    if (r == iotgw::mqtt::Decoded::malformed) return false;
+    if (r != iotgw::mqtt::Decoded::packet) return false;
     at += used;
     more = on_packet(p);
   }

@@ -37,24 +37,36 @@ class SinkSession : public std::enable_shared_from_this<SinkSession> {
   // False when the client sent something that is not MQTT: the connection just ends.
   bool answer() {
     std::string error;
-    return read_packets(
-        in_,
-        [this](const Packet& p) {
-          if (std::holds_alternative<Connect>(p)) {
-            encode(Connack{false, ConnectCode::accepted}, pending_);
-          } else if (const auto* pub = std::get_if<Publish>(&p); pub != nullptr && pub->qos == 1) {
-            encode(Ack{PacketType::puback, pub->packet_id}, pending_);
-          } else if (const auto* s = std::get_if<Subscribe>(&p)) {
-            encode(Suback{s->packet_id,
-                          std::vector<std::uint8_t>(s->subscriptions.size(), kSubackFailure)},
-                   pending_);
-          } else if (const auto* b = std::get_if<Bare>(&p);
-                     b != nullptr && b->type == PacketType::pingreq) {
-            encode(Bare{PacketType::pingresp}, pending_);
-          }
-          return true;
-        },
-        error);
+    bool connected = false;
+    do {
+      connected = false;
+      const bool mqtt = read_packets(
+          in_, level_,
+          [&](const Packet& p) {
+            if (const auto* c = std::get_if<Connect>(&p)) {
+              level_ = static_cast<ProtocolLevel>(c->level);
+              Connack ack{false, ConnectCode::accepted, 0, {}};
+              if (level_ == ProtocolLevel::v5) ack.props.receive_maximum = 65535;
+              encode(ack, pending_, level_);
+              connected = true;
+              return false;  // what follows is read again, at the CONNECT's level
+            }
+            if (const auto* pub = std::get_if<Publish>(&p); pub != nullptr && pub->qos == 1) {
+              encode(Ack{PacketType::puback, pub->packet_id}, pending_, level_);
+            } else if (const auto* s = std::get_if<Subscribe>(&p)) {
+              encode(Suback{s->packet_id,
+                            std::vector<std::uint8_t>(s->subscriptions.size(), kSubackFailure)},
+                     pending_, level_);
+            } else if (const auto* b = std::get_if<Bare>(&p);
+                       b != nullptr && b->type == PacketType::pingreq) {
+              encode(Bare{PacketType::pingresp}, pending_, level_);
+            }
+            return true;
+          },
+          error);
+      if (!mqtt) return false;
+    } while (connected);
+    return true;
   }
   void flush() {
     if (writing_ || pending_.empty()) return;
@@ -74,6 +86,7 @@ class SinkSession : public std::enable_shared_from_this<SinkSession> {
   std::array<std::uint8_t, 16384> buf_{};
   std::vector<std::uint8_t> in_, pending_, out_;
   bool writing_ = false;
+  ProtocolLevel level_ = ProtocolLevel::v311;
 };
 
 void accept(tcp::acceptor& acceptor) {
