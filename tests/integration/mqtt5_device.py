@@ -31,6 +31,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from mqtt_device import packet, read_packet, string  # the 3.1.1 devices' raw wire helpers
+
 HOST = "localhub.azure-devices.net"
 TIMEOUT = 20
 
@@ -182,40 +184,6 @@ def twin(port, device, password):
 
 
 # Raw MQTT 5, for what paho 1.6 keeps to itself.
-def string(s):
-    b = s.encode() if isinstance(s, str) else s
-    return struct.pack("!H", len(b)) + b
-
-
-def packet(first, body):
-    out, n = bytearray([first]), len(body)
-    while True:
-        digit, n = n % 128, n // 128
-        out.append(digit | (0x80 if n else 0))
-        if not n:
-            return bytes(out) + body
-
-
-def read_packet(sock):
-    head = sock.recv(1)
-    if not head:
-        return None
-    n, shift = 0, 0
-    while True:
-        b = sock.recv(1)[0]
-        n |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            break
-    body = b""
-    while len(body) < n:
-        chunk = sock.recv(n - len(body))
-        if not chunk:
-            return None
-        body += chunk
-    return head[0], body
-
-
 def reason_string(props):
     """The reason string (0x1F) of a property block, skipping what comes before it."""
     at = 0
