@@ -116,6 +116,22 @@ std::optional<std::chrono::milliseconds> MapReader::duration(const std::string& 
   return v;
 }
 
+std::optional<std::uint64_t> MapReader::size(const std::string& key, std::uint64_t min,
+                                             std::uint64_t max) {
+  if (!has(key)) return std::nullopt;
+  bool good = false;
+  const auto n = node(key);
+  scalar(key, n, "a size", good);
+  if (!good) return std::nullopt;
+  auto v = parse_size(n.Scalar());
+  if (!v || *v < min || *v > max) {
+    error(key, "'" + key + "' must be a size from " + std::to_string(min) + " to " +
+                   std::to_string(max) + " bytes (such as 8KB or 1MiB), not '" + n.Scalar() + "'");
+    return std::nullopt;
+  }
+  return v;
+}
+
 std::optional<std::vector<Ref>> MapReader::names(const std::string& key) {
   if (!has(key)) return std::vector<Ref>{};
   const auto n = node(key);
