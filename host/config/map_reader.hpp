@@ -52,6 +52,10 @@ class MapReader {
  private:
   const YAML::Node& scalar(const std::string& key, const YAML::Node& n, const char* expected,
                            bool& good);
+  // A scalar `parse` reads, within [min, max]; the error names `kind`, the range and its unit.
+  template <class T, class Parse>
+  std::optional<T> ranged(const std::string& key, const char* kind, Parse parse, T min, T max,
+                          const std::string& unit);
 
   YAML::Node node_;
   std::string file_;
