@@ -95,10 +95,10 @@ struct TlsSpec {
 struct WebSocketSpec {
   std::string path = "/$iothub/websocket";  // before '?'; another path is answered 404
   std::vector<std::string> subprotocols{"mqtt"};
-  std::vector<std::string> origins;                   // empty: any Origin
-  std::uint64_t max_upgrade_size = 8 * 1024;          // the whole upgrade request
-  std::chrono::milliseconds upgrade_timeout{10'000};  // TLS handshake plus upgrade
-  std::uint64_t max_message = 1024 * 1024;            // one WebSocket message
+  std::vector<std::string> origins;                          // empty: any Origin
+  std::uint64_t max_upgrade_size = std::uint64_t{8} * 1024;  // the whole upgrade request
+  std::chrono::milliseconds upgrade_timeout{10'000};         // TLS handshake plus upgrade
+  std::uint64_t max_message = std::uint64_t{1024} * 1024;    // one WebSocket message
   std::string str() const;
 };
 

@@ -207,7 +207,8 @@ bool parse_websocket(const YAML::Node& n, const std::filesystem::path& file,
     ws.origins.clear();
     for (const auto& o : *origins) ws.origins.push_back(o.name);
   }
-  if (auto size = r.size("max_upgrade_size", 512, 1024 * 1024)) ws.max_upgrade_size = *size;
+  if (auto size = r.size("max_upgrade_size", 512, std::uint64_t{1024} * 1024))
+    ws.max_upgrade_size = *size;
   if (auto timeout = r.duration("upgrade_timeout")) {
     ws.upgrade_timeout = *timeout;
     if (timeout->count() <= 0) r.error("upgrade_timeout", "'upgrade_timeout' must be above 0");

@@ -236,14 +236,14 @@ bool reaches(const T& s, std::size_t offset, std::size_t size) {
 // The upgrade request of a ws or wss connection (ABI 1.3): what an authenticator checks a path,
 // a query or a header against. nullopt on tcp and tls, and from a host older than 1.3.
 inline std::optional<UpgradeRequest> upgrade_of(const iotgw_credentials& c) {
-  if (!detail::reaches(c, offsetof(iotgw_credentials, upgrade), sizeof c.upgrade) ||
+  if (!detail::reaches(c, offsetof(iotgw_credentials, upgrade), sizeof(void*)) ||
       c.upgrade == nullptr) {
     return std::nullopt;
   }
   return UpgradeRequest(*c.upgrade);
 }
 inline std::optional<UpgradeRequest> upgrade_of(const iotgw_conn_info& info) {
-  if (!detail::reaches(info, offsetof(iotgw_conn_info, upgrade), sizeof info.upgrade) ||
+  if (!detail::reaches(info, offsetof(iotgw_conn_info, upgrade), sizeof(void*)) ||
       info.upgrade == nullptr) {
     return std::nullopt;
   }
