@@ -174,9 +174,9 @@ std::unique_ptr<BridgeDevice> AmqpBridge::attach(boost::asio::io_context& loop,
   } else if (settings_.target.cbs && identity.hub_token.empty()) {
     boost::asio::post(loop, [channel] {
       if (auto ch = channel.lock()) {
-        ch->close(
-            "no token for the hub: the device presented none and the bridge has no policy "
-            "to mint one");
+        ch->close(IOTGW_CLOSE_HUB_REFUSED,
+                  "no token for the hub: the device presented none and the bridge has no policy "
+                  "to mint one");
       }
     });
   } else if (settings_.target.cbs) {

@@ -37,8 +37,10 @@ class DeviceChannel {
   // (IOTGW_ERR_REFUSED, with the hub's reason), or could not be reached in time
   // (IOTGW_ERR_UNAVAILABLE). The adapter answers the device's login only then.
   virtual void attached(iotgw_status status, const std::string& reason) = 0;
-  // The hub refused or dropped this device later (an expired token, say): end its connection.
-  virtual void close(const std::string& reason) = 0;
+  // End the device's connection: a newer one took over (IOTGW_CLOSE_TAKEN_OVER), or the hub
+  // refused or dropped the device later, an expired token say (IOTGW_CLOSE_HUB_REFUSED). The
+  // adapter hears the cause first, so it can tell the device why.
+  virtual void close(iotgw_close_cause cause, const std::string& reason) = 0;
   // The bridge holds as many of this device's messages as it will queue (no link credit, or no
   // hub connection): stop reading from the device until it says ready again. Nothing upstream
   // is ever buffered without bound.

@@ -17,7 +17,8 @@ void DeviceClaims::claim(const std::string& device, boost::asio::io_context& loo
   }
   if (older.loop == nullptr || older.id == channel.get()) return;
   boost::asio::post(*older.loop, [weak = older.channel, device] {
-    if (auto c = weak.lock()) c->close("a newer connection for " + device + " took over");
+    if (auto c = weak.lock())
+      c->close(IOTGW_CLOSE_TAKEN_OVER, "a newer connection for " + device + " took over");
   });
 }
 

@@ -75,7 +75,8 @@ HubConnection::HubConnection(boost::asio::io_context& loop, HubTarget target, Lo
                        auto d = devices_.find(id);
                        if (d == devices_.end()) return;
                        d->second.authorized = false;
-                       if (auto ch = d->second.channel.lock()) ch->close(why);
+                       if (auto ch = d->second.channel.lock())
+                         ch->close(IOTGW_CLOSE_HUB_REFUSED, why);
                      },
                  .warn = [this](const std::string& what) { log_.warn("bridge", what); }}) {}
 
@@ -222,7 +223,7 @@ std::uint64_t HubConnection::add_device(const std::string& id, std::string token
     // One connection per device: the newer one takes over, as IoT Hub itself does.
     auto older = old->second.channel.lock();
     remove_device(id, old->second.attachment);
-    if (older) older->close("a newer connection for " + id + " took over");
+    if (older) older->close(IOTGW_CLOSE_TAKEN_OVER, "a newer connection for " + id + " took over");
   }
   auto& d = devices_[id];
   d.attachment = next_attachment_++;
@@ -423,7 +424,7 @@ void HubConnection::on_cbs_reply(const std::string& id, const CbsLink::Reply& re
     if (!d.reported) {
       report(d, IOTGW_ERR_REFUSED, why);
     } else if (auto ch = d.channel.lock()) {
-      ch->close(why);
+      ch->close(IOTGW_CLOSE_HUB_REFUSED, why);
     }
     return;
   }

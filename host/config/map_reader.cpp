@@ -75,20 +75,31 @@ std::optional<std::string> MapReader::one_of(const std::string& key,
   return std::nullopt;
 }
 
-std::optional<std::int64_t> MapReader::integer(const std::string& key, std::int64_t min,
-                                               std::int64_t max) {
+template <class T, class Parse>
+std::optional<T> MapReader::ranged(const std::string& key, const char* kind, Parse parse, T min,
+                                   T max, const std::string& unit) {
   if (!has(key)) return std::nullopt;
   bool good = false;
   const auto n = node(key);
-  scalar(key, n, "an integer", good);
+  scalar(key, n, kind, good);
   if (!good) return std::nullopt;
-  auto v = parse_int(n.Scalar());
+  auto v = parse(n.Scalar());
   if (!v || *v < min || *v > max) {
-    error(key, "'" + key + "' must be an integer from " + std::to_string(min) + " to " +
-                   std::to_string(max) + ", not '" + n.Scalar() + "'");
+    error(key, "'" + key + "' must be " + kind + " from " + std::to_string(min) + " to " +
+                   std::to_string(max) + unit + ", not '" + n.Scalar() + "'");
     return std::nullopt;
   }
   return v;
+}
+
+std::optional<std::int64_t> MapReader::integer(const std::string& key, std::int64_t min,
+                                               std::int64_t max) {
+  return ranged(key, "an integer", parse_int, min, max, "");
+}
+
+std::optional<std::uint64_t> MapReader::size(const std::string& key, std::uint64_t min,
+                                             std::uint64_t max) {
+  return ranged(key, "a size", parse_size, min, max, " bytes (such as 8KB or 1MiB)");
 }
 
 std::optional<bool> MapReader::boolean(const std::string& key) {

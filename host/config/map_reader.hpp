@@ -40,6 +40,8 @@ class MapReader {
   std::optional<std::int64_t> integer(const std::string& key, std::int64_t min, std::int64_t max);
   std::optional<bool> boolean(const std::string& key);
   std::optional<std::chrono::milliseconds> duration(const std::string& key);
+  // A size such as 512, 8KB or 1MiB, in bytes, from min to max.
+  std::optional<std::uint64_t> size(const std::string& key, std::uint64_t min, std::uint64_t max);
   // A sequence of names (or a single name).
   std::optional<std::vector<Ref>> names(const std::string& key);
 
@@ -50,6 +52,10 @@ class MapReader {
  private:
   const YAML::Node& scalar(const std::string& key, const YAML::Node& n, const char* expected,
                            bool& good);
+  // A scalar `parse` reads, within [min, max]; the error names `kind`, the range and its unit.
+  template <class T, class Parse>
+  std::optional<T> ranged(const std::string& key, const char* kind, Parse parse, T min, T max,
+                          const std::string& unit);
 
   YAML::Node node_;
   std::string file_;

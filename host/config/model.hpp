@@ -90,11 +90,24 @@ struct TlsSpec {
   }
 };
 
+// A listener's WebSocket upgrade (transport: ws or wss). The defaults are IoT Hub's MQTT over
+// WebSockets: wss://host:443/$iothub/websocket with subprotocol mqtt.
+struct WebSocketSpec {
+  std::string path = "/$iothub/websocket";  // before '?'; another path is answered 404
+  std::vector<std::string> subprotocols{"mqtt"};
+  std::vector<std::string> origins;                          // empty: any Origin
+  std::uint64_t max_upgrade_size = std::uint64_t{8} * 1024;  // the whole upgrade request
+  std::chrono::milliseconds upgrade_timeout{10'000};         // TLS handshake plus upgrade
+  std::uint64_t max_message = std::uint64_t{1024} * 1024;    // one WebSocket message
+  std::string str() const;
+};
+
 struct ListenerSpec {
   std::string name;
   Ref adapter;
   std::string transport = "tcp";
   TlsSpec tls;
+  WebSocketSpec websocket;
   Endpoint bind;
   std::uint64_t max_connections = 100'000;
   std::vector<Ref> auth;

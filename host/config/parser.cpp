@@ -25,10 +25,12 @@ const std::vector<std::string> kBridgeKeys = {"flavour",     "echo",       "url"
 const std::vector<std::string> kFlavours = {"loopback", "iothub", "amqp"};
 const std::vector<std::string> kSaslMechanisms = {"anonymous", "plain"};
 const std::vector<std::string> kStageKeys = {"name", "plugin", "config"};
-const std::vector<std::string> kListenerKeys = {"name",     "adapter", "transport",
-                                                "bind",     "tls",     "auth",
-                                                "pipeline", "options", "max_connections"};
-const std::vector<std::string> kTransports = {"tcp", "tls"};
+const std::vector<std::string> kListenerKeys = {
+    "name",     "adapter", "transport",       "bind",     "tls", "auth",
+    "pipeline", "options", "max_connections", "websocket"};
+const std::vector<std::string> kTransports = {"tcp", "tls", "ws", "wss"};
+const std::vector<std::string> kWebSocketKeys = {
+    "path", "subprotocols", "origins", "max_upgrade_size", "upgrade_timeout", "max_message"};
 const std::vector<std::string> kTlsKeys = {"cert_file", "key_file", "ca_file", "client_cert",
                                            "min_version"};
 const std::vector<std::string> kClientCert = {"none", "optional", "required"};
@@ -166,6 +168,57 @@ bool parse_tls(const YAML::Node& n, const std::filesystem::path& file, const std
   return diags.size() == errors;
 }
 
+// A list of strings (or one), each a token: no spaces or commas, which HTTP headers split on.
+std::optional<std::vector<std::string>> tokens(MapReader& r, const std::string& key) {
+  auto refs = r.names(key);
+  if (!refs) return std::nullopt;
+  std::vector<std::string> out;
+  for (const auto& ref : *refs) {
+    if (ref.name.empty() || ref.name.find_first_of(" ,\t") != std::string::npos) {
+      r.error(key,
+              "'" + key + "' has '" + ref.name + "', which is not a token (no spaces or commas)");
+      return std::nullopt;
+    }
+    out.push_back(ref.name);
+  }
+  return out;
+}
+
+bool parse_websocket(const YAML::Node& n, const std::filesystem::path& file,
+                     const std::string& what, WebSocketSpec& ws, Diagnostics& diags) {
+  MapReader r(n, file.string(), what + " websocket", kWebSocketKeys, diags);
+  if (!r.ok()) return false;
+  const auto errors = diags.size();
+  if (auto path = r.string("path")) {
+    ws.path = *path;
+    if (path->empty() || path->front() != '/' || path->find('?') != std::string::npos) {
+      r.error("path", "'path' must start with '/' and have no query, not '" + *path + "'");
+    }
+  }
+  if (!r.has("subprotocols")) {
+    // the default stays
+  } else if (auto protocols = tokens(r, "subprotocols")) {
+    ws.subprotocols = *protocols;
+    if (protocols->empty()) {
+      r.error("subprotocols", "'subprotocols' must name at least one (IoT Hub's MQTT: mqtt)");
+    }
+  }
+  if (auto origins = r.names("origins")) {
+    ws.origins.clear();
+    for (const auto& o : *origins) ws.origins.push_back(o.name);
+  }
+  if (auto size = r.size("max_upgrade_size", 512, std::uint64_t{1024} * 1024))
+    ws.max_upgrade_size = *size;
+  if (auto timeout = r.duration("upgrade_timeout")) {
+    ws.upgrade_timeout = *timeout;
+    if (timeout->count() <= 0) r.error("upgrade_timeout", "'upgrade_timeout' must be above 0");
+  }
+  if (auto size = r.size("max_message", 16, std::uint64_t{64} * 1024 * 1024)) {
+    ws.max_message = *size;
+  }
+  return diags.size() == errors;
+}
+
 // "stage 'shout'" when the item names itself, else "stage #2": what messages call an item.
 std::string item_name(const YAML::Node& item, const std::string& kind, std::size_t index) {
   if (item.IsMap() && item["name"].IsDefined() && item["name"].IsScalar()) {
@@ -254,17 +307,25 @@ void parse_listeners(const YAML::Node& n, const std::filesystem::path& file, Top
       good = good && tr.has_value();
       if (tr) l.transport = *tr;
     }
-    if (r.has("tls") && l.transport != "tls") {
-      r.error("tls", "'tls' settings need 'transport: tls'");
+    const bool tls = l.transport == "tls" || l.transport == "wss";
+    const bool websocket = l.transport == "ws" || l.transport == "wss";
+    if (r.has("tls") && !tls) {
+      r.error("tls", "'tls' settings need 'transport: tls' or 'transport: wss'");
       good = false;
     }
-    if (l.transport == "tls") {
+    if (tls) {
       if (!r.has("tls")) {
-        r.error("transport", "transport tls needs 'tls: {cert_file, key_file}'");
+        r.error("transport", "transport " + l.transport + " needs 'tls: {cert_file, key_file}'");
         good = false;
       } else {
         good = parse_tls(r.node("tls"), file, what, l.tls, diags) && good;
       }
+    }
+    if (r.has("websocket") && !websocket) {
+      r.error("websocket", "'websocket' settings need 'transport: ws' or 'transport: wss'");
+      good = false;
+    } else if (r.has("websocket")) {
+      good = parse_websocket(r.node("websocket"), file, what, l.websocket, diags) && good;
     }
     auto bind = r.string("bind", true);
     if (bind) {
@@ -310,6 +371,12 @@ std::string PluginOptions::fingerprint() const {
   out.SetSeqFormat(YAML::Flow);
   out << node;
   return out.c_str();
+}
+
+std::string WebSocketSpec::str() const {
+  return path + "|" + join(subprotocols, ",") + "|" + join(origins, ",") + "|" +
+         std::to_string(max_upgrade_size) + "|" + std::to_string(upgrade_timeout.count()) + "|" +
+         std::to_string(max_message);
 }
 
 std::string Endpoint::str() const {

@@ -17,8 +17,8 @@ std::string str(iotgw_bytes b) {
 }  // namespace
 
 OwnedCredentials OwnedCredentials::copy(const iotgw_credentials& c) {
-  return {str(c.client_id),    str(c.username),        str(c.password),
-          str(c.peer_address), str(c.cert_subject_cn), str(c.cert_sha256)};
+  return {str(c.client_id),       str(c.username),    str(c.password), str(c.peer_address),
+          str(c.cert_subject_cn), str(c.cert_sha256), nullptr,         {}};
 }
 
 iotgw_credentials OwnedCredentials::view() const {
@@ -30,6 +30,8 @@ iotgw_credentials OwnedCredentials::view() const {
   c.peer_address = to_c(peer_address);
   c.cert_subject_cn = to_c(cert_subject_cn);
   c.cert_sha256 = to_c(cert_sha256);
+  c.upgrade = upgrade ? upgrade->c_view() : nullptr;
+  c.transport = to_c(transport);
   return c;
 }
 

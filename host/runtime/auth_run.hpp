@@ -11,6 +11,7 @@
 
 #include "bridge/bridge.hpp"
 #include "runtime/pipeline.hpp"
+#include "runtime/upgrade_view.hpp"
 
 // The opaque handle authenticators receive.
 struct iotgw_auth {
@@ -23,6 +24,9 @@ namespace iotgw::runtime {
 
 struct OwnedCredentials {
   std::string client_id, username, password, peer_address, cert_subject_cn, cert_sha256;
+  std::shared_ptr<const UpgradeView> upgrade;  // ws and wss
+  std::string_view transport;                  // static text: "tcp", "tls", "ws", "wss"
+  // What the adapter passed; the host's own fields (transport facts) are the caller's to set.
   static OwnedCredentials copy(const iotgw_credentials& c);
   iotgw_credentials view() const;
 };

@@ -22,7 +22,8 @@ struct ListenerShared {
   Logger& log;
 
   ListenerShared(std::string n, std::shared_ptr<AdapterInstance> a,
-                 const std::shared_ptr<const Pipeline>& p, std::size_t loops, bridge::Bridge& b, Logger& l)
+                 const std::shared_ptr<const Pipeline>& p, std::size_t loops, bridge::Bridge& b,
+                 Logger& l)
       : name(std::move(n)), adapter(std::move(a)), pipelines(loops, p), bridge(b), log(l) {}
 };
 

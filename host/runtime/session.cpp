@@ -37,6 +37,9 @@ bool Session::on_open(transport::Connection& conn, std::string& reason) {
   info.tls = stream.tls() ? 1 : 0;
   info.cert_subject_cn = to_c(cn);
   info.cert_sha256 = to_c(thumb);
+  if (auto upgrade = stream.upgrade()) upgrade_ = std::make_shared<const UpgradeView>(upgrade);
+  info.upgrade = upgrade_ ? upgrade_->c_view() : nullptr;
+  info.transport = to_c(stream.transport());
   iotgw_error err{};
   const auto st = adapter().open(listener_->adapter->handle(), this, &info, &state_, &err);
   if (st != IOTGW_OK || state_ == nullptr) {
@@ -82,11 +85,14 @@ iotgw_status Session::authenticate(const iotgw_credentials& credentials, std::ui
   authenticating_ = true;
   token = next_token_++;
   auto owned = OwnedCredentials::copy(credentials);
-  // What the transport verified, never what an adapter says: a client certificate is the host's
-  // word.
-  owned.cert_subject_cn = conn_->stream().cert_subject_cn();
-  owned.cert_sha256 = conn_->stream().cert_sha256();
-  owned.peer_address = conn_->stream().remote_address();
+  // What the transport verified, never what an adapter says: a client certificate, the upgrade
+  // request and the transport are the host's word.
+  const auto& stream = conn_->stream();
+  owned.cert_subject_cn = stream.cert_subject_cn();
+  owned.cert_sha256 = stream.cert_sha256();
+  owned.peer_address = stream.remote_address();
+  owned.upgrade = upgrade_;
+  owned.transport = stream.transport();
   auto run = std::make_shared<AuthRun>(
       pipeline(), std::move(owned), conn_->loop(),
       [weak = weak_from_this(), token](iotgw_status st, const bridge::Identity& id,
@@ -263,7 +269,14 @@ void Session::hub_request(const bridge::HubRequest& request) {
   adapter().on_hub_request(state_, &r);
 }
 
-void Session::close(const std::string& reason) {
+void Session::close(iotgw_close_cause cause, const std::string& reason) {
+  if (conn_ == nullptr) return;
+  // An adapter built before 1.3 has no such callback; its table's slot there was reserved.
+  if (state_ != nullptr && listener_->adapter->plugin().descriptor().abi_minor >= 3 &&
+      adapter().on_closing != nullptr) {
+    adapter().on_closing(state_, cause, reason.c_str());
+  }
+  // What the adapter wrote is queued; the close lets it flush first.
   if (conn_ != nullptr) conn_->close(reason);
 }
 

@@ -10,6 +10,7 @@
 
 #include "bridge/bridge.hpp"
 #include "runtime/listener_shared.hpp"
+#include "runtime/upgrade_view.hpp"
 #include "transport/connection.hpp"
 
 struct iotgw_conn {
@@ -39,7 +40,7 @@ class Session final : public iotgw_conn,
   // bridge::DeviceChannel
   void deliver(std::unique_ptr<iotgw_msg> msg, std::uint64_t delivery) override;
   void attached(iotgw_status status, const std::string& reason) override;
-  void close(const std::string& reason) override;
+  void close(iotgw_close_cause cause, const std::string& reason) override;
   void upstream_ready(bool ready) override;
   void hub_request(const bridge::HubRequest& request) override;
 
@@ -65,8 +66,9 @@ class Session final : public iotgw_conn,
 
   std::shared_ptr<ListenerShared> listener_;  // keeps the adapter instance and library alive
   std::size_t loop_;
-  transport::Connection* conn_ = nullptr;  // from on_open to on_closed
-  void* state_ = nullptr;                  // the adapter's, from open to close
+  transport::Connection* conn_ = nullptr;       // from on_open to on_closed
+  void* state_ = nullptr;                       // the adapter's, from open to close
+  std::shared_ptr<const UpgradeView> upgrade_;  // ws and wss: the request, as the ABI shows it
   std::optional<bridge::Identity> identity_;
   std::unique_ptr<bridge::BridgeDevice> device_;
   bool authenticating_ = false;

@@ -7,6 +7,7 @@
 #include "runtime/session.hpp"
 #include "transport/tcp_stream.hpp"
 #include "transport/tls_stream.hpp"
+#include "transport/websocket_stream.hpp"
 
 namespace iotgw::topology {
 
@@ -62,7 +63,10 @@ void Listener::accept(std::size_t loop, boost::asio::ip::tcp::socket socket) {
     return;
   }
   std::unique_ptr<transport::Stream> stream;
-  if (plan_.tls) {
+  if (plan_.websocket) {
+    stream = transport::make_websocket_stream(std::move(socket), plan_.tls, plan_.websocket, log_,
+                                              "listener " + name());
+  } else if (plan_.tls) {
     stream = std::make_unique<transport::TlsStream>(std::move(socket), plan_.tls);
   } else {
     stream = std::make_unique<transport::TcpStream>(std::move(socket));

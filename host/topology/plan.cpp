@@ -55,6 +55,18 @@ std::shared_ptr<runtime::PluginInstance<VTable>> instantiate(
   return instance;
 }
 
+std::shared_ptr<const transport::WebSocketSettings> websocket_settings(
+    const config::WebSocketSpec& spec) {
+  auto ws = std::make_shared<transport::WebSocketSettings>();
+  ws->path = spec.path;
+  ws->subprotocols = spec.subprotocols;
+  ws->origins = spec.origins;
+  ws->max_upgrade_size = spec.max_upgrade_size;
+  ws->upgrade_timeout = spec.upgrade_timeout;
+  ws->max_message = spec.max_message;
+  return ws;
+}
+
 }  // namespace
 
 std::optional<Plan> build_plan(const config::Topology& model, const plugins::PrivateCopies& copies,
@@ -121,7 +133,8 @@ std::optional<Plan> build_plan(const config::Topology& model, const plugins::Pri
       log.warn("config", what + " has no auth stages: devices are trusted as they name themselves");
     }
     ListenerPlan lp;
-    if (l.transport == "tls") {
+    if (l.transport == "ws" || l.transport == "wss") lp.websocket = websocket_settings(l.websocket);
+    if (l.transport == "tls" || l.transport == "wss") {
       transport::TlsServerSettings tls;
       tls.cert_file = l.tls.cert_file;
       tls.key_file = l.tls.key_file;
@@ -141,8 +154,9 @@ std::optional<Plan> build_plan(const config::Topology& model, const plugins::Pri
     lp.spec = l;
     lp.adapter = adapter;
     lp.pipeline = std::make_shared<const runtime::Pipeline>(std::move(auth), std::move(transforms));
-    lp.shape = plugin->hash() + "|" + l.transport + "|" + l.tls.str() + "|" + l.bind.str() + "|" +
-               std::to_string(l.max_connections) + "|" + l.options.fingerprint();
+    lp.shape = plugin->hash() + "|" + l.transport + "|" + l.tls.str() + "|" + l.websocket.str() +
+               "|" + l.bind.str() + "|" + std::to_string(l.max_connections) + "|" +
+               l.options.fingerprint();
     plan.listeners.push_back(std::move(lp));
   }
   if (diags.size() != errors_before) return std::nullopt;

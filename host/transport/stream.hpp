@@ -1,13 +1,17 @@
-// A byte stream under one device connection. TCP today; TLS and WebSocket streams implement the
-// same interface, so a Connection (and so every adapter) never knows which one it runs on.
+// A byte stream under one device connection: TCP, TLS and WebSocket streams implement it, so a
+// Connection (and so every adapter) never knows which one it runs on.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
+#include <string_view>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/system/error_code.hpp>
+
+#include "transport/http_upgrade.hpp"
 
 namespace iotgw::transport {
 
@@ -39,7 +43,11 @@ class Stream {
 
   virtual std::string remote_address() const = 0;
   virtual std::string local_address() const = 0;
+  // "tcp", "tls", "ws" or "wss", as auth stages are told (static text).
+  virtual std::string_view transport() const = 0;
   virtual bool tls() const { return false; }
+  // The request a WebSocket connection was upgraded with, once started; null for tcp and tls.
+  virtual std::shared_ptr<const HttpUpgrade> upgrade() const { return nullptr; }
   virtual std::string cert_subject_cn() const { return {}; }
   virtual std::string cert_sha256() const { return {}; }
 };

@@ -20,6 +20,7 @@ class TcpStream final : public Stream {
   void close() override;
   std::string remote_address() const override { return remote_; }
   std::string local_address() const override { return local_; }
+  std::string_view transport() const override { return "tcp"; }
 
  private:
   boost::asio::ip::tcp::socket socket_;

@@ -1,11 +1,5 @@
 #include "transport/tls_stream.hpp"
 
-#include <openssl/evp.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-
-#include <array>
-
 #include <boost/asio/write.hpp>
 
 #include "transport/tcp_stream.hpp"
@@ -35,32 +29,9 @@ void TlsStream::async_start(std::function<void(const boost::system::error_code&)
   stream_.async_handshake(boost::asio::ssl::stream_base::server,
                           [this, done = std::move(done)](const boost::system::error_code& ec) {
                             handshake_timer_.cancel();
-                            if (!ec) read_peer_certificate();
+                            if (!ec) peer_ = verified_peer_certificate(stream_.native_handle());
                             done(ec);
                           });
-}
-
-void TlsStream::read_peer_certificate() {
-  X509* cert = SSL_get1_peer_certificate(stream_.native_handle());
-  if (cert == nullptr) return;
-  // Only a certificate that verified counts: with client_cert optional, an unverifiable one
-  // fails the handshake, so what is here was checked against the CA.
-  if (SSL_get_verify_result(stream_.native_handle()) == X509_V_OK) {
-    std::array<char, 256> cn{};
-    const int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn.data(),
-                                            static_cast<int>(cn.size()));
-    if (n > 0) cn_.assign(cn.data(), static_cast<std::size_t>(n));
-    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-    unsigned int len = 0;
-    if (X509_digest(cert, EVP_sha256(), md.data(), &len) == 1) {
-      static constexpr char kHex[] = "0123456789ABCDEF";
-      for (unsigned int i = 0; i < len; ++i) {
-        thumbprint_ += kHex[md[i] >> 4];
-        thumbprint_ += kHex[md[i] & 0x0F];
-      }
-    }
-  }
-  X509_free(cert);
 }
 
 void TlsStream::async_read_some(boost::asio::mutable_buffer buffer, Handler handler) {

@@ -10,6 +10,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "transport/peer_certificate.hpp"
 #include "transport/stream.hpp"
 
 namespace iotgw::transport {
@@ -26,17 +27,17 @@ class TlsStream final : public Stream {
   std::string remote_address() const override { return remote_; }
   std::string local_address() const override { return local_; }
   bool tls() const override { return true; }
-  std::string cert_subject_cn() const override { return cn_; }
-  std::string cert_sha256() const override { return thumbprint_; }
+  std::string_view transport() const override { return "tls"; }
+  std::string cert_subject_cn() const override { return peer_.cn; }
+  std::string cert_sha256() const override { return peer_.sha256; }
 
  private:
-  void read_peer_certificate();
-
   std::shared_ptr<boost::asio::ssl::context> ctx_;  // outlives the stream's SSL object
   boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream_;
   boost::asio::steady_timer handshake_timer_;
   std::chrono::milliseconds handshake_timeout_;
-  std::string remote_, local_, cn_, thumbprint_;
+  std::string remote_, local_;
+  PeerCertificate peer_;
 };
 
 }  // namespace iotgw::transport

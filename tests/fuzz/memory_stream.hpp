@@ -39,6 +39,7 @@ class MemoryStream final : public transport::Stream {
   void close() override { closed_ = true; }
   std::string remote_address() const override { return "127.0.0.1:1"; }
   std::string local_address() const override { return "127.0.0.1:2"; }
+  std::string_view transport() const override { return "tcp"; }
 
  private:
   boost::asio::io_context& loop_;

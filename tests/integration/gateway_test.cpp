@@ -35,24 +35,56 @@ TEST(Gateway, LineRoundTripThroughAClangBuiltStage) {
   EXPECT_EQ(c.read_line(), "MSG HELLO WORLD [site=north,tag-build=1]");
 }
 
-// ABI 1.2 grew the host table, the adapter table and the descriptor: the line adapter and the
-// tag stage built against the 1.1 headers (tests/abi/1.1) load and run the whole contract.
-TEST(Gateway, PluginsBuiltForAbi11LoadAndRunBothWays) {
+// The line adapter and the tag stage built against the headers frozen at an older minor
+// (tests/abi/<minor>) load into this host and run the whole contract, stamped by that build.
+void older_plugins_run_both_ways(const std::string& minor, const std::string& build) {
   GatewayUnderTest gw(topology("{mode: upper, property: site=north, direction: both}"),
-                      kTestPlugins / "abi-1.1");
+                      kTestPlugins / ("abi-" + minor));
   LineClient c(gw.port("lines"));
   ASSERT_TRUE(c.connected());
   EXPECT_EQ(c.hello("dev-1"), "WELCOME dev-1");
   c.send_line("hello world");
   EXPECT_EQ(c.read_line(), "ACK 1");
-  // Upstream and back down through the 1.1 stage, stamped by that build (11).
-  EXPECT_EQ(c.read_line(), "MSG HELLO WORLD [site=north,tag-build=11]");
+  // Upstream and back down through the older stage.
+  EXPECT_EQ(c.read_line(), "MSG HELLO WORLD [site=north,tag-build=" + build + "]");
   const auto listed =
       run(kIotgw, {"--list-plugins", "--plugins-dir", (gw.dir() / "plugins").string()});
-  EXPECT_NE(listed.output.find("line             adapter  1.0.0      1.1"), std::string::npos)
+  EXPECT_NE(listed.output.find("line             adapter  1.0.0      " + minor), std::string::npos)
       << listed.output;
-  EXPECT_NE(listed.output.find("tag              stage    1.0.11     1.1"), std::string::npos)
+  EXPECT_NE(listed.output.find("tag              stage    1.0." + build + "     " + minor),
+            std::string::npos)
       << listed.output;
+}
+
+// ABI 1.2 grew the host table, the adapter table and the descriptor.
+TEST(Gateway, PluginsBuiltForAbi11LoadAndRunBothWays) {
+  older_plugins_run_both_ways("1.1", "11");
+}
+
+// ABI 1.3 filled reserved slots: the upgrade request, the transport, on_closing.
+TEST(Gateway, PluginsBuiltForAbi12LoadAndRunBothWays) {
+  older_plugins_run_both_ways("1.2", "12");
+}
+
+// A second connection as the same device closes the first; the host tells a 1.3 adapter why
+// first (on_closing), and an older one, which has no such callback, is closed all the same.
+void a_newer_connection_takes_over(const std::filesystem::path& overlay) {
+  GatewayUnderTest gw(topology("{}"), overlay);
+  LineClient first(gw.port("lines"));
+  EXPECT_EQ(first.hello("dev-1"), "WELCOME dev-1");
+  LineClient second(gw.port("lines"));
+  EXPECT_EQ(second.hello("dev-1"), "WELCOME dev-1");
+  EXPECT_TRUE(first.closed_by_peer());
+  second.send_line("still here");
+  EXPECT_EQ(second.read_line(), "ACK 1");
+}
+
+TEST(Gateway, ANewerConnectionForTheDeviceClosesTheOlderOne) {
+  a_newer_connection_takes_over({});
+}
+
+TEST(Gateway, AnAdapterBuiltForAbi12IsStillClosedOnTakeover) {
+  a_newer_connection_takes_over(kTestPlugins / "abi-1.2");
 }
 
 TEST(Gateway, TheLoopbackBridgeAnswersOperationsUnavailable) {

@@ -2,7 +2,8 @@
  * boundary is compiler- and language-independent. Upstream and/or downstream it changes the case
  * of the payload, adds an application property, stamps which build of it ran (`tag-build`, so a
  * test can see that a replaced .so runs its new code), and refuses payloads containing a marker.
- * As an authenticator it checks a shared password. */
+ * As an authenticator it checks a shared password, a client certificate, and (built for ABI 1.3)
+ * the transport and the WebSocket upgrade request's path and headers. */
 #include <iotgw/abi.h>
 
 #include <stdio.h>
@@ -27,7 +28,11 @@ typedef struct tag_stage {
   char* prop_value;
   char* reject_if;
   char* secret;
-  int cert; /* authenticator: the verified client certificate's CN must be the client id */
+  int cert;          /* authenticator: the verified client certificate's CN must be the client id */
+  char* transport;   /* authenticator (1.3): the transport the device must come over */
+  char* path;        /* authenticator (1.3): the upgrade request's path, query included */
+  char* header_name; /* authenticator (1.3): a header the upgrade request must carry ... */
+  char* header_value; /* ... with this value */
 } tag_stage;
 
 static const iotgw_config_key keys[] = {
@@ -39,6 +44,14 @@ static const iotgw_config_key keys[] = {
     {"secret", IOTGW_CFG_STRING, "", "as an authenticator: the password every device must give"},
     {"cert", IOTGW_CFG_STRING, "no",
      "as an authenticator, yes: a verified client certificate whose CN is the client id"},
+#if IOTGW_ABI_MINOR >= 3
+    {"transport", IOTGW_CFG_STRING, "",
+     "as an authenticator: the transport devices must come over (empty: any)"},
+    {"path", IOTGW_CFG_STRING, "",
+     "as an authenticator: the WebSocket upgrade's path with its query (empty: any)"},
+    {"header", IOTGW_CFG_STRING, "",
+     "as an authenticator: name=value, a header the WebSocket upgrade must carry (empty: none)"},
+#endif
 };
 
 static const char* value_of(const iotgw_config* c, const char* key) {
@@ -69,7 +82,25 @@ static void tag_destroy(void* instance) {
   free(t->prop_value);
   free(t->reject_if);
   free(t->secret);
+  free(t->transport);
+  free(t->path);
+  free(t->header_name);
+  free(t->header_value);
   free(t);
+}
+
+/* A copy of a non-empty configured text, or NULL. */
+static char* optional_str(const char* s) {
+  return s[0] != '\0' ? dup_str(s, strlen(s)) : NULL;
+}
+
+/* Splits "k=v" into two copies; 0 when it is not of that form. */
+static int split_pair(const char* text, char** key, char** value) {
+  const char* eq = strchr(text, '=');
+  if (eq == NULL || eq == text) return 0;
+  *key = dup_str(text, (size_t)(eq - text));
+  *value = dup_str(eq + 1, strlen(eq + 1));
+  return 1;
 }
 
 static iotgw_status tag_create(const iotgw_host_api* api, const iotgw_plugin_ctx* ctx,
@@ -99,21 +130,22 @@ static iotgw_status tag_create(const iotgw_host_api* api, const iotgw_plugin_ctx
     return IOTGW_ERR_CONFIG;
   }
   const char* prop = value_of(config, "property");
-  if (prop[0] != '\0') {
-    const char* eq = strchr(prop, '=');
-    if (eq == NULL || eq == prop) {
-      snprintf(error->message, sizeof error->message, "property '%s' is not key=value", prop);
-      tag_destroy(t);
-      return IOTGW_ERR_CONFIG;
-    }
-    t->prop_key = dup_str(prop, (size_t)(eq - prop));
-    t->prop_value = dup_str(eq + 1, strlen(eq + 1));
+  if (prop[0] != '\0' && !split_pair(prop, &t->prop_key, &t->prop_value)) {
+    snprintf(error->message, sizeof error->message, "property '%s' is not key=value", prop);
+    tag_destroy(t);
+    return IOTGW_ERR_CONFIG;
   }
-  const char* reject = value_of(config, "reject_if");
-  t->reject_if = reject[0] != '\0' ? dup_str(reject, strlen(reject)) : NULL;
+  t->reject_if = optional_str(value_of(config, "reject_if"));
   t->cert = strcmp(value_of(config, "cert"), "yes") == 0;
-  const char* secret = value_of(config, "secret");
-  t->secret = secret[0] != '\0' ? dup_str(secret, strlen(secret)) : NULL;
+  t->secret = optional_str(value_of(config, "secret"));
+  t->transport = optional_str(value_of(config, "transport"));
+  t->path = optional_str(value_of(config, "path"));
+  const char* header = value_of(config, "header");
+  if (header[0] != '\0' && !split_pair(header, &t->header_name, &t->header_value)) {
+    snprintf(error->message, sizeof error->message, "header '%s' is not name=value", header);
+    tag_destroy(t);
+    return IOTGW_ERR_CONFIG;
+  }
   *instance = t;
   return IOTGW_OK;
 }
@@ -165,6 +197,56 @@ static iotgw_verdict tag_downstream(void* instance, iotgw_msg* msg, iotgw_error*
   return (t->directions & DIR_DOWN) ? transform(t, msg, reason) : IOTGW_CONTINUE;
 }
 
+#if IOTGW_ABI_MINOR >= 3
+static int same(iotgw_str s, const char* text) {
+  return s.size == strlen(text) && (s.size == 0 || memcmp(s.data, text, s.size) == 0);
+}
+
+static int same_ignoring_case(iotgw_str s, const char* text) {
+  if (s.size != strlen(text)) return 0;
+  for (size_t i = 0; i < s.size; ++i) {
+    char a = s.data[i], b = text[i];
+    if (a >= 'A' && a <= 'Z') a = (char)(a - 'A' + 'a');
+    if (b >= 'A' && b <= 'Z') b = (char)(b - 'A' + 'a');
+    if (a != b) return 0;
+  }
+  return 1;
+}
+
+/* What the host says the transport saw (never what the adapter says): 0 with the reason if it
+ * is not what the configuration asks for. */
+static int transport_fits(const tag_stage* t, const iotgw_credentials* c, iotgw_error* reason) {
+  if (t->transport != NULL && !same(c->transport, t->transport)) {
+    snprintf(reason->message, sizeof reason->message, "transport '%.*s' is not %s",
+             (int)c->transport.size, c->transport.data, t->transport);
+    return 0;
+  }
+  if (t->path == NULL && t->header_name == NULL) return 1;
+  const iotgw_http_upgrade* u = c->upgrade;
+  if (u == NULL) {
+    snprintf(reason->message, sizeof reason->message, "no WebSocket upgrade to check");
+    return 0;
+  }
+  if (t->path != NULL && !same(u->path, t->path)) {
+    snprintf(reason->message, sizeof reason->message, "upgrade path '%.*s' is not '%s'",
+             (int)u->path.size, u->path.data, t->path);
+    return 0;
+  }
+  if (t->header_name == NULL) return 1;
+  for (size_t i = 0; i < u->header_count; ++i) {
+    if (same_ignoring_case(u->headers[2 * i], t->header_name)) {
+      if (same(u->headers[2 * i + 1], t->header_value)) return 1;
+      snprintf(reason->message, sizeof reason->message, "upgrade header %s is '%.*s', not '%s'",
+               t->header_name, (int)u->headers[2 * i + 1].size, u->headers[2 * i + 1].data,
+               t->header_value);
+      return 0;
+    }
+  }
+  snprintf(reason->message, sizeof reason->message, "no upgrade header %s", t->header_name);
+  return 0;
+}
+#endif
+
 static iotgw_status tag_authenticate(void* instance, const iotgw_credentials* credentials,
                                      iotgw_identity* identity, iotgw_auth* request,
                                      iotgw_error* reason) {
@@ -176,6 +258,9 @@ static iotgw_status tag_authenticate(void* instance, const iotgw_credentials* cr
     snprintf(reason->message, sizeof reason->message, "wrong password");
     return IOTGW_ERR_REFUSED;
   }
+#if IOTGW_ABI_MINOR >= 3
+  if (!transport_fits(t, credentials, reason)) return IOTGW_ERR_REFUSED;
+#endif
   if (t->cert) {
     if (credentials->cert_subject_cn.size == 0) {
       snprintf(reason->message, sizeof reason->message, "no verified client certificate");

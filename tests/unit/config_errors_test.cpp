@@ -102,7 +102,7 @@ const BadConfig kCases[] = {
      "listeners:\n  - {name: lines, adapter: line, bind: ':0', pipline: []}\n",
      "@:2:46: listener 'lines': unknown key 'pipline' (valid: name, adapter, transport, bind, "
      "tls, auth, "
-     "pipeline, options, max_connections)"},
+     "pipeline, options, max_connections, websocket)"},
     {"listener_bind_no_port", "listeners:\n  - {name: lines, adapter: line, bind: localhost}\n",
      "@:2:40: listener 'lines': bind 'localhost' is not host:port with a port from 0 to 65535"},
     {"listener_port_range",
@@ -111,7 +111,7 @@ const BadConfig kCases[] = {
      "65535"},
     {"listener_transport",
      "listeners:\n  - {name: lines, adapter: line, bind: ':0', transport: quic}\n",
-     "@:2:57: listener 'lines': unknown transport 'quic' (valid: tcp, tls)"},
+     "@:2:57: listener 'lines': unknown transport 'quic' (valid: tcp, tls, ws, wss)"},
     {"listener_max_connections",
      "listeners:\n  - {name: lines, adapter: line, bind: ':0', max_connections: 0}\n",
      "@:2:63: listener 'lines': 'max_connections' must be an integer from 1 to 10000000, not '0'"},
@@ -151,7 +151,7 @@ const BadConfig kCases[] = {
      "  - {name: s, plugin: tag, config: {mod: upper}}\nlisteners:\n  - {name: l, adapter: line, "
      "bind: ':0'}\n",
      "@:3:37: stage 's': unknown key 'mod' (valid: mode, property, direction, reject_if, secret, "
-     "cert)"},
+     "cert, transport, path, header)"},
     {"stage_config_refused",
      "gateway: {plugins_dir: plugins}\nstages:\n"
      "  - {name: s, plugin: tag, config: {mode: sideways}}\nlisteners:\n  - {name: l, adapter: "
@@ -161,7 +161,7 @@ const BadConfig kCases[] = {
     {"listener_tls_without_transport",
      "gateway: {plugins_dir: plugins}\nlisteners:\n"
      "  - {name: l, adapter: mqtt, bind: ':0', tls: {cert_file: c.pem, key_file: k.pem}}\n",
-     "@:3:47: listener 'l': 'tls' settings need 'transport: tls'"},
+     "@:3:47: listener 'l': 'tls' settings need 'transport: tls' or 'transport: wss'"},
     {"listener_tls_missing",
      "gateway: {plugins_dir: plugins}\nlisteners:\n"
      "  - {name: l, adapter: mqtt, transport: tls, bind: ':0'}\n",
@@ -171,6 +171,40 @@ const BadConfig kCases[] = {
      "  - {name: l, adapter: mqtt, transport: tls, bind: ':0',\n"
      "     tls: {cert_file: c.pem, key_file: k.pem, client_cert: required}}\n",
      "@:4:60: listener 'l' tls: client_cert required needs 'ca_file' to verify them"},
+    {"listener_websocket_misspelt_key",
+     "gateway: {plugins_dir: plugins}\nlisteners:\n"
+     "  - {name: l, adapter: mqtt, transport: ws, bind: ':0', websocket: {pth: /x}}\n",
+     "@:3:69: listener 'l' websocket: unknown key 'pth' (valid: path, subprotocols, origins, "
+     "max_upgrade_size, upgrade_timeout, max_message)"},
+    {"listener_websocket_without_ws",
+     "gateway: {plugins_dir: plugins}\nlisteners:\n"
+     "  - {name: l, adapter: mqtt, bind: ':0', websocket: {path: /x}}\n",
+     "@:3:53: listener 'l': 'websocket' settings need 'transport: ws' or 'transport: wss'"},
+    {"listener_wss_without_tls",
+     "gateway: {plugins_dir: plugins}\nlisteners:\n"
+     "  - {name: l, adapter: mqtt, transport: wss, bind: ':0'}\n",
+     "@:3:41: listener 'l': transport wss needs 'tls: {cert_file, key_file}'"},
+    {"listener_websocket_size",
+     "gateway: {plugins_dir: plugins}\nlisteners:\n"
+     "  - {name: l, adapter: mqtt, transport: ws, bind: ':0', websocket: {max_upgrade_size: "
+     "lots}}\n",
+     "@:3:87: listener 'l' websocket: 'max_upgrade_size' must be a size from 512 to 1048576 bytes "
+     "(such as 8KB or 1MiB), not 'lots'"},
+    {"listener_websocket_no_subprotocols",
+     "gateway: {plugins_dir: plugins}\nlisteners:\n"
+     "  - {name: l, adapter: mqtt, transport: ws, bind: ':0', websocket: {subprotocols: []}}\n",
+     "@:3:83: listener 'l' websocket: 'subprotocols' must name at least one (IoT Hub's MQTT: "
+     "mqtt)"},
+    {"listener_websocket_path",
+     "gateway: {plugins_dir: plugins}\nlisteners:\n"
+     "  - {name: l, adapter: mqtt, transport: ws, bind: ':0', websocket: {path: mqtt}}\n",
+     "@:3:75: listener 'l' websocket: 'path' must start with '/' and have no query, not 'mqtt'"},
+    {"listener_websocket_timeout",
+     "gateway: {plugins_dir: plugins}\nlisteners:\n"
+     "  - {name: l, adapter: mqtt, transport: ws, bind: ':0', websocket: {upgrade_timeout: "
+     "soon}}\n",
+     "@:3:86: listener 'l' websocket: 'upgrade_timeout' must be a duration such as 500ms, 10s, 5m "
+     "or 1h, not 'soon'"},
     {"listener_option_unknown",
      "gateway: {plugins_dir: plugins}\nlisteners:\n"
      "  - {name: l, adapter: line, bind: ':0', options: {max_lines: 5}}\n",

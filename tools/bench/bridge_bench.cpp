@@ -40,7 +40,7 @@ class Channel final : public iotgw::bridge::DeviceChannel {
     std::cerr << "the hub did not take a device: " << reason << "\n";
     std::exit(1);
   }
-  void close(const std::string& reason) override {
+  void close(iotgw_close_cause, const std::string& reason) override {
     std::cerr << "device closed by the bridge: " << reason << "\n";
     std::exit(1);
   }

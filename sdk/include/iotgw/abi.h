@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 #define IOTGW_ABI_MAJOR 1
-#define IOTGW_ABI_MINOR 2
+#define IOTGW_ABI_MINOR 3
 
 /* The one symbol a plugin exports: `const iotgw_plugin_descriptor* iotgw_plugin_entry(void)`. */
 #define IOTGW_ENTRY_SYMBOL "iotgw_plugin_entry"
@@ -133,8 +133,8 @@ static inline const iotgw_config_value* iotgw_config_value_at(const iotgw_config
           ? config->value_size
           : sizeof(iotgw_config_value);
 #ifdef __cplusplus
-  return reinterpret_cast<const iotgw_config_value*>(
-      reinterpret_cast<const char*>(config->values) + index * stride);
+  return reinterpret_cast<const iotgw_config_value*>(reinterpret_cast<const char*>(config->values) +
+                                                     index * stride);
 #else
   return (const iotgw_config_value*)((const char*)config->values + index * stride);
 #endif
@@ -179,6 +179,17 @@ typedef enum iotgw_verdict {
   IOTGW_REJECT = 2 /* refuse with the reason in iotgw_error */
 } iotgw_verdict;
 
+/* The HTTP request that upgraded a ws or wss connection to WebSocket (since 1.3), as the host
+ * accepted it. Borrowed like the struct that points to it. */
+typedef struct iotgw_http_upgrade {
+  uint32_t struct_size;
+  iotgw_str path;           /* as requested, with the query: "/$iothub/websocket?x=1" */
+  iotgw_str subprotocol;    /* the one the host chose from the client's offer and echoed */
+  const iotgw_str* headers; /* name,value pairs: 2*i is a name, 2*i+1 its value, as sent */
+  size_t header_count;      /* pairs, so headers holds 2 * header_count strings */
+  void* reserved[4];
+} iotgw_http_upgrade;
+
 /* What a device presents when it connects, handed to the listener's authenticators. */
 typedef struct iotgw_credentials {
   uint32_t struct_size;
@@ -188,7 +199,11 @@ typedef struct iotgw_credentials {
   iotgw_str peer_address;    /* "ip:port" */
   iotgw_str cert_subject_cn; /* verified TLS client certificate, or empty */
   iotgw_str cert_sha256;     /* hex thumbprint of that certificate, or empty */
-  void* reserved[4];
+  /* Since 1.3, filled by the host from what the transport saw, never from what an adapter
+   * passes: NULL unless the transport is ws or wss. */
+  const iotgw_http_upgrade* upgrade;
+  iotgw_str transport; /* since 1.3: "tcp", "tls", "ws", "wss" */
+  void* reserved[1];
 } iotgw_credentials;
 
 /* Who a device is once authenticated. */
@@ -210,7 +225,9 @@ typedef struct iotgw_conn_info {
   int tls;                 /* 1 when the transport is TLS */
   iotgw_str cert_subject_cn;
   iotgw_str cert_sha256;
-  void* reserved[4];
+  const iotgw_http_upgrade* upgrade; /* since 1.3: NULL unless the transport is ws or wss */
+  iotgw_str transport;               /* since 1.3: "tcp", "tls", "ws", "wss" */
+  void* reserved[1];
 } iotgw_conn_info;
 
 /* ---------------------------------------------------------------------------------------------
@@ -271,6 +288,12 @@ typedef struct iotgw_hub_request {
   int64_t version;  /* a desired patch's version, or -1 */
   void* reserved[4];
 } iotgw_hub_request;
+
+/* Why the host closes a connection that the adapter did not ask to close (since 1.3). */
+typedef enum iotgw_close_cause {
+  IOTGW_CLOSE_TAKEN_OVER = 1, /* a newer connection for the same device took over */
+  IOTGW_CLOSE_HUB_REFUSED = 2 /* the hub refused or dropped the device later (an expired token) */
+} iotgw_close_cause;
 
 /* ---------------------------------------------------------------------------------------------
  * The host function table, handed to every create(). It only grows at its end.
@@ -387,7 +410,12 @@ typedef struct iotgw_adapter_vtable {
   /* The hub's side of an operation the adapter enabled; request is borrowed for the call. */
   void (*on_hub_request)(void* state, const iotgw_hub_request* request);
 
-  void* reserved[14];
+  /* Since 1.3, may be NULL. The host is about to close the connection for `cause`: what the
+   * adapter writes during this call (an MQTT 5 DISCONNECT with a reason code) goes out before
+   * the close. `reason` is the host's text, borrowed for the call. */
+  void (*on_closing)(void* state, iotgw_close_cause cause, const char* reason);
+
+  void* reserved[13];
 } iotgw_adapter_vtable;
 
 /* ---------------------------------------------------------------------------------------------

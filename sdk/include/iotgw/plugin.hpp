@@ -191,6 +191,77 @@ class OwnedMessage : public Message {
   bool owned_ = true;
 };
 
+// The HTTP request a ws or wss connection was upgraded with (ABI 1.3), as the host accepted it.
+// A view: valid while the credentials or connection info it came from are lent.
+class UpgradeRequest {
+ public:
+  explicit UpgradeRequest(const iotgw_http_upgrade& u) : u_(&u) {}
+  // The request target with its query ("/$iothub/websocket?iothub-no-client-cert=true").
+  std::string_view path() const { return to_view(u_->path); }
+  // The WebSocket subprotocol the host chose from the client's offer ("mqtt").
+  std::string_view subprotocol() const { return to_view(u_->subprotocol); }
+  std::size_t header_count() const { return u_->header_count; }
+  // The index-th header as sent: {name, value}.
+  std::pair<std::string_view, std::string_view> header(std::size_t index) const {
+    return {to_view(u_->headers[2 * index]), to_view(u_->headers[2 * index + 1])};
+  }
+  // The first header of that name (HTTP names ignore case), if the request had one.
+  std::optional<std::string_view> header(std::string_view name) const {
+    for (std::size_t i = 0; i < header_count(); ++i) {
+      const auto [n, v] = header(i);
+      if (n.size() == name.size() && equal_ignoring_case(n, name)) return v;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  static bool equal_ignoring_case(std::string_view a, std::string_view b) {
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; };
+      if (lower(a[i]) != lower(b[i])) return false;
+    }
+    return true;
+  }
+  const iotgw_http_upgrade* u_;
+};
+
+namespace detail {
+// Whether a host-filled struct reaches `field` (a host older than the plugin has it short).
+template <class T>
+bool reaches(const T& s, std::size_t offset, std::size_t size) {
+  return s.struct_size >= offset + size;
+}
+}  // namespace detail
+
+// The upgrade request of a ws or wss connection (ABI 1.3): what an authenticator checks a path,
+// a query or a header against. nullopt on tcp and tls, and from a host older than 1.3.
+inline std::optional<UpgradeRequest> upgrade_of(const iotgw_credentials& c) {
+  if (!detail::reaches(c, offsetof(iotgw_credentials, upgrade), sizeof(void*)) ||
+      c.upgrade == nullptr) {
+    return std::nullopt;
+  }
+  return UpgradeRequest(*c.upgrade);
+}
+inline std::optional<UpgradeRequest> upgrade_of(const iotgw_conn_info& info) {
+  if (!detail::reaches(info, offsetof(iotgw_conn_info, upgrade), sizeof(void*)) ||
+      info.upgrade == nullptr) {
+    return std::nullopt;
+  }
+  return UpgradeRequest(*info.upgrade);
+}
+// The transport the device came over (ABI 1.3): "tcp", "tls", "ws" or "wss"; empty from an
+// older host.
+inline std::string_view transport_of(const iotgw_credentials& c) {
+  return detail::reaches(c, offsetof(iotgw_credentials, transport), sizeof c.transport)
+             ? to_view(c.transport)
+             : std::string_view();
+}
+inline std::string_view transport_of(const iotgw_conn_info& info) {
+  return detail::reaches(info, offsetof(iotgw_conn_info, transport), sizeof info.transport)
+             ? to_view(info.transport)
+             : std::string_view();
+}
+
 // The answer to an operation (ABI 1.2), borrowed for the callback.
 struct OperationResult {
   int status = 0;
@@ -308,6 +379,10 @@ class AdapterConnection {
     }
   }
   virtual void on_drain() {}
+  // The host is about to close the connection for `cause` (ABI 1.3): a newer connection for the
+  // device took over, or the hub dropped it. What is written here goes out before the close (an
+  // MQTT 5 DISCONNECT with its reason code); the default says nothing.
+  virtual void on_closing(iotgw_close_cause /*cause*/, std::string_view /*reason*/) {}
   // The connection is gone: no Connection call is allowed from here on, but one: a QoS 0
   // send_upstream, so that a protocol's last word (an MQTT will) still goes up.
   virtual void on_closed() {}
@@ -516,6 +591,11 @@ struct AdapterThunks {
                                   r->version});
     });
   }
+  static void on_closing(void* state, iotgw_close_cause cause, const char* reason) {
+    on_conn(state, [&](AdapterConnection& c) {
+      c.on_closing(cause, reason != nullptr ? std::string_view(reason) : std::string_view());
+    });
+  }
   static void close(void* state) {
     std::unique_ptr<ConnState> s(static_cast<ConnState*>(state));
     try {
@@ -617,6 +697,7 @@ const iotgw_plugin_descriptor* adapter_descriptor() {
                                               T::close,
                                               T::on_operation_result,
                                               T::on_hub_request,
+                                              T::on_closing,
                                               {}};
   static const iotgw_plugin_descriptor descriptor =
       make_descriptor<A>(IOTGW_KIND_ADAPTER, &vtable, nullptr);
