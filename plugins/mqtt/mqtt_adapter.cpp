@@ -108,6 +108,9 @@ class MqttConnection final : public iotgw::AdapterConnection, public iotgw::mqtt
     engine_.on_hub_request(request);
   }
   void on_drain() override { engine_.on_drain(); }
+  void on_closing(iotgw_close_cause cause, std::string_view reason) override {
+    engine_.on_closing(cause == IOTGW_CLOSE_TAKEN_OVER, std::string(reason));
+  }
   void on_closed() override { engine_.on_closed(); }
 
   // EngineHost

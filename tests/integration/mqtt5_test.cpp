@@ -181,6 +181,7 @@ TEST(Mqtt5, ADrainingGatewaySendsItsClientsElsewhere) {
   ASSERT_TRUE(device.wait_for("\"connected\"", std::chrono::seconds(20))) << device.output();
   gw.process().signal(SIGTERM);
   ASSERT_EQ(device.wait_exit(std::chrono::seconds(20)), 0) << device.output();
+  EXPECT_EQ(gw.process().wait_exit(std::chrono::seconds(15)), 0) << gw.process().output();
   const auto gone = events(device.output()).at("disconnected");
   EXPECT_EQ(gone["reason"], 0x9C) << device.output();  // use another server
   EXPECT_EQ(gone["props"]["ServerReference"], "gw2.example:8883") << device.output();
