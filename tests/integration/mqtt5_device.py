@@ -18,6 +18,7 @@ paho 1.6 does not hand its user (a PUBACK's reason code and reason string).
   mqtt5_device.py refused PORT DEVICE PASSWORD SIZE raw: a QoS 1 PUBLISH of SIZE bytes, then one
                                                     of 5; print each PUBACK's code and reason
   mqtt5_device.py twin PORT DEVICE PASSWORD         paho: GET the twin over $iothub topics
+  --ws PATH before the scenario: paho's clients speak MQTT over WebSockets on PATH.
 Each prints one JSON line per event; exit status 0 when the scenario ran to its end.
 """
 import json
@@ -35,6 +36,7 @@ from mqtt_device import packet, read_packet, string  # the 3.1.1 devices' raw wi
 
 HOST = "localhub.azure-devices.net"
 TIMEOUT = 20
+WS_PATH = None  # --ws: MQTT over WebSockets on this path
 
 
 def emit(event, **fields):
@@ -70,7 +72,12 @@ class Device:
     def __init__(self, port, device, password, clean_start=True, expiry=None):
         self.events = []
         self.cond = threading.Condition()
-        self.client = mqtt.Client(client_id=device, protocol=mqtt.MQTTv5)
+        if WS_PATH is None:
+            self.client = mqtt.Client(client_id=device, protocol=mqtt.MQTTv5)
+        else:
+            self.client = mqtt.Client(client_id=device, protocol=mqtt.MQTTv5,
+                                      transport="websockets")
+            self.client.ws_set_options(path=WS_PATH)
         self.client.username_pw_set(user(device), password)
         self.client.on_connect = lambda c, u, f, rc, p: self.add(
             "connected", reason=rc.value, session_present=bool(f["session present"]),
@@ -223,6 +230,9 @@ def refused(port, device, password, size):
 
 
 def main(argv):
+    global WS_PATH
+    if argv[1] == "--ws":
+        WS_PATH, argv = argv[2], argv[:1] + argv[3:]
     cmd, args = argv[1], argv[2:]
     port, device, password = int(args[0]), args[1], args[2]
     if cmd == "publish":

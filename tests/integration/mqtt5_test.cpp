@@ -61,6 +61,18 @@ TEST(Mqtt5, PahoTelemetryCarriesItsPropertiesToTheHub) {
   EXPECT_TRUE(seen["system"].contains("absolute-expiry-time")) << seen;
 }
 
+// Paho's websockets transport with MQTT 5 on a ws listener: the same properties, the same hub.
+TEST(Mqtt5, PahoOverWebSocketsCarriesItsPropertiesToo) {
+  HubUnderTest hub;
+  GatewayUnderTest gw(mqtt_topology(hub, "{}", "", ", transport: ws"));
+  const auto r = device5({"--ws", "/$iothub/websocket", "publish", std::to_string(gw.port("mqtt")),
+                          "dev1", kMqttPassword});
+  ASSERT_EQ(r.code, 0) << r.output << gw.process().output();
+  const auto seen = nlohmann::json::parse(hub.monitor(1));
+  EXPECT_EQ(seen["properties"]["unit"], "C") << seen;
+  EXPECT_EQ(seen["system"]["correlation-id"], "corr-42") << seen;
+}
+
 TEST(Mqtt5, MosquittoPubUserPropertiesReachTheHub) {
   HubUnderTest hub;
   GatewayUnderTest gw(mqtt_topology(hub));
