@@ -1,12 +1,11 @@
 // `mqtt`: the MQTT 5 and 3.1.1 adapter with IoT Hub's conventions, so unmodified device SDKs work
 // through iotgw. The protocol lives in Engine (sans-I/O); this file only connects it to the
 // host: bytes, timers, authentication, messages, operations and the per-device session store.
-#include <map>
 #include <memory>
-#include <mutex>
 
 #include "engine.hpp"
 #include "iotgw/plugin.hpp"
+#include "session_store.hpp"
 
 namespace {
 
@@ -15,53 +14,8 @@ using iotgw::mqtt::Engine;
 using iotgw::mqtt::EngineOptions;
 using iotgw::mqtt::Filters;
 using iotgw::mqtt::MessageData;
+using iotgw::mqtt::SessionStore;
 using iotgw::mqtt::Timer;
-
-// Sessions that outlive their connection (MQTT 3.1.1 clean_session=0, MQTT 5 Session Expiry
-// Interval), by device id: the filters granted, until they expire. Shared by the listener's
-// connections on every loop.
-class SessionStore {
- public:
-  bool resume(const std::string& device, bool clean, Filters& filters) {
-    std::lock_guard lock(mutex_);
-    auto it = sessions_.find(device);
-    filters.clear();
-    if (it == sessions_.end()) return false;
-    const bool live = it->second.expires > std::chrono::steady_clock::now();
-    if (clean || !live) {
-      sessions_.erase(it);
-      return false;
-    }
-    filters = std::move(it->second.filters);
-    sessions_.erase(it);
-    return true;
-  }
-  void store(const std::string& device, const Filters& filters, std::chrono::seconds expiry) {
-    const auto now = std::chrono::steady_clock::now();
-    std::lock_guard lock(mutex_);
-    // Expired sessions of devices that never came back are swept now and then, so the store
-    // stays the size of the sessions that can still resume.
-    if (++stores_ % kSweepEvery == 0) {
-      std::erase_if(sessions_, [now](const auto& s) { return s.second.expires <= now; });
-    }
-    // Compared in seconds: MQTT 3.1.1's "until a clean session" is seconds::max(), which
-    // overflows the clock's nanoseconds (and so read as already expired).
-    const auto room = std::chrono::duration_cast<std::chrono::seconds>(
-        std::chrono::steady_clock::time_point::max() - now);
-    sessions_[device] = {
-        filters, expiry >= room ? std::chrono::steady_clock::time_point::max() : now + expiry};
-  }
-
- private:
-  static constexpr std::uint64_t kSweepEvery = 1024;
-  struct Stored {
-    Filters filters;
-    std::chrono::steady_clock::time_point expires;
-  };
-  std::mutex mutex_;
-  std::map<std::string, Stored> sessions_;
-  std::uint64_t stores_ = 0;
-};
 
 class MqttConnection final : public iotgw::AdapterConnection, public iotgw::mqtt::EngineHost {
  public:
@@ -155,11 +109,11 @@ class MqttConnection final : public iotgw::AdapterConnection, public iotgw::mqtt
     connection().settle(delivery, outcome, reason.empty() ? nullptr : reason.c_str());
   }
   bool resume_session(const std::string& device, bool clean, Filters& filters) override {
-    return sessions_.resume(device, clean, filters);
+    return sessions_.resume(device, clean, filters, std::chrono::steady_clock::now());
   }
   void store_session(const std::string& device, const Filters& filters,
                      std::chrono::seconds expiry) override {
-    sessions_.store(device, filters, expiry);
+    sessions_.store(device, filters, expiry, std::chrono::steady_clock::now());
   }
   std::optional<std::uint64_t> request(iotgw_op_kind kind, std::string_view body) override {
     std::uint64_t token = 0;
