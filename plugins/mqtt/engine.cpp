@@ -373,6 +373,14 @@ void Engine::send(const Packet& packet) {
       encode(bare, out_, level_);
     }
   }
+  if (v5() && client_max_packet_ != 0 && out_.size() > client_max_packet_) {
+    // MQTT 5 forbids sending it (a twin document, a method call bigger than the device takes):
+    // dropped as if sent, which is what the spec asks of a server.
+    host_.log_warning(device_ + ": a packet of " + std::to_string(out_.size()) +
+                      " bytes is over the device's Maximum Packet Size of " +
+                      std::to_string(client_max_packet_) + ": not sent");
+    return;
+  }
   host_.write(out_);
 }
 

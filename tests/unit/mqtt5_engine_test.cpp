@@ -324,6 +324,20 @@ TEST_F(Mqtt5Engine, ADeviceRefusingC2dOrTooSmallForItRejectsIt) {
   EXPECT_EQ(host.settle_reasons.back(), "the device answered 128: cannot do that");
 }
 
+TEST_F(Mqtt5Engine, NothingOverTheClientsMaximumPacketSizeIsSent) {
+  auto c = connect5();
+  c.props.maximum_packet_size = 64;
+  connect(c);
+  feed(Subscribe{2, {{"$iothub/twin/res/#", 0}}, {}});
+  feed(publish("$iothub/twin/GET/?$rid=7", 0, ""));
+  const auto before = host.written.size();
+  engine->on_operation_result(host.requests.back().token,
+                              OperationResult{200, -1, std::string(100, ' '), {}});
+  EXPECT_EQ(host.written.size(), before);
+  EXPECT_NE(host.warnings.back().find("over the device's Maximum Packet Size of 64"),
+            std::string::npos);
+}
+
 TEST_F(Mqtt5Engine, GrantedQoS0C2dGoesAtQoS0AndIsSettledWhenWritten) {
   connect();
   subscribe(0);
