@@ -1,4 +1,5 @@
-# Shared by the drivers of the Node SDK tests (run_amqp_test.sh, run_gateway_test.sh); sourced.
+# Shared by the drivers of the Node SDK tests (run_amqp_test.sh, run_gateway_test.sh,
+# run_websocket_test.sh); sourced.
 #
 # IOTGW_NODE_TEST_KEEP=1 keeps the temp folder. After `node_test_init`: $here (tests/node), $work (a temp folder removed at exit) and
 # `node_test_spawn LOG CMD...` (a background process stopped at exit, its pid in $spawned_pid).
@@ -85,4 +86,28 @@ YAML
   "$hub" registry add-device "$work/registry.yaml" "$device" >/dev/null
   device_cs=$("$hub" registry connection-string "$work/registry.yaml" "$device")
   service_cs="HostName=$hostname;SharedAccessKeyName=service;SharedAccessKey=$policy_key"
+}
+
+# node_test_gateway_args IOTGW IOTGW_HUB PLUGINS_DIR: checks the gateway tests' arguments (exit 2
+# when one is missing) and sets $gw, $hub and $plugins, absolute: the topology and the test's
+# subprocesses work from other folders.
+node_test_gateway_args() {
+  gw=$1 hub=$2 plugins=$3
+  local f
+  for f in "$gw" "$hub"; do
+    [ -n "$f" ] && [ -x "$f" ] || { echo "FAIL - binary not given or not executable: '$f'" >&2; exit 2; }
+  done
+  [ -f "$plugins/iotgw-mqtt.so" ] || { echo "FAIL - no iotgw-mqtt.so in plugins dir '$plugins'" >&2; exit 2; }
+  plugins=$(cd "$plugins" && pwd)
+  hub=$(cd "$(dirname "$hub")" && pwd)/$(basename "$hub")
+}
+
+# node_test_show_logs: the hub's log and, once it has one, the gateway's.
+node_test_show_logs() {
+  echo "--- iotgw-hub log ---"
+  cat "$work/hub.log"
+  if [ -f "$work/gw.log" ]; then
+    echo "--- iotgw log ---"
+    cat "$work/gw.log"
+  fi
 }

@@ -13,29 +13,13 @@
 set -euo pipefail
 
 source "$(dirname "$0")/lib.sh"
-gw=${1:-${IOTGW:-}}
-hub=${2:-${IOTGW_HUB:-}}
-plugins=${3:-${IOTGW_PLUGINS:-}}
-for f in "$gw" "$hub"; do
-  [ -n "$f" ] && [ -x "$f" ] || { echo "FAIL - binary not given or not executable: '$f'" >&2; exit 2; }
-done
-[ -f "$plugins/iotgw-mqtt.so" ] || { echo "FAIL - no iotgw-mqtt.so in plugins dir '$plugins'" >&2; exit 2; }
-plugins=$(cd "$plugins" && pwd)  # the topology lives in a temp folder
+node_test_gateway_args "${1:-${IOTGW:-}}" "${2:-${IOTGW_HUB:-}}" "${3:-${IOTGW_PLUGINS:-}}"
 hostname=localhub.azure-devices.net
 device=node-gw-dev1
 node_test_init
 
 node_test_registry "$hub" "$device"
 node_test_pki server
-
-show_logs() {
-  echo "--- iotgw-hub log ---"
-  cat "$work/hub.log"
-  if [ -f "$work/gw.log" ]; then
-    echo "--- iotgw log ---"
-    cat "$work/gw.log"
-  fi
-}
 
 # The hub: plain AMQP for the gateway's bridge, AMQPS for the service SDK's C2D sender and the
 # telemetry consumer, HTTPS for the service SDK's registry, twin and method calls.
@@ -48,7 +32,7 @@ tls_port=$(node_test_port "$work/hub.log" "$hub_pid" '.*TLS listening on 127\.0\
 https_port=$(node_test_port "$work/hub.log" "$hub_pid" '.*https listening on 127\.0\.0\.1:\([0-9]*\).*')
 if [ -z "$amqp_port" ] || [ -z "$tls_port" ] || [ -z "$https_port" ]; then
   echo "FAIL - iotgw-hub did not log its three listeners (amqp '$amqp_port', amqps '$tls_port', https '$https_port')" >&2
-  show_logs >&2
+  node_test_show_logs >&2
   exit 1
 fi
 
@@ -73,7 +57,7 @@ gw_pid=$spawned_pid
 mqtt_port=$(node_test_port "$work/gw.log" "$gw_pid" '.*\[listener mqtts\] listening on 127\.0\.0\.1:\([0-9]*\) .*')
 if [ -z "$mqtt_port" ]; then
   echo "FAIL - iotgw did not log its MQTT listener's port" >&2
-  show_logs >&2
+  node_test_show_logs >&2
   exit 1
 fi
 
@@ -87,5 +71,5 @@ rc=0
   export NODE_EXTRA_CA_CERTS="$work/ca.pem" NODE_NO_WARNINGS=1
   timeout 180 node "${IOTGW_NODE_TEST_SCRIPT:-mqtt_through_gateway.js}"
 ) || rc=$?
-if [ "$rc" -ne 0 ]; then show_logs; fi
+if [ "$rc" -ne 0 ]; then node_test_show_logs; fi
 exit "$rc"

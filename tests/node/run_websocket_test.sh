@@ -10,15 +10,7 @@
 set -euo pipefail
 
 source "$(dirname "$0")/lib.sh"
-gw=${1:-${IOTGW:-}}
-hub=${2:-${IOTGW_HUB:-}}
-plugins=${3:-${IOTGW_PLUGINS:-}}
-for f in "$gw" "$hub"; do
-  [ -n "$f" ] && [ -x "$f" ] || { echo "FAIL - binary not given or not executable: '$f'" >&2; exit 2; }
-done
-[ -f "$plugins/iotgw-mqtt.so" ] || { echo "FAIL - no iotgw-mqtt.so in plugins dir '$plugins'" >&2; exit 2; }
-plugins=$(cd "$plugins" && pwd)
-hub=$(cd "$(dirname "$hub")" && pwd)/$(basename "$hub")
+node_test_gateway_args "${1:-${IOTGW:-}}" "${2:-${IOTGW_HUB:-}}" "${3:-${IOTGW_PLUGINS:-}}"
 hostname=localhub.azure-devices.net
 device=node-ws-dev1
 node_test_init
@@ -26,22 +18,13 @@ node_test_init
 node_test_registry "$hub" "$device"
 node_test_pki server
 
-show_logs() {
-  echo "--- iotgw-hub log ---"
-  cat "$work/hub.log"
-  if [ -f "$work/gw.log" ]; then
-    echo "--- iotgw log ---"
-    cat "$work/gw.log"
-  fi
-}
-
 node_test_spawn "$work/hub.log" "$hub" --registry "$work/registry.yaml" --log-level debug \
   --listen 127.0.0.1:0
 hub_pid=$spawned_pid
 amqp_port=$(node_test_port "$work/hub.log" "$hub_pid" '.*] listening on 127\.0\.0\.1:\([0-9]*\).*')
 if [ -z "$amqp_port" ]; then
   echo "FAIL - iotgw-hub did not log its listener" >&2
-  show_logs >&2
+  node_test_show_logs >&2
   exit 1
 fi
 
@@ -66,7 +49,7 @@ wss_port=$(node_test_port "$work/gw.log" "$gw_pid" '.*\[listener wss\] listening
 wss443=$(node_test_port "$work/gw.log" "$gw_pid" '.*\[listener wss443\] listening on 127\.0\.0\.1:\([0-9]*\) .*')
 if [ -z "$ws_port" ] || [ -z "$wss_port" ] || [ "$wss443" != 443 ]; then
   echo "FAIL - iotgw did not log its three WebSocket listeners (ws '$ws_port', wss '$wss_port', 443 '$wss443')" >&2
-  show_logs >&2
+  node_test_show_logs >&2
   exit 1
 fi
 
@@ -79,5 +62,5 @@ rc=0
   export NODE_EXTRA_CA_CERTS="$work/ca.pem" NODE_NO_WARNINGS=1
   timeout 180 node mqtt_over_websockets.js
 ) || rc=$?
-if [ "$rc" -ne 0 ]; then show_logs; fi
+if [ "$rc" -ne 0 ]; then node_test_show_logs; fi
 exit "$rc"
