@@ -128,12 +128,12 @@ void Engine::handle(Connect& c) {
 }
 
 bool Engine::accept_v5_connect(const Connect& c) {
-  // IoT Hub cannot keep a retained message, and QoS 2 has no AMQP counterpart (CONNACK says so).
   if (c.props.auth_method) {
     refuse_connect(ConnectCode::not_authorized, reason::bad_authentication_method,
                    "enhanced authentication ('" + *c.props.auth_method + "') is not offered");
     return false;
   }
+  // IoT Hub cannot keep a retained message, and QoS 2 has no AMQP counterpart (CONNACK says so).
   if (c.will && c.will->qos > 1) {
     refuse_connect(ConnectCode::not_authorized, reason::qos_not_supported,
                    "a will at QoS 2: QoS 2 is not served");
