@@ -102,12 +102,22 @@ struct WebSocketSpec {
   std::string str() const;
 };
 
+// A listener's datagram sessions (transport: udp or dtls): one per peer address.
+struct UdpSpec {
+  std::chrono::milliseconds idle_timeout{300'000};  // a session nothing came from this long ends
+  std::uint64_t max_datagram = std::uint64_t{4} * 1024;  // larger datagrams are dropped
+  std::uint64_t queue = 64;  // datagrams a busy session holds before dropping new ones
+  std::chrono::milliseconds handshake_timeout{10'000};  // dtls: from the verified hello
+  std::string str() const;
+};
+
 struct ListenerSpec {
   std::string name;
   Ref adapter;
   std::string transport = "tcp";
   TlsSpec tls;
   WebSocketSpec websocket;
+  UdpSpec udp;
   Endpoint bind;
   std::uint64_t max_connections = 100'000;
   std::vector<Ref> auth;

@@ -26,9 +26,11 @@ const std::vector<std::string> kFlavours = {"loopback", "iothub", "amqp"};
 const std::vector<std::string> kSaslMechanisms = {"anonymous", "plain"};
 const std::vector<std::string> kStageKeys = {"name", "plugin", "config"};
 const std::vector<std::string> kListenerKeys = {
-    "name",     "adapter", "transport",       "bind",     "tls", "auth",
-    "pipeline", "options", "max_connections", "websocket"};
-const std::vector<std::string> kTransports = {"tcp", "tls", "ws", "wss"};
+    "name",     "adapter", "transport",       "bind",      "tls", "auth",
+    "pipeline", "options", "max_connections", "websocket", "udp"};
+const std::vector<std::string> kTransports = {"tcp", "tls", "ws", "wss", "udp", "dtls"};
+const std::vector<std::string> kUdpKeys = {"idle_timeout", "max_datagram", "queue",
+                                           "handshake_timeout"};
 const std::vector<std::string> kWebSocketKeys = {
     "path", "subprotocols", "origins", "max_upgrade_size", "upgrade_timeout", "max_message"};
 const std::vector<std::string> kTlsKeys = {"cert_file", "key_file", "ca_file", "client_cert",
@@ -150,13 +152,16 @@ std::string relative_to(const std::filesystem::path& file, const std::string& pa
   return p.is_absolute() ? path : (file.parent_path() / p).lexically_normal().string();
 }
 
+// `certificate`: whether cert_file and key_file are required (DTLS may serve pre-shared keys
+// alone).
 bool parse_tls(const YAML::Node& n, const std::filesystem::path& file, const std::string& what,
-               TlsSpec& tls, Diagnostics& diags) {
+               TlsSpec& tls, Diagnostics& diags, bool certificate = true) {
   MapReader r(n, file.string(), what + " tls", kTlsKeys, diags);
   if (!r.ok()) return false;
   const auto errors = diags.size();
-  auto cert = r.string("cert_file", true);
-  auto key = r.string("key_file", true);
+  // One without the other is a mistake even where neither is required.
+  auto cert = r.string("cert_file", certificate || r.has("key_file"));
+  auto key = r.string("key_file", certificate || r.has("cert_file"));
   if (cert) tls.cert_file = relative_to(file, *cert);
   if (key) tls.key_file = relative_to(file, *key);
   if (auto ca = r.string("ca_file")) tls.ca_file = relative_to(file, *ca);
@@ -216,6 +221,25 @@ bool parse_websocket(const YAML::Node& n, const std::filesystem::path& file,
   if (auto size = r.size("max_message", 16, std::uint64_t{64} * 1024 * 1024)) {
     ws.max_message = *size;
   }
+  return diags.size() == errors;
+}
+
+bool parse_udp(const YAML::Node& n, const std::filesystem::path& file, const std::string& what,
+               UdpSpec& udp, Diagnostics& diags) {
+  MapReader r(n, file.string(), what + " udp", kUdpKeys, diags);
+  if (!r.ok()) return false;
+  const auto errors = diags.size();
+  auto positive = [&](const char* key, std::chrono::milliseconds& into) {
+    if (auto d = r.duration(key)) {
+      into = *d;
+      if (d->count() <= 0) r.error(key, std::string("'") + key + "' must be above 0");
+    }
+  };
+  positive("idle_timeout", udp.idle_timeout);
+  positive("handshake_timeout", udp.handshake_timeout);
+  // 65507: the largest UDP payload over IPv4.
+  if (auto size = r.size("max_datagram", 64, 65'507)) udp.max_datagram = *size;
+  if (auto q = r.integer("queue", 1, 100'000)) udp.queue = static_cast<std::uint64_t>(*q);
   return diags.size() == errors;
 }
 
@@ -309,9 +333,20 @@ void parse_listeners(const YAML::Node& n, const std::filesystem::path& file, Top
     }
     const bool tls = l.transport == "tls" || l.transport == "wss";
     const bool websocket = l.transport == "ws" || l.transport == "wss";
-    if (r.has("tls") && !tls) {
-      r.error("tls", "'tls' settings need 'transport: tls' or 'transport: wss'");
+    const bool datagrams = l.transport == "udp" || l.transport == "dtls";
+    if (r.has("tls") && !tls && l.transport != "dtls") {
+      r.error("tls", "'tls' settings need 'transport: tls', 'wss' or 'dtls'");
       good = false;
+    }
+    if (l.transport == "dtls" && r.has("tls")) {
+      // Without a certificate, DTLS serves the pre-shared keys of the auth stages alone.
+      good = parse_tls(r.node("tls"), file, what, l.tls, diags, false) && good;
+    }
+    if (r.has("udp") && !datagrams) {
+      r.error("udp", "'udp' settings need 'transport: udp' or 'transport: dtls'");
+      good = false;
+    } else if (r.has("udp")) {
+      good = parse_udp(r.node("udp"), file, what, l.udp, diags) && good;
     }
     if (tls) {
       if (!r.has("tls")) {
@@ -377,6 +412,11 @@ std::string WebSocketSpec::str() const {
   return path + "|" + join(subprotocols, ",") + "|" + join(origins, ",") + "|" +
          std::to_string(max_upgrade_size) + "|" + std::to_string(upgrade_timeout.count()) + "|" +
          std::to_string(max_message);
+}
+
+std::string UdpSpec::str() const {
+  return std::to_string(idle_timeout.count()) + "|" + std::to_string(max_datagram) + "|" +
+         std::to_string(queue) + "|" + std::to_string(handshake_timeout.count());
 }
 
 std::string Endpoint::str() const {

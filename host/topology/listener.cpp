@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 
 #include "runtime/session.hpp"
+#include "transport/datagram_stream.hpp"
 #include "transport/tcp_stream.hpp"
 #include "transport/tls_stream.hpp"
 #include "transport/websocket_stream.hpp"
@@ -18,11 +19,28 @@ Listener::Listener(ListenerPlan plan, transport::EventLoops& loops, bridge::Brid
                                                       plan_.pipeline, loops.size(), bridge, log);
 }
 
+Listener::~Listener() {
+  for (auto& endpoint : endpoints_) endpoint->close();
+}
+
+bool Listener::datagrams() const {
+  return plan_.spec.transport == "udp" || plan_.spec.transport == "dtls";
+}
+
 void Listener::bind() {
   const auto& ep = plan_.spec.bind;
   std::uint16_t port = ep.port;
   try {
-    for (std::size_t i = 0; i < loops_.size(); ++i) {
+    for (std::size_t i = 0; i < loops_.size() && datagrams(); ++i) {
+      const auto& udp = plan_.spec.udp;
+      transport::UdpSettings settings{udp.max_datagram, udp.idle_timeout, udp.queue,
+                                      udp.handshake_timeout};
+      auto endpoint =
+          std::make_shared<transport::UdpEndpoint>(loops_.at(i), ep.host, port, settings);
+      port = endpoint->port();
+      endpoints_.push_back(std::move(endpoint));
+    }
+    for (std::size_t i = 0; i < loops_.size() && !datagrams(); ++i) {
       // Port 0 picks a port once; every other loop joins that one.
       auto acceptor = std::make_shared<transport::TcpAcceptor>(loops_.at(i), ep.host, port);
       port = acceptor->port();
@@ -30,6 +48,7 @@ void Listener::bind() {
     }
   } catch (const std::exception& e) {
     acceptors_.clear();
+    endpoints_.clear();
     throw std::runtime_error("listener '" + name() + "': " + e.what());
   }
   port_ = port;
@@ -41,21 +60,53 @@ void Listener::start() {
       if (auto self = weak.lock()) self->accept(i, std::move(s));
     });
   }
+  for (std::size_t i = 0; i < endpoints_.size(); ++i) {
+    endpoints_[i]->start([weak = weak_from_this(), i](const transport::PeerAddress& peer,
+                                                      std::span<const std::uint8_t> datagram) {
+      if (auto self = weak.lock()) self->adopt(i, peer, datagram);
+    });
+  }
   const auto& ep = plan_.spec.bind;
-  log_.info("listener " + name(), "listening on " + config::Endpoint{ep.host, port_}.str() + " (" +
-                                      plan_.spec.transport + ", adapter " +
-                                      plan_.spec.adapter.name + ", " +
-                                      std::to_string(acceptors_.size()) + " loops)");
+  log_.info("listener " + name(),
+            "listening on " + config::Endpoint{ep.host, port_}.str() + " (" + plan_.spec.transport +
+                ", adapter " + plan_.spec.adapter.name + ", " +
+                std::to_string(std::max(acceptors_.size(), endpoints_.size())) + " loops)");
 }
 
 void Listener::stop_accepting() {
   for (auto& acceptor : acceptors_) acceptor->stop();
   acceptors_.clear();
+  // A UDP socket serves its known peers too: it stays open, for them, until the listener goes.
+  for (auto& endpoint : endpoints_) endpoint->stop_new_peers();
+}
+
+bool Listener::take_slot() {
+  if (count_.fetch_add(1) < plan_.spec.max_connections) return true;
+  count_.fetch_sub(1);
+  return false;
+}
+
+void Listener::adopt(std::size_t loop, const transport::PeerAddress& peer,
+                     std::span<const std::uint8_t> datagram) {
+  if (!take_slot()) {
+    // A flood of new sources would repeat this for every datagram: debug, not warn.
+    if (log_.enabled(LogLevel::debug)) {
+      log_.debug("listener " + name(),
+                 "datagram from " + peer.str() + " dropped: max_connections (" +
+                     std::to_string(plan_.spec.max_connections) + ") sessions");
+    }
+    return;
+  }
+  auto stream = std::make_unique<transport::DatagramStream>(endpoints_.at(loop), peer);
+  auto* first = stream.get();
+  transport::ConnectionLimits limits;
+  limits.read_chunk = plan_.spec.udp.max_datagram;
+  serve(loop, std::move(stream), limits);
+  first->on_datagram(datagram);
 }
 
 void Listener::accept(std::size_t loop, boost::asio::ip::tcp::socket socket) {
-  if (count_.fetch_add(1) >= plan_.spec.max_connections) {
-    count_.fetch_sub(1);
+  if (!take_slot()) {
     boost::system::error_code ec;
     socket.close(ec);
     log_.warn("listener " + name(), "connection refused: max_connections (" +
@@ -71,8 +122,13 @@ void Listener::accept(std::size_t loop, boost::asio::ip::tcp::socket socket) {
   } else {
     stream = std::make_unique<transport::TcpStream>(std::move(socket));
   }
+  serve(loop, std::move(stream));
+}
+
+void Listener::serve(std::size_t loop, std::unique_ptr<transport::Stream> stream,
+                     transport::ConnectionLimits limits) {
   auto conn = std::make_shared<transport::Connection>(loops_.at(loop), std::move(stream), log_,
-                                                      "listener " + name());
+                                                      "listener " + name(), limits);
   {
     std::lock_guard lock(live_mutex_);
     live_.emplace(conn.get(), conn);

@@ -1,5 +1,5 @@
-// A serving listener: one acceptor per event loop, the connections it accepted, its connection
-// limit, and the shared state (adapter, pipeline) its sessions use.
+// A serving listener: one acceptor (or UDP socket) per event loop, the connections it accepted, its
+// connection limit, and the shared state (adapter, pipeline) its sessions use.
 #pragma once
 
 #include <atomic>
@@ -13,12 +13,16 @@
 #include "transport/connection.hpp"
 #include "transport/event_loops.hpp"
 #include "transport/tcp_acceptor.hpp"
+#include "transport/udp_endpoint.hpp"
 
 namespace iotgw::topology {
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
   Listener(ListenerPlan plan, transport::EventLoops& loops, bridge::Bridge& bridge, Logger& log);
+  ~Listener();
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
 
   // Binds one socket per loop; throws std::runtime_error naming the listener and the address.
   void bind();
@@ -39,6 +43,13 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
  private:
   void accept(std::size_t loop, boost::asio::ip::tcp::socket socket);
+  // A datagram from a new peer on a udp listener: a session for it, unless at the limit.
+  void adopt(std::size_t loop, const transport::PeerAddress& peer,
+             std::span<const std::uint8_t> datagram);
+  bool take_slot();
+  void serve(std::size_t loop, std::unique_ptr<transport::Stream> stream,
+             transport::ConnectionLimits limits = {});
+  bool datagrams() const;
   template <class F>
   void for_each_connection(F&& f);
 
@@ -47,6 +58,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   Logger& log_;
   std::shared_ptr<runtime::ListenerShared> shared_;
   std::vector<std::shared_ptr<transport::TcpAcceptor>> acceptors_;  // by loop index
+  std::vector<std::shared_ptr<transport::UdpEndpoint>> endpoints_;  // udp, dtls: by loop index
   std::uint16_t port_ = 0;
   std::atomic<std::size_t> count_{0};
   std::mutex live_mutex_;

@@ -155,7 +155,7 @@ std::optional<Plan> build_plan(const config::Topology& model, const plugins::Pri
     lp.adapter = adapter;
     lp.pipeline = std::make_shared<const runtime::Pipeline>(std::move(auth), std::move(transforms));
     lp.shape = plugin->hash() + "|" + l.transport + "|" + l.tls.str() + "|" + l.websocket.str() +
-               "|" + l.bind.str() + "|" + std::to_string(l.max_connections) + "|" +
+               "|" + l.udp.str() + "|" + l.bind.str() + "|" + std::to_string(l.max_connections) + "|" +
                l.options.fingerprint();
     plan.listeners.push_back(std::move(lp));
   }

@@ -15,8 +15,10 @@ Connection::Connection(boost::asio::io_context& loop, std::unique_ptr<Stream> st
       log_(log),
       component_(std::move(component)),
       limits_(limits),
-      read_size_(stream_->waits_for_readable() ? std::min<std::size_t>(1024, limits.read_chunk)
-                                               : limits.read_chunk) {}
+      // A datagram must fit whole: its buffer is the largest one the listener takes.
+      read_size_(stream_->waits_for_readable() && !stream_->datagrams()
+                     ? std::min<std::size_t>(1024, limits.read_chunk)
+                     : limits.read_chunk) {}
 
 Connection::~Connection() = default;
 
@@ -57,9 +59,10 @@ void Connection::read_more() {
   boost::system::error_code ec;
   const std::size_t n = stream_->read_now(room, ec);
   if (ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) {
-    if (n == room.size() && read_size_ < limits_.read_chunk) {
+    // Datagrams keep the buffer that always fits one; a byte stream's follows its traffic.
+    if (!stream_->datagrams() && n == room.size() && read_size_ < limits_.read_chunk) {
       read_size_ *= 2;  // a busy device: bigger reads, fewer calls
-    } else if (n < read_size_ / 4 && read_size_ > 1024) {
+    } else if (!stream_->datagrams() && n < read_size_ / 4 && read_size_ > 1024) {
       read_size_ /= 2;
     }
     on_read(ec, n);
@@ -73,7 +76,8 @@ void Connection::read_more() {
     self->reading_ = false;
     if (self->state_ != State::open) return;
     if (e) {
-      self->finish("read failed: " + e.message());
+      self->finish(e == boost::asio::error::timed_out ? "idle timeout"
+                                                      : "read failed: " + e.message());
       return;
     }
     self->read_more();
@@ -102,7 +106,9 @@ void Connection::on_read(const boost::system::error_code& ec, std::size_t n) {
   reading_ = false;
   if (state_ != State::open) return;  // closing: what arrives now is not handed on
   if (ec) {
-    finish(ec == boost::asio::error::eof ? "closed by peer" : "read failed: " + ec.message());
+    finish(ec == boost::asio::error::eof         ? "closed by peer"
+           : ec == boost::asio::error::timed_out ? "idle timeout"
+                                                 : "read failed: " + ec.message());
     return;
   }
   input_end_ += n;
@@ -131,14 +137,19 @@ void Connection::process_input() {
       finish(reason.empty() ? "protocol error" : reason);
       return;
     }
-    input_begin_ += std::min(consumed, available);
-    if (consumed == 0) break;  // waits for more bytes
+    // A datagram is whole or nothing: what the handler left of it is not the start of the next.
+    input_begin_ = stream_->datagrams() ? input_end_ : input_begin_ + std::min(consumed, available);
+    if (consumed == 0 && !stream_->datagrams()) break;  // waits for more bytes
   }
   in_handler_ = false;
 }
 
 void Connection::write(std::span<const std::uint8_t> data) {
   if (state_ != State::open || data.empty()) return;
+  if (stream_->datagrams()) {
+    stream_->send_datagram(data);
+    return;
+  }
   pending_.insert(pending_.end(), data.begin(), data.end());
   if (write_queue_size() > limits_.write_high_water) above_high_water_ = true;
   // Later in this turn of the loop, not now: the PUBACKs for a batch of messages the hub

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -39,11 +40,15 @@ class Stream {
   }
   // Writes the whole buffer or fails.
   virtual void async_write(boost::asio::const_buffer buffer, Handler handler) = 0;
+  // Datagram streams (udp, dtls) keep message boundaries: each read is one datagram and each
+  // write goes out at once as one, through send_datagram, with no write queue of its own.
+  virtual bool datagrams() const { return false; }
+  virtual void send_datagram(std::span<const std::uint8_t> /*datagram*/) {}
   virtual void close() = 0;
 
   virtual std::string remote_address() const = 0;
   virtual std::string local_address() const = 0;
-  // "tcp", "tls", "ws" or "wss", as auth stages are told (static text).
+  // "tcp", "tls", "ws", "wss", "udp" or "dtls", as auth stages are told (static text).
   virtual std::string_view transport() const = 0;
   virtual bool tls() const { return false; }
   // The request a WebSocket connection was upgraded with, once started; null for tcp and tls.

@@ -1,0 +1,53 @@
+// One UDP peer's session as a Stream, so a Connection (and so any adapter) runs over datagrams as
+// it runs over TCP: each read yields one datagram, each write sends one. Datagrams that arrive
+// while the connection is busy wait in a short queue; past it they are dropped, as the network
+// may drop them anyway and every datagram protocol copes with loss.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "transport/stream.hpp"
+#include "transport/udp_endpoint.hpp"
+
+namespace iotgw::transport {
+
+class DatagramStream final : public Stream, public DatagramPeer {
+ public:
+  // Adds itself to the endpoint's peers; call on the endpoint's loop.
+  DatagramStream(std::shared_ptr<UdpEndpoint> endpoint, PeerAddress peer);
+  ~DatagramStream() override;
+  DatagramStream(const DatagramStream&) = delete;
+  DatagramStream& operator=(const DatagramStream&) = delete;
+
+  // Stream
+  void async_start(std::function<void(const boost::system::error_code&)> done) override;
+  void async_read_some(boost::asio::mutable_buffer buffer, Handler handler) override;
+  bool waits_for_readable() const override { return true; }
+  void async_wait_readable(std::function<void(const boost::system::error_code&)> done) override;
+  std::size_t read_now(boost::asio::mutable_buffer buffer, boost::system::error_code& ec) override;
+  void async_write(boost::asio::const_buffer buffer, Handler handler) override;
+  bool datagrams() const override { return true; }
+  void send_datagram(std::span<const std::uint8_t> datagram) override;
+  void close() override;
+  std::string remote_address() const override { return peer_.str(); }
+  std::string local_address() const override { return endpoint_->local_address(); }
+  std::string_view transport() const override { return "udp"; }
+
+  // DatagramPeer
+  void on_datagram(std::span<const std::uint8_t> datagram) override;
+  void on_idle() override;
+
+ private:
+  void wake(const boost::system::error_code& ec);
+
+  std::shared_ptr<UdpEndpoint> endpoint_;
+  PeerAddress peer_;
+  std::deque<std::vector<std::uint8_t>> queue_;
+  std::function<void(const boost::system::error_code&)> waiter_;
+  bool known_ = true;  // in the endpoint's table
+  bool expired_ = false;
+};
+
+}  // namespace iotgw::transport
