@@ -17,8 +17,15 @@ std::string str(iotgw_bytes b) {
 }  // namespace
 
 OwnedCredentials OwnedCredentials::copy(const iotgw_credentials& c) {
-  return {str(c.client_id),       str(c.username),    str(c.password), str(c.peer_address),
-          str(c.cert_subject_cn), str(c.cert_sha256), nullptr,         {}};
+  return {str(c.client_id),
+          str(c.username),
+          str(c.password),
+          str(c.peer_address),
+          str(c.cert_subject_cn),
+          str(c.cert_sha256),
+          {},
+          nullptr,
+          {}};
 }
 
 iotgw_credentials OwnedCredentials::view() const {
@@ -32,6 +39,7 @@ iotgw_credentials OwnedCredentials::view() const {
   c.cert_sha256 = to_c(cert_sha256);
   c.upgrade = upgrade ? upgrade->c_view() : nullptr;
   c.transport = to_c(transport);
+  c.psk_identity = to_c(psk_identity);
   return c;
 }
 

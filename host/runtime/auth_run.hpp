@@ -23,9 +23,10 @@ struct iotgw_auth {
 namespace iotgw::runtime {
 
 struct OwnedCredentials {
-  std::string client_id, username, password, peer_address, cert_subject_cn, cert_sha256;
+  std::string client_id, username, password, peer_address, cert_subject_cn, cert_sha256,
+      psk_identity;
   std::shared_ptr<const UpgradeView> upgrade;  // ws and wss
-  std::string_view transport;                  // static text: "tcp", "tls", "ws", "wss"
+  std::string_view transport;  // static text: "tcp", "tls", "ws", "wss", "udp", "dtls"
   // What the adapter passed; the host's own fields (transport facts) are the caller's to set.
   static OwnedCredentials copy(const iotgw_credentials& c);
   iotgw_credentials view() const;

@@ -1,5 +1,8 @@
 #include "runtime/pipeline.hpp"
 
+#include <array>
+#include <cstddef>
+
 namespace iotgw::runtime {
 
 namespace {
@@ -38,6 +41,29 @@ Verdict Pipeline::downstream(iotgw_msg& msg) const {
     if (v.verdict != IOTGW_CONTINUE) return v;
   }
   return {};
+}
+
+}  // namespace iotgw::runtime
+
+namespace iotgw::runtime {
+
+std::optional<std::string> Pipeline::psk_key(std::string_view identity) const {
+  for (const auto& stage : auth_) {
+    const auto& vt = stage.instance->vtable();
+    // A stage built before ABI 1.4 has a shorter table, or a zero where psk_key now sits.
+    if (vt.struct_size < offsetof(iotgw_stage_vtable, psk_key) + sizeof vt.psk_key ||
+        vt.psk_key == nullptr) {
+      continue;
+    }
+    std::array<std::uint8_t, 256> key{};
+    std::size_t size = key.size();
+    if (vt.psk_key(stage.instance->handle(), {identity.data(), identity.size()}, key.data(),
+                   &size) == IOTGW_OK &&
+        size <= key.size()) {
+      return std::string(reinterpret_cast<const char*>(key.data()), size);
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace iotgw::runtime

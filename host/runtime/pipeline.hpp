@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,8 @@ class Pipeline {
   Verdict upstream(iotgw_msg& msg) const;
   Verdict downstream(iotgw_msg& msg) const;
   const std::vector<StageRef>& authenticators() const { return auth_; }
+  // The DTLS pre-shared key the first authenticator that knows `identity` gives, or nullopt.
+  std::optional<std::string> psk_key(std::string_view identity) const;
   const std::vector<StageRef>& transforms() const { return transforms_; }
 
  private:

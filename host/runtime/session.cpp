@@ -29,6 +29,7 @@ bool Session::on_open(transport::Connection& conn, std::string& reason) {
   const std::string local = stream.local_address();
   const std::string cn = stream.cert_subject_cn();
   const std::string thumb = stream.cert_sha256();
+  const std::string psk = stream.psk_identity();
   iotgw_conn_info info{};
   info.struct_size = sizeof info;
   info.listener = to_c(listener_->name);
@@ -40,6 +41,7 @@ bool Session::on_open(transport::Connection& conn, std::string& reason) {
   if (auto upgrade = stream.upgrade()) upgrade_ = std::make_shared<const UpgradeView>(upgrade);
   info.upgrade = upgrade_ ? upgrade_->c_view() : nullptr;
   info.transport = to_c(stream.transport());
+  info.psk_identity = to_c(psk);
   iotgw_error err{};
   const auto st = adapter().open(listener_->adapter->handle(), this, &info, &state_, &err);
   if (st != IOTGW_OK || state_ == nullptr) {
@@ -93,6 +95,7 @@ iotgw_status Session::authenticate(const iotgw_credentials& credentials, std::ui
   owned.peer_address = stream.remote_address();
   owned.upgrade = upgrade_;
   owned.transport = stream.transport();
+  owned.psk_identity = stream.psk_identity();
   auto run = std::make_shared<AuthRun>(
       pipeline(), std::move(owned), conn_->loop(),
       [weak = weak_from_this(), token](iotgw_status st, const bridge::Identity& id,

@@ -6,10 +6,12 @@
 
 namespace iotgw::runtime {
 
-// The 1.3 fields took the first reserved slots: the structs keep their 1.2 size.
-static_assert(sizeof(iotgw_credentials) ==
+// The 1.3 fields took the first reserved slots, so the structs kept their 1.2 size up to the
+// last reserved slot; 1.4 grew them past it (psk_identity), which struct_size tells readers.
+static_assert(offsetof(iotgw_credentials, psk_identity) ==
               offsetof(iotgw_credentials, upgrade) + 4 * sizeof(void*));
-static_assert(sizeof(iotgw_conn_info) == offsetof(iotgw_conn_info, upgrade) + 4 * sizeof(void*));
+static_assert(offsetof(iotgw_conn_info, psk_identity) ==
+              offsetof(iotgw_conn_info, upgrade) + 4 * sizeof(void*));
 
 UpgradeView::UpgradeView(std::shared_ptr<const transport::HttpUpgrade> upgrade)
     : upgrade_(std::move(upgrade)) {

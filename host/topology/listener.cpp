@@ -6,6 +6,7 @@
 
 #include "runtime/session.hpp"
 #include "transport/datagram_stream.hpp"
+#include "transport/dtls_stream.hpp"
 #include "transport/tcp_stream.hpp"
 #include "transport/tls_stream.hpp"
 #include "transport/websocket_stream.hpp"
@@ -38,6 +39,8 @@ void Listener::bind() {
       auto endpoint =
           std::make_shared<transport::UdpEndpoint>(loops_.at(i), ep.host, port, settings);
       port = endpoint->port();
+      if (plan_.dtls)
+        gates_.push_back(std::make_unique<transport::DtlsGate>(plan_.dtls, *endpoint));
       endpoints_.push_back(std::move(endpoint));
     }
     for (std::size_t i = 0; i < loops_.size() && !datagrams(); ++i) {
@@ -48,6 +51,7 @@ void Listener::bind() {
     }
   } catch (const std::exception& e) {
     acceptors_.clear();
+    gates_.clear();
     endpoints_.clear();
     throw std::runtime_error("listener '" + name() + "': " + e.what());
   }
@@ -88,6 +92,11 @@ bool Listener::take_slot() {
 
 void Listener::adopt(std::size_t loop, const transport::PeerAddress& peer,
                      std::span<const std::uint8_t> datagram) {
+  transport::SslPtr verified{nullptr, &SSL_free};
+  if (!gates_.empty()) {
+    verified = gates_.at(loop)->offer(peer, datagram);
+    if (!verified) return;  // answered with a cookie, or not a hello: nothing kept
+  }
   if (!take_slot()) {
     // A flood of new sources would repeat this for every datagram: debug, not warn.
     if (log_.enabled(LogLevel::debug)) {
@@ -97,10 +106,21 @@ void Listener::adopt(std::size_t loop, const transport::PeerAddress& peer,
     }
     return;
   }
-  auto stream = std::make_unique<transport::DatagramStream>(endpoints_.at(loop), peer);
-  auto* first = stream.get();
   transport::ConnectionLimits limits;
   limits.read_chunk = plan_.spec.udp.max_datagram;
+  if (verified) {
+    // The handshake asks the authenticators of the pipeline in force on this loop for keys.
+    auto psk = [shared = shared_, loop](std::string_view identity) {
+      return shared->pipelines[loop]->psk_key(identity);
+    };
+    serve(loop,
+          std::make_unique<transport::DtlsStream>(endpoints_.at(loop), peer, std::move(verified),
+                                                  std::move(psk)),
+          limits);
+    return;
+  }
+  auto stream = std::make_unique<transport::DatagramStream>(endpoints_.at(loop), peer);
+  auto* first = stream.get();
   serve(loop, std::move(stream), limits);
   first->on_datagram(datagram);
 }

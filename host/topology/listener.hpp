@@ -11,6 +11,7 @@
 #include "runtime/listener_shared.hpp"
 #include "topology/plan.hpp"
 #include "transport/connection.hpp"
+#include "transport/dtls_gate.hpp"
 #include "transport/event_loops.hpp"
 #include "transport/tcp_acceptor.hpp"
 #include "transport/udp_endpoint.hpp"
@@ -59,6 +60,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::shared_ptr<runtime::ListenerShared> shared_;
   std::vector<std::shared_ptr<transport::TcpAcceptor>> acceptors_;  // by loop index
   std::vector<std::shared_ptr<transport::UdpEndpoint>> endpoints_;  // udp, dtls: by loop index
+  std::vector<std::unique_ptr<transport::DtlsGate>> gates_;         // dtls: by loop index
   std::uint16_t port_ = 0;
   std::atomic<std::size_t> count_{0};
   std::mutex live_mutex_;

@@ -134,7 +134,7 @@ std::optional<Plan> build_plan(const config::Topology& model, const plugins::Pri
     }
     ListenerPlan lp;
     if (l.transport == "ws" || l.transport == "wss") lp.websocket = websocket_settings(l.websocket);
-    if (l.transport == "tls" || l.transport == "wss") {
+    if (l.transport == "tls" || l.transport == "wss" || l.transport == "dtls") {
       transport::TlsServerSettings tls;
       tls.cert_file = l.tls.cert_file;
       tls.key_file = l.tls.key_file;
@@ -145,7 +145,11 @@ std::optional<Plan> build_plan(const config::Topology& model, const plugins::Pri
                                                           : Mode::none;
       tls.tls13_only = l.tls.min_version == "1.3";
       try {
-        lp.tls = transport::make_tls_context(tls);
+        if (l.transport == "dtls") {
+          lp.dtls = std::make_shared<const transport::DtlsContext>(tls);
+        } else {
+          lp.tls = transport::make_tls_context(tls);
+        }
       } catch (const std::exception& e) {
         diags.add(l.mark, what + ": " + e.what());
         continue;
@@ -155,8 +159,8 @@ std::optional<Plan> build_plan(const config::Topology& model, const plugins::Pri
     lp.adapter = adapter;
     lp.pipeline = std::make_shared<const runtime::Pipeline>(std::move(auth), std::move(transforms));
     lp.shape = plugin->hash() + "|" + l.transport + "|" + l.tls.str() + "|" + l.websocket.str() +
-               "|" + l.udp.str() + "|" + l.bind.str() + "|" + std::to_string(l.max_connections) + "|" +
-               l.options.fingerprint();
+               "|" + l.udp.str() + "|" + l.bind.str() + "|" + std::to_string(l.max_connections) +
+               "|" + l.options.fingerprint();
     plan.listeners.push_back(std::move(lp));
   }
   if (diags.size() != errors_before) return std::nullopt;

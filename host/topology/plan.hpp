@@ -15,6 +15,7 @@
 #include "plugins/catalog.hpp"
 #include "runtime/pipeline.hpp"
 #include "runtime/plugin_instance.hpp"
+#include "transport/dtls_context.hpp"
 #include "transport/websocket_upgrade.hpp"
 
 namespace iotgw::topology {
@@ -25,6 +26,7 @@ struct ListenerPlan {
   std::shared_ptr<const runtime::Pipeline> pipeline;
   std::shared_ptr<boost::asio::ssl::context> tls;                 // transport tls or wss
   std::shared_ptr<const transport::WebSocketSettings> websocket;  // transport ws or wss
+  std::shared_ptr<const transport::DtlsContext> dtls;             // transport dtls
   // Equal shapes mean the listener can keep its sockets and connections across a reload: same
   // adapter code and options, same transport and address. Stages may differ.
   std::string shape;

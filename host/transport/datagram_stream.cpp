@@ -22,15 +22,27 @@ void DatagramStream::async_start(std::function<void(const boost::system::error_c
 }
 
 void DatagramStream::on_datagram(std::span<const std::uint8_t> datagram) {
-  if (queue_.size() >= endpoint_->settings().queue) return;  // busy: lost, as on the network
+  enqueue(datagram);
+}
+
+void DatagramStream::enqueue(std::span<const std::uint8_t> datagram) {
+  if (ended_ || queue_.size() >= endpoint_->settings().queue) return;  // busy: lost, as on a net
   queue_.emplace_back(datagram.begin(), datagram.end());
   wake({});
 }
 
+void DatagramStream::send_raw(std::span<const std::uint8_t> datagram) {
+  if (!ended_) endpoint_->send(peer_, datagram);
+}
+
+void DatagramStream::fail(const boost::system::error_code& ec) {
+  if (!ended_) ended_ = ec;
+  wake(ended_);
+}
+
 void DatagramStream::on_idle() {
   known_ = false;
-  expired_ = true;
-  wake(boost::asio::error::timed_out);
+  fail(boost::asio::error::timed_out);
 }
 
 void DatagramStream::wake(const boost::system::error_code& ec) {
@@ -41,7 +53,7 @@ void DatagramStream::wake(const boost::system::error_code& ec) {
 std::size_t DatagramStream::read_now(boost::asio::mutable_buffer buffer,
                                      boost::system::error_code& ec) {
   if (queue_.empty()) {
-    ec = expired_ ? boost::asio::error::timed_out : boost::asio::error::would_block;
+    ec = ended_ ? ended_ : boost::system::error_code(boost::asio::error::would_block);
     return 0;
   }
   auto& front = queue_.front();
@@ -56,8 +68,11 @@ std::size_t DatagramStream::read_now(boost::asio::mutable_buffer buffer,
 void DatagramStream::async_wait_readable(
     std::function<void(const boost::system::error_code&)> done) {
   waiter_ = std::move(done);
-  if (!queue_.empty()) wake({});
-  if (expired_) wake(boost::asio::error::timed_out);
+  if (!queue_.empty()) {
+    wake({});
+  } else if (ended_) {
+    wake(ended_);
+  }
 }
 
 void DatagramStream::async_read_some(boost::asio::mutable_buffer buffer, Handler handler) {
@@ -74,7 +89,7 @@ void DatagramStream::async_read_some(boost::asio::mutable_buffer buffer, Handler
 }
 
 void DatagramStream::send_datagram(std::span<const std::uint8_t> datagram) {
-  if (!expired_) endpoint_->send(peer_, datagram);
+  send_raw(datagram);
 }
 
 void DatagramStream::async_write(boost::asio::const_buffer buffer, Handler handler) {
@@ -86,9 +101,8 @@ void DatagramStream::async_write(boost::asio::const_buffer buffer, Handler handl
 void DatagramStream::close() {
   if (known_) endpoint_->remove(peer_, this);
   known_ = false;
-  expired_ = true;
   queue_.clear();
-  wake(boost::asio::error::operation_aborted);
+  fail(boost::asio::error::operation_aborted);
 }
 
 }  // namespace iotgw::transport

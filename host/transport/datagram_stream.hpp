@@ -13,7 +13,7 @@
 
 namespace iotgw::transport {
 
-class DatagramStream final : public Stream, public DatagramPeer {
+class DatagramStream : public Stream, public DatagramPeer {
  public:
   // Adds itself to the endpoint's peers; call on the endpoint's loop.
   DatagramStream(std::shared_ptr<UdpEndpoint> endpoint, PeerAddress peer);
@@ -39,6 +39,17 @@ class DatagramStream final : public Stream, public DatagramPeer {
   void on_datagram(std::span<const std::uint8_t> datagram) override;
   void on_idle() override;
 
+ protected:
+  // Hands one datagram (plain text, for DTLS) to the connection, or drops it when the queue is
+  // full.
+  void enqueue(std::span<const std::uint8_t> datagram);
+  // Sends bytes as they are (ciphertext, for DTLS).
+  void send_raw(std::span<const std::uint8_t> datagram);
+  // Ends reading with `ec` (the peer closed, the handshake failed).
+  void fail(const boost::system::error_code& ec);
+  UdpEndpoint& endpoint() { return *endpoint_; }
+  const PeerAddress& peer() const { return peer_; }
+
  private:
   void wake(const boost::system::error_code& ec);
 
@@ -46,8 +57,8 @@ class DatagramStream final : public Stream, public DatagramPeer {
   PeerAddress peer_;
   std::deque<std::vector<std::uint8_t>> queue_;
   std::function<void(const boost::system::error_code&)> waiter_;
-  bool known_ = true;  // in the endpoint's table
-  bool expired_ = false;
+  bool known_ = true;                // in the endpoint's table
+  boost::system::error_code ended_;  // set once no datagram will come any more
 };
 
 }  // namespace iotgw::transport

@@ -55,6 +55,8 @@ class Stream {
   virtual std::shared_ptr<const HttpUpgrade> upgrade() const { return nullptr; }
   virtual std::string cert_subject_cn() const { return {}; }
   virtual std::string cert_sha256() const { return {}; }
+  // The identity a DTLS handshake with a pre-shared key proved; empty otherwise.
+  virtual std::string psk_identity() const { return {}; }
 };
 
 }  // namespace iotgw::transport

@@ -18,9 +18,17 @@ std::string openssl_reason(const boost::system::system_error& e) {
 }  // namespace
 
 std::shared_ptr<boost::asio::ssl::context> make_tls_context(const TlsServerSettings& s) {
-  auto ctx = std::make_shared<boost::asio::ssl::context>(boost::asio::ssl::context::tls_server);
-  SSL_CTX_set_min_proto_version(ctx->native_handle(),
-                                s.tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);
+  std::shared_ptr<boost::asio::ssl::context> ctx;
+  if (s.dtls) {
+    SSL_CTX* native = SSL_CTX_new(DTLS_server_method());
+    if (native == nullptr) throw std::runtime_error("OpenSSL cannot make a DTLS context");
+    ctx = std::make_shared<boost::asio::ssl::context>(native);  // takes ownership
+    SSL_CTX_set_min_proto_version(native, DTLS1_2_VERSION);
+  } else {
+    ctx = std::make_shared<boost::asio::ssl::context>(boost::asio::ssl::context::tls_server);
+    SSL_CTX_set_min_proto_version(ctx->native_handle(),
+                                  s.tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);
+  }
   ctx->set_options(boost::asio::ssl::context::default_workarounds |
                    boost::asio::ssl::context::single_dh_use);
   const auto step = [](const std::string& what, const std::string& file, auto&& f) {
@@ -30,11 +38,13 @@ std::shared_ptr<boost::asio::ssl::context> make_tls_context(const TlsServerSetti
       throw std::runtime_error(what + " " + file + ": " + openssl_reason(e));
     }
   };
-  step("certificate", s.cert_file, [&] { ctx->use_certificate_chain_file(s.cert_file); });
-  step("key", s.key_file,
-       [&] { ctx->use_private_key_file(s.key_file, boost::asio::ssl::context::pem); });
-  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
-    throw std::runtime_error("key " + s.key_file + " does not match certificate " + s.cert_file);
+  if (!s.dtls || !s.cert_file.empty()) {
+    step("certificate", s.cert_file, [&] { ctx->use_certificate_chain_file(s.cert_file); });
+    step("key", s.key_file,
+         [&] { ctx->use_private_key_file(s.key_file, boost::asio::ssl::context::pem); });
+    if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+      throw std::runtime_error("key " + s.key_file + " does not match certificate " + s.cert_file);
+    }
   }
   if (!s.ca_file.empty()) {
     step("CA file", s.ca_file, [&] { ctx->load_verify_file(s.ca_file); });

@@ -14,6 +14,8 @@ struct TlsServerSettings {
   std::string cert_file, key_file, ca_file;
   enum class ClientCert { none, optional, required } client_cert = ClientCert::none;
   bool tls13_only = false;
+  // DTLS 1.2 over datagrams instead of TLS; the certificate is then optional (pre-shared keys).
+  bool dtls = false;
 };
 
 // Throws std::runtime_error naming the file and OpenSSL's reason.

@@ -14,10 +14,11 @@ class AuthFile final : public iotgw::StageBase {
   static constexpr const char* name = "auth-file";
   static constexpr const char* version = "1.0.0";
   static constexpr const char* description =
-      "authenticator: user names with PBKDF2 hashes, or client certificates, mapped to devices";
+      "authenticator: user names with PBKDF2 hashes, client certificates or DTLS pre-shared "
+      "keys, mapped to devices";
   static constexpr iotgw_config_key config_keys[] = {
       {"file", IOTGW_CFG_STRING, nullptr,
-       "the credentials file (users, certificates); iotgw-auth-file add FILE USER DEVICE"},
+       "the credentials file (users, certificates, psk); iotgw-auth-file add FILE USER DEVICE"},
   };
 
   AuthFile(const iotgw::Context& ctx, const iotgw::Config& config) : StageBase(ctx) {
@@ -28,8 +29,21 @@ class AuthFile final : public iotgw::StageBase {
     }
   }
 
+  std::optional<std::string> psk_key(std::string_view identity) const override {
+    const auto* psk = creds_.find_psk(identity);
+    return psk != nullptr ? std::optional<std::string>(psk->key) : std::nullopt;
+  }
+
   iotgw::AuthDecision authenticate(const iotgw_credentials& c, const iotgw_identity&,
                                    iotgw::PendingAuth) override {
+    // The DTLS handshake proved the key behind this identity; the file says whose it is.
+    if (const auto identity = iotgw::psk_identity_of(c); !identity.empty()) {
+      if (const auto* psk = creds_.find_psk(identity)) {
+        return iotgw::AuthDecision::accept(psk->device, "psk");
+      }
+      return iotgw::AuthDecision::refuse("PSK identity '" + std::string(identity) +
+                                         "' is not in the file");
+    }
     const std::string thumbprint(iotgw::to_view(c.cert_sha256));
     const std::string cn(iotgw::to_view(c.cert_subject_cn));
     if (!thumbprint.empty() || !cn.empty()) {

@@ -42,7 +42,29 @@ std::string text(const YAML::Node& n, const char* key, const std::string& file, 
                            "'");
 }
 
+std::string from_hex(const std::string& hex, const std::string& where) {
+  if (hex.size() % 2 != 0) throw std::runtime_error(where + ": 'key_hex' has an odd length");
+  std::string out;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    const auto digit = [&](char ch) {
+      if (ch >= '0' && ch <= '9') return ch - '0';
+      if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+      if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+      throw std::runtime_error(where + ": 'key_hex' is not hexadecimal");
+    };
+    out.push_back(static_cast<char>(digit(hex[i]) * 16 + digit(hex[i + 1])));
+  }
+  return out;
+}
+
 }  // namespace
+
+const PreSharedKey* Credentials::find_psk(std::string_view identity) const {
+  for (const auto& p : psks) {
+    if (p.identity == identity) return &p;
+  }
+  return nullptr;
+}
 
 Credentials Credentials::load(const std::filesystem::path& file) {
   YAML::Node root;
@@ -70,6 +92,18 @@ Credentials Credentials::load(const std::filesystem::path& file) {
     }
     c.certificates.push_back(std::move(cert));
   }
+  for (const auto& x : root["psk"]) {
+    const auto where = f + ":" + std::to_string(x.Mark().line + 1);
+    PreSharedKey psk{text(x, "identity", f, true), text(x, "key", f, false),
+                     text(x, "device", f, true)};
+    if (const auto hex = text(x, "key_hex", f, false); !hex.empty()) {
+      if (!psk.key.empty()) throw std::runtime_error(where + ": give one of 'key' or 'key_hex'");
+      psk.key = from_hex(hex, where);
+    }
+    if (psk.key.empty()) throw std::runtime_error(where + ": a psk entry needs 'key' or 'key_hex'");
+    if (psk.key.size() > 64) throw std::runtime_error(where + ": a key is at most 64 bytes");
+    c.psks.push_back(std::move(psk));
+  }
   return c;
 }
 
@@ -89,7 +123,23 @@ void Credentials::save(const std::filesystem::path& file) const {
     if (!c.cn.empty()) out << YAML::Key << "cn" << YAML::Value << c.cn;
     out << YAML::Key << "device" << YAML::Value << c.device << YAML::EndMap;
   }
-  out << YAML::EndSeq << YAML::EndMap;
+  out << YAML::EndSeq;
+  if (!psks.empty()) {  // written as hex: a key is bytes, not text
+    out << YAML::Key << "psk" << YAML::Value << YAML::BeginSeq;
+    for (const auto& p : psks) {
+      std::string hex;
+      for (const unsigned char ch : p.key) {
+        constexpr const char* kDigits = "0123456789abcdef";
+        hex += kDigits[ch >> 4];
+        hex += kDigits[ch & 15];
+      }
+      out << YAML::Flow << YAML::BeginMap << YAML::Key << "identity" << YAML::Value << p.identity
+          << YAML::Key << "key_hex" << YAML::Value << hex << YAML::Key << "device" << YAML::Value
+          << p.device << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+  }
+  out << YAML::EndMap;
   const auto tmp = file.string() + ".tmp";
   {
     std::ofstream f(tmp, std::ios::trunc);

@@ -6,6 +6,9 @@
 //   certificates:
 //     - {thumbprint: 4F2A...(hex SHA-256), device: dev2}
 //     - {cn: meter-7, device: dev3}
+//   psk:                                  (DTLS pre-shared keys, as coap-client -u/-k take them)
+//     - {identity: sensor-9, key: secretKey, device: dev4}
+//     - {identity: sensor-10, key_hex: 00a1ff..., device: dev5}
 //
 // `iotgw-auth-file add FILE USER DEVICE` adds a user, reading the password without echo.
 #pragma once
@@ -14,6 +17,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace iotgw::authfile {
@@ -27,9 +31,14 @@ struct Certificate {
   std::string thumbprint, cn, device;  // one of thumbprint (upper-case hex) or cn
 };
 
+struct PreSharedKey {
+  std::string identity, key, device;  // key as raw bytes
+};
+
 struct Credentials {
   std::vector<User> users;
   std::vector<Certificate> certificates;
+  std::vector<PreSharedKey> psks;
 
   // Throws std::runtime_error naming the file and what is wrong.
   static Credentials load(const std::filesystem::path& file);
@@ -40,6 +49,7 @@ struct Credentials {
                                             std::string& why) const;
   std::optional<std::string> check_certificate(const std::string& thumbprint,
                                                const std::string& cn) const;
+  const PreSharedKey* find_psk(std::string_view identity) const;
 };
 
 // A fresh random salt and the PBKDF2-SHA256 hash of `password`.

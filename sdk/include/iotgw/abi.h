@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 #define IOTGW_ABI_MAJOR 1
-#define IOTGW_ABI_MINOR 3
+#define IOTGW_ABI_MINOR 4
 
 /* The one symbol a plugin exports: `const iotgw_plugin_descriptor* iotgw_plugin_entry(void)`. */
 #define IOTGW_ENTRY_SYMBOL "iotgw_plugin_entry"
@@ -202,8 +202,11 @@ typedef struct iotgw_credentials {
   /* Since 1.3, filled by the host from what the transport saw, never from what an adapter
    * passes: NULL unless the transport is ws or wss. */
   const iotgw_http_upgrade* upgrade;
-  iotgw_str transport; /* since 1.3: "tcp", "tls", "ws", "wss" */
+  iotgw_str transport; /* since 1.3: "tcp", "tls", "ws", "wss"; since 1.4 also "udp", "dtls" */
   void* reserved[1];
+  /* Since 1.4 (check struct_size): the PSK identity a DTLS handshake was completed with, so the
+   * key behind it was proven; empty otherwise. Filled by the host, like transport. */
+  iotgw_str psk_identity;
 } iotgw_credentials;
 
 /* Who a device is once authenticated. */
@@ -226,8 +229,9 @@ typedef struct iotgw_conn_info {
   iotgw_str cert_subject_cn;
   iotgw_str cert_sha256;
   const iotgw_http_upgrade* upgrade; /* since 1.3: NULL unless the transport is ws or wss */
-  iotgw_str transport;               /* since 1.3: "tcp", "tls", "ws", "wss" */
+  iotgw_str transport; /* since 1.3: "tcp", "tls", "ws", "wss"; since 1.4 also "udp", "dtls" */
   void* reserved[1];
+  iotgw_str psk_identity; /* since 1.4 (check struct_size): as in iotgw_credentials */
 } iotgw_conn_info;
 
 /* ---------------------------------------------------------------------------------------------
@@ -440,7 +444,15 @@ typedef struct iotgw_stage_vtable {
   iotgw_status (*authenticate)(void* instance, const iotgw_credentials* credentials,
                                iotgw_identity* identity, iotgw_auth* request, iotgw_error* reason);
 
-  void* reserved[16];
+  /* Since 1.4, may be NULL. DTLS pre-shared keys: a device's handshake names an identity, and the
+   * host needs its key before the handshake can go on, so it asks the listener's authenticators in
+   * order. Write the key into `key` (capacity *size bytes, at least 64) and set *size to its
+   * length for IOTGW_OK; IOTGW_ERR_REFUSED when this stage does not know the identity. Called on an
+   * event loop in the middle of a handshake: answer from memory, never block. The identity that
+   * completes a handshake reaches authenticate as credentials->psk_identity. */
+  iotgw_status (*psk_key)(void* instance, iotgw_str identity, uint8_t* key, size_t* size);
+
+  void* reserved[15];
 } iotgw_stage_vtable;
 
 /* ---------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -262,6 +263,19 @@ inline std::string_view transport_of(const iotgw_conn_info& info) {
              : std::string_view();
 }
 
+// The PSK identity a DTLS handshake proved (ABI 1.4); empty on other transports and from an
+// older host.
+inline std::string_view psk_identity_of(const iotgw_credentials& c) {
+  return detail::reaches(c, offsetof(iotgw_credentials, psk_identity), sizeof c.psk_identity)
+             ? to_view(c.psk_identity)
+             : std::string_view();
+}
+inline std::string_view psk_identity_of(const iotgw_conn_info& info) {
+  return detail::reaches(info, offsetof(iotgw_conn_info, psk_identity), sizeof info.psk_identity)
+             ? to_view(info.psk_identity)
+             : std::string_view();
+}
+
 // The answer to an operation (ABI 1.2), borrowed for the callback.
 struct OperationResult {
   int status = 0;
@@ -463,6 +477,11 @@ class Stage {
     return AuthDecision::accept(std::string(to_view(prior.device_id)),
                                 std::string(to_view(prior.auth_method)));
   }
+  // A DTLS pre-shared key for `identity` (ABI 1.4), or nullopt when this stage does not know it.
+  // Called in the middle of a handshake on an event loop: answer from memory.
+  virtual std::optional<std::string> psk_key(std::string_view /*identity*/) const {
+    return std::nullopt;
+  }
 };
 
 namespace detail {
@@ -658,6 +677,18 @@ struct StageThunks {
     fill_error(error, d.reason.c_str());
     return d.status;
   }
+  static iotgw_status psk_key(void* instance, iotgw_str identity, uint8_t* key, size_t* size) {
+    const auto* self = static_cast<const S*>(instance);
+    std::optional<std::string> found;
+    if (guarded(nullptr, IOTGW_ERR_INTERNAL, [&] { found = self->psk_key(to_view(identity)); }) !=
+            IOTGW_OK ||
+        !found || found->size() > *size) {
+      return IOTGW_ERR_REFUSED;
+    }
+    std::memcpy(key, found->data(), found->size());
+    *size = found->size();
+    return IOTGW_OK;
+  }
 };
 
 template <class T>
@@ -713,6 +744,7 @@ const iotgw_plugin_descriptor* stage_descriptor() {
                                             T::upstream,
                                             T::downstream,
                                             T::authenticate,
+                                            T::psk_key,
                                             {}};
   static const iotgw_plugin_descriptor descriptor =
       make_descriptor<S>(IOTGW_KIND_STAGE, nullptr, &vtable);
