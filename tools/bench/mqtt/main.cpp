@@ -13,9 +13,9 @@
 #include <iostream>
 #include <thread>
 
+#include "../coap/run.hpp"
 #include "c2d_service.hpp"
 #include "client.hpp"
-#include "../coap/run.hpp"
 #include "iotgw/common/clock.hpp"
 #include "iotgw/common/registry.hpp"
 #include "iotgw/common/sas_token.hpp"
