@@ -18,6 +18,7 @@ test_pkgs=(
   rabbitmq-server  # the bridge's `amqp` flavour is tested against it (its own broker per test)
   python3-cryptography python3-zstandard  # a back end that reads the stages' output, not ours
   nodejs npm  # Azure's own Node SDKs against iotgw-hub (tests/node)
+  libcoap3-bin  # libcoap's coap-server and coap-client: the CoAP reference peer and a device
 )
 
 want=("${build_pkgs[@]}")

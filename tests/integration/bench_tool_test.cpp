@@ -1,12 +1,18 @@
 // iotgw-bench, the instrument the benchmarks read, checked against servers that count for
 // themselves: its sink, a real Mosquitto broker (whose subscriber must see every message the
-// publishers had acknowledged), and iotgw with iotgw-hub (C2D sent by the service through the
-// hub, received by MQTT devices; idle connections from spread source addresses).
+// publishers had acknowledged), libcoap's coap-server for the CoAP mode, and iotgw with iotgw-hub
+// (C2D sent by the service through the hub, received by MQTT devices; idle connections from spread
+// source addresses).
 #include <gtest/gtest.h>
 
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <thread>
 
 #include "gateway_fixture.hpp"
 #include "hub_under_test.hpp"
@@ -22,9 +28,9 @@ std::string field(const std::string& report, const std::string& name) {
   return report.substr(from, report.find(' ', from) - from);
 }
 
-// A port free now: Mosquitto cannot be asked for port 0 and tell which it got.
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+// A port free now: Mosquitto and coap-server cannot be asked for port 0 and tell which they got.
+std::uint16_t free_port(int type = SOCK_STREAM) {
+  const int fd = ::socket(AF_INET, type, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -33,6 +39,32 @@ std::uint16_t free_port() {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
   ::close(fd);
   return ntohs(a.sin_port);
+}
+
+// libcoap's example server under the name Debian gives it (libcoap3-bin has no plain
+// coap-server), or under its own; empty when there is none.
+std::filesystem::path coap_server() {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path != nullptr ? path : "/usr/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    for (const char* name : {"coap-server", "coap-server-notls", "coap-server-openssl"}) {
+      const auto candidate = std::filesystem::path(dir) / name;
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+  }
+  return {};
+}
+
+// Whether a UDP socket is bound to 127.0.0.1:port within 5 s, as /proc/net/udp lists them: a
+// datagram sent before that would bounce off the closed port.
+bool udp_bound(std::uint16_t port) {
+  char local[32];
+  std::snprintf(local, sizeof local, " 0100007F:%04X ", port);
+  for (int i = 0; i < 50; ++i) {
+    if (read_file("/proc/net/udp").find(local) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
 }
 
 TEST(BenchTool, TheSinkAcknowledgesEveryPublishAndTheReportSaysSo) {
@@ -70,6 +102,40 @@ TEST(BenchTool, AMosquittoSubscriberSeesEveryAcknowledgedMessage) {
   ASSERT_EQ(sub.wait_exit(std::chrono::seconds(30)), 0) << sub.output();
   EXPECT_EQ(field(sub.output(), "received"), "3000") << sub.output();
   EXPECT_EQ(field(sub.output(), "n"), "3000") << sub.output();  // each timed from its stamp
+}
+
+// coap-server with -d makes /telemetry on the first POST (2.01) and answers the others 2.04: CON
+// in the ACK, NON with a NON. -l drops its 3rd and 7th datagrams, answers the client must get by
+// retransmitting.
+TEST(BenchTool, CoapPubHasEveryPostAnsweredByLibcoapsServer) {
+  const auto server = coap_server();
+  if (server.empty()) GTEST_SKIP() << "no coap-server (Debian: apt-get install libcoap3-bin)";
+  TempDir dir;
+  const auto port = free_port(SOCK_DGRAM);
+  const auto p = std::to_string(port);
+  Process coap(server, {"-A", "127.0.0.1", "-p", p, "-d", "4", "-l", "3,7"},
+               dir / "coap-server.log");
+  ASSERT_TRUE(udp_bound(port)) << coap.output();
+  const auto con = run(kBench, {"coap", "pub", "--port", p, "--clients", "4", "--count", "100",
+                                "--window", "4", "--con", "--timeout", "60"});
+  EXPECT_EQ(con.code, 0) << con.output;
+  EXPECT_EQ(field(con.output, "connected"), "4") << con.output;
+  EXPECT_EQ(field(con.output, "acked"), "400") << con.output;
+  EXPECT_EQ(field(con.output, "n"), "400") << con.output;  // a latency for each answer
+  EXPECT_EQ(field(con.output, "lost"), "0") << con.output;
+  EXPECT_GE(std::stol(field(con.output, "retransmitted")), 1) << con.output;
+
+  // Paced: a burst of NON past coap-server's receive buffer would be dropped, as NON may be.
+  const auto non = run(kBench, {"coap", "pub", "--port", p, "--clients", "3", "--count", "100",
+                                "--non", "--rate", "1500", "--json"});
+  EXPECT_EQ(non.code, 0) << non.output;
+  EXPECT_NE(non.output.find(R"("sent":300,"acked":300,"received":300)"), std::string::npos)
+      << non.output;
+
+  // A path coap-server refuses POST on (4.05): the first request's answer ends the run.
+  const auto refused = run(kBench, {"coap", "pub", "--port", p, "--path", "/time"});
+  EXPECT_EQ(refused.code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("answered 4.05"), std::string::npos) << refused.output;
 }
 
 TEST(BenchTool, C2dThroughTheHubReachesEveryDeviceAndIdleConnectionsHold) {

@@ -9,7 +9,6 @@
 #include <boost/asio/detail/socket_option.hpp>
 #include <boost/asio/write.hpp>
 #include <cstring>
-#include <ctime>
 #include <iostream>
 #include <utility>
 
@@ -18,20 +17,9 @@ namespace iotgw::bench {
 using namespace iotgw::mqtt;
 using boost::asio::ip::tcp;
 
-std::int64_t now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 namespace {
 
 constexpr std::size_t kQos0Backlog = std::size_t{64} * 1024;  // bytes waiting to be written
-
-void record_since(Histogram& h, std::int64_t then_ns) {
-  const auto d = now_ns() - then_ns;
-  h.record(d > 0 ? static_cast<std::uint64_t>(d / 1000) : 0);
-}
 
 }  // namespace
 

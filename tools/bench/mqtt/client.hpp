@@ -17,6 +17,7 @@
 #include "client_stream.hpp"
 #include "codec/codec.hpp"
 #include "report.hpp"
+#include "stamp.hpp"
 
 namespace iotgw::bench {
 
@@ -33,10 +34,6 @@ struct ClientPlan {
   iotgw::mqtt::ProtocolLevel level = iotgw::mqtt::ProtocolLevel::v311;
   std::optional<std::string> ws_path;  // MQTT over WebSockets on this path
 };
-
-// Nanoseconds of CLOCK_MONOTONIC: one clock for every process on the machine, so a time stamp
-// written by a publisher can be read by a subscriber in another process.
-std::int64_t now_ns();
 
 class Client : public std::enable_shared_from_this<Client> {
  public:

@@ -1,6 +1,7 @@
 // iotgw-bench: an MQTT load generator (Asio, one thread) for iotgw and any MQTT server, and the
-// sink that bounds them all. `iotgw-bench` alone prints the modes and their options. Exit 0 when
-// the run did what it was asked (everything acknowledged, received or connected), 1 otherwise.
+// sink that bounds them all; `coap pub` does the same for CoAP servers (coap/). `iotgw-bench` alone
+// prints the modes and their options. Exit 0 when the run did what it was asked (everything
+// acknowledged, received or connected), 1 otherwise.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <iostream>
 #include <thread>
 
+#include "../coap/run.hpp"
 #include "c2d_service.hpp"
 #include "client.hpp"
 #include "iotgw/common/clock.hpp"
@@ -393,6 +395,11 @@ int main(int argc, char** argv) {
     if (!options->registry.empty()) registry = iotgw::hub::Registry::load(options->registry);
     const std::string hostname = registry ? registry->hostname : options->iothub;
     auto plans = plan_clients(*options, registry, hostname);
+    if (options->mode == Mode::coap_pub) {
+      std::vector<iotgw::bench::coap::Device> devices;
+      for (const auto& p : plans) devices.push_back({p.id, p.password});
+      return iotgw::bench::coap::run_pub(*options, devices);
+    }
     std::optional<C2dPlan> c2d;
     if (options->mode == Mode::c2d) c2d = plan_c2d(*options, *registry, plans);
     std::optional<MethodCallPlan> methods;

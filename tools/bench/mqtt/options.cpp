@@ -32,6 +32,15 @@ const char* const kUsage =
     "        latency is the caller's, request to answer\n"
     "  sink  [--port P]   a minimal MQTT server: CONNACK to CONNECT, PUBACK to QoS 1 PUBLISH,\n"
     "        SUBACK (refused) to SUBSCRIBE, PINGRESP; prints 'listening on HOST:PORT'\n"
+    "  coap pub --port P [--clients N] [--count M | --duration S] [--rate R] [--con | --non]\n"
+    "        [--window W] [--size B] [--path /telemetry] [--registry FILE | --prefix/--password]\n"
+    "        N CoAP clients (one UDP socket each) POST M messages each (or for S seconds) of B\n"
+    "        bytes. Each client's first request is a CON carrying ?d=ID&p=CREDENTIAL (a SAS token\n"
+    "        from --registry, or --password), not timed. --con: at most W unanswered per client,\n"
+    "        retransmitted as RFC 7252 says (2 s doubled, 4 times); latency is POST to its 2.xx;\n"
+    "        4.xx/5.xx count as refused, unanswered ones as lost. --non: bursts of W, as fast as\n"
+    "        the socket takes them or at R msgs/s; answers are counted as received and timed.\n"
+    "        Message ids repeat after 65,536 per client: keep M under that within 247 s\n"
     "  common: [--host 127.0.0.1] [--prefix d (s for sub)] [--password PW] [--timeout S] "
     "[--json]\n"
     "        [--mqtt 4|5] (protocol level: 3.1.1 or 5; an MQTT 5 server's Receive Maximum caps\n"
@@ -42,14 +51,25 @@ namespace {
 const std::map<std::string, Mode> kModes{
     {"pub", Mode::pub},   {"sub", Mode::sub},   {"c2d", Mode::c2d},        {"conn", Mode::conn},
     {"sink", Mode::sink}, {"twin", Mode::twin}, {"methods", Mode::methods}};
+// Modes of another protocol, named by two words: `coap pub`.
+const std::map<std::string, Mode> kCoapModes{{"pub", Mode::coap_pub}};
 
 }  // namespace
 
 std::optional<Options> parse_options(int argc, char** argv, std::string& error) {
   error.clear();
-  if (argc < 2 || kModes.count(argv[1]) == 0) return std::nullopt;
+  if (argc < 2) return std::nullopt;
   Options o;
-  o.mode = kModes.at(argv[1]);
+  int first = 2;  // the first option's index
+  if (const std::string protocol = argv[1]; protocol == "coap") {
+    if (argc < 3 || kCoapModes.count(argv[2]) == 0) return std::nullopt;
+    o.mode = kCoapModes.at(argv[2]);
+    first = 3;
+  } else if (kModes.count(protocol) != 0) {
+    o.mode = kModes.at(protocol);
+  } else {
+    return std::nullopt;
+  }
   using Set = std::function<void(const std::string&)>;
   const auto integer = [](auto& field) {
     return Set([&field](const std::string& v) {
@@ -87,11 +107,17 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
       {"--callers", integer(o.callers)},
       {"--mqtt", integer(o.mqtt)},
       {"--ws", text(o.ws)},
+      {"--path", text(o.path)},
   };
-  for (int i = 2; i < argc; ++i) {
+  const std::map<std::string, std::function<void()>> flags{
+      {"--json", [&o] { o.json = true; }},
+      {"--con", [&o] { o.con = true; }},
+      {"--non", [&o] { o.con = false; }},
+  };
+  for (int i = first; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--json") {
-      o.json = true;
+    if (const auto flag = flags.find(a); flag != flags.end()) {
+      flag->second();
       continue;
     }
     auto it = setters.find(a);
@@ -123,6 +149,10 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
   if (o.callers < 1) error = "--callers must be at least 1";
   if (o.mqtt != 4 && o.mqtt != 5) error = "--mqtt is 4 (MQTT 3.1.1) or 5";
   if (!o.ws.empty() && o.ws.front() != '/') error = "--ws takes a path starting with '/'";
+  if (o.path.empty() || o.path.front() != '/') error = "--path takes a path starting with '/'";
+  if (o.mode == Mode::coap_pub && o.size > 1024) {
+    error = "coap pub --size is at most 1024: one datagram, no block-wise transfer";
+  }
   if (!error.empty()) return std::nullopt;
   return o;
 }

@@ -6,7 +6,7 @@
 
 namespace iotgw::bench {
 
-enum class Mode { pub, sub, c2d, conn, sink, twin, methods };
+enum class Mode { pub, sub, c2d, conn, sink, twin, methods, coap_pub };
 
 struct Options {
   Mode mode = Mode::pub;
@@ -26,14 +26,16 @@ struct Options {
   std::string registry;  // device ids, SAS tokens and the host name from iotgw-hub's registry
   std::string hub_url = "amqp://127.0.0.1:5672";  // c2d: where the service sends
   std::string policy = "service";                 // c2d: the service's policy in the registry
-  std::string hub_https;   // methods: the hub's service API, https://host:port
-  std::string ca;          // methods: CAs that sign the hub's certificate
-  int callers = 16;        // methods: concurrent HTTPS callers
-  double hold_s = 0;       // conn: keep the connections this long (0: until SIGTERM)
-  double timeout_s = 120;  // give up after this long
-  bool json = false;       // the report as one JSON object instead of text
-  int mqtt = 4;            // protocol level: 4 (3.1.1) or 5
-  std::string ws;          // MQTT over WebSockets on this path; empty: plain TCP
+  std::string hub_https;            // methods: the hub's service API, https://host:port
+  std::string ca;                   // methods: CAs that sign the hub's certificate
+  int callers = 16;                 // methods: concurrent HTTPS callers
+  double hold_s = 0;                // conn: keep the connections this long (0: until SIGTERM)
+  double timeout_s = 120;           // give up after this long
+  bool json = false;                // the report as one JSON object instead of text
+  int mqtt = 4;                     // protocol level: 4 (3.1.1) or 5
+  std::string ws;                   // MQTT over WebSockets on this path; empty: plain TCP
+  bool con = true;                  // coap pub: confirmable POSTs (--con) or not (--non)
+  std::string path = "/telemetry";  // coap pub: the POSTs' Uri-Path
 };
 
 // nullopt with `error` set (the usage when empty) for a command line that is not one.

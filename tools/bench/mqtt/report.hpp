@@ -9,6 +9,9 @@ namespace iotgw::bench {
 
 struct Totals {
   long connected = 0, sent = 0, acked = 0, received = 0, errors = 0;
+  // CoAP's CON: answered 4.xx or 5.xx, sent again after a timeout, and given up on (no answer
+  // after the last retransmission, or reset). MQTT has no such outcomes: they stay 0 there.
+  long refused = 0, retransmitted = 0, lost = 0;
   Histogram latency;  // microseconds
 };
 
