@@ -114,8 +114,8 @@ void Listener::adopt(std::size_t loop, const transport::PeerAddress& peer,
       return shared->pipelines[loop]->psk_key(identity);
     };
     serve(loop,
-          std::make_unique<transport::DtlsStream>(endpoints_.at(loop), peer, std::move(verified),
-                                                  std::move(psk)),
+          std::make_unique<transport::DtlsStream>(endpoints_.at(loop), peer, plan_.dtls,
+                                                  std::move(verified), std::move(psk)),
           limits);
     return;
   }

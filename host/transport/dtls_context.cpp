@@ -30,15 +30,11 @@ constexpr long kMtu = 1400;
 const DtlsPeerFacts* facts_of(SSL* ssl) {
   return static_cast<const DtlsPeerFacts*>(SSL_get_app_data(ssl));
 }
-const DtlsContext* context_of(SSL* ssl) {
-  return static_cast<const DtlsContext*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
-}
 
 int generate_cookie(SSL* ssl, unsigned char* cookie, unsigned int* size) {
   const auto* facts = facts_of(ssl);
-  const auto* ctx = context_of(ssl);
-  if (facts == nullptr || ctx == nullptr) return 0;
-  const auto c = ctx->cookie(facts->peer_key);
+  if (facts == nullptr || facts->context == nullptr) return 0;
+  const auto c = facts->context->cookie(facts->peer_key);
   std::memcpy(cookie, c.data(), c.size());
   *size = static_cast<unsigned int>(c.size());
   return 1;
@@ -46,9 +42,8 @@ int generate_cookie(SSL* ssl, unsigned char* cookie, unsigned int* size) {
 
 int verify_cookie(SSL* ssl, const unsigned char* cookie, unsigned int size) {
   const auto* facts = facts_of(ssl);
-  const auto* ctx = context_of(ssl);
-  if (facts == nullptr || ctx == nullptr) return 0;
-  const auto c = ctx->cookie(facts->peer_key);
+  if (facts == nullptr || facts->context == nullptr) return 0;
+  const auto c = facts->context->cookie(facts->peer_key);
   return size == c.size() && CRYPTO_memcmp(cookie, c.data(), c.size()) == 0 ? 1 : 0;
 }
 
@@ -134,7 +129,6 @@ DtlsContext::DtlsContext(const TlsServerSettings& settings) {
   if (RAND_bytes(secret_.data(), static_cast<int>(secret_.size())) != 1) {
     throw std::runtime_error("no randomness for the DTLS cookie secret");
   }
-  SSL_CTX_set_app_data(ctx, this);
   if (SSL_CTX_set_cipher_list(ctx, kCiphers) != 1) {
     throw std::runtime_error("this OpenSSL has none of the DTLS cipher suites");
   }

@@ -24,10 +24,14 @@ namespace iotgw::transport {
 // The key for a PSK identity, or nullopt when no authenticator knows it.
 using PskLookup = std::function<std::optional<std::string>(std::string_view identity)>;
 
-// What the SSL callbacks need to know about the handshake they serve: the SSL's app data.
+class DtlsContext;
+
+// What the SSL callbacks need to know about the handshake they serve: the SSL's app data (the
+// SSL_CTX's belongs to Boost, which keeps its verify callback there).
 struct DtlsPeerFacts {
-  std::string peer_key;            // PeerAddress::key(): what the cookie binds to
-  const PskLookup* psk = nullptr;  // null while only the cookie is checked
+  const DtlsContext* context = nullptr;  // the cookie secret
+  std::string peer_key;                  // PeerAddress::key(): what the cookie binds to
+  const PskLookup* psk = nullptr;        // null while only the cookie is checked
 };
 
 using SslPtr = std::unique_ptr<SSL, decltype(&SSL_free)>;

@@ -7,6 +7,7 @@ namespace iotgw::transport {
 DtlsGate::DtlsGate(std::shared_ptr<const DtlsContext> context, UdpEndpoint& endpoint)
     : context_(std::move(context)) {
   channel_.endpoint = &endpoint;
+  facts_.context = context_.get();
   listen_anew();
 }
 

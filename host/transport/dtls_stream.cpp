@@ -20,15 +20,17 @@ boost::system::error_code ssl_failure() {
 }
 }  // namespace
 
-DtlsStream::DtlsStream(std::shared_ptr<UdpEndpoint> endpoint, PeerAddress peer, SslPtr ssl,
-                       PskLookup psk)
+DtlsStream::DtlsStream(std::shared_ptr<UdpEndpoint> endpoint, PeerAddress peer,
+                       std::shared_ptr<const DtlsContext> context, SslPtr ssl, PskLookup psk)
     : DatagramStream(std::move(endpoint), peer),
+      context_(std::move(context)),
       psk_(std::move(psk)),
       ssl_(std::move(ssl)),
-      retransmit_(this->endpoint().loop()),
-      deadline_(this->endpoint().loop()) {
+      retransmit_(std::make_unique<boost::asio::steady_timer>(this->endpoint().loop())),
+      deadline_(std::make_unique<boost::asio::steady_timer>(this->endpoint().loop())) {
   channel_.endpoint = &this->endpoint();
   channel_.peer = peer;
+  facts_.context = context_.get();
   facts_.peer_key = peer.key();
   facts_.psk = &psk_;
   BIO* bio = make_datagram_bio(&channel_);
@@ -43,8 +45,8 @@ DtlsStream::~DtlsStream() {
 
 void DtlsStream::async_start(std::function<void(const boost::system::error_code&)> done) {
   started_ = std::move(done);
-  deadline_.expires_after(endpoint().settings().handshake_timeout);
-  deadline_.async_wait([this](const boost::system::error_code& ec) {
+  deadline_->expires_after(endpoint().settings().handshake_timeout);
+  deadline_->async_wait([this](const boost::system::error_code& ec) {
     if (ec || established_ || closed_) return;
     handshake_done(boost::asio::error::timed_out);
   });
@@ -71,8 +73,8 @@ void DtlsStream::drive() {
       return;
     }
     established_ = true;
-    retransmit_.cancel();
-    deadline_.cancel();
+    retransmit_->cancel();
+    deadline_->cancel();
     certificate_ = verified_peer_certificate(ssl_.get());
     if (const char* id = SSL_get_psk_identity(ssl_.get()); id != nullptr) psk_identity_ = id;
     handshake_done({});
@@ -112,10 +114,10 @@ void DtlsStream::handshake_done(const boost::system::error_code& ec) {
 
 void DtlsStream::arm_retransmit() {
   timeval tv{};
-  if (DTLSv1_get_timeout(ssl_.get(), &tv) != 1) return;
-  retransmit_.expires_after(std::chrono::seconds(tv.tv_sec) +
-                            std::chrono::microseconds(tv.tv_usec));
-  retransmit_.async_wait([this](const boost::system::error_code& ec) {
+  if (closed_ || DTLSv1_get_timeout(ssl_.get(), &tv) != 1) return;
+  retransmit_->expires_after(std::chrono::seconds(tv.tv_sec) +
+                             std::chrono::microseconds(tv.tv_usec));
+  retransmit_->async_wait([this](const boost::system::error_code& ec) {
     if (ec || established_ || closed_) return;
     // A lost flight: OpenSSL sends it again and doubles its timer, up to its own limit.
     if (DTLSv1_handle_timeout(ssl_.get()) < 0) {
@@ -136,8 +138,8 @@ void DtlsStream::send_datagram(std::span<const std::uint8_t> datagram) {
 void DtlsStream::close() {
   if (!closed_ && established_) SSL_shutdown(ssl_.get());  // close_notify, best effort
   closed_ = true;
-  retransmit_.cancel();
-  deadline_.cancel();
+  retransmit_.reset();
+  deadline_.reset();
   started_ = nullptr;  // its connection is finishing already
   DatagramStream::close();
 }

@@ -18,7 +18,8 @@ namespace iotgw::transport {
 class DtlsStream final : public DatagramStream {
  public:
   // `ssl` comes from the gate, with its ClientHello buffered.
-  DtlsStream(std::shared_ptr<UdpEndpoint> endpoint, PeerAddress peer, SslPtr ssl, PskLookup psk);
+  DtlsStream(std::shared_ptr<UdpEndpoint> endpoint, PeerAddress peer,
+             std::shared_ptr<const DtlsContext> context, SslPtr ssl, PskLookup psk);
   ~DtlsStream() override;
   DtlsStream(const DtlsStream&) = delete;
   DtlsStream& operator=(const DtlsStream&) = delete;
@@ -41,12 +42,15 @@ class DtlsStream final : public DatagramStream {
   void read_records();
 
   DatagramChannel channel_;
+  std::shared_ptr<const DtlsContext> context_;  // its cookie is checked again in the handshake
   PskLookup psk_;
   DtlsPeerFacts facts_;
   SslPtr ssl_;
   std::function<void(const boost::system::error_code&)> started_;
-  boost::asio::steady_timer retransmit_;
-  boost::asio::steady_timer deadline_;
+  // Gone at close, on the loop: a connection still queued when the loops stop is destroyed with
+  // them, and a timer must not outlive its io_context.
+  std::unique_ptr<boost::asio::steady_timer> retransmit_;
+  std::unique_ptr<boost::asio::steady_timer> deadline_;
   bool established_ = false;
   bool closed_ = false;
   PeerCertificate certificate_;

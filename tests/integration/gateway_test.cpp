@@ -66,6 +66,11 @@ TEST(Gateway, PluginsBuiltForAbi12LoadAndRunBothWays) {
   older_plugins_run_both_ways("1.2", "12");
 }
 
+// ABI 1.4 appended psk_identity to the credentials and connection facts, and took a stage slot.
+TEST(Gateway, PluginsBuiltForAbi13LoadAndRunBothWays) {
+  older_plugins_run_both_ways("1.3", "13");
+}
+
 // A second connection as the same device closes the first; the host tells a 1.3 adapter why
 // first (on_closing), and an older one, which has no such callback, is closed all the same.
 void a_newer_connection_takes_over(const std::filesystem::path& overlay) {

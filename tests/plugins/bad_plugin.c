@@ -35,7 +35,7 @@ static void destroy(void* instance) {
   (void)instance;
 }
 static const iotgw_stage_vtable vtable = {
-    sizeof(iotgw_stage_vtable), create, destroy, NULL, NULL, NULL, {0}};
+    .struct_size = sizeof(iotgw_stage_vtable), .create = create, .destroy = destroy};
 static const iotgw_plugin_descriptor descriptor = {sizeof(iotgw_plugin_descriptor),
 #if BAD_CASE == WRONG_MAJOR
                                                    IOTGW_ABI_MAJOR + 1,

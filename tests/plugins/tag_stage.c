@@ -279,9 +279,14 @@ static iotgw_status tag_authenticate(void* instance, const iotgw_credentials* cr
   return IOTGW_OK;
 }
 
-static const iotgw_stage_vtable vtable = {
-    sizeof(iotgw_stage_vtable), tag_create, tag_destroy, tag_upstream, tag_downstream,
-    tag_authenticate,           {0}};
+/* Designated initializers: a later minor's new fields (psk_key took a reserved slot in 1.4) stay
+ * zero, so this source builds against every header version. */
+static const iotgw_stage_vtable vtable = {.struct_size = sizeof(iotgw_stage_vtable),
+                                          .create = tag_create,
+                                          .destroy = tag_destroy,
+                                          .upstream = tag_upstream,
+                                          .downstream = tag_downstream,
+                                          .authenticate = tag_authenticate};
 
 static const iotgw_plugin_descriptor descriptor = {
     sizeof(iotgw_plugin_descriptor),

@@ -102,7 +102,7 @@ const BadConfig kCases[] = {
      "listeners:\n  - {name: lines, adapter: line, bind: ':0', pipline: []}\n",
      "@:2:46: listener 'lines': unknown key 'pipline' (valid: name, adapter, transport, bind, "
      "tls, auth, "
-     "pipeline, options, max_connections, websocket)"},
+     "pipeline, options, max_connections, websocket, udp)"},
     {"listener_bind_no_port", "listeners:\n  - {name: lines, adapter: line, bind: localhost}\n",
      "@:2:40: listener 'lines': bind 'localhost' is not host:port with a port from 0 to 65535"},
     {"listener_port_range",
@@ -111,7 +111,7 @@ const BadConfig kCases[] = {
      "65535"},
     {"listener_transport",
      "listeners:\n  - {name: lines, adapter: line, bind: ':0', transport: quic}\n",
-     "@:2:57: listener 'lines': unknown transport 'quic' (valid: tcp, tls, ws, wss)"},
+     "@:2:57: listener 'lines': unknown transport 'quic' (valid: tcp, tls, ws, wss, udp, dtls)"},
     {"listener_max_connections",
      "listeners:\n  - {name: lines, adapter: line, bind: ':0', max_connections: 0}\n",
      "@:2:63: listener 'lines': 'max_connections' must be an integer from 1 to 10000000, not '0'"},
@@ -161,7 +161,25 @@ const BadConfig kCases[] = {
     {"listener_tls_without_transport",
      "gateway: {plugins_dir: plugins}\nlisteners:\n"
      "  - {name: l, adapter: mqtt, bind: ':0', tls: {cert_file: c.pem, key_file: k.pem}}\n",
-     "@:3:47: listener 'l': 'tls' settings need 'transport: tls' or 'transport: wss'"},
+     "@:3:47: listener 'l': 'tls' settings need 'transport: tls', 'wss' or 'dtls'"},
+    {"listener_udp_without_datagrams",
+     "stages: []\nlisteners:\n"
+     "  - {name: l, adapter: line, bind: ':0', udp: {idle_timeout: 5s}}\n",
+     "@:3:47: listener 'l': 'udp' settings need 'transport: udp' or 'transport: dtls'"},
+    {"listener_udp_misspelt_key",
+     "stages: []\nlisteners:\n"
+     "  - {name: l, adapter: line, transport: udp, bind: ':0', udp: {idle: 5s}}\n",
+     "@:3:64: listener 'l' udp: unknown key 'idle' (valid: idle_timeout, max_datagram, queue, "
+     "handshake_timeout)"},
+    {"listener_udp_datagram_size",
+     "stages: []\nlisteners:\n"
+     "  - {name: l, adapter: line, transport: udp, bind: ':0', udp: {max_datagram: 70000}}\n",
+     "@:3:78: listener 'l' udp: 'max_datagram' must be a size from 64 to 65507 bytes (such as "
+     "8KB or 1MiB), not '70000'"},
+    {"listener_dtls_key_without_certificate",
+     "stages: []\nlisteners:\n"
+     "  - {name: l, adapter: line, transport: dtls, bind: ':0', tls: {key_file: k.pem}}\n",
+     "@:3:64: listener 'l' tls: missing required key 'cert_file'"},
     {"listener_tls_missing",
      "gateway: {plugins_dir: plugins}\nlisteners:\n"
      "  - {name: l, adapter: mqtt, transport: tls, bind: ':0'}\n",

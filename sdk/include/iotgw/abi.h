@@ -10,6 +10,8 @@
  *  - No exception crosses the boundary (the C++ layer in plugin.hpp catches them).
  *  - Arrays of structs say their element size (config_key_size, value_size), so their elements
  *    can grow too: read element i at byte i * size, never as a C array of your own sizeof.
+ *  - C plugins fill the tables below with designated initializers (.create = ...): a later minor
+ *    may give a reserved slot a name, and positional initializers would then stop compiling.
  *  - A minor version adds; a major version breaks. The host loads a plugin whose major equals its
  *    own and whose minor is not newer than its own. Fields and callbacks marked "since 1.N" are
  *    zero or NULL in a plugin built for an older minor, and the host never calls what it lacks.
