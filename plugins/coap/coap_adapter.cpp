@@ -119,7 +119,7 @@ class CoapAdapter final : public iotgw::AdapterBase {
         static_cast<unsigned>(config.integer("max_retransmit", 0, 20));
     options_.max_outstanding = static_cast<std::size_t>(config.integer("max_outstanding", 1, 1024));
     options_.max_reassembly = config.size("max_reassembly");
-    if (options_.max_reassembly < 16 || options_.max_reassembly > 16 * 1024 * 1024) {
+    if (options_.max_reassembly < 16 || options_.max_reassembly > (std::size_t{16} << 20)) {
       throw iotgw::Error("max_reassembly must be from 16 bytes to 16MiB");
     }
     options_.block_size = config.size("block_size");

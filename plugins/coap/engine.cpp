@@ -69,7 +69,7 @@ void Engine::on_datagram(std::span<const std::uint8_t> datagram, Time now) {
       if (m.type == Type::ack || m.type == Type::rst) {
         handle_reply(m, now);
       } else {
-        handle_request(std::move(m), now);
+        handle_request(m, now);
       }
       break;
   }
@@ -87,7 +87,7 @@ void Engine::handle_reply(const Message& m, Time now) {
   }
 }
 
-void Engine::handle_request(Message m, Time now) {
+void Engine::handle_request(const Message& m, Time now) {
   if (!m.code.request()) {
     // An empty CON is a ping (RFC 7252 4.3), answered with RST; a response is to nothing we
     // asked. Either way there is no request here.
@@ -179,7 +179,7 @@ void Engine::respond(ExchangeId ex, Message response) {
     // Our empty ACK ended the exchange of messages; the answer is a new one, confirmable.
     response.type = Type::con;
     response.id = next_id();
-    push_con(std::move(response), Tag{Tag::Kind::response, 0});
+    push_con(response, Tag{Tag::Kind::response, 0});
   } else {
     response.type = Type::non;
     response.id = next_id();
@@ -196,9 +196,8 @@ void Engine::send_empty_ack(Exchange& e) {
   e.acked = true;
 }
 
-void Engine::push_con(Message m, Tag tag) {
-  const auto id = m.id;
-  outbox_.push(id, encoded(m), tag);
+void Engine::push_con(const Message& m, Tag tag) {
+  outbox_.push(m.id, encoded(m), tag);
 }
 
 void Engine::flush_outbox(Time now) {

@@ -34,9 +34,9 @@ struct EngineOptions {
   // Our CONs (separate responses, notifications) awaiting the peer's ACK. RFC 7252's NSTART 1
   // would hold every separate response of a telemetry stream behind one round trip.
   std::size_t max_outstanding = 8;
-  std::size_t max_reassembly = 64 * 1024;  // Block1 bodies, and any request payload
-  std::size_t block_size = 1024;           // Block2 for C2D bodies above it; 16 to 1024
-  std::size_t dedup_entries = 256;         // message ids remembered per peer
+  std::size_t max_reassembly = std::size_t{64} * 1024;  // Block1 bodies, and any request payload
+  std::size_t block_size = 1024;    // Block2 for C2D bodies above it; 16 to 1024
+  std::size_t dedup_entries = 256;  // message ids remembered per peer
   // Requests awaiting the hub or the login; more are answered 4.29 Too Many Requests.
   std::size_t max_pending_requests = 16;
   std::size_t max_queued_c2d = 16;              // C2D messages behind the notification in flight
@@ -110,13 +110,13 @@ class Engine {
 
   // engine.cpp: datagrams, replies, timers, sending.
   void handle_reply(const Message& m, Time now);
-  void handle_request(Message m, Time now);
+  void handle_request(const Message& m, Time now);
   ExchangeId open(const Message& request, Time now);
   // The answer to an exchange: piggybacked, after our empty ACK as a CON, or a NON.
   void respond(ExchangeId ex, Message response);
   void respond(ExchangeId ex, Code code, std::string diagnostic = {});
   void send_empty_ack(Exchange& e);
-  void push_con(Message m, Tag tag);
+  void push_con(const Message& m, Tag tag);
   void flush_outbox(Time now);
   void arm_timer(Time now);
   std::uint16_t next_id() { return next_id_++; }

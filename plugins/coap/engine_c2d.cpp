@@ -119,7 +119,7 @@ void Engine::notify_next(Time now) {
     }
   }
   observation_.sent(delivery);
-  push_con(std::move(n), Tag{Tag::Kind::notification, delivery});
+  push_con(n, Tag{Tag::Kind::notification, delivery});
 }
 
 void Engine::notification_answered(const Tag& tag, bool ack, Time now) {
