@@ -1,6 +1,7 @@
 #include "blockwise.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 namespace iotgw::coap {
@@ -54,7 +55,7 @@ std::optional<Bodies::Body> Bodies::add(Body body) {
   std::optional<Body> dropped;
   if (bodies_.size() >= capacity_) {
     if (!bodies_.front().settled) dropped = std::move(bodies_.front());
-    bodies_.pop_front();
+    bodies_.erase(bodies_.begin());
   }
   bodies_.push_back(std::move(body));
   return dropped;
@@ -74,12 +75,11 @@ Bodies::Body* Bodies::find_delivery(std::uint64_t delivery) {
   return it == bodies_.end() ? nullptr : &*it;
 }
 
-std::deque<Bodies::Body> Bodies::expire(Time now) {
-  std::deque<Body> gone;
-  while (!bodies_.empty() && bodies_.front().expires <= now) {
-    gone.push_back(std::move(bodies_.front()));
-    bodies_.pop_front();
-  }
+std::vector<Bodies::Body> Bodies::expire(Time now) {
+  const auto alive = std::find_if(bodies_.begin(), bodies_.end(),
+                                  [now](const Body& b) { return b.expires > now; });
+  std::vector<Body> gone(std::make_move_iterator(bodies_.begin()), std::make_move_iterator(alive));
+  bodies_.erase(bodies_.begin(), alive);
   return gone;
 }
 

@@ -5,10 +5,10 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "codec/message.hpp"
 #include "dedup.hpp"
@@ -61,13 +61,13 @@ class Bodies {
   Body* find(std::string_view etag);
   Body* find_delivery(std::uint64_t delivery);
   // Bodies past their time, removed; the caller settles the unsettled ones.
-  std::deque<Body> expire(Time now);
+  std::vector<Body> expire(Time now);
   std::optional<Time> next_deadline() const;
   bool empty() const { return bodies_.empty(); }
 
  private:
   std::size_t capacity_;
-  std::deque<Body> bodies_;  // oldest first
+  std::vector<Body> bodies_;  // oldest first; a few at most
 };
 
 }  // namespace iotgw::coap

@@ -5,7 +5,9 @@
 namespace iotgw::coap {
 
 void Dedup::expire(Time now) {
-  while (!entries_.empty() && entries_.front().seen + lifetime_ <= now) entries_.pop_front();
+  const auto alive = std::find_if(entries_.begin(), entries_.end(),
+                                  [&](const Entry& e) { return e.seen + lifetime_ > now; });
+  entries_.erase(entries_.begin(), alive);
 }
 
 Dedup::Entry* Dedup::lookup(std::uint16_t id) {
@@ -23,7 +25,10 @@ Dedup::Entry* Dedup::find(std::uint16_t id, Time now) {
 Dedup::Entry& Dedup::add(std::uint16_t id, Time now) {
   expire(now);
   if (capacity_ == 0) capacity_ = 1;
-  while (entries_.size() >= capacity_) entries_.pop_front();
+  if (entries_.size() >= capacity_) {
+    entries_.erase(entries_.begin(),
+                   entries_.begin() + static_cast<std::ptrdiff_t>(entries_.size() - capacity_ + 1));
+  }
   entries_.push_back(Entry{id, now, State::in_progress, {}});
   return entries_.back();
 }

@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <vector>
 
 namespace iotgw::coap {
@@ -46,7 +45,9 @@ class Dedup {
 
   std::size_t capacity_;
   std::chrono::seconds lifetime_;
-  std::deque<Entry> entries_;  // in arrival order, so also in expiry order
+  // In arrival order, so also in expiry order. A vector, not a deque: an empty deque allocates,
+  // and every idle session would pay for it.
+  std::vector<Entry> entries_;
 };
 
 }  // namespace iotgw::coap

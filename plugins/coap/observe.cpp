@@ -2,7 +2,7 @@
 
 namespace iotgw::coap {
 
-std::deque<std::pair<Downstream, std::uint64_t>> Observation::stop() {
+std::vector<std::pair<Downstream, std::uint64_t>> Observation::stop() {
   token_.reset();
   return std::exchange(waiting_, {});
 }
@@ -16,7 +16,7 @@ bool Observation::queue(Downstream message, std::uint64_t delivery, std::size_t 
 std::optional<std::pair<Downstream, std::uint64_t>> Observation::next() {
   if (in_flight_ || waiting_.empty() || !token_) return std::nullopt;
   auto m = std::move(waiting_.front());
-  waiting_.pop_front();
+  waiting_.erase(waiting_.begin());
   return m;
 }
 

@@ -4,10 +4,10 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace iotgw::coap {
 
@@ -22,7 +22,7 @@ class Observation {
   const std::string& token() const { return *token_; }
   void start(std::string token) { token_ = std::move(token); }
   // Ends it; the messages that waited are the caller's to give back.
-  std::deque<std::pair<Downstream, std::uint64_t>> stop();
+  std::vector<std::pair<Downstream, std::uint64_t>> stop();
 
   // The Observe value of the next notification or registration answer: 24 bits, increasing
   // (RFC 7641 4.4), wrapping as the RFC allows.
@@ -39,7 +39,7 @@ class Observation {
  private:
   std::optional<std::string> token_;
   std::uint32_t seq_ = 1;
-  std::deque<std::pair<Downstream, std::uint64_t>> waiting_;
+  std::vector<std::pair<Downstream, std::uint64_t>> waiting_;  // max_queued_c2d at most
   std::optional<std::uint64_t> in_flight_;
 };
 

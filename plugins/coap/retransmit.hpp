@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <vector>
 
@@ -42,7 +41,7 @@ class Outbox {
   const std::vector<std::uint8_t>* send_ready(Time now, Random&& random) {
     if (waiting_.empty() || flight_.size() >= max_outstanding_) return nullptr;
     auto m = std::move(waiting_.front());
-    waiting_.pop_front();
+    waiting_.erase(waiting_.begin());
     m.timeout = backoff_.initial(random());
     m.deadline = now + m.timeout;
     flight_.push_back(std::move(m));
@@ -74,8 +73,8 @@ class Outbox {
 
   Backoff backoff_;
   std::size_t max_outstanding_;
-  std::vector<Con> flight_;  // a handful at most: scanning beats a map
-  std::deque<Con> waiting_;
+  std::vector<Con> flight_;   // a handful at most: scanning beats a map
+  std::vector<Con> waiting_;  // a few at most; an empty deque would allocate
 };
 
 }  // namespace iotgw::coap
