@@ -78,7 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         break;
       case 7: {
-        const auto body = in.bytes(in.byte() * 8);
+        const auto body = in.bytes(std::size_t{in.byte()} * 8);
         engine.on_downstream(
             {std::string(body.begin(), body.end()), (op & 8) ? "application/json" : ""},
             next_delivery++, now);
