@@ -86,23 +86,15 @@ class MqttConnection final : public iotgw::AdapterConnection, public iotgw::mqtt
   }
   std::chrono::steady_clock::time_point now() override { return std::chrono::steady_clock::now(); }
   std::optional<std::uint64_t> authenticate(const Credentials& c) override {
-    iotgw_credentials creds{};
-    creds.struct_size = sizeof creds;
-    creds.client_id = iotgw::to_c(c.client_id);
-    creds.username = iotgw::to_c(c.username);
-    creds.password = {reinterpret_cast<const std::uint8_t*>(c.password.data()), c.password.size()};
-    return connection().authenticate(creds);
+    return connection().authenticate(c.client_id, c.username, c.password);
   }
   std::optional<std::uint64_t> send_upstream(MessageData message, bool at_least_once) override {
     auto msg = connection().new_message();
     msg.set_body(message.body);
-    for (const auto& [k, v] : message.props.system) msg.set(iotgw::Scope::system, k, v);
-    for (const auto& [k, v] : message.props.application) msg.set(iotgw::Scope::application, k, v);
-    for (const auto& [k, v] : message.annotations) msg.set(iotgw::Scope::annotation, k, v);
-    std::uint64_t token = 0;
-    const auto qos = at_least_once ? IOTGW_QOS_AT_LEAST_ONCE : IOTGW_QOS_AT_MOST_ONCE;
-    if (connection().send_upstream(std::move(msg), qos, token) != IOTGW_OK) return std::nullopt;
-    return token;
+    msg.set_all(iotgw::Scope::system, message.props.system);
+    msg.set_all(iotgw::Scope::application, message.props.application);
+    msg.set_all(iotgw::Scope::annotation, message.annotations);
+    return connection().send_upstream(std::move(msg), at_least_once);
   }
   void set_downstream(bool enabled) override { connection().set_downstream(enabled); }
   void settle(std::uint64_t delivery, iotgw_outcome outcome, const std::string& reason) override {

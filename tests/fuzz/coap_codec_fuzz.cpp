@@ -1,6 +1,6 @@
 // libFuzzer target: any datagram through the CoAP codec. Whatever decodes must encode to a
 // datagram that decodes to the same message (options in number order, as the wire keeps them);
-// whatever does not must say why. The engine joins this target once it exists.
+// whatever does not must say why. The engine has its own target (coap_engine_fuzz.cpp).
 #include <cstdint>
 #include <cstdlib>
 #include <string>

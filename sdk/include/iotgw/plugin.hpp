@@ -148,6 +148,11 @@ class Message {
   void set(Scope scope, std::string_view key, std::string_view value) {
     api_->msg_set(msg_, static_cast<iotgw_prop_scope>(scope), to_c(key), to_c(value));
   }
+  // Sets each {key, value} of `pairs` in `scope`, in order (a repeated key keeps its last value).
+  template <class Pairs>
+  void set_all(Scope scope, const Pairs& pairs) {
+    for (const auto& [k, v] : pairs) set(scope, k, v);
+  }
   bool remove(Scope scope, std::string_view key) {
     return api_->msg_remove(msg_, static_cast<iotgw_prop_scope>(scope), to_c(key)) != 0;
   }
@@ -323,11 +328,30 @@ class Connection {
     return token;
   }
 
+  // A login as most device protocols say it (MQTT's CONNECT, CoAP's query): the transport's
+  // facts (peer, certificate, PSK identity) are the host's to add.
+  std::optional<std::uint64_t> authenticate(std::string_view client_id, std::string_view username,
+                                            std::string_view password) {
+    iotgw_credentials c{};
+    c.struct_size = sizeof c;
+    c.client_id = to_c(client_id);
+    c.username = to_c(username);
+    c.password = {reinterpret_cast<const std::uint8_t*>(password.data()), password.size()};
+    return authenticate(c);
+  }
+
   OwnedMessage new_message() { return {api_, api_->msg_create(conn_)}; }
 
   // Takes the message. Returns the token on_upstream_result will carry (QoS 1), or the error.
   iotgw_status send_upstream(OwnedMessage&& msg, iotgw_qos qos, std::uint64_t& token) {
     return api_->send_upstream(conn_, msg.release(), qos, &token);
+  }
+  // The same, with the token (QoS 0: unused) or nullopt when the host refused the message.
+  std::optional<std::uint64_t> send_upstream(OwnedMessage&& msg, bool at_least_once) {
+    std::uint64_t token = 0;
+    const auto qos = at_least_once ? IOTGW_QOS_AT_LEAST_ONCE : IOTGW_QOS_AT_MOST_ONCE;
+    if (send_upstream(std::move(msg), qos, token) != IOTGW_OK) return std::nullopt;
+    return token;
   }
   iotgw_status set_downstream(bool enabled) { return api_->set_downstream(conn_, enabled ? 1 : 0); }
   void settle(std::uint64_t delivery, iotgw_outcome outcome, const char* reason = nullptr) {
