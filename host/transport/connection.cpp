@@ -76,8 +76,9 @@ void Connection::read_more() {
     self->reading_ = false;
     if (self->state_ != State::open) return;
     if (e) {
-      self->finish(e == boost::asio::error::timed_out ? "idle timeout"
-                                                      : "read failed: " + e.message());
+      self->finish(e == boost::asio::error::eof         ? "closed by peer"
+                   : e == boost::asio::error::timed_out ? "idle timeout"
+                                                        : "read failed: " + e.message());
       return;
     }
     self->read_more();

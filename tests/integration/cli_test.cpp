@@ -98,7 +98,7 @@ TEST(Cli, DescribeListsKeysWithTypeDefaultAndDoc) {
   EXPECT_EQ(missing.code, 2);
   EXPECT_NE(
       missing.output.find(
-          "no plugin named 'nope' (found: aes-gcm, auth-file, auth-sas, line, map, mqtt, zstd)"),
+          "no plugin named 'nope' (found: aes-gcm, auth-file, auth-sas, coap, line, map, mqtt, zstd)"),
       std::string::npos)
       << missing.output;
 }
