@@ -4,7 +4,6 @@
 // may drop them anyway and every datagram protocol copes with loss.
 #pragma once
 
-#include <deque>
 #include <memory>
 #include <vector>
 
@@ -55,7 +54,9 @@ class DatagramStream : public Stream, public DatagramPeer {
 
   std::shared_ptr<UdpEndpoint> endpoint_;
   PeerAddress peer_;
-  std::deque<std::vector<std::uint8_t>> queue_;
+  // A vector, not a deque: an empty deque still holds its first 512-byte block, and an idle
+  // session's memory is what a gateway for many devices pays per device.
+  std::vector<std::vector<std::uint8_t>> queue_;
   std::function<void(const boost::system::error_code&)> waiter_;
   bool known_ = true;                // in the endpoint's table
   boost::system::error_code ended_;  // set once no datagram will come any more

@@ -20,6 +20,7 @@
 
 #include "gateway_fixture.hpp"
 #include "process.hpp"
+#include "test_pki.hpp"
 
 namespace iotgw::test {
 namespace {
@@ -125,7 +126,7 @@ TEST(Udp, ADatagramLargerThanMaxDatagramIsDroppedAndTheSessionGoesOn) {
   EXPECT_EQ(got, (std::multiset<std::string>{"ACK 1\n", "MSG fits\n"}));
 }
 
-// A dtls listener whose keys come from auth-file.
+// A dtls listener whose keys and certificates come from auth-file.
 class DtlsGateway {
  public:
   explicit DtlsGateway(const std::string& extra = "") : gw_(topology(keys_, extra)) {}
@@ -134,7 +135,8 @@ class DtlsGateway {
  private:
   static std::string topology(const TempDir& keys, const std::string& extra) {
     write_file(keys / "keys.yaml",
-               "psk:\n  - {identity: sensor-9, key: secretKey, device: dev-9}\n");
+               "psk:\n  - {identity: sensor-9, key: secretKey, device: dev-9}\n"
+               "certificates:\n  - {cn: meter-7, device: dev-7}\n");
     return "gateway: {plugins_dir: plugins}\n"
            "bridge: {flavour: loopback}\n"
            "stages:\n"
@@ -176,6 +178,23 @@ TEST(Dtls, AWrongKeyOrAnUnknownIdentityGetsNoSession) {
   EXPECT_EQ(wrong.find("WELCOME"), std::string::npos) << wrong;
   const auto unknown = openssl_dtls_client(g.gw().port("lines"), "nobody", kSecretKeyHex);
   EXPECT_EQ(unknown.find("WELCOME"), std::string::npos) << unknown;
+}
+
+TEST(Dtls, AClientCertificateTheCaVerifiedLogsItsDeviceIn) {
+  const TempDir dir;
+  const TestPki pki(dir.path());
+  pki.issue("server", "127.0.0.1", "IP:127.0.0.1");
+  pki.issue("meter", "meter-7");
+  DtlsGateway g(", tls: {cert_file: '" + pki.cert("server") + "', key_file: '" + pki.key("server") +
+                "', ca_file: '" + pki.ca() + "', client_cert: required}");
+  const std::string script =
+      "(printf 'HELLO whoever\\n'; sleep 0.5; printf 'ping\\n'; sleep 1) | timeout 5 openssl "
+      "s_client -dtls1_2 -quiet -connect 127.0.0.1:" +
+      std::to_string(g.gw().port("lines")) + " -CAfile " + pki.ca() + " -verify_return_error" +
+      " -cert " + pki.cert("meter") + " -key " + pki.key("meter") + " 2>&1";
+  const auto out = run("/bin/sh", {"-c", script}, 10s).output;
+  EXPECT_NE(out.find("WELCOME dev-7"), std::string::npos) << out;
+  EXPECT_NE(out.find("MSG ping"), std::string::npos) << out;
 }
 
 // A DTLS 1.2 ClientHello with no cookie, as a flood from spoofed addresses would send.
