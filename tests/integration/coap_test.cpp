@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <future>
 #include <map>
@@ -402,6 +403,20 @@ TEST(Coap, HubKilledDuringAConStreamLosesNothingThatWasAnswered204) {
     EXPECT_GT(bodies.count("c-" + std::to_string(seq)), 0U)
         << "c-" << seq << " was answered 2.04 but is not at the hub";
   }
+}
+
+// A UDP peer never closes its session, so on SIGTERM the gateway must not wait for one that has
+// nothing in flight: drain_timeout (10 s by default) is for answers still owed.
+TEST(Coap, PeersWithNothingInFlightDoNotHoldTheGatewaysShutdown) {
+  HubUnderTest hub;
+  CoapGateway g(hub);
+  CoapPeer device(g.udp_port());
+  const auto answer = device.exchange(
+      device.request(coap::code::post, "telemetry", login_options(hub, "dev1"), "then stop"));
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->code, coap::code::changed);
+  g.gw().process().signal(SIGTERM);
+  EXPECT_EQ(g.gw().process().wait_exit(5s), 0) << g.log();
 }
 
 // What the gateway answers a malformed datagram with.
