@@ -28,22 +28,35 @@ class CoapConnection final : public iotgw::AdapterConnection, public iotgw::coap
   // AdapterConnection
   std::size_t on_bytes(std::span<const std::uint8_t> data) override {
     engine_.on_datagram(data, now());
+    close_if_drained();
     return data.size();  // one datagram, used whole
   }
-  void on_timer(std::uint32_t) override { engine_.on_timer(now()); }
+  void on_timer(std::uint32_t) override {
+    engine_.on_timer(now());
+    close_if_drained();
+  }
+  // A peer never says goodbye over UDP: the session ends as soon as nothing awaits an answer,
+  // not at the drain deadline.
+  void on_drain() override {
+    draining_ = true;
+    close_if_drained();
+  }
   void on_auth_result(std::uint64_t token, iotgw_status status, const iotgw_identity* identity,
                       const char* reason) override {
     engine_.on_auth_result(
         token, status, identity != nullptr ? std::string(iotgw::to_view(identity->device_id)) : "",
         reason != nullptr ? reason : "", now());
+    close_if_drained();
   }
   void on_upstream_result(std::uint64_t token, iotgw_outcome outcome, const char* reason) override {
     engine_.on_upstream_result(token, outcome, reason != nullptr ? reason : "", now());
+    close_if_drained();
   }
   void on_downstream(const iotgw::Message& msg, std::uint64_t delivery) override {
     Downstream m{std::string(msg.body()), {}};
     if (auto type = msg.get(iotgw::Scope::system, "content-type")) m.content_type = *type;
     engine_.on_downstream(std::move(m), delivery, now());
+    close_if_drained();
   }
 
   // EngineHost
@@ -70,8 +83,16 @@ class CoapConnection final : public iotgw::AdapterConnection, public iotgw::coap
   void log_debug(const std::string& message) override { ctx_.debug(message); }
 
  private:
+  void close_if_drained() {
+    if (!draining_ || closed_ || !engine_.idle()) return;
+    closed_ = true;
+    connection().close("the gateway is draining");
+  }
+
   const iotgw::Context& ctx_;
   Engine engine_;
+  bool draining_ = false;
+  bool closed_ = false;
 };
 
 class CoapAdapter final : public iotgw::AdapterBase {

@@ -89,6 +89,12 @@ class Engine {
                           Time now);
   void on_downstream(Downstream message, std::uint64_t delivery, Time now);
 
+  // Nothing awaits an answer: no request the hub or the login has yet to answer, none of our CONs
+  // unacknowledged or waiting to go. A draining host may end the session then.
+  bool idle() const {
+    return exchanges_.empty() && upstream_.empty() && outbox_.in_flight() == 0 &&
+           outbox_.waiting() == 0;
+  }
   AuthState auth_state() const { return auth_; }
   const std::string& device_id() const { return device_; }
   bool observing() const { return observation_.active(); }

@@ -1,5 +1,5 @@
-# Shared by the drivers of the Node SDK tests (run_amqp_test.sh, run_gateway_test.sh,
-# run_websocket_test.sh); sourced.
+# Shared by the drivers of the Node tests (run_amqp_test.sh, run_gateway_test.sh,
+# run_websocket_test.sh, run_coap_test.sh); sourced.
 #
 # IOTGW_NODE_TEST_KEEP=1 keeps the temp folder. After `node_test_init`: $here (tests/node), $work (a temp folder removed at exit) and
 # `node_test_spawn LOG CMD...` (a background process stopped at exit, its pid in $spawned_pid).

@@ -40,8 +40,9 @@ std::string read_file(const fs::path& file) {
 
 void stock_plugins(const fs::path& dir, const fs::path& overlay) {
   fs::create_directories(dir);
-  for (const char* shipped : {"iotgw-line.so", "iotgw-mqtt.so", "iotgw-zstd.so", "iotgw-aes-gcm.so",
-                              "iotgw-auth-sas.so", "iotgw-auth-file.so", "iotgw-map.so"}) {
+  for (const char* shipped :
+       {"iotgw-line.so", "iotgw-mqtt.so", "iotgw-coap.so", "iotgw-zstd.so", "iotgw-aes-gcm.so",
+        "iotgw-auth-sas.so", "iotgw-auth-file.so", "iotgw-map.so"}) {
     fs::copy_file(kPluginsDir / shipped, dir / shipped, fs::copy_options::overwrite_existing);
   }
   fs::copy_file(kTestPlugins / "good" / "iotgw-tag.so", dir / "iotgw-tag.so",

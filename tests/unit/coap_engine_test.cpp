@@ -364,6 +364,28 @@ TEST_F(CoapEngine, NoResponseSilencesTheAnswersAskedAway) {
   EXPECT_TRUE(last().code.empty());
 }
 
+// A draining host ends the session when the engine is idle: never while the login, the hub or
+// the peer's ACK to one of our CONs is still awaited.
+TEST_F(CoapEngine, IdleOnlyWhenNoRequestAndNoConfirmableMessageAwaitsAnAnswer) {
+  EXPECT_TRUE(engine->idle());
+  feed(Request{.id = 9, .query = {"d=dev1", "p=sas"}, .payload = "x"});
+  EXPECT_FALSE(engine->idle()) << "the login is awaited";
+  auth_ok();
+  EXPECT_FALSE(engine->idle()) << "the hub's answer is awaited";
+  accept_last();
+  EXPECT_TRUE(engine->idle());
+  feed(Request{.code = code::get,
+               .id = 10,
+               .token = "ob",
+               .path = "c2d",
+               .options = {uint_option(option::observe, 0)}});
+  EXPECT_TRUE(engine->idle()) << "an observation alone awaits nothing";
+  engine->on_downstream({"one", ""}, 11, now);
+  EXPECT_FALSE(engine->idle()) << "the notification's ACK is awaited";
+  ack(last().id);
+  EXPECT_TRUE(engine->idle());
+}
+
 // --- what the hub says -------------------------------------------------------------------------
 
 TEST_F(CoapEngine, TheHubsRefusalsBecomeClientAndServerErrors) {
