@@ -272,6 +272,12 @@ void Connection::cancel_timer(std::uint32_t id) {
 }
 
 void Connection::drain() {
+  // A handshake still under way (TLS, DTLS, a WebSocket upgrade) has nothing to finish: a
+  // draining listener takes no new devices, and waiting for it would only hold the drain.
+  if (state_ == State::starting) {
+    finish("draining before the handshake finished");
+    return;
+  }
   if (state_ == State::open) handler_->on_drain();
 }
 

@@ -80,6 +80,10 @@ class CoapConnection final : public iotgw::AdapterConnection, public iotgw::coap
     connection().settle(delivery, outcome, reason.empty() ? nullptr : reason.c_str());
   }
   void log_warning(const std::string& message) override { ctx_.warn(message); }
+  void close(const std::string& reason) override {
+    closed_ = true;
+    connection().close(reason);
+  }
   void log_debug(const std::string& message) override { ctx_.debug(message); }
 
  private:

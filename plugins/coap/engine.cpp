@@ -56,6 +56,7 @@ void Engine::debug(const std::string& what) {
 }
 
 void Engine::on_datagram(std::span<const std::uint8_t> datagram, Time now) {
+  if (closed_) return;
   Message m;
   std::string error;
   switch (decode(datagram, m, error)) {

@@ -72,6 +72,8 @@ class EngineHost {
   virtual void settle(std::uint64_t delivery, iotgw_outcome outcome, const std::string& reason) = 0;
   virtual void log_warning(const std::string& message) = 0;
   virtual void log_debug(const std::string& message) = 0;
+  // Ends this peer's session; the engine takes no datagram after it.
+  virtual void close(const std::string& reason) = 0;
 };
 
 enum class AuthState { none, pending, done };
@@ -159,6 +161,7 @@ class Engine {
   std::map<std::uint64_t, ExchangeId> upstream_;  // host token -> the telemetry request
 
   AuthState auth_ = AuthState::none;
+  bool closed_ = false;  // the session was handed back to the host
   std::uint64_t auth_token_ = 0;
   std::string login_;   // the `d` the login was asked with: a later `d` must be the same
   std::string device_;  // the identity the auth stages gave

@@ -8,7 +8,11 @@ namespace iotgw::coap {
 bool Engine::identify(ExchangeId ex, const Message& m, const Query& q) {
   if (auth_ != AuthState::none) {
     if (q.device && *q.device != login_) {
-      respond(ex, code::forbidden, "this peer is logged in as '" + login_ + "'");
+      // Another device behind the same address: a NAT gave a new device the mapping of one that
+      // went quiet. Answering 4.03 would lock it out until the old session idled away; ending the
+      // session instead lets the device's retransmission start a session of its own.
+      host_.close("the address is now used by device '" + *q.device + "', not '" + login_ + "'");
+      closed_ = true;
       return false;
     }
     if (auth_ == AuthState::done) return true;

@@ -9,10 +9,16 @@ node_test_init() {
   work=$(mktemp -d -t iotgw-node-test-XXXXXX)
   node_test_pids=()
   trap node_test_cleanup EXIT
-  if [ ! -d "$here/node_modules" ]; then
-    echo "npm ci in $here"
-    (cd "$here" && npm ci --no-audit --no-fund)
-  fi
+  # Missing, or older than the lock file (a package was added): npm ci, once at a time, since
+  # ctest runs these scripts side by side.
+  (
+    flock 9
+    if [ ! -d "$here/node_modules" ] ||
+      [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
+      echo "npm ci in $here"
+      cd "$here" && npm ci --no-audit --no-fund
+    fi
+  ) 9> "${TMPDIR:-/tmp}/iotgw-npm-ci.lock"
 }
 
 node_test_cleanup() {

@@ -67,6 +67,8 @@ class RecordingHost final : public EngineHost {
   void log_debug(const std::string& d) override {
     if (keep_logs) debugs.push_back(d);
   }
+  void close(const std::string& reason) override { closed = reason; }
+  std::optional<std::string> closed;
 };
 
 }  // namespace iotgw::coap::testing_host

@@ -145,7 +145,7 @@ const BadConfig kCases[] = {
      "map, tag, zstd)"},
     {"adapter_is_stage",
      "gateway: {plugins_dir: plugins}\nlisteners:\n  - {name: l, adapter: tag, bind: ':0'}\n",
-     "@:3:24: listener 'l': plugin 'tag' is stage, not adapter (adapter plugins: line, mqtt)"},
+     "@:3:24: listener 'l': plugin 'tag' is stage, not adapter (adapter plugins: coap, line, mqtt)"},
     {"stage_config_unknown_key",
      "gateway: {plugins_dir: plugins}\nstages:\n"
      "  - {name: s, plugin: tag, config: {mod: upper}}\nlisteners:\n  - {name: l, adapter: line, "
