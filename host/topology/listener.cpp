@@ -90,6 +90,33 @@ bool Listener::take_slot() {
   return false;
 }
 
+void Listener::serve_dtls(std::size_t loop, const transport::PeerAddress& peer,
+                          transport::SslPtr verified) {
+  transport::ConnectionLimits limits;
+  limits.read_chunk = plan_.spec.udp.max_datagram;
+  // The handshake asks the authenticators of the pipeline in force on this loop for keys.
+  auto psk = [shared = shared_, loop](std::string_view identity) {
+    return shared->pipelines[loop]->psk_key(identity);
+  };
+  // The same address says hello again: a session of its own once the cookie proves it. It may
+  // go past max_connections by one for a moment, as the session it replaces is closing.
+  auto rehello = [weak = weak_from_this(), loop](const transport::PeerAddress& from,
+                                                 std::span<const std::uint8_t> hello) {
+    auto self = weak.lock();
+    if (!self) return false;
+    auto fresh = self->gates_.at(loop)->offer(from, hello);
+    if (!fresh) return false;
+    self->count_.fetch_add(1);
+    self->serve_dtls(loop, from, std::move(fresh));
+    return true;
+  };
+  serve(loop,
+        std::make_unique<transport::DtlsStream>(endpoints_.at(loop), peer, plan_.dtls,
+                                                std::move(verified), std::move(psk),
+                                                std::move(rehello)),
+        limits);
+}
+
 void Listener::adopt(std::size_t loop, const transport::PeerAddress& peer,
                      std::span<const std::uint8_t> datagram) {
   transport::SslPtr verified{nullptr, &SSL_free};
@@ -109,14 +136,7 @@ void Listener::adopt(std::size_t loop, const transport::PeerAddress& peer,
   transport::ConnectionLimits limits;
   limits.read_chunk = plan_.spec.udp.max_datagram;
   if (verified) {
-    // The handshake asks the authenticators of the pipeline in force on this loop for keys.
-    auto psk = [shared = shared_, loop](std::string_view identity) {
-      return shared->pipelines[loop]->psk_key(identity);
-    };
-    serve(loop,
-          std::make_unique<transport::DtlsStream>(endpoints_.at(loop), peer, plan_.dtls,
-                                                  std::move(verified), std::move(psk)),
-          limits);
+    serve_dtls(loop, peer, std::move(verified));
     return;
   }
   auto stream = std::make_unique<transport::DatagramStream>(endpoints_.at(loop), peer);

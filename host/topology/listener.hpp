@@ -48,6 +48,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void adopt(std::size_t loop, const transport::PeerAddress& peer,
              std::span<const std::uint8_t> datagram);
   bool take_slot();
+  void serve_dtls(std::size_t loop, const transport::PeerAddress& peer, transport::SslPtr verified);
   void serve(std::size_t loop, std::unique_ptr<transport::Stream> stream,
              transport::ConnectionLimits limits = {});
   bool datagrams() const;

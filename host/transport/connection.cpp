@@ -15,10 +15,8 @@ Connection::Connection(boost::asio::io_context& loop, std::unique_ptr<Stream> st
       log_(log),
       component_(std::move(component)),
       limits_(limits),
-      // A datagram must fit whole: its buffer is the largest one the listener takes.
-      read_size_(stream_->waits_for_readable() && !stream_->datagrams()
-                     ? std::min<std::size_t>(1024, limits.read_chunk)
-                     : limits.read_chunk) {}
+      read_size_(stream_->waits_for_readable() ? std::min<std::size_t>(1024, limits.read_chunk)
+                                               : limits.read_chunk) {}
 
 Connection::~Connection() = default;
 
@@ -46,6 +44,9 @@ void Connection::start(std::shared_ptr<ConnectionHandler> handler, std::function
 
 void Connection::read_more() {
   if (reading_ || holds_ != 0 || state_ != State::open) return;
+  // A datagram must fit whole, and a buffer of its own size is all it needs: a burst of new
+  // peers each holding a buffer for the largest datagram would leave the heap that much larger.
+  if (stream_->datagrams()) read_size_ = std::max<std::size_t>(stream_->next_datagram_size(), 1);
   if (!make_room()) return;
   const auto room = boost::asio::buffer(input_.data() + input_end_, input_.size() - input_end_);
   reading_ = true;

@@ -28,6 +28,9 @@ class DatagramStream : public Stream, public DatagramPeer {
   std::size_t read_now(boost::asio::mutable_buffer buffer, boost::system::error_code& ec) override;
   void async_write(boost::asio::const_buffer buffer, Handler handler) override;
   bool datagrams() const override { return true; }
+  std::size_t next_datagram_size() const override {
+    return queue_.empty() ? 0 : queue_.front().size();
+  }
   void send_datagram(std::span<const std::uint8_t> datagram) override;
   void close() override;
   std::string remote_address() const override { return peer_.str(); }

@@ -12,6 +12,11 @@ namespace {
 // The largest plain text one DTLS record carries.
 constexpr std::size_t kMaxRecord = 16 * 1024;
 
+// A ClientHello in epoch 0: a handshake record (22) whose first message is client_hello (1).
+bool starts_a_handshake(std::span<const std::uint8_t> d) {
+  return d.size() > 13 && d[0] == 22 && d[3] == 0 && d[4] == 0 && d[13] == 1;
+}
+
 boost::system::error_code ssl_failure() {
   const unsigned long e = ERR_get_error();
   ERR_clear_error();
@@ -21,10 +26,12 @@ boost::system::error_code ssl_failure() {
 }  // namespace
 
 DtlsStream::DtlsStream(std::shared_ptr<UdpEndpoint> endpoint, PeerAddress peer,
-                       std::shared_ptr<const DtlsContext> context, SslPtr ssl, PskLookup psk)
+                       std::shared_ptr<const DtlsContext> context, SslPtr ssl, PskLookup psk,
+                       Rehello rehello)
     : DatagramStream(std::move(endpoint), peer),
       context_(std::move(context)),
       psk_(std::move(psk)),
+      rehello_(std::move(rehello)),
       ssl_(std::move(ssl)),
       retransmit_(std::make_unique<boost::asio::steady_timer>(this->endpoint().loop())),
       deadline_(std::make_unique<boost::asio::steady_timer>(this->endpoint().loop())) {
@@ -55,6 +62,11 @@ void DtlsStream::async_start(std::function<void(const boost::system::error_code&
 
 void DtlsStream::on_datagram(std::span<const std::uint8_t> datagram) {
   if (closed_) return;
+  if (established_ && starts_a_handshake(datagram) && rehello_ && rehello_(peer(), datagram)) {
+    closed_ = true;  // a new session has this address now
+    fail(boost::asio::error::connection_reset);
+    return;
+  }
   channel_.incoming = datagram;
   drive();
   channel_.incoming = {};

@@ -17,9 +17,16 @@ namespace iotgw::transport {
 
 class DtlsStream final : public DatagramStream {
  public:
+  // A new ClientHello from this peer's address after the handshake (a rebooted device, a reused
+  // NAT mapping): true when it proved the address (a valid cookie) and a new session took the
+  // address over. Until then the old association stays (RFC 6347 4.2.8): a spoofed hello must
+  // not end it.
+  using Rehello = std::function<bool(const PeerAddress&, std::span<const std::uint8_t>)>;
+
   // `ssl` comes from the gate, with its ClientHello buffered.
   DtlsStream(std::shared_ptr<UdpEndpoint> endpoint, PeerAddress peer,
-             std::shared_ptr<const DtlsContext> context, SslPtr ssl, PskLookup psk);
+             std::shared_ptr<const DtlsContext> context, SslPtr ssl, PskLookup psk,
+             Rehello rehello);
   ~DtlsStream() override;
   DtlsStream(const DtlsStream&) = delete;
   DtlsStream& operator=(const DtlsStream&) = delete;
@@ -44,6 +51,7 @@ class DtlsStream final : public DatagramStream {
   DatagramChannel channel_;
   std::shared_ptr<const DtlsContext> context_;  // its cookie is checked again in the handshake
   PskLookup psk_;
+  Rehello rehello_;
   DtlsPeerFacts facts_;
   SslPtr ssl_;
   std::function<void(const boost::system::error_code&)> started_;

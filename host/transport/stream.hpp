@@ -43,6 +43,9 @@ class Stream {
   // Datagram streams (udp, dtls) keep message boundaries: each read is one datagram and each
   // write goes out at once as one, through send_datagram, with no write queue of its own.
   virtual bool datagrams() const { return false; }
+  // The size of the datagram read_now would hand over next (0: none waiting), so a connection
+  // reads it into a buffer of its size rather than one for the largest datagram allowed.
+  virtual std::size_t next_datagram_size() const { return 0; }
   virtual void send_datagram(std::span<const std::uint8_t> /*datagram*/) {}
   virtual void close() = 0;
 

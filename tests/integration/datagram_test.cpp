@@ -2,7 +2,13 @@
 // them, and line's replies make each datagram visible): one session per peer address, datagram
 // boundaries kept both ways, idle expiry, the session cap, oversized datagrams, and DTLS with
 // pre-shared keys from auth-file through OpenSSL's own client, including the cookie exchange that
-// keeps ClientHellos from unproven addresses from costing any state.
+// keeps ClientHellos from unproven addresses from costing any state, and a device's new handshake
+// from an address whose association is still up.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -116,11 +122,12 @@ class DtlsGateway {
 // OpenSSL's own DTLS client with a pre-shared key: says HELLO (the device comes from the key, not
 // from what it says), then one line; returns what it printed.
 std::string openssl_dtls_client(std::uint16_t port, const std::string& identity,
-                                const std::string& key_hex) {
+                                const std::string& key_hex, const std::string& extra = "") {
   const std::string script =
       "(printf 'HELLO whoever\\n'; sleep 0.5; printf 'ping\\n'; sleep 1) | "
       "timeout 5 openssl s_client -dtls1_2 -quiet -connect 127.0.0.1:" +
-      std::to_string(port) + " -psk_identity " + identity + " -psk " + key_hex + " 2>&1";
+      std::to_string(port) + " -psk_identity " + identity + " -psk " + key_hex + " " + extra +
+      " 2>&1";
   return run("/bin/sh", {"-c", script}, 10s).output;
 }
 
@@ -157,6 +164,33 @@ TEST(Dtls, AClientCertificateTheCaVerifiedLogsItsDeviceIn) {
   const auto out = run("/bin/sh", {"-c", script}, 10s).output;
   EXPECT_NE(out.find("WELCOME dev-7"), std::string::npos) << out;
   EXPECT_NE(out.find("MSG ping"), std::string::npos) << out;
+}
+
+// A local UDP port nobody holds now, for a client to bind to.
+std::uint16_t free_udp_port() {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a);
+  socklen_t size = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &size);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// A device that reboots (or a NAT that hands its mapping on) says hello again from an address
+// whose association is still up: once the new hello returns a cookie, a new session takes over
+// (RFC 6347 4.2.8). The first client is killed, so it never sent close_notify.
+TEST(Dtls, ANewHandshakeFromAnEstablishedAddressTakesItOver) {
+  DtlsGateway g;
+  const auto port = g.gw().port("lines");
+  const auto local = " -bind 127.0.0.1:" + std::to_string(free_udp_port());
+  const auto first = openssl_dtls_client(port, "sensor-9", kSecretKeyHex, local);
+  ASSERT_NE(first.find("WELCOME dev-9"), std::string::npos) << first;
+  const auto second = openssl_dtls_client(port, "sensor-9", kSecretKeyHex, local);
+  EXPECT_NE(second.find("WELCOME dev-9"), std::string::npos) << second;
+  EXPECT_NE(second.find("MSG ping"), std::string::npos) << second;
 }
 
 // A DTLS 1.2 ClientHello with no cookie, as a flood from spoofed addresses would send.
