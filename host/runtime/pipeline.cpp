@@ -35,8 +35,8 @@ Verdict Pipeline::upstream(iotgw_msg& msg) const {
 
 Verdict Pipeline::downstream(iotgw_msg& msg) const {
   // Not std::views::reverse: clang 14 (the fuzz build) cannot compile libstdc++ 12's ranges.
-  for (auto it = transforms_.rbegin(); it != transforms_.rend();
-       ++it) {  // NOLINT(modernize-loop-convert)
+  // NOLINTNEXTLINE(modernize-loop-convert)
+  for (auto it = transforms_.rbegin(); it != transforms_.rend(); ++it) {
     auto v = run(*it, it->instance->vtable().downstream, msg);
     if (v.verdict != IOTGW_CONTINUE) return v;
   }

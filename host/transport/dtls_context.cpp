@@ -52,7 +52,7 @@ unsigned int psk_server(SSL* ssl, const char* identity, unsigned char* psk, unsi
   if (facts == nullptr || facts->psk == nullptr || identity == nullptr) return 0;
   const auto key = (*facts->psk)(identity);
   if (!key || key->empty() || key->size() > max) return 0;
-  std::memcpy(psk, key->data(), key->size());
+  std::copy(key->begin(), key->end(), psk);  // bytes, not a C string
   return static_cast<unsigned int>(key->size());
 }
 

@@ -10,7 +10,7 @@ namespace iotgw::transport {
 
 namespace {
 // The largest plain text one DTLS record carries.
-constexpr std::size_t kMaxRecord = 16 * 1024;
+constexpr std::size_t kMaxRecord = std::size_t{16} * 1024;
 
 // A ClientHello in epoch 0: a handshake record (22) whose first message is client_hello (1).
 bool starts_a_handshake(std::span<const std::uint8_t> d) {

@@ -18,12 +18,12 @@
 
 #include <iotgw/abi.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -709,7 +709,7 @@ struct StageThunks {
         !found || found->size() > *size) {
       return IOTGW_ERR_REFUSED;
     }
-    std::memcpy(key, found->data(), found->size());
+    std::copy(found->begin(), found->end(), key);  // bytes, not a C string
     *size = found->size();
     return IOTGW_OK;
   }
