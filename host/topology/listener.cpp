@@ -90,10 +90,14 @@ bool Listener::take_slot() {
   return false;
 }
 
-void Listener::serve_dtls(std::size_t loop, const transport::PeerAddress& peer,
-                          transport::SslPtr verified) {
+transport::ConnectionLimits Listener::datagram_limits() const {
   transport::ConnectionLimits limits;
   limits.read_chunk = plan_.spec.udp.max_datagram;
+  return limits;
+}
+
+void Listener::serve_dtls(std::size_t loop, const transport::PeerAddress& peer,
+                          transport::SslPtr verified) {
   // The handshake asks the authenticators of the pipeline in force on this loop for keys.
   auto psk = [shared = shared_, loop](std::string_view identity) {
     return shared->pipelines[loop]->psk_key(identity);
@@ -114,7 +118,7 @@ void Listener::serve_dtls(std::size_t loop, const transport::PeerAddress& peer,
         std::make_unique<transport::DtlsStream>(endpoints_.at(loop), peer, plan_.dtls,
                                                 std::move(verified), std::move(psk),
                                                 std::move(rehello)),
-        limits);
+        datagram_limits());
 }
 
 void Listener::adopt(std::size_t loop, const transport::PeerAddress& peer,
@@ -133,15 +137,13 @@ void Listener::adopt(std::size_t loop, const transport::PeerAddress& peer,
     }
     return;
   }
-  transport::ConnectionLimits limits;
-  limits.read_chunk = plan_.spec.udp.max_datagram;
   if (verified) {
     serve_dtls(loop, peer, std::move(verified));
     return;
   }
   auto stream = std::make_unique<transport::DatagramStream>(endpoints_.at(loop), peer);
   auto* first = stream.get();
-  serve(loop, std::move(stream), limits);
+  serve(loop, std::move(stream), datagram_limits());
   first->on_datagram(datagram);
 }
 

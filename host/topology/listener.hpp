@@ -52,6 +52,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void serve(std::size_t loop, std::unique_ptr<transport::Stream> stream,
              transport::ConnectionLimits limits = {});
   bool datagrams() const;
+  // A datagram session's: its read buffer never needs more than the largest datagram taken.
+  transport::ConnectionLimits datagram_limits() const;
   template <class F>
   void for_each_connection(F&& f);
 

@@ -8,6 +8,16 @@
 
 namespace iotgw::transport {
 
+namespace {
+// Why reading ended, as the log says it: the peer's close and an expired datagram session are
+// not failures.
+std::string read_end(const boost::system::error_code& ec) {
+  if (ec == boost::asio::error::eof) return "closed by peer";
+  if (ec == boost::asio::error::timed_out) return "idle timeout";
+  return "read failed: " + ec.message();
+}
+}  // namespace
+
 Connection::Connection(boost::asio::io_context& loop, std::unique_ptr<Stream> stream, Logger& log,
                        std::string component, ConnectionLimits limits)
     : loop_(loop),
@@ -60,11 +70,13 @@ void Connection::read_more() {
   boost::system::error_code ec;
   const std::size_t n = stream_->read_now(room, ec);
   if (ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) {
-    // Datagrams keep the buffer that always fits one; a byte stream's follows its traffic.
-    if (!stream_->datagrams() && n == room.size() && read_size_ < limits_.read_chunk) {
-      read_size_ *= 2;  // a busy device: bigger reads, fewer calls
-    } else if (!stream_->datagrams() && n < read_size_ / 4 && read_size_ > 1024) {
-      read_size_ /= 2;
+    // A byte stream's buffer follows its traffic; a datagram's is sized above, per datagram.
+    if (!stream_->datagrams()) {
+      if (n == room.size() && read_size_ < limits_.read_chunk) {
+        read_size_ *= 2;  // a busy device: bigger reads, fewer calls
+      } else if (n < read_size_ / 4 && read_size_ > 1024) {
+        read_size_ /= 2;
+      }
     }
     on_read(ec, n);
     return;
@@ -77,9 +89,7 @@ void Connection::read_more() {
     self->reading_ = false;
     if (self->state_ != State::open) return;
     if (e) {
-      self->finish(e == boost::asio::error::eof         ? "closed by peer"
-                   : e == boost::asio::error::timed_out ? "idle timeout"
-                                                        : "read failed: " + e.message());
+      self->finish(read_end(e));
       return;
     }
     self->read_more();
@@ -108,9 +118,7 @@ void Connection::on_read(const boost::system::error_code& ec, std::size_t n) {
   reading_ = false;
   if (state_ != State::open) return;  // closing: what arrives now is not handed on
   if (ec) {
-    finish(ec == boost::asio::error::eof         ? "closed by peer"
-           : ec == boost::asio::error::timed_out ? "idle timeout"
-                                                 : "read failed: " + ec.message());
+    finish(read_end(ec));
     return;
   }
   input_end_ += n;
