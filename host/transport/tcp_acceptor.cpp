@@ -1,32 +1,19 @@
 #include "transport/tcp_acceptor.hpp"
 
-#include <sys/socket.h>
-
 #include <stdexcept>
 
-#include <boost/asio/detail/socket_option.hpp>
 #include <boost/asio/post.hpp>
+
+#include "transport/shared_bind.hpp"
 
 namespace iotgw::transport {
 
-namespace {
-using reuse_port = boost::asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-}
-
 TcpAcceptor::TcpAcceptor(boost::asio::io_context& loop, const std::string& host, std::uint16_t port)
     : loop_(loop), acceptor_(loop), retry_(loop) {
-  const std::string where =
-      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  bind_shared(acceptor_, host, port);
   boost::system::error_code ec;
-  const auto address = boost::asio::ip::make_address(host, ec);
-  if (ec) throw std::runtime_error("cannot bind " + where + ": not an IP address");
-  const boost::asio::ip::tcp::endpoint ep(address, port);
-  acceptor_.open(ep.protocol(), ec);
-  if (!ec) acceptor_.set_option(boost::asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.set_option(reuse_port(true), ec);
-  if (!ec) acceptor_.bind(ep, ec);
-  if (!ec) acceptor_.listen(boost::asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error("cannot bind " + where + ": " + ec.message());
+  acceptor_.listen(boost::asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error("cannot bind " + bind_where(host, port) + ": " + ec.message());
   port_ = acceptor_.local_endpoint().port();
 }
 

@@ -7,13 +7,13 @@
 #include <cstring>
 #include <stdexcept>
 
-#include <boost/asio/detail/socket_option.hpp>
 #include <boost/asio/post.hpp>
+
+#include "transport/shared_bind.hpp"
 
 namespace iotgw::transport {
 
 namespace {
-using reuse_port = boost::asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 constexpr std::size_t kBatch = 32;
 // Batches read in one turn before the loop runs other work: a flood on one listener must not
@@ -66,18 +66,10 @@ std::string PeerAddress::str() const {
 UdpEndpoint::UdpEndpoint(boost::asio::io_context& loop, const std::string& host, std::uint16_t port,
                          UdpSettings settings)
     : loop_(loop), socket_(loop), settings_(settings), sweep_timer_(loop) {
-  const std::string where =
-      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  bind_shared(socket_, host, port);
   boost::system::error_code ec;
-  const auto address = boost::asio::ip::make_address(host, ec);
-  if (ec) throw std::runtime_error("cannot bind " + where + ": not an IP address");
-  const boost::asio::ip::udp::endpoint ep(address, port);
-  socket_.open(ep.protocol(), ec);
-  if (!ec) socket_.set_option(boost::asio::socket_base::reuse_address(true), ec);
-  if (!ec) socket_.set_option(reuse_port(true), ec);
-  if (!ec) socket_.bind(ep, ec);
-  if (!ec) socket_.non_blocking(true, ec);
-  if (ec) throw std::runtime_error("cannot bind " + where + ": " + ec.message());
+  socket_.non_blocking(true, ec);
+  if (ec) throw std::runtime_error("cannot bind " + bind_where(host, port) + ": " + ec.message());
   // Bursts from many devices at once: a larger receive buffer drops fewer of them. The kernel
   // caps it at net.core.rmem_max; what it grants is enough.
   socket_.set_option(boost::asio::socket_base::receive_buffer_size(4 * 1024 * 1024), ec);
