@@ -9,6 +9,7 @@ build_pkgs=(
   libqpid-proton-cpp12-dev libssl-dev libzstd-dev libyaml-cpp-dev
   libgtest-dev googletest libbenchmark-dev
   nlohmann-json3-dev  # twin documents and the hub's HTTPS service surface (one JSON library)
+  libsystemd-dev      # sd_notify: READY, RELOADING, STOPPING and watchdog pings (optional)
   clang libclang-rt-14-dev clang-format clang-tidy
   mosquitto-clients  # the quickstart's MQTT device
   openssl            # the quickstart hub's HTTPS certificate
@@ -19,6 +20,7 @@ test_pkgs=(
   python3-cryptography python3-zstandard  # a back end that reads the stages' output, not ours
   nodejs npm  # Azure's own Node SDKs against iotgw-hub (tests/node)
   libcoap3-bin  # libcoap's coap-server and coap-client: the CoAP reference peer and a device
+  python3-prometheus-client  # Prometheus's own text-format parser reads /metrics in the tests
 )
 
 want=("${build_pkgs[@]}")

@@ -1,12 +1,22 @@
-// Serving: start the topology, reload it on SIGHUP, drain and exit on SIGTERM or SIGINT.
+// Serving: start the topology, reload it on SIGHUP (or POST /reload, or a watched file's
+// change), drain on POST /drain, and drain then exit on SIGTERM or SIGINT.
+#include <atomic>
 #include <csignal>
+#include <future>
 #include <iostream>
+#include <mutex>
+#include <set>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
 
+#include "admin/admin_endpoint.hpp"
 #include "app/commands.hpp"
+#include "app/file_watch.hpp"
+#include "app/service_manager.hpp"
 #include "app/topology_source.hpp"
 #include "bridge/bridge.hpp"
 #include "topology/gateway.hpp"
@@ -16,18 +26,30 @@ namespace iotgw::app {
 namespace {
 
 constexpr std::chrono::milliseconds kReapEvery{200};
+constexpr std::chrono::milliseconds kWatchEvery{1000};
+// An event loop that has not run a posted no-op within this is stuck (a plugin blocking it).
+constexpr std::chrono::milliseconds kHealthBound{2000};
 
-class Server {
+class Server final : public admin::Controls {
  public:
-  Server(const Options& options, Logger& log, config::Topology first)
+  Server(const Options& options, Logger& log, metrics::Registry& registry,
+         config::Topology first)
       : options_(options),
         log_(log),
+        registry_(registry),
         loops_(first.gateway.threads),
         bridge_(bridge::make_bridge(first.bridge, log)),
-        gateway_(loops_, *bridge_, copies_, log),
+        gateway_(loops_, *bridge_, copies_, log, registry),
         current_(std::move(first)),
         signals_(control_, SIGHUP, SIGTERM, SIGINT),
-        reaper_(control_) {}
+        reaper_(control_),
+        watch_timer_(control_),
+        watchdog_timer_(control_),
+        exit_timer_(control_),
+        reloads_ok_(registry.counter("iotgw_reloads_total", "Topology reloads by result.",
+                                     {{"result", "ok"}})),
+        reloads_failed_(registry.counter("iotgw_reloads_total", "Topology reloads by result.",
+                                         {{"result", "failed"}})) {}
 
   int run() {
     config::Diagnostics diags;
@@ -37,18 +59,78 @@ class Server {
       log_.error("gateway", "cannot start: " + std::to_string(diags.size()) + " error(s)");
       return 1;
     }
+    refresh_plugins();
+    const auto collecting = registry_.collect([this](metrics::Scrape& s) { collect(s); });
     signals_.add(SIGUSR1);
     loops_.start();
+    for (std::size_t i = 0; i < loops_.size(); ++i) bridge_->warm_up(loops_.at(i));
+    if (current_.gateway.admin) {
+      try {
+        admin_.emplace(*current_.gateway.admin, *this, registry_, log_);
+      } catch (const std::exception& e) {
+        log_.error("gateway", std::string("cannot start: ") + e.what());
+        gateway_.shutdown(std::chrono::milliseconds(0));
+        loops_.stop();
+        return 1;
+      }
+    }
+    serving_ = true;
     log_.info("gateway", "serving " + options_.config_file + " with " +
                              std::to_string(loops_.size()) + " event loop(s), bridge " +
                              bridge_->describe());
+    service_.ready("serving " + options_.config_file);
     wait_signal();
     schedule_reap();
+    start_watch();
+    schedule_watchdog();
     control_.run();
-    gateway_.shutdown(current_.gateway.drain_timeout);
+    gateway_.shutdown(exit_grace_);
+    if (admin_) admin_->stop();
     loops_.stop();
     log_.info("gateway", "stopped");
     return 0;
+  }
+
+  // admin::Controls, called from the admin endpoint's thread.
+  void reload(std::function<void(admin::ReloadResult)> done) override {
+    boost::asio::post(control_, [this, done = std::move(done)] { done(reload("POST /reload")); });
+  }
+
+  void drain(std::function<void(std::size_t)> done) override {
+    boost::asio::post(control_, [this, done = std::move(done)] { done(start_drain()); });
+  }
+
+  void status(std::function<void(std::string)> done) override {
+    boost::asio::post(control_, [this, done = std::move(done)] { done(status_document()); });
+  }
+
+  std::string not_ready() const override {
+    if (!serving_) return "starting";
+    if (draining_) return "draining";
+    if (!hub_seen_) {
+      if (bridge_->stats().up == 0) return "the bridge has not reached the hub yet";
+      hub_seen_ = true;  // after that a hub outage holds devices; it does not unready replicas
+    }
+    return {};
+  }
+
+  std::string unhealthy() override {
+    std::vector<std::future<void>> answers;
+    auto ping = [&answers](boost::asio::io_context& io) {
+      auto done = std::make_shared<std::promise<void>>();
+      answers.push_back(done->get_future());
+      boost::asio::post(io, [done] { done->set_value(); });
+    };
+    ping(control_);
+    for (std::size_t i = 0; i < loops_.size(); ++i) ping(loops_.at(i));
+    const auto deadline = std::chrono::steady_clock::now() + kHealthBound;
+    std::string stuck;
+    for (std::size_t i = 0; i < answers.size(); ++i) {
+      if (answers[i].wait_until(deadline) == std::future_status::ready) continue;
+      stuck += (stuck.empty() ? "" : ", ") +
+               (i == 0 ? std::string("the control loop") : "event loop " + std::to_string(i - 1));
+    }
+    return stuck.empty() ? std::string() : stuck + " did not answer within 2 s";
   }
 
  private:
@@ -56,7 +138,7 @@ class Server {
     signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
       if (ec) return;
       if (signo == SIGHUP) {
-        reload();
+        reload("SIGHUP");
         wait_signal();
         return;
       }
@@ -66,31 +148,85 @@ class Server {
         return;
       }
       log_.info("gateway", std::string(signo == SIGTERM ? "SIGTERM" : "SIGINT") + ": draining");
-      reaper_.cancel();
-      control_.stop();
+      service_.stopping();
+      exit_after_drain();
     });
   }
 
-  // Signals are handled one at a time on this loop, so a second SIGHUP waits its turn.
-  void reload() {
+  // Signals, POST /reload and the watch run here one at a time, so a second reload waits its
+  // turn.
+  admin::ReloadResult reload(const std::string& cause) {
     ++reloads_;
-    const std::string tag = "reload #" + std::to_string(reloads_);
+    const std::string tag = "reload #" + std::to_string(reloads_) + " (" + cause + ")";
+    admin::ReloadResult result;
+    if (draining_) {
+      result.summary = "the gateway is draining: it takes no new topology";
+      log_.warn("gateway", tag + " refused: " + result.summary);
+      reloads_failed_.inc();
+      return result;
+    }
+    service_.reloading();
     config::Diagnostics diags;
     auto next = load_topology(options_, diags);
     std::optional<topology::ApplyReport> report;
     if (next) report = gateway_.apply(*next, diags);
+    if (watch_) watch_->watch(FileWatch::named_by(options_.config_file));
     if (!report) {
-      for (const auto& d : diags.all()) log_.error("config", d.str());
-      log_.error("gateway", tag + " failed (" + std::to_string(diags.size()) +
-                                " error(s)); the previous topology keeps serving");
-      return;
+      for (const auto& d : diags.all()) {
+        log_.error("config", d.str());
+        result.errors.push_back(d.str());
+      }
+      result.summary = tag + " failed (" + std::to_string(diags.size()) +
+                       " error(s)); the previous topology keeps serving";
+      log_.error("gateway", result.summary);
+      reloads_failed_.inc();
+      service_.ready("serving " + options_.config_file + "; last reload failed");
+      return result;
     }
-    if (!(next->bridge == current_.bridge) || next->gateway.threads != current_.gateway.threads) {
-      log_.warn("gateway", tag + ": bridge and gateway.threads changes take effect at restart");
+    if (!(next->bridge == current_.bridge) || next->gateway.threads != current_.gateway.threads ||
+        !(next->gateway.admin == current_.gateway.admin)) {
+      log_.warn("gateway",
+                tag + ": bridge, gateway.threads and gateway.admin changes take effect at restart");
     }
     if (!options_.log_level && next->gateway.log_level) log_.set_level(*next->gateway.log_level);
     current_ = std::move(*next);
-    log_.info("gateway", tag + " ok: " + report->str());
+    refresh_plugins();
+    result.ok = true;
+    result.summary = tag + " ok: " + report->str();
+    log_.info("gateway", result.summary);
+    reloads_ok_.inc();
+    service_.ready("serving " + options_.config_file);
+    return result;
+  }
+
+  std::size_t start_drain() {
+    if (draining_) return gateway_.open_connections();
+    draining_ = true;
+    return gateway_.drain(control_, current_.gateway.drain_rate);
+  }
+
+  // SIGTERM: the drain POST /drain does, then exit once every connection has gone or the time
+  // for the pacing plus drain_timeout has passed; what is left is closed.
+  void exit_after_drain() {
+    const auto asked = start_drain();
+    const auto rate = current_.gateway.drain_rate;
+    const auto pacing = rate == 0 ? std::chrono::milliseconds(0)
+                                  : std::chrono::milliseconds(asked * 1000 / rate);
+    drain_deadline_ = std::chrono::steady_clock::now() + pacing + current_.gateway.drain_timeout;
+    reaper_.cancel();
+    watch_timer_.cancel();
+    poll_exit();
+  }
+
+  void poll_exit() {
+    if (gateway_.open_connections() == 0 || std::chrono::steady_clock::now() >= drain_deadline_) {
+      control_.stop();
+      return;
+    }
+    exit_timer_.expires_after(std::chrono::milliseconds(50));
+    exit_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) poll_exit();
+    });
   }
 
   void schedule_reap() {
@@ -102,17 +238,173 @@ class Server {
     });
   }
 
+  void start_watch() {
+    if (!current_.gateway.watch) return;
+    watch_.emplace();
+    watch_->watch(FileWatch::named_by(options_.config_file));
+    log_.info("gateway", "watching " + std::to_string(watch_->files().size()) +
+                             " file(s) the topology names; a change reloads it");
+    schedule_watch();
+  }
+
+  void schedule_watch() {
+    watch_timer_.expires_after(kWatchEvery);
+    watch_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (watch_->changed()) reload("a watched file changed");
+      schedule_watch();
+    });
+  }
+
+  void schedule_watchdog() {
+    const auto every = service_.watchdog_interval();
+    if (!every) return;
+    service_.watchdog();
+    watchdog_timer_.expires_after(*every);
+    watchdog_timer_.async_wait([this](const boost::system::error_code& ec) {
+      // Pinged from the control loop only when every event loop answers too: a stuck loop
+      // lets systemd restart the gateway.
+      if (!ec && unhealthy().empty()) schedule_watchdog();
+    });
+  }
+
+  // Values other parts keep, read at scrape time.
+  void collect(metrics::Scrape& s) const {
+    const auto b = bridge_->stats();
+    s.gauge("iotgw_bridge_connections", "Hub connections the bridge holds.", {},
+            static_cast<double>(b.connections));
+    s.gauge("iotgw_bridge_connections_up", "Hub connections open now.", {},
+            static_cast<double>(b.up));
+    s.gauge("iotgw_bridge_devices", "Devices attached upstream.", {},
+            static_cast<double>(b.devices));
+    s.gauge("iotgw_bridge_in_flight", "QoS 1 messages sent to the hub and not yet settled.", {},
+            static_cast<double>(b.in_flight));
+    s.gauge("iotgw_bridge_queued", "Messages waiting for link credit or for the connection.", {},
+            static_cast<double>(b.queued));
+    s.gauge("iotgw_bridge_held", "Devices whose reading is paused until the hub catches up.", {},
+            static_cast<double>(b.held));
+    s.counter("iotgw_bridge_reconnects_total", "Hub connections lost and reopened.", {},
+              static_cast<double>(b.reconnects));
+    s.counter("iotgw_bridge_tokens_renewed_total", "Device tokens the bridge minted anew.", {},
+              static_cast<double>(b.tokens_renewed));
+    s.gauge("iotgw_ready", "1 when /readyz says ready.", {}, not_ready().empty() ? 1 : 0);
+    s.gauge("iotgw_draining", "1 once a drain began.", {}, draining_ ? 1 : 0);
+    s.gauge("iotgw_build_info", "The gateway's version and plugin ABI; always 1.",
+            {{"version", IOTGW_VERSION},
+             {"abi", std::to_string(IOTGW_ABI_MAJOR) + "." + std::to_string(IOTGW_ABI_MINOR)}},
+            1);
+    std::lock_guard lock(plugins_mutex_);
+    for (const auto& labels : plugin_labels_) {
+      s.gauge("iotgw_plugin_info", "Plugins the topology in force uses; always 1.", labels, 1);
+    }
+    metrics::collect_process(s);
+  }
+
+  // The plugins the listeners in force use, as labels. On the control loop.
+  std::vector<metrics::Labels> plugins_in_use() const {
+    std::vector<metrics::Labels> plugins;
+    std::set<std::string> seen;
+    auto add = [&](const plugins::Plugin& p) {
+      if (!seen.insert(p.path().string()).second) return;
+      const auto& d = p.descriptor();
+      plugins.push_back({{"name", std::string(p.name())},
+                         {"kind", p.kind() == IOTGW_KIND_ADAPTER ? "adapter" : "stage"},
+                         {"version", d.version != nullptr ? d.version : ""},
+                         {"abi", std::to_string(d.abi_major) + "." + std::to_string(d.abi_minor)},
+                         {"path", p.path().string()}});
+    };
+    for (const auto& l : gateway_.listeners()) {
+      const auto& plan = l->plan();
+      add(plan.adapter->plugin());
+      for (const auto* list : {&plan.pipeline->authenticators(), &plan.pipeline->transforms()}) {
+        for (const auto& s : *list) add(s.instance->plugin());
+      }
+    }
+    return plugins;
+  }
+
+  void refresh_plugins() {
+    auto labels = plugins_in_use();
+    std::lock_guard lock(plugins_mutex_);
+    plugin_labels_ = std::move(labels);
+  }
+
+  std::string status_document() {
+    nlohmann::json doc;
+    doc["version"] = IOTGW_VERSION;
+    doc["config_file"] = options_.config_file;
+    doc["ready"] = not_ready().empty();
+    doc["not_ready"] = not_ready();
+    doc["draining"] = draining_.load();
+    doc["reloads"] = reloads_;
+    doc["event_loops"] = loops_.size();
+    nlohmann::json listeners = nlohmann::json::array();
+    for (const auto& l : gateway_.listeners()) {
+      const auto& plan = l->plan();
+      nlohmann::json stages = nlohmann::json::array();
+      for (const auto* list : {&plan.pipeline->authenticators(), &plan.pipeline->transforms()}) {
+        for (const auto& s : *list) {
+          stages.push_back({{"name", s.name}, {"plugin", s.instance->plugin().name()}});
+        }
+      }
+      listeners.push_back({{"name", l->name()},
+                           {"adapter", plan.spec.adapter.name},
+                           {"transport", plan.spec.transport},
+                           {"bind", config::Endpoint{plan.spec.bind.host, l->port()}.str()},
+                           {"connections", l->connections()},
+                           {"max_connections", plan.spec.max_connections},
+                           {"stages", stages}});
+    }
+    doc["listeners"] = listeners;
+    nlohmann::json plugin_list = nlohmann::json::array();
+    for (const auto& labels : plugins_in_use()) {
+      nlohmann::json p;
+      for (const auto& [k, v] : labels) p[k] = v;
+      plugin_list.push_back(p);
+    }
+    doc["plugins"] = plugin_list;
+    const auto b = bridge_->stats();
+    doc["bridge"] = {{"describe", bridge_->describe()},
+                     {"connections", b.connections},
+                     {"connections_up", b.up},
+                     {"devices", b.devices},
+                     {"in_flight", b.in_flight},
+                     {"queued", b.queued},
+                     {"held", b.held},
+                     {"reconnects", b.reconnects},
+                     {"tokens_renewed", b.tokens_renewed},
+                     {"last_error", b.last_error}};
+    return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  }
+
   const Options& options_;
   Logger& log_;
+  metrics::Registry& registry_;
+  ServiceManager service_;
   plugins::PrivateCopies copies_;
   transport::EventLoops loops_;
   std::unique_ptr<bridge::Bridge> bridge_;
   topology::Gateway gateway_;
   config::Topology current_;
+  // Before control_: destroyed after it, since requests queued there hold its connections.
+  std::optional<admin::AdminEndpoint> admin_;
   boost::asio::io_context control_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer reaper_;
+  boost::asio::steady_timer watch_timer_;
+  boost::asio::steady_timer watchdog_timer_;
+  boost::asio::steady_timer exit_timer_;
+  std::optional<FileWatch> watch_;
+  std::chrono::steady_clock::time_point drain_deadline_{};
+  std::chrono::milliseconds exit_grace_{0};
+  metrics::Counter& reloads_ok_;
+  metrics::Counter& reloads_failed_;
   unsigned reloads_ = 0;
+  std::atomic<bool> serving_{false};
+  std::atomic<bool> draining_{false};
+  mutable std::atomic<bool> hub_seen_{false};
+  mutable std::mutex plugins_mutex_;
+  std::vector<metrics::Labels> plugin_labels_;
 };
 
 }  // namespace
@@ -126,7 +418,8 @@ int run_serve(const Options& options, Logger& log) {
   }
   if (!options.log_level && topology->gateway.log_level)
     log.set_level(*topology->gateway.log_level);
-  Server server(options, log, std::move(*topology));
+  metrics::Registry registry;
+  Server server(options, log, registry, std::move(*topology));
   return server.run();
 }
 

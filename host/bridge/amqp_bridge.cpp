@@ -79,31 +79,37 @@ std::string AmqpBridge::describe() const {
          (t.user.empty() ? "" : " as " + t.user);
 }
 
-std::string AmqpBridge::status() const {
-  std::size_t connections = 0, up = 0, devices = 0, in_flight = 0, queued = 0, held = 0;
-  unsigned reconnects = 0;
-  std::string last_error;
-  {
-    std::lock_guard lock(pools_->mutex);
-    for (const auto& [loop, pool] : pools_->by_loop) {
-      for (const auto& c : pool) {
-        const auto s = c->stats();
-        ++connections;
-        up += s.up ? 1 : 0;
-        devices += s.devices;
-        in_flight += s.in_flight;
-        queued += s.queued;
-        held += s.held;
-        reconnects += s.reconnects;
-        if (!s.last_error.empty()) last_error = s.last_error;
-      }
+BridgeStats AmqpBridge::stats() const {
+  BridgeStats total;
+  std::lock_guard lock(pools_->mutex);
+  for (const auto& [loop, pool] : pools_->by_loop) {
+    for (const auto& c : pool) {
+      const auto s = c->stats();
+      ++total.connections;
+      total.up += s.up ? 1 : 0;
+      total.devices += s.devices;
+      total.in_flight += s.in_flight;
+      total.queued += s.queued;
+      total.held += s.held;
+      total.reconnects += s.reconnects;
+      total.tokens_renewed += s.tokens_renewed;
+      if (!s.last_error.empty()) total.last_error = s.last_error;
     }
   }
-  return describe() + ": " + std::to_string(connections) + " hub connection(s) (" +
-         std::to_string(up) + " up), " + std::to_string(devices) + " device(s), " +
-         std::to_string(in_flight) + " in flight, " + std::to_string(queued) + " queued, " +
-         std::to_string(held) + " device(s) held, " + std::to_string(reconnects) +
-         " reconnect(s), last error: " + (last_error.empty() ? "none" : last_error);
+  return total;
+}
+
+std::string AmqpBridge::status() const {
+  const auto s = stats();
+  return describe() + ": " + std::to_string(s.connections) + " hub connection(s) (" +
+         std::to_string(s.up) + " up), " + std::to_string(s.devices) + " device(s), " +
+         std::to_string(s.in_flight) + " in flight, " + std::to_string(s.queued) + " queued, " +
+         std::to_string(s.held) + " device(s) held, " + std::to_string(s.reconnects) +
+         " reconnect(s), last error: " + (s.last_error.empty() ? "none" : s.last_error);
+}
+
+void AmqpBridge::warm_up(boost::asio::io_context& loop) {
+  boost::asio::post(loop, [this, &loop] { connection_for(loop); });
 }
 
 std::string TokenMint::operator()(const std::string& audience, std::int64_t& expiry) const {

@@ -39,6 +39,8 @@ class AmqpBridge final : public Bridge {
                                        std::weak_ptr<DeviceChannel> channel) override;
   std::string describe() const override;
   std::string status() const override;
+  BridgeStats stats() const override;
+  void warm_up(boost::asio::io_context& loop) override;
 
  private:
   // Shared with the connections' idle handlers, which may outlive the bridge.

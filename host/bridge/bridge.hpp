@@ -68,6 +68,16 @@ class BridgeDevice {
   virtual bool respond(std::uint64_t id, int status, std::string body) = 0;
 };
 
+// What the bridge holds now, summed over its hub connections; counters count since start.
+struct BridgeStats {
+  std::size_t connections = 0, up = 0;
+  std::size_t devices = 0, in_flight = 0;
+  std::size_t queued = 0;  // messages waiting for link credit or for the connection
+  std::size_t held = 0;    // devices whose reading is paused
+  std::uint64_t reconnects = 0, tokens_renewed = 0;
+  std::string last_error;
+};
+
 class Bridge {
  public:
   virtual ~Bridge() = default;
@@ -78,6 +88,16 @@ class Bridge {
   // What an operator asks with SIGUSR1: connections, devices, in flight, reconnects, last error.
   // Any thread.
   virtual std::string status() const { return describe(); }
+  // The same as numbers (metrics, readiness). Any thread. A bridge with no hub (loopback) is
+  // always up.
+  virtual BridgeStats stats() const {
+    BridgeStats always_up;
+    always_up.connections = always_up.up = 1;
+    return always_up;
+  }
+  // Opens the loop's first hub connection now rather than at the first device's login, so
+  // readiness can say whether the hub is reachable before a device finds out. Any thread.
+  virtual void warm_up(boost::asio::io_context& /*loop*/) {}
   // Which connection holds each device id, whatever the flavour.
   DeviceClaims& claims() { return claims_; }
 

@@ -113,6 +113,7 @@ void HubConnection::tick_devices() {
     if (!d.mint || d.renew_at == 0 || now < d.renew_at) continue;
     d.token = d.mint(id, d.expiry);
     d.renew_at = now + (d.expiry - now) * 4 / 5;
+    tokens_renewed_.fetch_add(1, std::memory_order_relaxed);
     if (transport_.is_open()) put_token(id);  // the grant goes on; links stay attached
   }
   transport_.pump();
@@ -155,7 +156,7 @@ HubConnection::Stats HubConnection::stats() const {
   std::lock_guard lock(error_mutex_);
   return {up_.load(),           device_count_.load(), in_flight_count_.load(),
           queued_count_.load(), held_count_.load(),   reconnects_.load(),
-          last_error_};
+          tokens_renewed_.load(std::memory_order_relaxed), last_error_};
 }
 
 void HubConnection::publish_stats() {

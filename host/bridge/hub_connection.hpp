@@ -94,6 +94,7 @@ class HubConnection final : public proton::messaging_handler,
     std::size_t queued;  // waiting for credit or for the connection
     std::size_t held;    // devices whose reading is paused
     unsigned reconnects;
+    std::uint64_t tokens_renewed;
     std::string last_error;
   };
   Stats stats() const;
@@ -185,6 +186,7 @@ class HubConnection final : public proton::messaging_handler,
   std::atomic<bool> up_{false};
   std::atomic<std::size_t> device_count_{0}, in_flight_count_{0}, queued_count_{0}, held_count_{0};
   std::atomic<unsigned> reconnects_{0};
+  std::atomic<std::uint64_t> tokens_renewed_{0};
   mutable std::mutex error_mutex_;
   std::string last_error_;
 };

@@ -23,12 +23,26 @@ struct PluginOptions {
   std::string fingerprint() const;  // canonical text, to tell whether it changed on reload
 };
 
+// The operators' HTTP endpoint (metrics, health, reload, drain, status); off when absent.
+struct AdminSpec {
+  std::string bind;                   // host:port
+  std::filesystem::path token_file;   // a bearer token for what changes state; empty: none asked
+  Mark mark;
+  bool operator==(const AdminSpec& o) const { return bind == o.bind && token_file == o.token_file; }
+};
+
 struct GatewaySpec {
   std::filesystem::path plugins_dir;  // absolute, resolved against the config file's folder
   Mark plugins_dir_mark;
   unsigned threads = 0;  // 0: one event loop per core
   std::chrono::milliseconds drain_timeout{10'000};
+  // Connections asked to leave per second when the gateway drains (POST /drain, SIGTERM), so a
+  // load balancer's other replicas take the devices without a reconnect storm. 0: all at once.
+  unsigned drain_rate = 1000;
   std::optional<LogLevel> log_level;
+  std::optional<AdminSpec> admin;
+  // Reload when the topology file or a file it names changes (gateway/watch).
+  bool watch = false;
 };
 
 struct BridgeSpec {

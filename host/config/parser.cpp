@@ -14,8 +14,10 @@ namespace iotgw::config {
 namespace {
 
 const std::vector<std::string> kTopKeys = {"gateway", "bridge", "stages", "listeners"};
-const std::vector<std::string> kGatewayKeys = {"plugins_dir", "threads", "drain_timeout",
-                                               "log_level"};
+const std::vector<std::string> kGatewayKeys = {"plugins_dir", "threads",    "drain_timeout",
+                                               "drain_rate",  "log_level", "admin",
+                                               "watch"};
+const std::vector<std::string> kAdminKeys = {"bind", "token_file"};
 const std::vector<std::string> kBridgeKeys = {"flavour",     "echo",       "url",
                                               "ca_file",     "hostname",   "sasl",
                                               "user",        "password",   "policy",
@@ -50,6 +52,24 @@ PluginOptions options_of(MapReader& r, const std::string& key, Diagnostics& diag
   return o;
 }
 
+void parse_admin(const YAML::Node& n, const std::filesystem::path& file,
+                 const std::filesystem::path& base, GatewaySpec& g, Diagnostics& diags) {
+  MapReader r(n, file.string(), "gateway.admin", kAdminKeys, diags);
+  if (!r.ok()) return;
+  AdminSpec admin;
+  admin.mark = r.mark();
+  auto bind = r.string("bind", true);
+  if (!bind) return;
+  const auto ep = parse_endpoint(*bind);
+  if (!ep) {
+    r.error("bind", "bind '" + *bind + "' is not host:port");
+    return;
+  }
+  admin.bind = ep->str();
+  if (auto token = r.string("token_file")) admin.token_file = (base / *token).lexically_normal();
+  g.admin = std::move(admin);
+}
+
 void parse_gateway(const YAML::Node& n, const std::filesystem::path& file, Topology& t,
                    Diagnostics& diags) {
   MapReader r(n, file.string(), "gateway", kGatewayKeys, diags);
@@ -64,6 +84,10 @@ void parse_gateway(const YAML::Node& n, const std::filesystem::path& file, Topol
   if (auto threads = r.integer("threads", 0, 1024))
     t.gateway.threads = static_cast<unsigned>(*threads);
   if (auto d = r.duration("drain_timeout")) t.gateway.drain_timeout = *d;
+  if (auto rate = r.integer("drain_rate", 0, 1'000'000))
+    t.gateway.drain_rate = static_cast<unsigned>(*rate);
+  if (auto w = r.boolean("watch")) t.gateway.watch = *w;
+  if (r.has("admin")) parse_admin(r.node("admin"), file, base, t.gateway, diags);
   if (auto lvl = r.string("log_level")) {
     t.gateway.log_level = parse_log_level(*lvl);
     if (!t.gateway.log_level) {

@@ -86,6 +86,7 @@ void AuthRun::step() {
     const iotgw_status st = fn(stage.instance->handle(), &creds, &id, this, &err);
     if (st == IOTGW_PENDING) return;  // complete() continues
     pending_self_.reset();
+    count(stage, st);
     if (st != IOTGW_OK) {
       finish(st,
              "stage '" + stage.name + "': " + (err.message[0] != '\0' ? err.message : "refused"));
@@ -113,6 +114,7 @@ void AuthRun::complete(iotgw_status status, const iotgw_identity* identity, cons
   boost::asio::post(
       loop_, [self = std::move(pending_self_), status, got = std::move(got), why = std::move(why)] {
         if (!self) return;  // completed twice: the first one counted
+        self->count(self->pipeline_->authenticators()[self->next_ - 1], status);
         if (status != IOTGW_OK) {
           self->finish(status, "stage '" + self->pipeline_->authenticators()[self->next_ - 1].name +
                                    "': " + why);
@@ -124,6 +126,11 @@ void AuthRun::complete(iotgw_status status, const iotgw_identity* identity, cons
         if (!got.hub_token.empty()) self->identity_.hub_token = got.hub_token;
         self->step();
       });
+}
+
+void AuthRun::count(const StageRef& stage, iotgw_status status) {
+  if (!stage.metrics) return;
+  (status == IOTGW_OK ? stage.metrics->auth_accepted : stage.metrics->auth_refused).inc();
 }
 
 void AuthRun::finish(iotgw_status status, const std::string& reason) {

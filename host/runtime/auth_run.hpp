@@ -45,6 +45,7 @@ class AuthRun final : public iotgw_auth, public std::enable_shared_from_this<Aut
  private:
   void step();
   void finish(iotgw_status status, const std::string& reason);
+  static void count(const StageRef& stage, iotgw_status status);
   void adopt(const iotgw_identity& identity);
 
   std::shared_ptr<const Pipeline> pipeline_;

@@ -11,6 +11,7 @@
 #include "iotgw/common/log.hpp"
 #include "runtime/pipeline.hpp"
 #include "runtime/plugin_instance.hpp"
+#include "runtime/runtime_metrics.hpp"
 
 namespace iotgw::runtime {
 
@@ -20,11 +21,17 @@ struct ListenerShared {
   std::vector<std::shared_ptr<const Pipeline>> pipelines;  // by loop index
   bridge::Bridge& bridge;
   Logger& log;
+  ListenerMetrics metrics;
 
   ListenerShared(std::string n, std::shared_ptr<AdapterInstance> a,
                  const std::shared_ptr<const Pipeline>& p, std::size_t loops, bridge::Bridge& b,
-                 Logger& l)
-      : name(std::move(n)), adapter(std::move(a)), pipelines(loops, p), bridge(b), log(l) {}
+                 Logger& l, metrics::Registry& registry)
+      : name(std::move(n)),
+        adapter(std::move(a)),
+        pipelines(loops, p),
+        bridge(b),
+        log(l),
+        metrics(registry, name) {}
 };
 
 }  // namespace iotgw::runtime

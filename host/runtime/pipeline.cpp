@@ -9,15 +9,19 @@ namespace {
 
 using Transform = iotgw_verdict (*)(void*, iotgw_msg*, iotgw_error*);
 
-Verdict run(const StageRef& stage, Transform fn, iotgw_msg& msg) {
+Verdict run(const StageRef& stage, Transform fn, iotgw_msg& msg, Direction direction) {
   if (fn == nullptr) return {};
   iotgw_error err{};
   const iotgw_verdict v = fn(stage.instance->handle(), &msg, &err);
+  const bool up = direction == Direction::upstream;
   switch (v) {
     case IOTGW_CONTINUE: return {};
-    case IOTGW_DROP: return {IOTGW_DROP, {}};
+    case IOTGW_DROP:
+      if (stage.metrics) (up ? stage.metrics->drops_up : stage.metrics->drops_down).inc();
+      return {IOTGW_DROP, {}};
     case IOTGW_REJECT: break;
   }
+  if (stage.metrics) (up ? stage.metrics->errors_up : stage.metrics->errors_down).inc();
   // Anything else a plugin returns is a refusal too: never let a bad value pass a message.
   return {IOTGW_REJECT, "stage '" + stage.name + "': " +
                             (err.message[0] != '\0' ? std::string(err.message) : "rejected")};
@@ -27,7 +31,7 @@ Verdict run(const StageRef& stage, Transform fn, iotgw_msg& msg) {
 
 Verdict Pipeline::upstream(iotgw_msg& msg) const {
   for (const auto& s : transforms_) {
-    auto v = run(s, s.instance->vtable().upstream, msg);
+    auto v = run(s, s.instance->vtable().upstream, msg, Direction::upstream);
     if (v.verdict != IOTGW_CONTINUE) return v;
   }
   return {};
@@ -37,7 +41,7 @@ Verdict Pipeline::downstream(iotgw_msg& msg) const {
   // Not std::views::reverse: clang 14 (the fuzz build) cannot compile libstdc++ 12's ranges.
   // NOLINTNEXTLINE(modernize-loop-convert)
   for (auto it = transforms_.rbegin(); it != transforms_.rend(); ++it) {
-    auto v = run(*it, it->instance->vtable().downstream, msg);
+    auto v = run(*it, it->instance->vtable().downstream, msg, Direction::downstream);
     if (v.verdict != IOTGW_CONTINUE) return v;
   }
   return {};

@@ -10,12 +10,14 @@
 
 #include "runtime/message.hpp"
 #include "runtime/plugin_instance.hpp"
+#include "runtime/runtime_metrics.hpp"
 
 namespace iotgw::runtime {
 
 struct StageRef {
   std::string name;
   std::shared_ptr<StageInstance> instance;
+  std::shared_ptr<const StageMetrics> metrics;  // null where nobody counts (unit tests)
 };
 
 struct Verdict {

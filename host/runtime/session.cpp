@@ -1,6 +1,7 @@
 #include "runtime/session.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 #include <boost/asio/post.hpp>
 
@@ -46,6 +47,7 @@ bool Session::on_open(transport::Connection& conn, std::string& reason) {
   const auto st = adapter().open(listener_->adapter->handle(), this, &info, &state_, &err);
   if (st != IOTGW_OK || state_ == nullptr) {
     state_ = nullptr;
+    listener_->metrics.refused_adapter.inc();
     reason = err.message[0] != '\0' ? err.message : "the adapter refused the connection";
     return false;
   }
@@ -111,6 +113,7 @@ void Session::on_auth_done(std::uint64_t token, iotgw_status status,
   authenticating_ = false;
   if (state_ == nullptr || conn_ == nullptr) return;
   if (status != IOTGW_OK) {
+    listener_->metrics.logins_refused.inc();
     listener_->log.info(
         "listener " + listener_->name,
         "authentication refused for " + conn_->stream().remote_address() + ": " + reason);
@@ -132,6 +135,7 @@ void Session::attached(iotgw_status status, const std::string& reason) {
   if (status != IOTGW_OK) {
     listener_->log.info("listener " + listener_->name,
                         identity_->device_id + ": the hub did not take the device: " + reason);
+    listener_->metrics.logins_unavailable.inc();
     device_.reset();
     identity_.reset();
     // The listener's own authenticators said yes; what the hub says after that is the
@@ -141,6 +145,7 @@ void Session::attached(iotgw_status status, const std::string& reason) {
     }
     return;
   }
+  listener_->metrics.logins_ok.inc();
   listener_->bridge.claims().claim(identity_->device_id, conn_->loop(), shared_from_this());
   if (adapter().on_auth_result != nullptr) {
     iotgw_identity id{};
@@ -170,7 +175,10 @@ iotgw_status Session::send_upstream(std::unique_ptr<iotgw_msg> msg, iotgw_qos qo
   }
   token = next_token_++;
   const bool confirmed = qos == IOTGW_QOS_AT_LEAST_ONCE;
+  const auto& metrics = listener_->metrics;
   if (verdict.verdict != IOTGW_CONTINUE) {
+    metrics.message(Direction::upstream,
+                    verdict.verdict == IOTGW_DROP ? Outcome::dropped : Outcome::refused);
     if (verdict.verdict == IOTGW_REJECT) {
       listener_->log.info("listener " + listener_->name,
                           identity_->device_id + ": upstream message refused: " + verdict.reason);
@@ -185,13 +193,21 @@ iotgw_status Session::send_upstream(std::unique_ptr<iotgw_msg> msg, iotgw_qos qo
     }
     return IOTGW_OK;
   }
+  metrics.bytes(Direction::upstream, msg->body.size());
   if (!confirmed) {
+    metrics.message(Direction::upstream, Outcome::sent);
     device_->send(std::move(msg), qos, {});
     return IOTGW_OK;
   }
   ++in_flight_;
+  // Counted here, not in on_upstream_done: the outcome counts even when the device has gone.
   device_->send(std::move(msg), qos,
-                [weak = weak_from_this(), token](iotgw_outcome outcome, const std::string& reason) {
+                [weak = weak_from_this(), token, shared = listener_,
+                 sent = std::chrono::steady_clock::now()](iotgw_outcome outcome,
+                                                          const std::string& reason) {
+                  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - sent;
+                  shared->metrics.upstream_latency.observe(took.count());
+                  shared->metrics.message(Direction::upstream, ListenerMetrics::outcome_of(outcome));
                   if (auto self = weak.lock()) self->on_upstream_done(token, outcome, reason);
                 });
   return IOTGW_OK;
@@ -211,7 +227,9 @@ iotgw_status Session::set_downstream(bool enabled) {
 }
 
 void Session::settle(std::uint64_t delivery, iotgw_outcome outcome, const char* reason) {
-  if (device_) device_->settle(delivery, outcome, reason != nullptr ? reason : "");
+  if (!device_) return;
+  listener_->metrics.message(Direction::downstream, ListenerMetrics::outcome_of(outcome));
+  device_->settle(delivery, outcome, reason != nullptr ? reason : "");
 }
 
 iotgw_status Session::request(const iotgw_op_request& request, std::uint64_t& token) {
@@ -297,6 +315,11 @@ void Session::deliver(std::unique_ptr<iotgw_msg> msg, std::uint64_t delivery) {
   if (state_ == nullptr || !device_) return;  // gone: the bridge device released it
   const auto pipeline = this->pipeline();
   auto verdict = pipeline->downstream(*msg);
+  const auto& metrics = listener_->metrics;
+  if (verdict.verdict != IOTGW_CONTINUE) {
+    metrics.message(Direction::downstream,
+                    verdict.verdict == IOTGW_DROP ? Outcome::dropped : Outcome::refused);
+  }
   if (verdict.verdict == IOTGW_REJECT) {
     listener_->log.info("listener " + listener_->name,
                         identity_->device_id + ": downstream message refused: " + verdict.reason);
@@ -311,6 +334,7 @@ void Session::deliver(std::unique_ptr<iotgw_msg> msg, std::uint64_t delivery) {
     device_->settle(delivery, IOTGW_REJECTED, "the adapter takes no downstream messages");
     return;
   }
+  metrics.bytes(Direction::downstream, msg->body.size());
   adapter().on_downstream(state_, msg.get(), delivery);
 }
 

@@ -13,8 +13,9 @@ std::string ApplyReport::str() const {
 }
 
 Gateway::Gateway(transport::EventLoops& loops, bridge::Bridge& bridge,
-                 const plugins::PrivateCopies& copies, Logger& log)
-    : loops_(loops), bridge_(bridge), copies_(copies), log_(log) {}
+                 const plugins::PrivateCopies& copies, Logger& log,
+                 metrics::Registry& registry)
+    : loops_(loops), bridge_(bridge), copies_(copies), log_(log), registry_(registry) {}
 
 Gateway::~Gateway() {
   for (auto& l : active_) l->stop_accepting();
@@ -22,13 +23,14 @@ Gateway::~Gateway() {
 
 std::optional<ApplyReport> Gateway::apply(const config::Topology& model,
                                           config::Diagnostics& diags) {
-  auto plan = build_plan(model, copies_, log_, diags);
+  auto plan = build_plan(model, copies_, log_, diags, &registry_);
   if (!plan) return std::nullopt;
 
   // Phase 1: everything that can fail, with nothing serving touched.
   struct Step {
     std::shared_ptr<Listener> listener;
     std::shared_ptr<const runtime::Pipeline> pipeline;  // set for kept listeners
+    std::shared_ptr<boost::asio::ssl::context> tls;     // kept: the certificate as it is now
     bool added;
   };
   std::vector<Step> steps;
@@ -37,17 +39,17 @@ std::optional<ApplyReport> Gateway::apply(const config::Topology& model,
       return l->name() == lp.spec.name && l->shape() == lp.shape;
     });
     if (same != active_.end()) {
-      steps.push_back({*same, lp.pipeline, false});
+      steps.push_back({*same, lp.pipeline, lp.tls, false});
       continue;
     }
-    auto listener = std::make_shared<Listener>(std::move(lp), loops_, bridge_, log_);
+    auto listener = std::make_shared<Listener>(std::move(lp), loops_, bridge_, log_, registry_);
     try {
       listener->bind();
     } catch (const std::exception& e) {
       diags.add({model.file.string(), 0, 0}, e.what());
       return std::nullopt;  // the new listeners bound so far close with `steps`
     }
-    steps.push_back({listener, nullptr, true});
+    steps.push_back({listener, nullptr, nullptr, true});
   }
 
   // Phase 2: commit. Nothing below fails.
@@ -58,7 +60,7 @@ std::optional<ApplyReport> Gateway::apply(const config::Topology& model,
       s.listener->start();
       ++report.added;
     } else {
-      s.listener->set_pipeline(s.pipeline);
+      s.listener->set_pipeline(s.pipeline, s.tls);
       ++report.kept;
     }
     next.push_back(s.listener);
@@ -96,7 +98,55 @@ void Gateway::reap() {
   });
 }
 
+std::size_t Gateway::open_connections() const {
+  std::size_t n = 0;
+  for (const auto& l : active_) n += l->connections();
+  for (const auto& d : draining_) n += d.listener->connections();
+  return n;
+}
+
+namespace {
+
+// Asks `batch` connections to leave per tick until none are left.
+void pace_drain(const std::shared_ptr<boost::asio::steady_timer>& timer,
+                std::shared_ptr<std::vector<std::shared_ptr<transport::Connection>>> left,
+                std::size_t batch, std::chrono::milliseconds tick) {
+  for (std::size_t i = 0; i < batch && !left->empty(); ++i) {
+    auto c = std::move(left->back());
+    left->pop_back();
+    boost::asio::post(c->loop(), [c] { c->drain(); });
+  }
+  if (left->empty()) return;
+  timer->expires_after(tick);
+  timer->async_wait([weak = std::weak_ptr(timer), left, batch, tick](boost::system::error_code ec) {
+    auto alive = weak.lock();
+    if (!ec && alive) pace_drain(alive, left, batch, tick);
+  });
+}
+
+}  // namespace
+
+std::size_t Gateway::drain(boost::asio::io_context& pace, unsigned rate) {
+  auto left = std::make_shared<std::vector<std::shared_ptr<transport::Connection>>>();
+  for (auto& l : active_) {
+    l->stop_accepting();
+    auto conns = l->snapshot();
+    left->insert(left->end(), conns.begin(), conns.end());
+  }
+  draining_all_ = true;
+  const auto total = left->size();
+  // Ten ticks a second: smooth enough for a load balancer, cheap enough for the thread.
+  constexpr std::chrono::milliseconds kTick{100};
+  const std::size_t batch = rate == 0 ? total : std::max<std::size_t>(1, rate / 10);
+  pacer_ = std::make_shared<boost::asio::steady_timer>(pace);
+  pace_drain(pacer_, left, batch, kTick);
+  log_.info("gateway", "draining " + std::to_string(total) + " connection(s)" +
+                           (rate == 0 ? "" : " at " + std::to_string(rate) + "/s"));
+  return total;
+}
+
 void Gateway::shutdown(std::chrono::milliseconds deadline) {
+  pacer_.reset();
   const auto until = std::chrono::steady_clock::now() + deadline;
   for (auto& l : active_) {
     l->stop_accepting();

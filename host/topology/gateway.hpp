@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include "bridge/bridge.hpp"
 #include "config/diagnostics.hpp"
 #include "config/model.hpp"
@@ -24,7 +26,7 @@ struct ApplyReport {
 class Gateway {
  public:
   Gateway(transport::EventLoops& loops, bridge::Bridge& bridge,
-          const plugins::PrivateCopies& copies, Logger& log);
+          const plugins::PrivateCopies& copies, Logger& log, metrics::Registry& registry);
   ~Gateway();
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
@@ -35,6 +37,15 @@ class Gateway {
 
   // Closes drained listeners and those past their deadline. Call it now and then.
   void reap();
+
+  // Stops accepting on every listener and asks every connection to finish (the adapter's
+  // on_drain), `rate` of them per second on `pace`'s thread (0: all at once), so the devices
+  // move to other replicas without a reconnect storm. Returns how many connections it will ask.
+  // Call on the thread that applies topologies.
+  std::size_t drain(boost::asio::io_context& pace, unsigned rate);
+  bool draining() const { return draining_all_; }
+  // Connections open on every listener, serving or draining.
+  std::size_t open_connections() const;
 
   // Stops accepting, asks every connection to finish, waits until they have or the deadline
   // passed, then closes what is left.
@@ -52,7 +63,10 @@ class Gateway {
   bridge::Bridge& bridge_;
   const plugins::PrivateCopies& copies_;
   Logger& log_;
+  metrics::Registry& registry_;
   std::chrono::milliseconds drain_timeout_{10'000};
+  bool draining_all_ = false;
+  std::shared_ptr<boost::asio::steady_timer> pacer_;
   std::vector<std::shared_ptr<Listener>> active_;
   std::vector<Draining> draining_;
 };

@@ -14,10 +14,11 @@
 namespace iotgw::topology {
 
 Listener::Listener(ListenerPlan plan, transport::EventLoops& loops, bridge::Bridge& bridge,
-                   Logger& log)
+                   Logger& log, metrics::Registry& registry)
     : plan_(std::move(plan)), loops_(loops), log_(log) {
-  shared_ = std::make_shared<runtime::ListenerShared>(plan_.spec.name, plan_.adapter,
-                                                      plan_.pipeline, loops.size(), bridge, log);
+  shared_ = std::make_shared<runtime::ListenerShared>(
+      plan_.spec.name, plan_.adapter, plan_.pipeline, loops.size(), bridge, log, registry);
+  tls_.assign(loops.size(), plan_.tls);
 }
 
 Listener::~Listener() {
@@ -87,6 +88,7 @@ void Listener::stop_accepting() {
 bool Listener::take_slot() {
   if (count_.fetch_add(1) < plan_.spec.max_connections) return true;
   count_.fetch_sub(1);
+  shared_->metrics.refused_limit.inc();
   return false;
 }
 
@@ -157,10 +159,10 @@ void Listener::accept(std::size_t loop, boost::asio::ip::tcp::socket socket) {
   }
   std::unique_ptr<transport::Stream> stream;
   if (plan_.websocket) {
-    stream = transport::make_websocket_stream(std::move(socket), plan_.tls, plan_.websocket, log_,
+    stream = transport::make_websocket_stream(std::move(socket), tls_[loop], plan_.websocket, log_,
                                               "listener " + name());
-  } else if (plan_.tls) {
-    stream = std::make_unique<transport::TlsStream>(std::move(socket), plan_.tls);
+  } else if (tls_[loop]) {
+    stream = std::make_unique<transport::TlsStream>(std::move(socket), tls_[loop]);
   } else {
     stream = std::make_unique<transport::TcpStream>(std::move(socket));
   }
@@ -176,23 +178,29 @@ void Listener::serve(std::size_t loop, std::unique_ptr<transport::Stream> stream
     live_.emplace(conn.get(), conn);
   }
   auto session = std::make_shared<runtime::Session>(shared_, loop);
+  shared_->metrics.accepted.inc();
+  shared_->metrics.open.add(1);
   conn->start(session, [self = shared_from_this(), key = conn.get()] {
     {
       std::lock_guard lock(self->live_mutex_);
       self->live_.erase(key);
     }
     self->count_.fetch_sub(1);
+    self->shared_->metrics.open.add(-1);
   });
+}
+
+std::vector<std::shared_ptr<transport::Connection>> Listener::snapshot() {
+  std::vector<std::shared_ptr<transport::Connection>> conns;
+  std::lock_guard lock(live_mutex_);
+  conns.reserve(live_.size());
+  for (const auto& [key, conn] : live_) conns.push_back(conn);
+  return conns;
 }
 
 template <class F>
 void Listener::for_each_connection(F&& f) {
-  std::vector<std::shared_ptr<transport::Connection>> conns;
-  {
-    std::lock_guard lock(live_mutex_);
-    for (const auto& [key, conn] : live_) conns.push_back(conn);
-  }
-  for (auto& c : conns) boost::asio::post(c->loop(), [c, f] { f(*c); });
+  for (auto& c : snapshot()) boost::asio::post(c->loop(), [c, f] { f(*c); });
 }
 
 void Listener::drain() {
@@ -203,11 +211,13 @@ void Listener::close_all(const std::string& reason) {
   for_each_connection([reason](transport::Connection& c) { c.abort(reason); });
 }
 
-void Listener::set_pipeline(const std::shared_ptr<const runtime::Pipeline>& pipeline) {
+void Listener::set_pipeline(const std::shared_ptr<const runtime::Pipeline>& pipeline,
+                            const std::shared_ptr<boost::asio::ssl::context>& tls) {
   std::latch taken(static_cast<std::ptrdiff_t>(loops_.size()));
   for (std::size_t i = 0; i < loops_.size(); ++i) {
-    boost::asio::post(loops_.at(i), [shared = shared_, pipeline, i, &taken] {
+    boost::asio::post(loops_.at(i), [this, shared = shared_, pipeline, tls, i, &taken] {
       shared->pipelines[i] = pipeline;
+      if (tls) tls_[i] = tls;
       taken.count_down();
     });
   }

@@ -20,7 +20,8 @@ namespace iotgw::topology {
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  Listener(ListenerPlan plan, transport::EventLoops& loops, bridge::Bridge& bridge, Logger& log);
+  Listener(ListenerPlan plan, transport::EventLoops& loops, bridge::Bridge& bridge, Logger& log,
+           metrics::Registry& registry);
   ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
@@ -36,8 +37,14 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
   // Hands every loop the new pipeline and returns once each has taken it, so that whatever a
   // connection reads after this call runs through the new one. Call with the loops running.
-  void set_pipeline(const std::shared_ptr<const runtime::Pipeline>& pipeline);
+  // A kept listener's TLS context is new too, so a certificate renewed on disk serves new
+  // handshakes while open connections stay on theirs.
+  void set_pipeline(const std::shared_ptr<const runtime::Pipeline>& pipeline,
+                    const std::shared_ptr<boost::asio::ssl::context>& tls = nullptr);
+  const ListenerPlan& plan() const { return plan_; }
   std::size_t connections() const { return count_.load(); }
+  // Every connection open now, for a paced drain.
+  std::vector<std::shared_ptr<transport::Connection>> snapshot();
   const std::string& name() const { return plan_.spec.name; }
   const std::string& shape() const { return plan_.shape; }
   std::uint16_t port() const { return port_; }
@@ -64,6 +71,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::vector<std::shared_ptr<transport::TcpAcceptor>> acceptors_;  // by loop index
   std::vector<std::shared_ptr<transport::UdpEndpoint>> endpoints_;  // udp, dtls: by loop index
   std::vector<std::unique_ptr<transport::DtlsGate>> gates_;         // dtls: by loop index
+  std::vector<std::shared_ptr<boost::asio::ssl::context>> tls_;  // by loop index, as pipelines
   std::uint16_t port_ = 0;
   std::atomic<std::size_t> count_{0};
   std::mutex live_mutex_;

@@ -70,7 +70,8 @@ std::shared_ptr<const transport::WebSocketSettings> websocket_settings(
 }  // namespace
 
 std::optional<Plan> build_plan(const config::Topology& model, const plugins::PrivateCopies& copies,
-                               Logger& log, config::Diagnostics& diags) {
+                               Logger& log, config::Diagnostics& diags,
+                               metrics::Registry* registry) {
   const std::size_t errors_before = diags.size();
   Plan plan{model, {}, {}, {}};
   std::vector<plugins::LoadError> load_errors;
@@ -108,7 +109,10 @@ std::optional<Plan> build_plan(const config::Topology& model, const plugins::Pri
                                   std::string(it->second->plugin().name()) + "')");
           complete = false;
         } else {
-          out.push_back({ref.name, it->second});
+          out.push_back({ref.name, it->second,
+                         registry != nullptr
+                             ? std::make_shared<const runtime::StageMetrics>(*registry, ref.name)
+                             : nullptr});
         }
       }
       return out;

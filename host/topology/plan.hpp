@@ -12,6 +12,7 @@
 
 #include "config/diagnostics.hpp"
 #include "config/model.hpp"
+#include "iotgw/common/metrics.hpp"
 #include "plugins/catalog.hpp"
 #include "runtime/pipeline.hpp"
 #include "runtime/plugin_instance.hpp"
@@ -40,6 +41,7 @@ struct Plan {
 };
 
 std::optional<Plan> build_plan(const config::Topology& model, const plugins::PrivateCopies& copies,
-                               Logger& log, config::Diagnostics& diags);
+                               Logger& log, config::Diagnostics& diags,
+                               metrics::Registry* registry = nullptr);
 
 }  // namespace iotgw::topology

@@ -29,6 +29,7 @@ struct Harness {
   plugins::PrivateCopies copies;
   plugins::Catalog catalog;
   bridge::LoopbackBridge bridge{true, log};
+  metrics::Registry registry;
   std::shared_ptr<runtime::ListenerShared> shared;
 
   Harness() {
@@ -41,7 +42,8 @@ struct Harness {
     auto pipeline =
         std::make_shared<const runtime::Pipeline>(std::vector<runtime::StageRef>{{"door", tag}},
                                                   std::vector<runtime::StageRef>{{"shout", tag}});
-    shared = std::make_shared<runtime::ListenerShared>("fuzz", adapter, pipeline, 1, bridge, log);
+    shared = std::make_shared<runtime::ListenerShared>("fuzz", adapter, pipeline, 1, bridge, log,
+                                                        registry);
   }
 
   template <class Instance>
