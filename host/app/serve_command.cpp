@@ -114,26 +114,30 @@ class Server final : public admin::Controls {
     return {};
   }
 
-  std::string unhealthy() override {
+  std::string unhealthy() override { return stuck_loops(true); }
+
+ private:
+  // `with_control` false on the control loop itself, which cannot answer while it waits.
+  std::string stuck_loops(bool with_control) {
     std::vector<std::future<void>> answers;
     auto ping = [&answers](boost::asio::io_context& io) {
       auto done = std::make_shared<std::promise<void>>();
       answers.push_back(done->get_future());
       boost::asio::post(io, [done] { done->set_value(); });
     };
-    ping(control_);
+    if (with_control) ping(control_);
     for (std::size_t i = 0; i < loops_.size(); ++i) ping(loops_.at(i));
     const auto deadline = std::chrono::steady_clock::now() + kHealthBound;
     std::string stuck;
     for (std::size_t i = 0; i < answers.size(); ++i) {
       if (answers[i].wait_until(deadline) == std::future_status::ready) continue;
+      const auto loop = with_control ? static_cast<long>(i) - 1 : static_cast<long>(i);
       stuck += (stuck.empty() ? "" : ", ") +
-               (i == 0 ? std::string("the control loop") : "event loop " + std::to_string(i - 1));
+               (loop < 0 ? std::string("the control loop") : "event loop " + std::to_string(loop));
     }
     return stuck.empty() ? std::string() : stuck + " did not answer within 2 s";
   }
 
- private:
   void wait_signal() {
     signals_.async_wait([this](const boost::system::error_code& ec, int signo) {
       if (ec) return;
@@ -259,12 +263,13 @@ class Server final : public admin::Controls {
   void schedule_watchdog() {
     const auto every = service_.watchdog_interval();
     if (!every) return;
-    service_.watchdog();
     watchdog_timer_.expires_after(*every);
     watchdog_timer_.async_wait([this](const boost::system::error_code& ec) {
-      // Pinged from the control loop only when every event loop answers too: a stuck loop
-      // lets systemd restart the gateway.
-      if (!ec && unhealthy().empty()) schedule_watchdog();
+      if (ec) return;
+      // Pinged only while every event loop answers too: a loop stuck for longer than
+      // WatchdogSec lets systemd restart the gateway.
+      if (stuck_loops(false).empty()) service_.watchdog();
+      schedule_watchdog();
     });
   }
 
