@@ -12,7 +12,7 @@ namespace iotgw::config::schema {
 struct Key {
   std::string_view name;
   std::string_view type;                // as --describe-topology shows it: string, int, ...
-  std::string_view default_value = {};  // as written in YAML; empty: none (absent turns it off)
+  std::string_view default_value = {};  // as written in YAML; empty: none, see doc
   std::string_view doc;                 // one line
   bool required = false;
   std::string_view choices = {};  // "a, b, c": the only values the key takes
