@@ -1,9 +1,11 @@
-// --check, --list-plugins and --describe: they read and load, and serve nothing.
+// --check, --list-plugins, --describe and --describe-topology: they read and load, and serve
+// nothing.
 #include <cstdio>
 #include <iostream>
 
 #include "app/commands.hpp"
 #include "app/topology_source.hpp"
+#include "config/schema.hpp"
 #include "iotgw/common/units.hpp"
 #include "plugins/catalog.hpp"
 #include "plugins/plugin_config.hpp"
@@ -29,6 +31,17 @@ std::optional<plugins::Catalog> scan(const Options& options, const plugins::Priv
   auto catalog = plugins::Catalog::scan(*dir, copies, errors);
   for (const auto& e : errors) diags.add({"--plugins-dir", 0, 0}, e.str());
   return catalog;
+}
+
+// One key as --describe and --describe-topology print it. tools/gen-config-reference reads this
+// shape into docs/configuration.md: change them together.
+void print_key(std::string_view name, std::string_view type, std::string_view presence,
+               std::string_view doc) {
+  std::cout << "  " << name << " (" << type << ", " << presence << ")\n      " << doc << "\n";
+}
+
+std::string defaulted(std::string_view value) {
+  return "default '" + std::string(value) + "'";
 }
 
 }  // namespace
@@ -88,10 +101,25 @@ int run_describe(const Options& options, Logger& /*log*/) {
   }
   std::cout << (d.kind == IOTGW_KIND_ADAPTER ? "listener options:\n" : "stage config:\n");
   for (const auto& k : plugin->keys()) {
-    std::cout << "  " << k.name << " (" << plugins::config_type_name(k.type) << ", "
-              << (k.default_value == nullptr ? std::string("required")
-                                             : "default '" + std::string(k.default_value) + "'")
-              << ")\n      " << k.doc << "\n";
+    print_key(k.name, plugins::config_type_name(k.type),
+              k.default_value == nullptr ? "required" : defaulted(k.default_value), k.doc);
+  }
+  return 0;
+}
+
+int run_describe_topology() {
+  std::cout << "topology keys, by section (a listener's options and a stage's config: iotgw "
+               "--describe PLUGIN)\n";
+  for (const auto& section : config::schema::sections()) {
+    std::cout << "\n" << section.name << ": " << section.doc << "\n";
+    for (const auto& k : section.keys) {
+      const std::string type =
+          k.choices.empty() ? std::string(k.type) : "one of " + std::string(k.choices);
+      std::string presence = "optional";  // absent: off, or the caller's own default
+      if (k.required) presence = "required";
+      if (!k.default_value.empty()) presence = defaulted(k.default_value);
+      print_key(k.name, type, presence, k.doc);
+    }
   }
   return 0;
 }

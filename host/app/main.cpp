@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
       case Command::check: return run_check(*options, log);
       case Command::list_plugins: return run_list_plugins(*options, log);
       case Command::describe: return run_describe(*options, log);
+      case Command::describe_topology: return run_describe_topology();
       case Command::run: return run_serve(*options, log);
     }
   } catch (const std::exception& e) {

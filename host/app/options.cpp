@@ -8,6 +8,7 @@ const char* usage() {
   return "usage: iotgw --config FILE [--check] [--plugins-dir DIR] [--log-level LEVEL]\n"
          "       iotgw --list-plugins [--plugins-dir DIR | --config FILE]\n"
          "       iotgw --describe PLUGIN [--plugins-dir DIR | --config FILE]\n"
+         "       iotgw --describe-topology\n"
          "       iotgw --version | --help\n"
          "\n"
          "  --config FILE       the YAML topology to serve\n"
@@ -16,6 +17,7 @@ const char* usage() {
          "  --plugins-dir DIR   where plugins are (overrides gateway.plugins_dir)\n"
          "  --list-plugins      name, kind, version, ABI and path of each plugin\n"
          "  --describe PLUGIN   the config keys a plugin accepts: type, default, doc\n"
+         "  --describe-topology the keys of a topology file, by section: type, default, doc\n"
          "  --log-level LEVEL   trace, debug, info, warn or error (overrides gateway.log_level)\n"
          "\n"
          "Signals: SIGHUP reloads the topology; SIGTERM and SIGINT drain and exit 0.\n";
@@ -26,7 +28,9 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
   bool have_command = false;
   auto set_command = [&](Command c) {
     if (have_command && o.command != c) {
-      error = "choose one of --check, --list-plugins, --describe, --version, --help";
+      error =
+          "choose one of --check, --list-plugins, --describe, --describe-topology, --version, "
+          "--help";
       return false;
     }
     have_command = true;
@@ -67,6 +71,8 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
       const char* v = value("--describe");
       if (v == nullptr || !set_command(Command::describe)) return std::nullopt;
       o.describe = v;
+    } else if (arg == "--describe-topology") {
+      if (!set_command(Command::describe_topology)) return std::nullopt;
     } else if (arg == "--version" || arg == "-V") {
       if (!set_command(Command::version)) return std::nullopt;
     } else if (arg == "--help" || arg == "-h") {

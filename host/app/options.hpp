@@ -8,7 +8,7 @@
 
 namespace iotgw::app {
 
-enum class Command { run, check, list_plugins, describe, version, help };
+enum class Command { run, check, list_plugins, describe, describe_topology, version, help };
 
 struct Options {
   Command command = Command::run;

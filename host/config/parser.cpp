@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "config/model.hpp"
+#include "config/schema.hpp"
 #include "iotgw/common/sas_token.hpp"
 #include "iotgw/common/units.hpp"
 
@@ -13,32 +14,21 @@ namespace iotgw::config {
 
 namespace {
 
-const std::vector<std::string> kTopKeys = {"gateway", "bridge", "stages", "listeners"};
-const std::vector<std::string> kGatewayKeys = {"plugins_dir", "threads",    "drain_timeout",
-                                               "drain_rate",  "log_level", "admin",
-                                               "watch"};
-const std::vector<std::string> kAdminKeys = {"bind", "token_file"};
-const std::vector<std::string> kBridgeKeys = {"flavour",     "echo",       "url",
-                                              "ca_file",     "hostname",   "sasl",
-                                              "user",        "password",   "policy",
-                                              "policy_key",  "token_ttl",  "telemetry_address",
-                                              "c2d_address", "idle_close", "attach_timeout",
-                                              "durable"};
-const std::vector<std::string> kFlavours = {"loopback", "iothub", "amqp"};
-const std::vector<std::string> kSaslMechanisms = {"anonymous", "plain"};
-const std::vector<std::string> kStageKeys = {"name", "plugin", "config"};
-const std::vector<std::string> kListenerKeys = {
-    "name",     "adapter", "transport",       "bind",      "tls", "auth",
-    "pipeline", "options", "max_connections", "websocket", "udp"};
-const std::vector<std::string> kTransports = {"tcp", "tls", "ws", "wss", "udp", "dtls"};
-const std::vector<std::string> kUdpKeys = {"idle_timeout", "max_datagram", "queue",
-                                           "handshake_timeout"};
-const std::vector<std::string> kWebSocketKeys = {
-    "path", "subprotocols", "origins", "max_upgrade_size", "upgrade_timeout", "max_message"};
-const std::vector<std::string> kTlsKeys = {"cert_file", "key_file", "ca_file", "client_cert",
-                                           "min_version"};
-const std::vector<std::string> kClientCert = {"none", "optional", "required"};
-const std::vector<std::string> kTlsVersions = {"1.2", "1.3"};
+// Valid keys and choices come from the declared schema, which --describe-topology prints.
+const std::vector<std::string> kTopKeys = schema::key_names("topology");
+const std::vector<std::string> kGatewayKeys = schema::key_names("gateway");
+const std::vector<std::string> kAdminKeys = schema::key_names("gateway.admin");
+const std::vector<std::string> kBridgeKeys = schema::key_names("bridge");
+const std::vector<std::string> kFlavours = schema::choices("bridge", "flavour");
+const std::vector<std::string> kSaslMechanisms = schema::choices("bridge", "sasl");
+const std::vector<std::string> kStageKeys = schema::key_names("stages[]");
+const std::vector<std::string> kListenerKeys = schema::key_names("listeners[]");
+const std::vector<std::string> kTransports = schema::choices("listeners[]", "transport");
+const std::vector<std::string> kUdpKeys = schema::key_names("listeners[].udp");
+const std::vector<std::string> kWebSocketKeys = schema::key_names("listeners[].websocket");
+const std::vector<std::string> kTlsKeys = schema::key_names("listeners[].tls");
+const std::vector<std::string> kClientCert = schema::choices("listeners[].tls", "client_cert");
+const std::vector<std::string> kTlsVersions = schema::choices("listeners[].tls", "min_version");
 
 PluginOptions options_of(MapReader& r, const std::string& key, Diagnostics& diags) {
   PluginOptions o;
