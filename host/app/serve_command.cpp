@@ -161,11 +161,11 @@ class Server final : public admin::Controls {
   // turn.
   admin::ReloadResult reload(const std::string& cause) {
     ++reloads_;
-    const std::string tag = "reload #" + std::to_string(reloads_) + " (" + cause + ")";
+    const std::string tag = "reload #" + std::to_string(reloads_);
     admin::ReloadResult result;
     if (draining_) {
-      result.summary = "the gateway is draining: it takes no new topology";
-      log_.warn("gateway", tag + " refused: " + result.summary);
+      result.summary = tag + " refused: the gateway is draining (" + cause + ")";
+      log_.warn("gateway", result.summary);
       reloads_failed_.inc();
       return result;
     }
@@ -181,7 +181,7 @@ class Server final : public admin::Controls {
         result.errors.push_back(d.str());
       }
       result.summary = tag + " failed (" + std::to_string(diags.size()) +
-                       " error(s)); the previous topology keeps serving";
+                       " error(s)); the previous topology keeps serving (" + cause + ")";
       log_.error("gateway", result.summary);
       reloads_failed_.inc();
       service_.ready("serving " + options_.config_file + "; last reload failed");
@@ -196,7 +196,7 @@ class Server final : public admin::Controls {
     current_ = std::move(*next);
     refresh_plugins();
     result.ok = true;
-    result.summary = tag + " ok: " + report->str();
+    result.summary = tag + " ok: " + report->str() + " (" + cause + ")";
     log_.info("gateway", result.summary);
     reloads_ok_.inc();
     service_.ready("serving " + options_.config_file);

@@ -44,7 +44,7 @@ const BadConfig kCases[] = {
      "@:1:1: topology: unknown key 'gateways' (valid: gateway, bridge, stages, listeners)"},
     {"gateway_misspelt_key", "gateway:\n  plugin_dir: plugins\n",
      "@:2:3: gateway: unknown key 'plugin_dir' (valid: plugins_dir, threads, drain_timeout, "
-     "log_level)"},
+     "drain_rate, log_level, admin, watch)"},
     {"threads_not_int", "gateway:\n  plugins_dir: plugins\n  threads: many\n",
      "@:3:12: gateway: 'threads' must be an integer from 0 to 1024, not 'many'"},
     {"threads_negative", "gateway:\n  plugins_dir: plugins\n  threads: -1\n",
