@@ -38,10 +38,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(kMaxBody);
     stream_.expires_after(kIdle);
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                        self->on_read(ec);
-                      });
+    bhttp::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
@@ -102,9 +101,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
 tcp::endpoint parse_endpoint(const std::string& what, const std::string& listen) {
   const auto colon = listen.rfind(':');
-  if (colon == std::string::npos) throw std::runtime_error(what + ": '" + listen + "' is not host:port");
+  if (colon == std::string::npos)
+    throw std::runtime_error(what + ": '" + listen + "' is not host:port");
   auto host = listen.substr(0, colon);
-  if (host.size() > 1 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 1 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(host, ec);
   if (ec) throw std::runtime_error(what + ": bad address '" + host + "'");
@@ -131,7 +132,9 @@ Server::Server(const std::string& what, const std::string& listen, Handler handl
   port_ = acceptor_.local_endpoint().port();
 }
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
 void Server::start() {
   accept();

@@ -48,14 +48,14 @@ std::string escape_help(std::string_view help) {
 std::string number(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   if (std::isnan(v)) return "NaN";
-  if (v == std::floor(v) && std::fabs(v) < 1e15) return std::to_string(static_cast<std::int64_t>(v));
+  if (v == std::floor(v) && std::fabs(v) < 1e15)
+    return std::to_string(static_cast<std::int64_t>(v));
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.15g", v);
   return buf;
 }
 
-void header(std::string& out, std::string_view name, std::string_view help,
-            std::string_view type) {
+void header(std::string& out, std::string_view name, std::string_view help, std::string_view type) {
   out.append("# HELP ").append(name).append(" ").append(escape_help(help)).append("\n");
   out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
 }
@@ -73,7 +73,8 @@ void render_histogram(std::string& out, std::string_view name, const Labels& lab
                       const Histogram& h) {
   const auto snap = h.snapshot();
   for (std::size_t i = 0; i < snap.bounds.size(); ++i) {
-    sample(out, std::string(name) + "_bucket", render_labels(with(labels, "le", number(snap.bounds[i]))),
+    sample(out, std::string(name) + "_bucket",
+           render_labels(with(labels, "le", number(snap.bounds[i]))),
            static_cast<double>(snap.cumulative[i]));
   }
   sample(out, std::string(name) + "_bucket", render_labels(with(labels, "le", "+Inf")),
@@ -122,7 +123,8 @@ void Scrape::add(std::string_view name, std::string_view help, std::string_view 
                  const Labels& labels, double value) {
   auto it = families_.find(name);
   if (it == families_.end()) {
-    it = families_.emplace(std::string(name), Family{std::string(help), std::string(type), {}}).first;
+    it = families_.emplace(std::string(name), Family{std::string(help), std::string(type), {}})
+             .first;
   }
   it->second.samples.emplace_back(labels, value);
 }
@@ -168,7 +170,8 @@ Registry::Series& Registry::series(std::string_view name, std::string_view help,
   }
   const auto key = render_labels(labels);
   auto s = fam->second.series.find(key);
-  if (s == fam->second.series.end()) s = fam->second.series.emplace(key, Series{labels, {}, {}, {}}).first;
+  if (s == fam->second.series.end())
+    s = fam->second.series.emplace(key, Series{labels, {}, {}, {}}).first;
   return s->second;
 }
 
@@ -217,7 +220,8 @@ std::string Registry::render() const {
   for (const auto& [name, family] : scrape.families_) {
     if (families_.contains(name)) continue;  // a name is one family; the registered one wins
     header(out, name, family.help, family.type);
-    for (const auto& [labels, value] : family.samples) sample(out, name, render_labels(labels), value);
+    for (const auto& [labels, value] : family.samples)
+      sample(out, name, render_labels(labels), value);
   }
   return out;
 }
@@ -233,10 +237,10 @@ void collect_process(Scrape& scrape) {
     std::vector<std::string> f;
     for (std::string field; rest >> field;) f.push_back(field);
     if (f.size() > 21) {
-      const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
-      const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
-      scrape.counter("process_cpu_seconds_total", "User and system CPU time spent, in seconds.",
-                     {}, (std::stod(f[11]) + std::stod(f[12])) / ticks);
+      const auto ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+      const auto page = static_cast<double>(::sysconf(_SC_PAGESIZE));
+      scrape.counter("process_cpu_seconds_total", "User and system CPU time spent, in seconds.", {},
+                     (std::stod(f[11]) + std::stod(f[12])) / ticks);
       scrape.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", {},
                    std::stod(f[20]));
       scrape.gauge("process_resident_memory_bytes", "Resident memory size in bytes.", {},
@@ -258,7 +262,8 @@ void collect_process(Scrape& scrape) {
        !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
     ++fds;
   }
-  scrape.gauge("process_open_fds", "Number of open file descriptors.", {}, static_cast<double>(fds));
+  scrape.gauge("process_open_fds", "Number of open file descriptors.", {},
+               static_cast<double>(fds));
   const long max_fds = ::sysconf(_SC_OPEN_MAX);
   if (max_fds > 0) {
     scrape.gauge("process_max_fds", "Maximum number of open file descriptors.", {},

@@ -4,8 +4,8 @@
 #include <sstream>
 #include <stdexcept>
 
-#include <nlohmann/json.hpp>
 #include <openssl/crypto.h>
+#include <nlohmann/json.hpp>
 
 namespace iotgw::admin {
 
@@ -24,13 +24,15 @@ http::Response json(int status, const nlohmann::json& doc) {
 
 std::string read_token(const std::filesystem::path& file) {
   std::ifstream in(file);
-  if (!in) throw std::runtime_error("gateway.admin.token_file " + file.string() + ": cannot read it");
+  if (!in)
+    throw std::runtime_error("gateway.admin.token_file " + file.string() + ": cannot read it");
   std::stringstream ss;
   ss << in.rdbuf();
   auto token = ss.str();
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' '))
     token.pop_back();
-  if (token.empty()) throw std::runtime_error("gateway.admin.token_file " + file.string() + " is empty");
+  if (token.empty())
+    throw std::runtime_error("gateway.admin.token_file " + file.string() + " is empty");
   return token;
 }
 
@@ -81,8 +83,9 @@ void AdminEndpoint::handle(const http::Request& request, const http::Server::Res
     respond(text(401, "POST " + path + " needs 'Authorization: Bearer <token>'"));
   } else if (post && path == "/reload") {
     controls_.reload([respond](const ReloadResult& r) {
-      respond(json(r.ok ? 200 : 422,
-                   {{"result", r.ok ? "ok" : "failed"}, {"summary", r.summary}, {"errors", r.errors}}));
+      respond(
+          json(r.ok ? 200 : 422,
+               {{"result", r.ok ? "ok" : "failed"}, {"summary", r.summary}, {"errors", r.errors}}));
     });
   } else if (post && path == "/drain") {
     controls_.drain([respond](std::size_t connections) {

@@ -32,8 +32,7 @@ constexpr std::chrono::milliseconds kHealthBound{2000};
 
 class Server final : public admin::Controls {
  public:
-  Server(const Options& options, Logger& log, metrics::Registry& registry,
-         config::Topology first)
+  Server(const Options& options, Logger& log, metrics::Registry& registry, config::Topology first)
       : options_(options),
         log_(log),
         registry_(registry),
@@ -214,8 +213,8 @@ class Server final : public admin::Controls {
   void exit_after_drain() {
     const auto asked = start_drain();
     const auto rate = current_.gateway.drain_rate;
-    const auto pacing = rate == 0 ? std::chrono::milliseconds(0)
-                                  : std::chrono::milliseconds(asked * 1000 / rate);
+    const auto pacing =
+        rate == 0 ? std::chrono::milliseconds(0) : std::chrono::milliseconds(asked * 1000 / rate);
     drain_deadline_ = std::chrono::steady_clock::now() + pacing + current_.gateway.drain_timeout;
     reaper_.cancel();
     watch_timer_.cancel();

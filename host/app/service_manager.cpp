@@ -29,9 +29,13 @@ void ServiceManager::reloading() {
   notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec));
 }
 
-void ServiceManager::stopping() { notify("STOPPING=1"); }
+void ServiceManager::stopping() {
+  notify("STOPPING=1");
+}
 
-void ServiceManager::watchdog() { notify("WATCHDOG=1"); }
+void ServiceManager::watchdog() {
+  notify("WATCHDOG=1");
+}
 
 std::optional<std::chrono::microseconds> ServiceManager::watchdog_interval() const {
 #ifdef IOTGW_HAVE_SYSTEMD

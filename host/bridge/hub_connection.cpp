@@ -154,9 +154,14 @@ proton::connection_options HubConnection::connection_options() {
 
 HubConnection::Stats HubConnection::stats() const {
   std::lock_guard lock(error_mutex_);
-  return {up_.load(),           device_count_.load(), in_flight_count_.load(),
-          queued_count_.load(), held_count_.load(),   reconnects_.load(),
-          tokens_renewed_.load(std::memory_order_relaxed), last_error_};
+  return {up_.load(),
+          device_count_.load(),
+          in_flight_count_.load(),
+          queued_count_.load(),
+          held_count_.load(),
+          reconnects_.load(),
+          tokens_renewed_.load(std::memory_order_relaxed),
+          last_error_};
 }
 
 void HubConnection::publish_stats() {

@@ -25,8 +25,8 @@ struct PluginOptions {
 
 // The operators' HTTP endpoint (metrics, health, reload, drain, status); off when absent.
 struct AdminSpec {
-  std::string bind;                   // host:port
-  std::filesystem::path token_file;   // a bearer token for what changes state; empty: none asked
+  std::string bind;                  // host:port
+  std::filesystem::path token_file;  // a bearer token for what changes state; empty: none asked
   Mark mark;
   bool operator==(const AdminSpec& o) const { return bind == o.bind && token_file == o.token_file; }
 };

@@ -20,7 +20,8 @@ metrics::Counter& login(metrics::Registry& r, const std::string& listener, const
                    {{"listener", listener}, {"result", result}});
 }
 
-metrics::Counter& byte_counter(metrics::Registry& r, const std::string& listener, const char* direction) {
+metrics::Counter& byte_counter(metrics::Registry& r, const std::string& listener,
+                               const char* direction) {
   return r.counter("iotgw_message_bytes_total",
                    "Payload bytes passed to the hub (upstream) or to devices (downstream).",
                    {{"listener", listener}, {"direction", direction}});
@@ -54,20 +55,21 @@ ListenerMetrics::ListenerMetrics(metrics::Registry& r, const std::string& listen
       logins_unavailable(login(r, listener, "unavailable")),
       bytes_up(byte_counter(r, listener, "upstream")),
       bytes_down(byte_counter(r, listener, "downstream")),
-      upstream_latency(r.histogram("iotgw_upstream_latency_seconds",
-                                   "From a QoS 1 message handed to the bridge to the hub's outcome.",
-                                   metrics::kLatencyBounds, {{"listener", listener}})) {
+      upstream_latency(
+          r.histogram("iotgw_upstream_latency_seconds",
+                      "From a QoS 1 message handed to the bridge to the hub's outcome.",
+                      metrics::kLatencyBounds, {{"listener", listener}})) {
   for (int i = 0; i < kOutcomes; ++i) {
     const auto name = "iotgw_messages_total";
     const auto help =
         "Messages by direction and outcome: accepted, rejected or released by the hub "
         "(upstream) or the device (downstream), refused or dropped by a stage, sent (QoS 0).";
-    up_[i] = &r.counter(name, help,
-                        {{"listener", listener}, {"direction", "upstream"},
-                         {"outcome", kOutcomeNames[i]}});
-    down_[i] = &r.counter(name, help,
-                          {{"listener", listener}, {"direction", "downstream"},
-                           {"outcome", kOutcomeNames[i]}});
+    up_[i] = &r.counter(
+        name, help,
+        {{"listener", listener}, {"direction", "upstream"}, {"outcome", kOutcomeNames[i]}});
+    down_[i] = &r.counter(
+        name, help,
+        {{"listener", listener}, {"direction", "downstream"}, {"outcome", kOutcomeNames[i]}});
   }
 }
 

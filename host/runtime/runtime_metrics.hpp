@@ -29,10 +29,10 @@ struct ListenerMetrics {
 
   metrics::Gauge& open;
   metrics::Counter& accepted;
-  metrics::Counter& refused_limit;     // max_connections reached
-  metrics::Counter& refused_adapter;   // the adapter would not open it
-  metrics::Counter& logins_ok;         // the authenticators and the hub took the device
-  metrics::Counter& logins_refused;    // an authenticator said no
+  metrics::Counter& refused_limit;       // max_connections reached
+  metrics::Counter& refused_adapter;     // the adapter would not open it
+  metrics::Counter& logins_ok;           // the authenticators and the hub took the device
+  metrics::Counter& logins_refused;      // an authenticator said no
   metrics::Counter& logins_unavailable;  // the hub did not take it
   metrics::Counter& bytes_up;
   metrics::Counter& bytes_down;

@@ -201,15 +201,15 @@ iotgw_status Session::send_upstream(std::unique_ptr<iotgw_msg> msg, iotgw_qos qo
   }
   ++in_flight_;
   // Counted here, not in on_upstream_done: the outcome counts even when the device has gone.
-  device_->send(std::move(msg), qos,
-                [weak = weak_from_this(), token, shared = listener_,
-                 sent = std::chrono::steady_clock::now()](iotgw_outcome outcome,
-                                                          const std::string& reason) {
-                  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - sent;
-                  shared->metrics.upstream_latency.observe(took.count());
-                  shared->metrics.message(Direction::upstream, ListenerMetrics::outcome_of(outcome));
-                  if (auto self = weak.lock()) self->on_upstream_done(token, outcome, reason);
-                });
+  device_->send(
+      std::move(msg), qos,
+      [weak = weak_from_this(), token, shared = listener_, sent = std::chrono::steady_clock::now()](
+          iotgw_outcome outcome, const std::string& reason) {
+        const std::chrono::duration<double> took = std::chrono::steady_clock::now() - sent;
+        shared->metrics.upstream_latency.observe(took.count());
+        shared->metrics.message(Direction::upstream, ListenerMetrics::outcome_of(outcome));
+        if (auto self = weak.lock()) self->on_upstream_done(token, outcome, reason);
+      });
   return IOTGW_OK;
 }
 

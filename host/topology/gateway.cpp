@@ -13,8 +13,7 @@ std::string ApplyReport::str() const {
 }
 
 Gateway::Gateway(transport::EventLoops& loops, bridge::Bridge& bridge,
-                 const plugins::PrivateCopies& copies, Logger& log,
-                 metrics::Registry& registry)
+                 const plugins::PrivateCopies& copies, Logger& log, metrics::Registry& registry)
     : loops_(loops), bridge_(bridge), copies_(copies), log_(log), registry_(registry) {}
 
 Gateway::~Gateway() {
@@ -109,7 +108,7 @@ namespace {
 
 // Asks `batch` connections to leave per tick until none are left.
 void pace_drain(const std::shared_ptr<boost::asio::steady_timer>& timer,
-                std::shared_ptr<std::vector<std::shared_ptr<transport::Connection>>> left,
+                const std::shared_ptr<std::vector<std::shared_ptr<transport::Connection>>>& left,
                 std::size_t batch, std::chrono::milliseconds tick) {
   for (std::size_t i = 0; i < batch && !left->empty(); ++i) {
     auto c = std::move(left->back());

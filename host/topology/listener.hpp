@@ -71,7 +71,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::vector<std::shared_ptr<transport::TcpAcceptor>> acceptors_;  // by loop index
   std::vector<std::shared_ptr<transport::UdpEndpoint>> endpoints_;  // udp, dtls: by loop index
   std::vector<std::unique_ptr<transport::DtlsGate>> gates_;         // dtls: by loop index
-  std::vector<std::shared_ptr<boost::asio::ssl::context>> tls_;  // by loop index, as pipelines
+  std::vector<std::shared_ptr<boost::asio::ssl::context>> tls_;     // by loop index, as pipelines
   std::uint16_t port_ = 0;
   std::atomic<std::size_t> count_{0};
   std::mutex live_mutex_;

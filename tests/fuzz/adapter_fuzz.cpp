@@ -43,7 +43,7 @@ struct Harness {
         std::make_shared<const runtime::Pipeline>(std::vector<runtime::StageRef>{{"door", tag}},
                                                   std::vector<runtime::StageRef>{{"shout", tag}});
     shared = std::make_shared<runtime::ListenerShared>("fuzz", adapter, pipeline, 1, bridge, log,
-                                                        registry);
+                                                       registry);
   }
 
   template <class Instance>
