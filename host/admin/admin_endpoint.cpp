@@ -4,15 +4,14 @@
 #include <sstream>
 #include <stdexcept>
 
-#include <nlohmann/json.hpp>
 #include <openssl/crypto.h>
+#include <nlohmann/json.hpp>
 
 namespace iotgw::admin {
 
 namespace {
 
 constexpr const char* kJson = "application/json";
-constexpr const char* kPrometheus = "text/plain; version=0.0.4; charset=utf-8";
 
 http::Response text(int status, std::string body) {
   return {status, "text/plain; charset=utf-8", std::move(body) + "\n"};
@@ -24,13 +23,15 @@ http::Response json(int status, const nlohmann::json& doc) {
 
 std::string read_token(const std::filesystem::path& file) {
   std::ifstream in(file);
-  if (!in) throw std::runtime_error("gateway.admin.token_file " + file.string() + ": cannot read it");
+  if (!in)
+    throw std::runtime_error("gateway.admin.token_file " + file.string() + ": cannot read it");
   std::stringstream ss;
   ss << in.rdbuf();
   auto token = ss.str();
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' '))
     token.pop_back();
-  if (token.empty()) throw std::runtime_error("gateway.admin.token_file " + file.string() + " is empty");
+  if (token.empty())
+    throw std::runtime_error("gateway.admin.token_file " + file.string() + " is empty");
   return token;
 }
 
@@ -67,7 +68,7 @@ void AdminEndpoint::handle(const http::Request& request, const http::Server::Res
   const bool get = request.method == "GET" || request.method == "HEAD";
   const bool post = request.method == "POST";
   if (get && path == "/metrics") {
-    respond({200, kPrometheus, registry_.render()});
+    respond({200, metrics::kTextFormat, registry_.render()});
   } else if (get && path == "/healthz") {
     const auto why = controls_.unhealthy();
     respond(why.empty() ? text(200, "ok") : text(503, why));
@@ -81,8 +82,9 @@ void AdminEndpoint::handle(const http::Request& request, const http::Server::Res
     respond(text(401, "POST " + path + " needs 'Authorization: Bearer <token>'"));
   } else if (post && path == "/reload") {
     controls_.reload([respond](const ReloadResult& r) {
-      respond(json(r.ok ? 200 : 422,
-                   {{"result", r.ok ? "ok" : "failed"}, {"summary", r.summary}, {"errors", r.errors}}));
+      respond(
+          json(r.ok ? 200 : 422,
+               {{"result", r.ok ? "ok" : "failed"}, {"summary", r.summary}, {"errors", r.errors}}));
     });
   } else if (post && path == "/drain") {
     controls_.drain([respond](std::size_t connections) {
