@@ -2,32 +2,26 @@
 (python3-prometheus-client) after known traffic driven with python3-qpid-proton: the counters hold
 exactly what the traffic did, and SIGUSR1's status line reads the same counters.
 """
+import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import unittest
 import urllib.error
 import urllib.request
-
-from prometheus_client.parser import text_string_to_metric_families
 
 import hub_fixture as hf
 from test_hub_c2d import C2dTestCase
 from test_hub_conformance import DEVICES, HOSTNAME
 from hub_fixture import device_audience
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from prometheus_text import samples  # noqa: E402
+
 METRICS_RE = re.compile(r"serving /metrics on 127\.0\.0\.1:(\d+)")
 LIMIT = 256 * 1024
-
-
-def samples(text):
-    """{(name, frozenset(labels)): value} for every sample."""
-    out = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out[(s.name, frozenset(s.labels.items()))] = s.value
-    return out
 
 
 class HubMetricsTest(C2dTestCase):
