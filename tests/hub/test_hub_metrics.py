@@ -148,6 +148,19 @@ class HubMetricsTest(C2dTestCase):
         ])
         self.assertGreaterEqual(got[("iotgw_hub_c2d_feedback_messages_total", frozenset())], 1)
 
+    def test_a_closed_connection_leaves_the_open_gauge(self):
+        first, second = self.connect(), self.connect()
+        self.assertEqual(self.scrape()[("iotgw_hub_connections", frozenset())], 2)
+        first.close()
+        # The hub sees the close after the client does: wait for the gauge, not for a time.
+        deadline = time.monotonic() + hf.AMQP_TIMEOUT
+        while (self.scrape()[("iotgw_hub_connections", frozenset())] != 1
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
+        got = self.scrape()
+        self.assertEqual(got[("iotgw_hub_connections", frozenset())], 1)
+        self.assertEqual(got[("iotgw_hub_connections_accepted_total", frozenset())], 2)
+
     def test_sigusr1_reports_the_same_counts(self):
         self.telemetry_traffic()
         self.c2d_traffic()
