@@ -12,7 +12,6 @@ namespace iotgw::admin {
 namespace {
 
 constexpr const char* kJson = "application/json";
-constexpr const char* kPrometheus = "text/plain; version=0.0.4; charset=utf-8";
 
 http::Response text(int status, std::string body) {
   return {status, "text/plain; charset=utf-8", std::move(body) + "\n"};
@@ -69,7 +68,7 @@ void AdminEndpoint::handle(const http::Request& request, const http::Server::Res
   const bool get = request.method == "GET" || request.method == "HEAD";
   const bool post = request.method == "POST";
   if (get && path == "/metrics") {
-    respond({200, kPrometheus, registry_.render()});
+    respond({200, metrics::kTextFormat, registry_.render()});
   } else if (get && path == "/healthz") {
     const auto why = controls_.unhealthy();
     respond(why.empty() ? text(200, "ok") : text(503, why));

@@ -9,24 +9,13 @@ import time
 import unittest
 
 import paho.mqtt.client as mqtt
-from prometheus_client.parser import text_string_to_metric_families
 
 import admin_fixture as af
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from prometheus_text import samples, value  # noqa: E402
+
 TOKEN = "admin-token-for-tests-7f3a"
-
-
-def samples(text):
-    """{(name, frozenset(labels)): value} for every sample."""
-    out = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out[(s.name, frozenset(s.labels.items()))] = s.value
-    return out
-
-
-def value(all_samples, name, **labels):
-    return all_samples.get((name, frozenset(labels.items())), 0.0)
 
 
 def mqtt_device(port, client_id, password):

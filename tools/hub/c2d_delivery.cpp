@@ -20,15 +20,18 @@
 namespace iotgw::hub {
 
 C2dDelivery::C2dDelivery(C2dDeliveryLimits limits, std::function<DurableLog&()> durable,
-                         std::function<std::shared_ptr<const Registry>()> registry, Logger& log)
+                         std::function<std::shared_ptr<const Registry>()> registry,
+                         C2dMetrics& metrics, Logger& log)
     : limits_(limits),
       durable_(std::move(durable)),
       registry_(std::move(registry)),
+      metrics_(metrics),
       log_(log),
       queues_(
           limits.queues,
           [this](const C2dMessage& m, C2dEnd how, const std::string& why) { ended(m, how, why); },
           [this](const C2dMessage& m) {
+            metrics_.abandoned.inc();
             try {
               durable_().c2d_abandoned(m.device_id, m.sequence);
             } catch (const std::exception& e) {
@@ -120,22 +123,29 @@ void C2dDelivery::unbind(const proton::sender& s) {
   if (abandoned) pump(device);
 }
 
+void C2dDelivery::refuse(proton::delivery& d, C2dRefusal reason, const std::string& condition,
+                         const std::string& why) {
+  metrics_.refused[reason].inc();
+  reject_with(d, condition, why);
+}
+
 void C2dDelivery::service_send(proton::delivery& d, const proton::message& m) {
   const Node to = parse_node(m.to());
   if (to.kind != Node::device_c2d) {
-    reject_with(d, "amqp:invalid-field",
-                "'to' must be /devices/{id}/messages/devicebound, not '" + m.to() + "'");
+    refuse(d, C2dRefusal::bad_address, "amqp:invalid-field",
+           "'to' must be /devices/{id}/messages/devicebound, not '" + m.to() + "'");
     return;
   }
   if (registry_()->device(to.device_id) == nullptr) {
-    reject_with(d, "amqp:not-found", "device '" + to.device_id + "' is not registered");
+    refuse(d, C2dRefusal::unknown_device, "amqp:not-found",
+           "device '" + to.device_id + "' is not registered");
     return;
   }
   const std::size_t size = counted_size(m);
   if (size > limits_.max_message_bytes) {
-    reject_with(d, "amqp:link:message-size-exceeded",
-                "message of " + std::to_string(size) + " bytes is over the " +
-                    std::to_string(limits_.max_message_bytes) + "-byte limit");
+    refuse(d, C2dRefusal::too_large, "amqp:link:message-size-exceeded",
+           "message of " + std::to_string(size) + " bytes is over the " +
+               std::to_string(limits_.max_message_bytes) + "-byte limit");
     return;
   }
   std::optional<std::chrono::milliseconds> ttl;
@@ -145,9 +155,9 @@ void C2dDelivery::service_send(proton::delivery& d, const proton::message& m) {
   }
   const C2dMessage* queued = queues_.enqueue(to.device_id, m, ttl);
   if (queued == nullptr) {
-    reject_with(d, "amqp:resource-limit-exceeded",
-                "device '" + to.device_id + "' has " +
-                    std::to_string(queues_.limits().max_pending) + " messages pending");
+    refuse(d, C2dRefusal::queue_full, "amqp:resource-limit-exceeded",
+           "device '" + to.device_id + "' has " + std::to_string(queues_.limits().max_pending) +
+               " messages pending");
     return;
   }
   try {
@@ -156,10 +166,12 @@ void C2dDelivery::service_send(proton::delivery& d, const proton::message& m) {
   } catch (const std::exception& e) {
     log_.error("hub", e.what());
     queues_.restore_end(to.device_id, queued->sequence);  // the sender hears it failed: so it did
-    reject_with(d, "amqp:internal-error", "the hub could not store the message");
+    refuse(d, C2dRefusal::store_failed, "amqp:internal-error",
+           "the hub could not store the message");
     return;
   }
   d.accept();
+  metrics_.enqueued.inc();
   pump(to.device_id);
 }
 
@@ -183,6 +195,7 @@ void C2dDelivery::pump(const std::string& device) {
     ann.put(proton::annotation_key(proton::symbol("iothub-enqueuedtime")),
             proton::timestamp(m->enqueued_ms));
     outstanding_[s.send(out)] = {device, m->lock_token};
+    metrics_.deliveries.inc();
     s.connection().wake();
   }
 }
@@ -197,7 +210,7 @@ void C2dDelivery::ended(const C2dMessage& m, C2dEnd how, const std::string& why)
                        " ended: " + to_string(how) + " (" + why + ")");
   const std::string ack = property(m.msg, "iothub-ack");
   const bool success = how == C2dEnd::success;
-  ++(success ? completed_ : not_completed_);
+  metrics_.ended[how].inc();
   if (!(ack == "full" || (ack == "positive" && success) || (ack == "negative" && !success))) return;
   // Field order as IoT Hub writes a feedback record.
   std::string record = nlohmann::ordered_json{
@@ -208,6 +221,7 @@ void C2dDelivery::ended(const C2dMessage& m, C2dEnd how, const std::string& why)
       {"deviceId",
        m.device_id}}.dump(-1, ' ', false, kJsonReplace);
   feedback_.push_back(std::move(record));
+  metrics_.feedback_records.inc();
   if (feedback_.size() > limits_.max_feedback_records) feedback_.pop_front();
   pump_feedback();
 }
@@ -226,6 +240,7 @@ void C2dDelivery::pump_feedback() {
     set_data_body(m, body);
     s.send(m);
     s.connection().wake();
+    metrics_.feedback_messages.inc();
     feedback_.clear();
     return;
   }

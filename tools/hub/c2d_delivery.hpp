@@ -6,7 +6,6 @@
 // thread, as HubServer does, which hands it the links and events that are C2D's.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -23,6 +22,7 @@
 
 #include "c2d_queue.hpp"
 #include "durable_log.hpp"
+#include "hub_metrics.hpp"
 #include "iotgw/common/log.hpp"
 #include "iotgw/common/registry.hpp"
 
@@ -37,9 +37,10 @@ struct C2dDeliveryLimits {
 class C2dDelivery {
  public:
   // `durable` is where accepted and ended messages are written (the hub may replace its log at
-  // start); `registry` says which devices exist.
+  // start); `registry` says which devices exist; `metrics` counts each message's transitions.
   C2dDelivery(C2dDeliveryLimits limits, std::function<DurableLog&()> durable,
-              std::function<std::shared_ptr<const Registry>()> registry, Logger& log);
+              std::function<std::shared_ptr<const Registry>()> registry, C2dMetrics& metrics,
+              Logger& log);
 
   // The queues themselves: a data dir replays into them and compacts from them.
   C2dQueues& queues() { return queues_; }
@@ -65,9 +66,6 @@ class C2dDelivery {
   // Locks that ran out and messages that expired: what is due goes out again.
   void sweep();
 
-  std::int64_t completed() const { return completed_.load(); }
-  std::int64_t not_completed() const { return not_completed_.load(); }
-
  private:
   struct Outstanding {  // a message on its way to a device
     std::string device;
@@ -77,10 +75,13 @@ class C2dDelivery {
   void pump_feedback();
   void unbind(const proton::sender& s);  // only if s is still the device's link
   void ended(const C2dMessage& m, C2dEnd how, const std::string& why);
+  void refuse(proton::delivery& d, C2dRefusal reason, const std::string& condition,
+              const std::string& why);
 
   C2dDeliveryLimits limits_;
   std::function<DurableLog&()> durable_;
   std::function<std::shared_ptr<const Registry>()> registry_;
+  C2dMetrics& metrics_;
   Logger& log_;
   C2dQueues queues_;
   std::map<std::string, proton::sender> device_link_;  // device id -> its receiving link
@@ -88,7 +89,6 @@ class C2dDelivery {
   std::map<proton::tracker, Outstanding> outstanding_;
   std::set<proton::sender> feedback_links_;
   std::deque<std::string> feedback_;  // JSON records waiting for a feedback receiver
-  std::atomic<std::int64_t> completed_{0}, not_completed_{0};
 };
 
 }  // namespace iotgw::hub

@@ -30,7 +30,8 @@ bool usable(const proton::sender& s) {
 
 }  // namespace
 
-DeviceOperations::DeviceOperations(TwinStore& twins, Logger& log) : twins_(twins), log_(log) {}
+DeviceOperations::DeviceOperations(TwinStore& twins, OperationMetrics& metrics, Logger& log)
+    : twins_(twins), metrics_(metrics), log_(log) {}
 
 void DeviceOperations::twin_attached(const std::string& device, const proton::sender& s) {
   twin_[device] = {s, false};  // a new pair watches nothing until it asks
@@ -60,6 +61,7 @@ void DeviceOperations::connection_closed(const proton::connection& c) {
 
 void DeviceOperations::answer_twin(const std::string& device, const proton::message& request,
                                    int status, std::int64_t version, const std::string& body) {
+  metrics_.twin_requests[status < 300 ? TwinResult::ok : TwinResult::error].inc();
   auto it = twin_.find(device);
   if (it == twin_.end() || !usable(it->second.out)) return;  // nowhere to answer
   proton::message answer;
@@ -81,6 +83,7 @@ void DeviceOperations::twin_request(const std::string& device, const proton::mes
   };
   if (m.correlation_id().empty()) {
     log_.info("hub", device + ": a twin request without a correlation id, unanswerable");
+    metrics_.twin_requests[TwinResult::error].inc();
     return;
   }
   if (operation == "GET" && resource.empty()) {
@@ -112,6 +115,7 @@ void DeviceOperations::desired_changed(const std::string& device, const nlohmann
                                    patch.value("$version", std::int64_t{-1}));
   set_body(notice, patch.dump(-1, ' ', false, kJsonReplace));
   it->second.out.send(notice);
+  metrics_.desired_patches.inc();
   // Called from the service API's work, not from this connection's own events: Proton's
   // proactor writes a connection's output only when woken.
   it->second.out.connection().wake();
@@ -140,7 +144,8 @@ void DeviceOperations::invoke(const std::string& device, const std::string& meth
     return;
   }
   if (connect_timeout.count() <= 0) {
-    done(hub_error(404, 404103, "the device is not online (no methods link)"));
+    finish(done, MethodResult::not_online,
+           hub_error(404, 404103, "the device is not online (no methods link)"));
     return;
   }
   waiting_.emplace(
@@ -170,10 +175,16 @@ void DeviceOperations::method_answer(const std::string& device, const proton::me
                           ? amqp_integer(m.properties().get("IoThub-status"))
                           : std::nullopt;
   if (!status) {
-    call.done(hub_error(502, 502101, "the device's answer has no IoThub-status"));
+    finish(call.done, MethodResult::bad_answer,
+           hub_error(502, 502101, "the device's answer has no IoThub-status"));
     return;
   }
-  call.done({true, static_cast<int>(*status), amqp_text(m.body())});
+  finish(call.done, MethodResult::answered, {true, static_cast<int>(*status), amqp_text(m.body())});
+}
+
+void DeviceOperations::finish(const Answered& done, MethodResult result, const Outcome& outcome) {
+  metrics_.method_calls[result].inc();
+  done(outcome);
 }
 
 void DeviceOperations::sweep(std::int64_t now_ms) {
@@ -184,7 +195,8 @@ void DeviceOperations::sweep(std::int64_t now_ms) {
     }
     auto call = std::move(it->second);
     it = calls_.erase(it);
-    call.done(hub_error(504, 504101, "the device did not answer in time"));
+    finish(call.done, MethodResult::timed_out,
+           hub_error(504, 504101, "the device did not answer in time"));
   }
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     if (it->second.connect_deadline_ms > now_ms) {
@@ -193,7 +205,8 @@ void DeviceOperations::sweep(std::int64_t now_ms) {
     }
     auto w = std::move(it->second);
     it = waiting_.erase(it);
-    w.done(hub_error(404, 404103, "the device did not come online in time"));
+    finish(w.done, MethodResult::not_online,
+           hub_error(404, 404103, "the device did not come online in time"));
   }
 }
 

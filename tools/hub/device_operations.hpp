@@ -16,6 +16,7 @@
 #include <proton/message.hpp>
 #include <proton/sender.hpp>
 
+#include "hub_metrics.hpp"
 #include "iotgw/common/log.hpp"
 #include "twin_store.hpp"
 
@@ -23,7 +24,7 @@ namespace iotgw::hub {
 
 class DeviceOperations {
  public:
-  DeviceOperations(TwinStore& twins, Logger& log);
+  DeviceOperations(TwinStore& twins, OperationMetrics& metrics, Logger& log);
 
   // The device's receiving ends, attached: where answers, patches and calls go.
   void twin_attached(const std::string& device, const proton::sender& s);
@@ -73,8 +74,10 @@ class DeviceOperations {
                  std::chrono::milliseconds timeout, std::int64_t now_ms, Answered done);
   void answer_twin(const std::string& device, const proton::message& request, int status,
                    std::int64_t version, const std::string& body);
+  void finish(const Answered& done, MethodResult result, const Outcome& outcome);
 
   TwinStore& twins_;
+  OperationMetrics& metrics_;
   Logger& log_;
   std::map<std::string, TwinLink> twin_;           // by device
   std::map<std::string, proton::sender> methods_;  // by device

@@ -47,16 +47,17 @@ constexpr std::size_t kMaxPendingReplies = 100;
 }  // namespace
 
 HubServer::HubServer(std::shared_ptr<const Registry> registry, HubEndpoints endpoints, Logger& log,
-                     HubLimits limits)
+                     HubMetrics& metrics, HubLimits limits)
     : endpoints_(std::move(endpoints)),
       log_(log),
+      metrics_(metrics),
       limits_(limits),
       registry_(std::move(registry)),
       telemetry_(limits.telemetry_retention),
       c2d_(
           {limits.c2d, limits.max_c2d_bytes, limits.max_feedback_records},
-          [this]() -> DurableLog& { return *durable_; }, [this] { return this->registry(); }, log) {
-}
+          [this]() -> DurableLog& { return *durable_; }, [this] { return this->registry(); },
+          metrics.c2d, log) {}
 
 void HubServer::open_data_dir(const std::filesystem::path& dir, bool fsync) {
   std::size_t telemetry = 0, c2d = 0;
@@ -96,6 +97,7 @@ void HubServer::open_data_dir(const std::filesystem::path& dir, bool fsync) {
     // Last: replay restores the retained messages first, and their numbers run up to this.
     out.sequences(telemetry_.next_sequence(), c2d_.queues().next_sequence());
   });
+  metrics_.telemetry_retained.set(static_cast<std::int64_t>(telemetry_.size()));
   log_.info("hub", "data dir " + dir.string() + ": " + std::to_string(telemetry) +
                        " telemetry and " + std::to_string(c2d) + " queued C2D message(s) restored");
 }
@@ -184,6 +186,7 @@ Grant HubServer::plain_grant(std::string_view user, std::string_view password) c
 bool HubServer::check_plain(std::string_view user, std::string_view password,
                             std::string& result) const {
   const Grant g = plain_grant(user, password);
+  metrics_.plain_logins[g.status == 200 ? LoginResult::ok : LoginResult::refused].inc();
   if (g.status != 200) {
     result = std::to_string(g.status) + " " + g.description;
     log_.info("hub", "SASL PLAIN refused for " + std::string(user) + ": " + result);
@@ -209,10 +212,14 @@ void HubServer::Listen::on_error(proton::listener&, const std::string& what) {
 
 void HubServer::on_connection_open(proton::connection& c) {
   if (connections_.size() >= limits_.max_connections) {
+    metrics_.connections_refused.inc();
     c.close(proton::error_condition("amqp:resource-limit-exceeded", "too many connections"));
     return;
   }
   auto& state = connections_[c];
+  state.open = true;
+  metrics_.connections_accepted.inc();
+  metrics_.connections_open.add(1);
   // A PLAIN login already proved one identity: grant it as a CBS token would.
   const auto sasl = c.transport().sasl();
   if (sasl.mech() == "PLAIN") {
@@ -237,12 +244,22 @@ void HubServer::on_transport_close(proton::transport& t) {
   }
   c2d_.connection_closed(c);
   operations_.connection_closed(c);
-  connections_.erase(c);
+  // Proton reports a transport error and then its close: the connection goes once.
+  if (auto it = connections_.find(c); it != connections_.end()) {
+    if (it->second.open) metrics_.connections_open.add(-1);
+    connections_.erase(it);
+  }
 }
 
 void HubServer::refuse(proton::link& l, const std::string& why) {
+  metrics_.links_refused[LinkRefusal::unauthorized].inc();
   log_.info("hub", "refused link '" + l.name() + "': " + why);
   l.close(proton::error_condition(kUnauthorized, why));
+}
+
+void HubServer::not_found(proton::link& l, const std::string& why) {
+  metrics_.links_refused[LinkRefusal::not_found].inc();
+  l.close(proton::error_condition("amqp:not-found", why));
 }
 
 bool HubServer::admit(const ConnState& state, const Node& node, proton::link& l) {
@@ -275,10 +292,7 @@ void HubServer::on_receiver_open(proton::receiver& r) {
       inbound_[r] = {node};
       r.open(proton::receiver_options().credit_window(kCredit));
       return;
-    default:
-      r.close(proton::error_condition("amqp:not-found",
-                                      "no node '" + r.target().address() + "' to send to"));
-      return;
+    default: not_found(r, "no node '" + r.target().address() + "' to send to"); return;
   }
   inbound_[r] = {node};
   r.open(proton::receiver_options().auto_accept(false).credit_window(kCredit));
@@ -322,9 +336,7 @@ void HubServer::on_sender_open(proton::sender& s) {
       s.open(proton::sender_options().delivery_mode(proton::delivery_mode::AT_MOST_ONCE));
       operations_.methods_attached(node.device_id, s);
       return;
-    default:
-      s.close(proton::error_condition("amqp:not-found",
-                                      "no node '" + s.source().address() + "' to receive from"));
+    default: not_found(s, "no node '" + s.source().address() + "' to receive from");
   }
 }
 
@@ -348,7 +360,15 @@ void HubServer::on_message(proton::delivery& d, proton::message& m) {
     dispatch(d, m);
   } catch (const std::exception& e) {
     log_.info("hub", std::string("message refused: ") + e.what());
-    reject_with(d, "amqp:decode-error", std::string("cannot read the message: ") + e.what());
+    const std::string why = std::string("cannot read the message: ") + e.what();
+    auto in = inbound_.find(d.receiver());
+    const auto kind = in != inbound_.end() ? in->second.node.kind : Node::unknown;
+    if (kind == Node::device_telemetry) {
+      reject_telemetry(d, TelemetryRefusal::malformed, "amqp:decode-error", why);
+    } else {
+      if (kind == Node::service_c2d) metrics_.c2d.refused[C2dRefusal::malformed].inc();
+      reject_with(d, "amqp:decode-error", why);
+    }
   }
 }
 
@@ -402,6 +422,7 @@ void HubServer::put_token(ConnState& state, proton::delivery& d, const proton::m
   } else {
     g = check_token(*registry(), amqp_text(m.body()), audience);
   }
+  metrics_.put_tokens[cbs_result(g.status)].inc();
   if (g.status == 200) {
     if (!g.device_id.empty())
       state.devices[g.device_id] = std::max(state.devices[g.device_id], g.expiry);
@@ -417,14 +438,19 @@ void HubServer::put_token(ConnState& state, proton::delivery& d, const proton::m
   d.accept();
 }
 
+void HubServer::reject_telemetry(proton::delivery& d, TelemetryRefusal reason,
+                                 const std::string& condition, const std::string& why) {
+  metrics_.telemetry_rejected[reason].inc();
+  reject_with(d, condition, why);
+}
+
 void HubServer::telemetry(const Node& node, proton::delivery& d, proton::message& m) {
   const std::size_t size = counted_size(m);
   if (size > limits_.max_d2c_bytes) {
     const std::string why = "message of " + std::to_string(size) + " bytes is over the " +
                             std::to_string(limits_.max_d2c_bytes) + "-byte limit";
     log_.info("hub", node.device_id + ": telemetry rejected: " + why);
-    ++telemetry_rejected_;
-    reject_with(d, "amqp:link:message-size-exceeded", why);
+    reject_telemetry(d, TelemetryRefusal::too_large, "amqp:link:message-size-exceeded", why);
     return;
   }
   auto& ann = m.message_annotations();
@@ -439,15 +465,17 @@ void HubServer::telemetry(const Node& node, proton::delivery& d, proton::message
     durable_->telemetry(seq, m);  // before the device hears "accepted"
   } catch (const std::exception& e) {
     log_.error("hub", e.what());
-    ++telemetry_rejected_;
-    reject_with(d, "amqp:internal-error", "the hub could not store the message");
+    reject_telemetry(d, TelemetryRefusal::store_failed, "amqp:internal-error",
+                     "the hub could not store the message");
     return;
   }
   // Moved, not copied: a proton::message copies by encoding and decoding, which was a third of
   // the hub's time per message. Proton is done with it once on_message returns.
   telemetry_.append(std::move(m));
   d.accept();
-  ++telemetry_accepted_;
+  metrics_.telemetry_accepted.inc();
+  metrics_.telemetry_accepted_bytes.inc(size);
+  metrics_.telemetry_retained.set(static_cast<std::int64_t>(telemetry_.size()));
   for (auto& [sender, consumer] : consumers_) {
     proton::sender s = sender;
     pump(s, consumer);
@@ -466,6 +494,7 @@ void HubServer::pump(proton::sender& s, Consumer& c) {
     const proton::message* m = telemetry_.at_or_after(c.next);
     if (m == nullptr) break;
     s.send(*m);
+    metrics_.telemetry_sent.inc();
     ++c.next;
     sent = true;
   }

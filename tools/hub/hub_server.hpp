@@ -26,6 +26,7 @@
 #include "c2d_delivery.hpp"
 #include "device_operations.hpp"
 #include "durable_log.hpp"
+#include "hub_metrics.hpp"
 #include "iotgw/common/log.hpp"
 #include "iotgw/common/registry.hpp"
 #include "telemetry_log.hpp"
@@ -53,8 +54,9 @@ struct HubEndpoints {
 
 class HubServer final : public proton::messaging_handler {
  public:
+  // `metrics` (in main's Registry) counts what the hub does; it outlives the server.
   HubServer(std::shared_ptr<const Registry> registry, HubEndpoints endpoints, Logger& log,
-            HubLimits limits = {});
+            HubMetrics& metrics, HubLimits limits = {});
 
   // Runs until stop(). Throws on a listen failure.
   void run();
@@ -72,17 +74,6 @@ class HubServer final : public proton::messaging_handler {
   DeviceOperations& operations() { return operations_; }  // on the hub's thread only
   std::shared_ptr<const Registry> registry() const;       // any thread
 
-  // What the hub took since it started, for SIGUSR1: a benchmark checks its acknowledged count
-  // against the hub's own. Any thread.
-  struct Counts {
-    std::int64_t telemetry_accepted = 0, telemetry_rejected = 0, c2d_completed = 0,
-                 c2d_not_completed = 0;
-  };
-  Counts counts() const {
-    return {telemetry_accepted_.load(), telemetry_rejected_.load(), c2d_.completed(),
-            c2d_.not_completed()};
-  }
-
  private:
   struct ConnState {
     // What tokens this connection holds, each until its expiry (Unix seconds): a device id, and
@@ -95,6 +86,7 @@ class HubServer final : public proton::messaging_handler {
     }
     proton::sender cbs_reply;
     std::vector<proton::message> pending_replies;  // before the reply link is attached
+    bool open = false;                             // counted in the open-connections gauge
   };
   struct Consumer {
     std::string group;
@@ -149,12 +141,16 @@ class HubServer final : public proton::messaging_handler {
   std::shared_ptr<const Registry> swept_registry_;
   void reply_cbs(proton::connection c, ConnState& state, proton::message reply);
   void refuse(proton::link& l, const std::string& why);
+  void not_found(proton::link& l, const std::string& why);
+  void reject_telemetry(proton::delivery& d, TelemetryRefusal reason, const std::string& condition,
+                        const std::string& why);
   // Refuses the link (and says false) unless this connection holds a token for the node.
   bool admit(const ConnState& state, const Node& node, proton::link& l);
 
   HubEndpoints endpoints_;
   std::unique_ptr<Listen> plain_listen_, tls_listen_;
   Logger& log_;
+  HubMetrics& metrics_;
   HubLimits limits_;
   mutable std::mutex registry_mutex_;
   std::shared_ptr<const Registry> registry_;
@@ -165,13 +161,12 @@ class HubServer final : public proton::messaging_handler {
   std::map<proton::receiver, Inbound> inbound_;
   std::map<proton::sender, Consumer> consumers_;
   TelemetryLog telemetry_;
-  std::atomic<std::int64_t> telemetry_accepted_{0}, telemetry_rejected_{0};
   C2dDelivery c2d_;
   std::unique_ptr<DurableLog> durable_ = std::make_unique<DurableLog>();
   TwinStore twins_{limits_.twin, [this](const std::string& device, const std::string& document) {
                      durable_->twin(device, document);
                    }};
-  DeviceOperations operations_{twins_, log_};
+  DeviceOperations operations_{twins_, metrics_.operations, log_};
 };
 
 }  // namespace iotgw::hub

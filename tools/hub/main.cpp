@@ -14,11 +14,14 @@
 #include <nlohmann/json.hpp>
 
 #include "https_server.hpp"
+#include "hub_metrics.hpp"
 #include "hub_server.hpp"
 #include "iotgw/common/clock.hpp"
 #include "iotgw/common/https_client.hpp"
+#include "iotgw/common/metrics.hpp"
 #include "iotgw/common/sas_token.hpp"
 #include "iotgw/common/units.hpp"
+#include "metrics_endpoint.hpp"
 #include "sasl_plain.hpp"
 #include "service_client.hpp"
 
@@ -32,7 +35,7 @@ const char* kUsage =
     "                 [--tls-listen 127.0.0.1:5671 --cert FILE --key FILE]\n"
     "                 [--https-listen 127.0.0.1:443 (with --cert FILE --key FILE)]\n"
     "                 [--c2d-lock 60s] [--c2d-max-delivery-count 10] [--c2d-ttl 1h]\n"
-    "                 [--data-dir DIR [--fsync]]\n"
+    "                 [--data-dir DIR [--fsync]] [--metrics-listen HOST:PORT]\n"
     "       iotgw-hub registry add-device FILE ID\n"
     "       iotgw-hub registry connection-string FILE ID\n"
     "       iotgw-hub token --registry FILE (--device ID | --policy NAME) [--ttl SECONDS]\n"
@@ -48,7 +51,8 @@ const char* kUsage =
     "         (twin and invoke: [--url https://127.0.0.1:443] [--ca FILE] [--policy service])\n"
     "\n"
     "The registry (YAML) holds the hub's host name, its devices and its access policies; SIGHUP\n"
-    "re-reads it; SIGUSR1 logs what it took since it started. SIGTERM and SIGINT stop the hub.\n";
+    "re-reads it; SIGUSR1 logs what it took since it started. SIGTERM and SIGINT stop the hub.\n"
+    "--metrics-listen serves GET /metrics (Prometheus's text format); port 0 picks one.\n";
 
 int usage_error(const std::string& why) {
   std::cerr << "iotgw-hub: " << why << "\n\n" << kUsage;
@@ -270,7 +274,7 @@ int serve(int argc, char** argv) {
   HubEndpoints endpoints;
   LogLevel level = LogLevel::info;
   HubLimits limits;
-  std::string data_dir, https_listen;
+  std::string data_dir, https_listen, metrics_listen;
   bool fsync = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -289,6 +293,8 @@ int serve(int argc, char** argv) {
       endpoints.tls_listen = argv[++i];
     else if (a == "--https-listen")
       https_listen = argv[++i];
+    else if (a == "--metrics-listen")
+      metrics_listen = argv[++i];
     else if (a == "--cert")
       endpoints.cert_file = argv[++i];
     else if (a == "--key")
@@ -329,8 +335,15 @@ int serve(int argc, char** argv) {
   sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  HubServer server(registry, endpoints, log, limits);
+  // Outlives everything that counts into it, and the endpoint that reads it.
+  metrics::Registry metric_registry;
+  HubMetrics hub_metrics(metric_registry);
+  const auto process = metric_registry.collect(metrics::collect_process);
+  HubServer server(registry, endpoints, log, hub_metrics, limits);
   if (!data_dir.empty()) server.open_data_dir(data_dir, fsync);
+  std::unique_ptr<http::Server> metrics_endpoint;
+  if (!metrics_listen.empty())
+    metrics_endpoint = serve_metrics(metrics_listen, metric_registry, log);
   // The service API over HTTPS: the registry, twins and direct methods, as Azure's service SDKs
   // call them.
   ServiceApi service_api(server, registry_file, log);
@@ -349,11 +362,7 @@ int serve(int argc, char** argv) {
       int signo = 0;
       if (sigwait(&signals, &signo) != 0) continue;
       if (signo == SIGUSR1) {
-        const auto c = server.counts();
-        log.warn("hub", "status: telemetry accepted " + std::to_string(c.telemetry_accepted) +
-                            " rejected " + std::to_string(c.telemetry_rejected) +
-                            ", C2D completed " + std::to_string(c.c2d_completed) +
-                            " not completed " + std::to_string(c.c2d_not_completed));
+        log.warn("hub", "status: " + hub_metrics.status());
         continue;
       }
       if (signo == SIGHUP) {

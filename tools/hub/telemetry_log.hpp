@@ -17,6 +17,7 @@ class TelemetryLog {
   // The first stored message with a sequence number >= seq, or nullptr.
   const proton::message* at_or_after(std::int64_t& seq) const;
   std::int64_t next_sequence() const { return next_; }
+  std::size_t size() const { return messages_.size(); }
   // Puts back a message read from the data dir, with the number it had (ascending order).
   void restore(std::int64_t seq, proton::message msg);
   void skip_to(std::int64_t next) {

@@ -138,6 +138,9 @@ class Registry {
   std::uint64_t next_collector_ = 1;
 };
 
+// The Content-Type of what render() gives.
+inline constexpr const char* kTextFormat = "text/plain; version=0.0.4; charset=utf-8";
+
 // {a="x",b="y"}, escaped as the text format wants; empty for no labels.
 std::string render_labels(const Labels& labels);
 
