@@ -50,6 +50,7 @@ ListenerMetrics::ListenerMetrics(metrics::Registry& r, const std::string& listen
                          {{"listener", listener}})),
       refused_limit(refused(r, listener, "max_connections")),
       refused_adapter(refused(r, listener, "adapter")),
+      refused_handshake(refused(r, listener, "handshake")),
       logins_ok(login(r, listener, "ok")),
       logins_refused(login(r, listener, "refused")),
       logins_unavailable(login(r, listener, "unavailable")),

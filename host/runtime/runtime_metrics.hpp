@@ -31,6 +31,7 @@ struct ListenerMetrics {
   metrics::Counter& accepted;
   metrics::Counter& refused_limit;       // max_connections reached
   metrics::Counter& refused_adapter;     // the adapter would not open it
+  metrics::Counter& refused_handshake;   // TLS, DTLS or the WebSocket upgrade failed or timed out
   metrics::Counter& logins_ok;           // the authenticators and the hub took the device
   metrics::Counter& logins_refused;      // an authenticator said no
   metrics::Counter& logins_unavailable;  // the hub did not take it

@@ -180,13 +180,14 @@ void Listener::serve(std::size_t loop, std::unique_ptr<transport::Stream> stream
   auto session = std::make_shared<runtime::Session>(shared_, loop);
   shared_->metrics.accepted.inc();
   shared_->metrics.open.add(1);
-  conn->start(session, [self = shared_from_this(), key = conn.get()] {
+  conn->start(session, [self = shared_from_this(), key = conn.get()](bool opened) {
     {
       std::lock_guard lock(self->live_mutex_);
       self->live_.erase(key);
     }
     self->count_.fetch_sub(1);
     self->shared_->metrics.open.add(-1);
+    if (!opened) self->shared_->metrics.refused_handshake.inc();
   });
 }
 

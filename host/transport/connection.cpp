@@ -30,7 +30,8 @@ Connection::Connection(boost::asio::io_context& loop, std::unique_ptr<Stream> st
 
 Connection::~Connection() = default;
 
-void Connection::start(std::shared_ptr<ConnectionHandler> handler, std::function<void()> finished) {
+void Connection::start(std::shared_ptr<ConnectionHandler> handler,
+                       std::function<void(bool)> finished) {
   handler_ = std::move(handler);
   finished_ = std::move(finished);
   stream_->async_start([self = shared_from_this()](const boost::system::error_code& ec) {
@@ -230,7 +231,7 @@ void Connection::finish(const std::string& reason) {
     if (was_open) self->handler_->on_closed();
     self->handler_.reset();
     self->timers_.clear();
-    if (self->finished_) std::exchange(self->finished_, nullptr)();
+    if (self->finished_) std::exchange(self->finished_, nullptr)(was_open);
   });
 }
 

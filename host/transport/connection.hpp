@@ -53,7 +53,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection& operator=(const Connection&) = delete;
 
   // Starts the stream (handshake), then on_open, then reading. `finished` runs once at the end.
-  void start(std::shared_ptr<ConnectionHandler> handler, std::function<void()> finished);
+  // `finished` hears whether the connection ever opened (its transport handshake completed).
+  void start(std::shared_ptr<ConnectionHandler> handler, std::function<void(bool opened)> finished);
 
   void write(std::span<const std::uint8_t> data);
   std::size_t write_queue_size() const { return pending_.size() + writing_.size(); }
@@ -93,7 +94,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string component_;
   ConnectionLimits limits_;
   std::shared_ptr<ConnectionHandler> handler_;
-  std::function<void()> finished_;
+  std::function<void(bool)> finished_;
 
   State state_ = State::starting;
   bool reading_ = false;     // a read, a wait for readable, or the next read_more is pending

@@ -84,7 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   boost::asio::io_context loop(1);
   auto conn = std::make_shared<transport::Connection>(
       loop, std::make_unique<fuzz::MemoryStream>(loop, std::move(chunks)), harness.log, "fuzz");
-  conn->start(std::make_shared<runtime::Session>(harness.shared, 0), [] {});
+  conn->start(std::make_shared<runtime::Session>(harness.shared, 0), [](bool) {});
   loop.run();  // ends when the input is used up and the connection has closed
   return 0;
 }
