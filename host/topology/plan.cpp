@@ -43,6 +43,7 @@ std::shared_ptr<runtime::PluginInstance<VTable>> instantiate(
     const std::shared_ptr<plugins::Plugin>& plugin, const VTable& vtable,
     const config::PluginOptions& options, const std::string& instance_name, const std::string& what,
     const std::string& component, Logger& log, config::Diagnostics& diags) {
+  if (options.reported) return nullptr;  // its keys would all look missing
   auto cfg = plugins::PluginConfig::resolve(plugin->keys(), options, instance_name, what, diags);
   if (!cfg) return nullptr;
   std::string error;

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "gateway_fixture.hpp"
 #include "process.hpp"
 #include "test_env.hpp"
 
@@ -47,6 +48,33 @@ TEST(Cli, CheckReportsEveryErrorAndCountsThem) {
   EXPECT_NE(r.output.find("mode 'up' is not upper, lower or none"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("'max_line' must be a size"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("2 errors"), std::string::npos) << r.output;
+}
+
+// A topology error (an unknown stage) used to stop --check before the plugins were consulted, so
+// the plugin errors surfaced one fix later.
+TEST(Cli, CheckReportsTopologyAndPluginErrorsInOneRun) {
+  TempDir dir;
+  auto r = check_topology(
+      dir,
+      "gateway: {plugins_dir: plugins}\n"
+      "stages:\n"
+      "  - {name: users, plugin: auth-file}\n"
+      "  - {name: squash, plugin: zstdd}\n"
+      "listeners:\n"
+      "  - {name: l, adapter: line, bind: ':0', auth: [users], pipeline: [shout]}\n");
+  const std::string file = (dir / "gateway.yaml").string();
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find(file + ":3:5: stage 'users': missing required key 'file'"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(
+      r.output.find(file + ":4:28: stage 'squash': unknown stage plugin 'zstdd' (available: "),
+      std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find(file + ":6:68: listener 'l': unknown stage 'shout' in pipeline"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("3 errors"), std::string::npos) << r.output;
 }
 
 TEST(Cli, CheckReadsTlsFilesAndNamesTheOneThatFails) {
@@ -96,10 +124,9 @@ TEST(Cli, DescribeListsKeysWithTypeDefaultAndDoc) {
       << r.output;
   auto missing = run(kIotgw, {"--describe", "nope", "--plugins-dir", kPluginsDir.string()});
   EXPECT_EQ(missing.code, 2);
-  EXPECT_NE(
-      missing.output.find(
-          "no plugin named 'nope' (found: aes-gcm, auth-file, auth-sas, coap, line, map, mqtt, zstd)"),
-      std::string::npos)
+  EXPECT_NE(missing.output.find("no plugin named 'nope' (found: aes-gcm, auth-file, auth-sas, "
+                                "coap, line, map, mqtt, zstd)"),
+            std::string::npos)
       << missing.output;
 }
 
