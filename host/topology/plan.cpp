@@ -25,6 +25,11 @@ std::shared_ptr<plugins::Plugin> find_plugin(const plugins::Catalog& catalog,
   auto plugin = catalog.find(ref.name);
   const std::string kind_str(plugins::kind_name(kind));
   if (!plugin) {
+    if (const auto* broken = catalog.broken(ref.name)) {
+      diags.add(ref.mark, what + ": plugin '" + ref.name +
+                              "' did not load: " + broken->path.string() + ": " + broken->reason);
+      return nullptr;
+    }
     diags.add(ref.mark, what + ": unknown " + kind_str + " plugin '" + ref.name +
                             "' (available: " + available(catalog, kind) + ")");
     return nullptr;
@@ -76,7 +81,14 @@ std::optional<Plan> build_plan(const config::Topology& model, const plugins::Pri
   Plan plan{model, {}, {}, {}};
   std::vector<plugins::LoadError> load_errors;
   plan.catalog = plugins::Catalog::scan(model.gateway.plugins_dir, copies, load_errors);
-  for (const auto& e : load_errors) diags.add(model.gateway.plugins_dir_mark, e.str());
+  for (const auto& e : load_errors) {
+    // A file that does not load fails only the entries naming its plugin (find_plugin).
+    if (e.path == model.gateway.plugins_dir) {
+      diags.add(model.gateway.plugins_dir_mark, e.str());
+    } else {
+      log.warn("plugins", e.str() + " (skipped)");
+    }
+  }
   std::error_code ec;
   if (!std::filesystem::is_directory(model.gateway.plugins_dir, ec)) {
     return std::nullopt;  // every plugin would be "unknown": the one error above says it all
