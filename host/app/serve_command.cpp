@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "app/commands.hpp"
+#include "app/pid_file.hpp"
 #include "app/topology_source.hpp"
 #include "bridge/bridge.hpp"
 #include "topology/gateway.hpp"
@@ -19,8 +20,10 @@ constexpr std::chrono::milliseconds kReapEvery{200};
 
 class Server {
  public:
-  Server(const Options& options, Logger& log, config::Topology first)
+  Server(const Options& options, Logger& log, config::Topology first,
+         std::optional<PidFile> pid_file)
       : options_(options),
+        pid_file_(std::move(pid_file)),
         log_(log),
         loops_(first.gateway.threads),
         bridge_(bridge::make_bridge(first.bridge, log)),
@@ -39,6 +42,7 @@ class Server {
     }
     signals_.add(SIGUSR1);
     loops_.start();
+    if (std::string error; pid_file_ && !pid_file_->write(error)) log_.error("gateway", error);
     log_.info("gateway", "serving " + options_.config_file + " with " +
                              std::to_string(loops_.size()) + " event loop(s), bridge " +
                              bridge_->describe());
@@ -103,6 +107,7 @@ class Server {
   }
 
   const Options& options_;
+  std::optional<PidFile> pid_file_;  // first: removed after everything else has stopped
   Logger& log_;
   plugins::PrivateCopies copies_;
   transport::EventLoops loops_;
@@ -124,9 +129,15 @@ int run_serve(const Options& options, Logger& log) {
     std::cerr << diags.str();
     return 2;
   }
+  std::string error;
+  auto pid_file = options.pid_file.empty() ? std::nullopt : PidFile::claim(options.pid_file, error);
+  if (!pid_file && !options.pid_file.empty()) {
+    log.error("gateway", "cannot start: " + error);
+    return 1;
+  }
   if (!options.log_level && topology->gateway.log_level)
     log.set_level(*topology->gateway.log_level);
-  Server server(options, log, std::move(*topology));
+  Server server(options, log, std::move(*topology), std::move(pid_file));
   return server.run();
 }
 
