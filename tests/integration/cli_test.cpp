@@ -114,6 +114,48 @@ TEST(Cli, ListPluginsNamesABrokenPluginAndExitsTwo) {
       << r.output;
 }
 
+// The refusal `--list-plugins` prints for the one plugin in tests/plugins bad/<bad_case>.
+std::string bad_plugin_refusal(const std::string& bad_case) {
+  auto r =
+      run(kIotgw, {"--list-plugins", "--plugins-dir", (kTestPlugins / "bad" / bad_case).string()});
+  EXPECT_EQ(r.code, 2) << r.output;
+  return r.output;
+}
+
+// A C author's usual slip, the entry point left hidden, is named in C terms too.
+TEST(Cli, MissingEntryPointNamesTheCEntryPointBesideTheCxxMacros) {
+  const auto out = bad_plugin_refusal("hidden_entry");
+  EXPECT_NE(out.find("iotgw-bad.so: no entry point 'iotgw_plugin_entry' (C++: end the plugin with "
+                     "IOTGW_ADAPTER_PLUGIN(Class) or IOTGW_STAGE_PLUGIN(Class); C: define "
+                     "IOTGW_EXPORT const iotgw_plugin_descriptor* iotgw_plugin_entry(void)"),
+            std::string::npos)
+      << out;
+}
+
+TEST(Cli, WrongTypeRefusalsSayWhatWasGivenBesideWhatWasExpected) {
+  auto out = bad_plugin_refusal("wrong_kind");
+  EXPECT_NE(out.find("iotgw-bad.so: declares kind adapter but has no adapter table (it has a stage "
+                     "table instead: was the kind meant to be a stage?)"),
+            std::string::npos)
+      << out;
+  out = bad_plugin_refusal("unknown_key_type");
+  EXPECT_NE(out.find("iotgw-bad.so: config key #1 'level' has type 9, not one of 1 "
+                     "(IOTGW_CFG_STRING) to 7 (IOTGW_CFG_STRING_LIST)"),
+            std::string::npos)
+      << out;
+
+  TempDir dir;
+  auto r = check_topology(
+      dir,
+      "gateway: {plugins_dir: plugins}\n"
+      "listeners:\n  - {name: l, adapter: line, bind: ':0', options: {max_line: [1, 2]}}\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("listener 'l': 'max_line' must be a size such as 512, 64KB or 1MiB, "
+                          "not a list"),
+            std::string::npos)
+      << r.output;
+}
+
 TEST(Cli, DescribeListsKeysWithTypeDefaultAndDoc) {
   auto r = run(kIotgw, {"--describe", "line", "--plugins-dir", kPluginsDir.string()});
   EXPECT_EQ(r.code, 0) << r.output;
