@@ -1,12 +1,23 @@
 // iotgw plugin SDK, C++ layer: makes a plugin a class and one line, without putting C++ in the ABI.
+// A whole stage (tests/integration/sdk_example_test.cpp builds this text and runs it):
 //
-//   class Upper : public iotgw::Stage {
+//   #include <iotgw/plugin.hpp>
+//
+//   #include <cctype>
+//   #include <string>
+//
+//   class Upper final : public iotgw::StageBase {
 //    public:
 //     static constexpr const char* name = "upper";
 //     static constexpr const char* version = "1.0.0";
 //     static constexpr const char* description = "upper-cases payloads";
-//     Upper(const iotgw::Context& ctx, const iotgw::Config& config);
-//     iotgw::Verdict upstream(iotgw::Message& msg, std::string& reason) override;
+//     Upper(const iotgw::Context& ctx, const iotgw::Config& /*config*/) : StageBase(ctx) {}
+//     iotgw::Verdict upstream(iotgw::Message& msg, std::string& /*reason*/) override {
+//       std::string body(msg.body());
+//       for (auto& c : body) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+//       msg.set_body(body);
+//       return iotgw::Verdict::proceed;
+//     }
 //   };
 //   IOTGW_STAGE_PLUGIN(Upper)
 //
