@@ -43,6 +43,21 @@ std::shared_ptr<plugins::Plugin> find_plugin(const plugins::Catalog& catalog,
   return plugin;
 }
 
+// Where a plugin's refusal belongs: at the key it starts with ("'max_packet' must ...", as the
+// SDK's config map says it, or "max_packet must ..."), when the YAML gives that key; else at the
+// options map.
+config::Mark refusal_mark(const config::PluginOptions& options, const std::string& error) {
+  if (!options.node.IsMap()) return options.mark;
+  for (const auto& kv : options.node) {
+    const auto key = kv.first.Scalar();
+    if (error.starts_with("'" + key + "'") || error.starts_with(key + " ") ||
+        error.starts_with(key + ":")) {
+      return config::mark_of(options.mark.file, kv.first);
+    }
+  }
+  return options.mark;
+}
+
 template <class VTable>
 std::shared_ptr<runtime::PluginInstance<VTable>> instantiate(
     const std::shared_ptr<plugins::Plugin>& plugin, const VTable& vtable,
@@ -55,8 +70,8 @@ std::shared_ptr<runtime::PluginInstance<VTable>> instantiate(
   auto instance =
       runtime::PluginInstance<VTable>::create(plugin, vtable, *cfg, component, log, error);
   if (!instance) {
-    diags.add(options.mark, what + ": plugin '" + std::string(plugin->name()) +
-                                "' refused the configuration: " + error);
+    diags.add(refusal_mark(options, error), what + ": plugin '" + std::string(plugin->name()) +
+                                                "' refused the configuration: " + error);
   }
   return instance;
 }

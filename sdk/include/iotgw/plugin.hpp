@@ -539,20 +539,15 @@ iotgw_status guarded(iotgw_error* error, iotgw_status failure, F&& f) {
   return failure;
 }
 
+// The keys T declares: from its config map (iotgw/config_map.hpp), its config_keys array, or none.
 template <class T>
-constexpr std::size_t key_count() {
-  if constexpr (requires { T::config_keys; }) {
-    return std::size(T::config_keys);
+std::span<const iotgw_config_key> declared_keys() {
+  if constexpr (requires { T::config_map.keys(); }) {
+    return T::config_map.keys();
+  } else if constexpr (requires { T::config_keys; }) {
+    return {std::data(T::config_keys), std::size(T::config_keys)};
   } else {
-    return 0;
-  }
-}
-template <class T>
-constexpr const iotgw_config_key* key_data() {
-  if constexpr (requires { T::config_keys; }) {
-    return std::data(T::config_keys);
-  } else {
-    return nullptr;
+    return {};
   }
 }
 
@@ -727,9 +722,8 @@ struct StageThunks {
 };
 
 template <class T>
-constexpr iotgw_plugin_descriptor make_descriptor(iotgw_plugin_kind kind,
-                                                  const iotgw_adapter_vtable* adapter,
-                                                  const iotgw_stage_vtable* stage) {
+iotgw_plugin_descriptor make_descriptor(iotgw_plugin_kind kind, const iotgw_adapter_vtable* adapter,
+                                        const iotgw_stage_vtable* stage) {
   iotgw_plugin_descriptor d{};
   d.struct_size = sizeof(iotgw_plugin_descriptor);
   d.abi_major = IOTGW_ABI_MAJOR;
@@ -738,8 +732,9 @@ constexpr iotgw_plugin_descriptor make_descriptor(iotgw_plugin_kind kind,
   d.version = T::version;
   d.description = T::description;
   d.kind = kind;
-  d.config_keys = key_data<T>();
-  d.config_key_count = key_count<T>();
+  const auto keys = declared_keys<T>();
+  d.config_keys = keys.empty() ? nullptr : keys.data();
+  d.config_key_count = keys.size();
   d.config_key_size = sizeof(iotgw_config_key);
   d.adapter = adapter;
   d.stage = stage;
@@ -811,7 +806,8 @@ class StageBase : public Stage {
 
 // One line per plugin: the class derives from iotgw::AdapterBase or iotgw::StageBase, has a
 // constructor (const iotgw::Context&, const iotgw::Config&) and static `name`, `version`,
-// `description` and (optionally) `config_keys`, an array of iotgw_config_key.
+// `description` and (optionally) `config_keys`, an array of iotgw_config_key, or `config_map`,
+// an iotgw::ConfigMap (iotgw/config_map.hpp).
 #define IOTGW_ADAPTER_PLUGIN(Class)                                                 \
   extern "C" IOTGW_EXPORT const iotgw_plugin_descriptor* iotgw_plugin_entry(void) { \
     return ::iotgw::detail::adapter_descriptor<Class>();                            \
