@@ -48,11 +48,12 @@ std::string defaulted(std::string_view value) {
 
 int run_check(const Options& options, Logger& log) {
   config::Diagnostics diags;
-  auto topology = load_topology(options, diags);
+  // Past topology errors too, so that one run also reports what the plugins refuse.
+  auto topology = load_topology(options, diags, true);
   if (!topology) return report(diags);
   plugins::PrivateCopies copies;
   auto plan = topology::build_plan(*topology, copies, log, diags);
-  if (!plan) return report(diags);
+  if (!plan || !diags.empty()) return report(diags);
   std::cout << options.config_file << ": OK (" << plan->catalog.all().size() << " plugins, "
             << plan->stages.size() << " stages, " << plan->listeners.size() << " listeners)\n";
   return 0;

@@ -6,6 +6,7 @@ namespace iotgw::app {
 
 const char* usage() {
   return "usage: iotgw --config FILE [--check] [--plugins-dir DIR] [--log-level LEVEL]\n"
+         "             [--pid-file FILE]\n"
          "       iotgw --list-plugins [--plugins-dir DIR | --config FILE]\n"
          "       iotgw --describe PLUGIN [--plugins-dir DIR | --config FILE]\n"
          "       iotgw --describe-topology\n"
@@ -19,6 +20,9 @@ const char* usage() {
          "  --describe PLUGIN   the config keys a plugin accepts: type, default, doc\n"
          "  --describe-topology the keys of a topology file, by section: type, default, doc\n"
          "  --log-level LEVEL   trace, debug, info, warn or error (overrides gateway.log_level)\n"
+         "  --pid-file FILE     write the process id there once serving (removed at exit), for\n"
+         "                      kill -HUP $(cat FILE); refuses to start while another iotgw\n"
+         "                      named in it runs\n"
          "\n"
          "Signals: SIGHUP reloads the topology; SIGTERM and SIGINT drain and exit 0.\n";
 }
@@ -54,6 +58,10 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
       const char* v = value("--plugins-dir");
       if (v == nullptr) return std::nullopt;
       o.plugins_dir = v;
+    } else if (arg == "--pid-file") {
+      const char* v = value("--pid-file");
+      if (v == nullptr) return std::nullopt;
+      o.pid_file = v;
     } else if (arg == "--log-level") {
       const char* v = value("--log-level");
       if (v == nullptr) return std::nullopt;

@@ -15,6 +15,7 @@ struct Options {
   std::string config_file;
   std::string plugins_dir;  // overrides gateway.plugins_dir when set
   std::string describe;     // plugin name for --describe
+  std::string pid_file;     // --pid-file: where the serving process writes its id
   std::optional<LogLevel> log_level;
 };
 

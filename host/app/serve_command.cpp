@@ -16,10 +16,12 @@
 #include "admin/admin_endpoint.hpp"
 #include "app/commands.hpp"
 #include "app/file_watch.hpp"
+#include "app/pid_file.hpp"
 #include "app/service_manager.hpp"
 #include "app/topology_source.hpp"
 #include "bridge/bridge.hpp"
 #include "topology/gateway.hpp"
+#include "topology/plan.hpp"
 
 namespace iotgw::app {
 
@@ -32,8 +34,10 @@ constexpr std::chrono::milliseconds kHealthBound{2000};
 
 class Server final : public admin::Controls {
  public:
-  Server(const Options& options, Logger& log, metrics::Registry& registry, config::Topology first)
+  Server(const Options& options, Logger& log, metrics::Registry& registry, config::Topology first,
+         std::optional<PidFile> pid_file)
       : options_(options),
+        pid_file_(std::move(pid_file)),
         log_(log),
         registry_(registry),
         loops_(first.gateway.threads),
@@ -74,6 +78,7 @@ class Server final : public admin::Controls {
       }
     }
     serving_ = true;
+    if (std::string error; pid_file_ && !pid_file_->write(error)) log_.error("gateway", error);
     log_.info("gateway", "serving " + options_.config_file + " with " +
                              std::to_string(loops_.size()) + " event loop(s), bridge " +
                              bridge_->describe());
@@ -170,9 +175,15 @@ class Server final : public admin::Controls {
     }
     service_.reloading();
     config::Diagnostics diags;
-    auto next = load_topology(options_, diags);
+    // Past topology errors too, as --check does, so the answer names every error at once; what
+    // parsed with errors is only checked, never applied.
+    auto next = load_topology(options_, diags, true);
     std::optional<topology::ApplyReport> report;
-    if (next) report = gateway_.apply(*next, diags);
+    if (next && diags.empty()) {
+      report = gateway_.apply(*next, diags);
+    } else if (next) {
+      topology::build_plan(*next, copies_, log_, diags);
+    }
     if (watch_) watch_->watch(FileWatch::named_by(options_.config_file));
     if (!report) {
       for (const auto& d : diags.all()) {
@@ -382,6 +393,7 @@ class Server final : public admin::Controls {
   }
 
   const Options& options_;
+  std::optional<PidFile> pid_file_;  // first: removed after everything else has stopped
   Logger& log_;
   metrics::Registry& registry_;
   ServiceManager service_;
@@ -420,10 +432,16 @@ int run_serve(const Options& options, Logger& log) {
     std::cerr << diags.str();
     return 2;
   }
+  std::string error;
+  auto pid_file = options.pid_file.empty() ? std::nullopt : PidFile::claim(options.pid_file, error);
+  if (!pid_file && !options.pid_file.empty()) {
+    log.error("gateway", "cannot start: " + error);
+    return 1;
+  }
   if (!options.log_level && topology->gateway.log_level)
     log.set_level(*topology->gateway.log_level);
   metrics::Registry registry;
-  Server server(options, log, registry, std::move(*topology));
+  Server server(options, log, registry, std::move(*topology), std::move(pid_file));
   return server.run();
 }
 

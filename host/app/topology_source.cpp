@@ -2,8 +2,9 @@
 
 namespace iotgw::app {
 
-std::optional<config::Topology> load_topology(const Options& options, config::Diagnostics& diags) {
-  auto topology = config::parse_topology(options.config_file, diags);
+std::optional<config::Topology> load_topology(const Options& options, config::Diagnostics& diags,
+                                              bool keep_partial) {
+  auto topology = config::parse_topology(options.config_file, diags, keep_partial);
   if (topology && !options.plugins_dir.empty()) {
     topology->gateway.plugins_dir =
         std::filesystem::absolute(options.plugins_dir).lexically_normal();

@@ -8,7 +8,9 @@
 
 namespace iotgw::app {
 
-std::optional<config::Topology> load_topology(const Options& options, config::Diagnostics& diags);
+// keep_partial: as parse_topology's.
+std::optional<config::Topology> load_topology(const Options& options, config::Diagnostics& diags,
+                                              bool keep_partial = false);
 
 // The plugins directory: --plugins-dir, else the topology's gateway.plugins_dir.
 std::optional<std::filesystem::path> plugins_dir(const Options& options,

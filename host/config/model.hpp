@@ -20,6 +20,7 @@ namespace iotgw::config {
 struct PluginOptions {
   YAML::Node node;                  // a map, or null when absent
   Mark mark;                        // where the map is (or its owner, when absent)
+  bool reported = false;            // it was no map, and said so: nothing more to check in it
   std::string fingerprint() const;  // canonical text, to tell whether it changed on reload
 };
 
@@ -151,8 +152,11 @@ struct Topology {
 };
 
 // Parses and checks one topology file. Returns the model when there was no error; every error
-// found goes into diags either way.
-std::optional<Topology> parse_topology(const std::filesystem::path& file, Diagnostics& diags);
+// found goes into diags either way. `keep_partial` (--check) returns the model of what parsed
+// despite errors, so that the plugins' checks can run on it too; nullopt then means the file
+// could not be read as a YAML mapping.
+std::optional<Topology> parse_topology(const std::filesystem::path& file, Diagnostics& diags,
+                                       bool keep_partial = false);
 
 // Parses "host:port", "[v6]:port" or ":port" (all addresses).
 std::optional<Endpoint> parse_endpoint(const std::string& text);

@@ -38,6 +38,7 @@ PluginOptions options_of(MapReader& r, const std::string& key, Diagnostics& diag
   if (!o.node.IsMap()) {
     diags.add(o.mark, r.what() + ": '" + key + "' must be a mapping of keys");
     o.node = YAML::Node();
+    o.reported = true;
   }
   return o;
 }
@@ -460,7 +461,8 @@ const StageSpec* Topology::find_stage(const std::string& name) const {
   return nullptr;
 }
 
-std::optional<Topology> parse_topology(const std::filesystem::path& file, Diagnostics& diags) {
+std::optional<Topology> parse_topology(const std::filesystem::path& file, Diagnostics& diags,
+                                       bool keep_partial) {
   const std::string fname = file.string();
   std::ifstream in(file);
   if (!in) {
@@ -486,7 +488,7 @@ std::optional<Topology> parse_topology(const std::filesystem::path& file, Diagno
   parse_bridge(top.node("bridge"), file, t, diags);
   parse_stages(top.node("stages"), file, t, diags);
   parse_listeners(top.node("listeners"), file, t, diags);
-  if (!diags.empty()) return std::nullopt;
+  if (!diags.empty() && !keep_partial) return std::nullopt;
   return t;
 }
 

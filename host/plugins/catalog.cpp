@@ -7,6 +7,18 @@ namespace iotgw::plugins {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// The name a plugin file that did not load would most likely have given: iotgw_add_plugin names
+// its output iotgw-NAME.so.
+std::string name_from_file(const fs::path& file) {
+  std::string stem = file.stem().string();
+  const std::string prefix = "iotgw-";
+  return stem.rfind(prefix, 0) == 0 ? stem.substr(prefix.size()) : stem;
+}
+
+}  // namespace
+
 Catalog Catalog::scan(const fs::path& dir, const PrivateCopies& copies,
                       std::vector<LoadError>& errors) {
   Catalog c;
@@ -24,13 +36,16 @@ Catalog Catalog::scan(const fs::path& dir, const PrivateCopies& copies,
   for (const auto& file : files) {
     auto loaded = load_plugin(file, copies);
     if (auto* err = std::get_if<LoadError>(&loaded)) {
+      c.broken_.emplace_back(name_from_file(file), *err);
       errors.push_back(std::move(*err));
       continue;
     }
     auto plugin = std::get<std::shared_ptr<Plugin>>(std::move(loaded));
     if (auto twin = c.find(plugin->name())) {
-      errors.push_back({file, "duplicate plugin name '" + std::string(plugin->name()) +
-                                  "' (also in " + twin->path().string() + ")"});
+      LoadError err{file, "duplicate plugin name '" + std::string(plugin->name()) + "' (also in " +
+                              twin->path().string() + ")"};
+      c.broken_.emplace_back(plugin->name(), err);
+      errors.push_back(std::move(err));
       continue;
     }
     c.plugins_.push_back(std::move(plugin));
@@ -38,6 +53,13 @@ Catalog Catalog::scan(const fs::path& dir, const PrivateCopies& copies,
   std::sort(c.plugins_.begin(), c.plugins_.end(),
             [](const auto& a, const auto& b) { return a->name() < b->name(); });
   return c;
+}
+
+const LoadError* Catalog::broken(std::string_view name) const {
+  for (const auto& [n, error] : broken_) {
+    if (n == name) return &error;
+  }
+  return nullptr;
 }
 
 std::shared_ptr<Plugin> Catalog::find(std::string_view name) const {

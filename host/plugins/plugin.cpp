@@ -113,9 +113,17 @@ std::optional<fs::path> private_copy(const fs::path& file, const std::string& ha
   return target;
 }
 
+// `other` is the table of the other kind: set, it is most likely the kind the author meant.
 template <class VTable>
-std::optional<std::string> check_vtable(const VTable* vt, const char* what) {
-  if (vt == nullptr) return std::string("declares kind ") + what + " but has no " + what + " table";
+std::optional<std::string> check_vtable(const VTable* vt, const char* what, const void* other,
+                                        const char* other_kind) {
+  if (vt == nullptr) {
+    const std::string given = other != nullptr ? std::string("it has ") + other_kind +
+                                                     " table instead: was the kind meant to be " +
+                                                     other_kind + "?"
+                                               : std::string("neither table is set");
+    return std::string("declares kind ") + what + " but has no " + what + " table (" + given + ")";
+  }
   if (vt->struct_size < offsetof(VTable, reserved)) {
     return std::string(what) + " table is " + std::to_string(vt->struct_size) +
            " bytes, at least " + std::to_string(offsetof(VTable, reserved)) + " expected";
@@ -150,21 +158,25 @@ std::optional<std::string> check_descriptor(const iotgw_plugin_descriptor& d) {
   }
   for (std::size_t i = 0; i < d.config_key_count; ++i) {
     const auto k = key_at(d, i);
-    if (k.name == nullptr || k.doc == nullptr || k.type < IOTGW_CFG_STRING ||
-        k.type > IOTGW_CFG_STRING_LIST) {
-      return "config key #" + std::to_string(i + 1) + " lacks a name, a doc or a known type";
+    const std::string key = "config key #" + std::to_string(i + 1);
+    if (k.name == nullptr) return key + " has no name";
+    if (k.doc == nullptr) return key + " '" + k.name + "' has no doc";
+    if (k.type < IOTGW_CFG_STRING || k.type > IOTGW_CFG_STRING_LIST) {
+      return key + " '" + k.name + "' has type " + std::to_string(static_cast<int>(k.type)) +
+             ", not one of " + std::to_string(IOTGW_CFG_STRING) + " (IOTGW_CFG_STRING) to " +
+             std::to_string(IOTGW_CFG_STRING_LIST) + " (IOTGW_CFG_STRING_LIST)";
     }
   }
   switch (d.kind) {
     case IOTGW_KIND_ADAPTER: {
-      if (auto e = check_vtable(d.adapter, "adapter")) return e;
+      if (auto e = check_vtable(d.adapter, "adapter", d.stage, "a stage")) return e;
       if (d.adapter->open == nullptr || d.adapter->on_bytes == nullptr ||
           d.adapter->close == nullptr) {
         return "adapter table lacks open, on_bytes or close";
       }
       return std::nullopt;
     }
-    case IOTGW_KIND_STAGE: return check_vtable(d.stage, "stage");
+    case IOTGW_KIND_STAGE: return check_vtable(d.stage, "stage", d.adapter, "an adapter");
   }
   return "unknown plugin kind " + std::to_string(static_cast<int>(d.kind));
 }
@@ -188,7 +200,10 @@ std::variant<std::shared_ptr<Plugin>, LoadError> load_plugin(const fs::path& fil
   if (ec) return fail("cannot load: " + dlopen_reason(*copy));
   if (!lib.has(IOTGW_ENTRY_SYMBOL)) {
     return fail("no entry point '" IOTGW_ENTRY_SYMBOL
-                "' (is it an iotgw plugin built with IOTGW_*_PLUGIN?)");
+                "' (C++: end the plugin with IOTGW_ADAPTER_PLUGIN(Class) or "
+                "IOTGW_STAGE_PLUGIN(Class); C: define IOTGW_EXPORT const "
+                "iotgw_plugin_descriptor* " IOTGW_ENTRY_SYMBOL
+                "(void), with IOTGW_EXPORT: the rest is hidden)");
   }
   auto entry = lib.get<const iotgw_plugin_descriptor*()>(IOTGW_ENTRY_SYMBOL);
   const iotgw_plugin_descriptor* d = entry();

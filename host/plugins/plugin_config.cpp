@@ -69,6 +69,13 @@ std::string expected_form(iotgw_config_type type) {
   return "a value";
 }
 
+// What a node that is not the expected scalar is, for "must be X, not Y".
+std::string given_form(const YAML::Node& n) {
+  if (n.IsSequence()) return "a list";
+  if (n.IsMap()) return "a mapping";
+  return "'" + n.Scalar() + "'";
+}
+
 std::vector<std::string> split_default_list(const char* text) {
   std::vector<std::string> out;
   std::string cur;
@@ -128,17 +135,19 @@ std::unique_ptr<PluginConfig> PluginConfig::resolve(std::span<const iotgw_config
                    })) {
           for (const auto& i : n) items.push_back(i.Scalar());
         } else {
-          diags.add(at, what + ": '" + k.name + "' must be a list of strings");
+          diags.add(at, what + ": '" + k.name + "' must be a list of strings, not " +
+                            (n.IsMap() ? "a mapping" : "a list holding more than strings"));
           continue;
         }
       } else if (!n.IsScalar()) {
-        diags.add(at, what + ": '" + k.name + "' must be " + expected_form(k.type));
+        diags.add(at, what + ": '" + k.name + "' must be " + expected_form(k.type) + ", not " +
+                          given_form(n));
         continue;
       } else {
         text = n.Scalar();
         if (!convert_scalar(k.type, text, v)) {
-          diags.add(at, what + ": '" + k.name + "' must be " + expected_form(k.type) + ", not '" +
-                            text + "'");
+          diags.add(at, what + ": '" + k.name + "' must be " + expected_form(k.type) + ", not " +
+                            given_form(n));
           continue;
         }
       }

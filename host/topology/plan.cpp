@@ -25,6 +25,11 @@ std::shared_ptr<plugins::Plugin> find_plugin(const plugins::Catalog& catalog,
   auto plugin = catalog.find(ref.name);
   const std::string kind_str(plugins::kind_name(kind));
   if (!plugin) {
+    if (const auto* broken = catalog.broken(ref.name)) {
+      diags.add(ref.mark, what + ": plugin '" + ref.name +
+                              "' did not load: " + broken->path.string() + ": " + broken->reason);
+      return nullptr;
+    }
     diags.add(ref.mark, what + ": unknown " + kind_str + " plugin '" + ref.name +
                             "' (available: " + available(catalog, kind) + ")");
     return nullptr;
@@ -38,19 +43,35 @@ std::shared_ptr<plugins::Plugin> find_plugin(const plugins::Catalog& catalog,
   return plugin;
 }
 
+// Where a plugin's refusal belongs: at the key it starts with ("'max_packet' must ...", as the
+// SDK's config map says it, or "max_packet must ..."), when the YAML gives that key; else at the
+// options map.
+config::Mark refusal_mark(const config::PluginOptions& options, const std::string& error) {
+  if (!options.node.IsMap()) return options.mark;
+  for (const auto& kv : options.node) {
+    const auto key = kv.first.Scalar();
+    if (error.starts_with("'" + key + "'") || error.starts_with(key + " ") ||
+        error.starts_with(key + ":")) {
+      return config::mark_of(options.mark.file, kv.first);
+    }
+  }
+  return options.mark;
+}
+
 template <class VTable>
 std::shared_ptr<runtime::PluginInstance<VTable>> instantiate(
     const std::shared_ptr<plugins::Plugin>& plugin, const VTable& vtable,
     const config::PluginOptions& options, const std::string& instance_name, const std::string& what,
     const std::string& component, Logger& log, config::Diagnostics& diags) {
+  if (options.reported) return nullptr;  // its keys would all look missing
   auto cfg = plugins::PluginConfig::resolve(plugin->keys(), options, instance_name, what, diags);
   if (!cfg) return nullptr;
   std::string error;
   auto instance =
       runtime::PluginInstance<VTable>::create(plugin, vtable, *cfg, component, log, error);
   if (!instance) {
-    diags.add(options.mark, what + ": plugin '" + std::string(plugin->name()) +
-                                "' refused the configuration: " + error);
+    diags.add(refusal_mark(options, error), what + ": plugin '" + std::string(plugin->name()) +
+                                                "' refused the configuration: " + error);
   }
   return instance;
 }
@@ -76,7 +97,14 @@ std::optional<Plan> build_plan(const config::Topology& model, const plugins::Pri
   Plan plan{model, {}, {}, {}};
   std::vector<plugins::LoadError> load_errors;
   plan.catalog = plugins::Catalog::scan(model.gateway.plugins_dir, copies, load_errors);
-  for (const auto& e : load_errors) diags.add(model.gateway.plugins_dir_mark, e.str());
+  for (const auto& e : load_errors) {
+    // A file that does not load fails only the entries naming its plugin (find_plugin).
+    if (e.path == model.gateway.plugins_dir) {
+      diags.add(model.gateway.plugins_dir_mark, e.str());
+    } else {
+      log.warn("plugins", e.str() + " (skipped)");
+    }
+  }
   std::error_code ec;
   if (!std::filesystem::is_directory(model.gateway.plugins_dir, ec)) {
     return std::nullopt;  // every plugin would be "unknown": the one error above says it all

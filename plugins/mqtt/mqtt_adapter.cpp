@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "engine.hpp"
+#include "iotgw/config_map.hpp"
 #include "iotgw/plugin.hpp"
 #include "session_store.hpp"
 
@@ -131,58 +132,55 @@ class MqttAdapter final : public iotgw::AdapterBase {
   static constexpr const char* description =
       "MQTT 5, 3.1.1 and 3.1 with IoT Hub's topics: telemetry, C2D, twin, direct methods, QoS 0 "
       "and 1";
-  static constexpr iotgw_config_key config_keys[] = {
-      {"max_packet", IOTGW_CFG_SIZE, "257KB",
-       "largest packet accepted (IoT Hub's 256 KB plus headers); a larger one closes"},
-      {"max_inflight", IOTGW_CFG_INT, "16",
-       "unacknowledged QoS 1 publishes per connection: MQTT 3.1.1 reading pauses there; MQTT 5 "
-       "clients are told it as Receive Maximum"},
-      {"max_operations", IOTGW_CFG_INT, "64",
-       "twin requests and subscriptions awaiting the hub per connection (more get 429), and "
-       "method calls awaiting the device"},
-      {"connect_timeout", IOTGW_CFG_DURATION, "10s", "close a connection with no CONNECT by then"},
-      {"max_keep_alive", IOTGW_CFG_DURATION, "20m",
-       "cap on 1.5 x the client's keep-alive; also used when the client asks for none"},
-      {"hostname", IOTGW_CFG_STRING, "",
-       "the hub name user names must carry ({hub}/{device}/?api-version=...); empty: any"},
-      {"other_topics", IOTGW_CFG_STRING, "refuse",
-       "topics and filters outside IoT Hub's: refuse (close; SUBACK failure), or map (a `map` "
-       "stage must claim what is published there, and its c2d_topic feeds such filters)"},
-      {"topic_alias_maximum", IOTGW_CFG_INT, "10",
-       "MQTT 5: topic aliases a client may set on its connection (0: none)"},
-      {"max_session_expiry", IOTGW_CFG_DURATION, "24h",
-       "MQTT 5: the longest Session Expiry Interval granted (a longer one is cut, and CONNACK "
-       "says so)"},
-      {"server_reference", IOTGW_CFG_STRING, "",
-       "MQTT 5: where a draining gateway sends its clients (DISCONNECT 0x9C, Use another "
-       "server); empty: 0x8B, Server shutting down"},
+  // Each key fills its EngineOptions member; the SDK holds it to its range or choices.
+  static inline const iotgw::ConfigMap<EngineOptions> config_map{
+      iotgw::size("max_packet", "257KB",
+                  "largest packet accepted (IoT Hub's 256 KB plus headers); a larger one closes",
+                  &EngineOptions::max_packet)
+          .at_least(64),
+      iotgw::integer("max_inflight", "16",
+                     "unacknowledged QoS 1 publishes per connection: MQTT 3.1.1 reading pauses "
+                     "there; MQTT 5 clients are told it as Receive Maximum",
+                     &EngineOptions::max_inflight)
+          .range(1, 65535),
+      iotgw::integer("max_operations", "64",
+                     "twin requests and subscriptions awaiting the hub per connection (more get "
+                     "429), and method calls awaiting the device",
+                     &EngineOptions::max_operations)
+          .range(1, 65535),
+      iotgw::duration("connect_timeout", "10s", "close a connection with no CONNECT by then",
+                      &EngineOptions::connect_timeout)
+          .at_least(std::chrono::milliseconds(1)),
+      iotgw::duration("max_keep_alive", "20m",
+                      "cap on 1.5 x the client's keep-alive; also used when the client asks for "
+                      "none",
+                      &EngineOptions::max_keep_alive)
+          .at_least(std::chrono::seconds(1)),
+      iotgw::string("hostname", "",
+                    "the hub name user names must carry ({hub}/{device}/?api-version=...); "
+                    "empty: any",
+                    &EngineOptions::hostname),
+      iotgw::choice("other_topics", "refuse",
+                    "topics and filters outside IoT Hub's: refuse (close; SUBACK failure), or map "
+                    "(a `map` stage must claim what is published there, and its c2d_topic feeds "
+                    "such filters)",
+                    &EngineOptions::map_other_topics, {{"refuse", false}, {"map", true}}),
+      iotgw::integer("topic_alias_maximum", "10",
+                     "MQTT 5: topic aliases a client may set on its connection (0: none)",
+                     &EngineOptions::topic_alias_maximum),
+      iotgw::duration("max_session_expiry", "24h",
+                      "MQTT 5: the longest Session Expiry Interval granted (a longer one is cut, "
+                      "and CONNACK says so)",
+                      &EngineOptions::max_session_expiry)
+          .at_least(std::chrono::milliseconds(0)),
+      iotgw::string("server_reference", "",
+                    "MQTT 5: where a draining gateway sends its clients (DISCONNECT 0x9C, Use "
+                    "another server); empty: 0x8B, Server shutting down",
+                    &EngineOptions::server_reference),
   };
 
-  MqttAdapter(const iotgw::Context& ctx, const iotgw::Config& config) : AdapterBase(ctx) {
-    options_.max_packet = config.size("max_packet");
-    if (options_.max_packet < 64) throw iotgw::Error("max_packet must be at least 64 bytes");
-    options_.max_inflight = static_cast<std::size_t>(config.integer("max_inflight", 1, 65535));
-    options_.max_operations = static_cast<std::size_t>(config.integer("max_operations", 1, 65535));
-    options_.connect_timeout = config.duration("connect_timeout");
-    if (options_.connect_timeout.count() <= 0) throw iotgw::Error("connect_timeout must be > 0");
-    options_.max_keep_alive =
-        std::chrono::duration_cast<std::chrono::seconds>(config.duration("max_keep_alive"));
-    if (options_.max_keep_alive.count() <= 0) throw iotgw::Error("max_keep_alive must be >= 1s");
-    options_.hostname = config.string("hostname");
-    const auto other = config.string("other_topics");
-    if (other != "refuse" && other != "map") {
-      throw iotgw::Error("other_topics '" + other + "' is not refuse or map");
-    }
-    options_.map_other_topics = other == "map";
-    options_.topic_alias_maximum =
-        static_cast<std::uint16_t>(config.integer("topic_alias_maximum", 0, 65535));
-    options_.max_session_expiry =
-        std::chrono::duration_cast<std::chrono::seconds>(config.duration("max_session_expiry"));
-    if (options_.max_session_expiry.count() < 0) {
-      throw iotgw::Error("max_session_expiry must be >= 0");
-    }
-    options_.server_reference = config.string("server_reference");
-  }
+  MqttAdapter(const iotgw::Context& ctx, const iotgw::Config& config)
+      : AdapterBase(ctx), options_(config_map.read(config)) {}
 
   std::unique_ptr<iotgw::AdapterConnection> open(iotgw::Connection conn,
                                                  const iotgw_conn_info&) override {

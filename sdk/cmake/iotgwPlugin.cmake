@@ -1,3 +1,6 @@
+# Where this file is, for the version script beside it (in the tree and installed).
+set(_iotgw_plugin_cmake_dir ${CMAKE_CURRENT_LIST_DIR})
+
 # iotgw_add_plugin(NAME SOURCES src...): builds iotgw-NAME.so, a plugin the iotgw host loads.
 # Used in this tree and, through find_package(iotgw), by plugins built outside it.
 function(iotgw_add_plugin name)
@@ -8,6 +11,18 @@ function(iotgw_add_plugin name)
   add_library(${name} MODULE ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE iotgw::sdk)
   target_compile_features(${name} PRIVATE cxx_std_20)
+  # GCC gives some symbols STB_GNU_UNIQUE binding (statics of inline code: std::to_string's digit
+  # table, say), and the dynamic loader never unloads a library that has one: a plugin replaced
+  # and reloaded would keep its first copy mapped until exit. The version script keeps
+  # everything but the entry point local, which clears them from the plugin's own code and from
+  # what static libraries linked into it bring alike. (-fno-gnu-unique would reach the plugin's
+  # own sources only, and clang, clang-tidy included, refuses the flag.)
+  if(NOT APPLE)
+    target_link_options(${name} PRIVATE
+      -Wl,--version-script=${_iotgw_plugin_cmake_dir}/iotgwPlugin.map)
+    set_property(TARGET ${name} APPEND PROPERTY LINK_DEPENDS
+      ${_iotgw_plugin_cmake_dir}/iotgwPlugin.map)
+  endif()
   # Only the entry point is exported: nothing else of a plugin can clash with the host or
   # another plugin.
   set_target_properties(${name} PROPERTIES

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "gateway_fixture.hpp"
 #include "process.hpp"
 #include "test_env.hpp"
 
@@ -49,6 +50,33 @@ TEST(Cli, CheckReportsEveryErrorAndCountsThem) {
   EXPECT_NE(r.output.find("2 errors"), std::string::npos) << r.output;
 }
 
+// A topology error (an unknown stage) used to stop --check before the plugins were consulted, so
+// the plugin errors surfaced one fix later.
+TEST(Cli, CheckReportsTopologyAndPluginErrorsInOneRun) {
+  TempDir dir;
+  auto r = check_topology(
+      dir,
+      "gateway: {plugins_dir: plugins}\n"
+      "stages:\n"
+      "  - {name: users, plugin: auth-file}\n"
+      "  - {name: squash, plugin: zstdd}\n"
+      "listeners:\n"
+      "  - {name: l, adapter: line, bind: ':0', auth: [users], pipeline: [shout]}\n");
+  const std::string file = (dir / "gateway.yaml").string();
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find(file + ":3:5: stage 'users': missing required key 'file'"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(
+      r.output.find(file + ":4:28: stage 'squash': unknown stage plugin 'zstdd' (available: "),
+      std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find(file + ":6:68: listener 'l': unknown stage 'shout' in pipeline"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("3 errors"), std::string::npos) << r.output;
+}
+
 TEST(Cli, CheckReadsTlsFilesAndNamesTheOneThatFails) {
   TempDir dir;
   stock_plugins(dir / "plugins");
@@ -86,6 +114,48 @@ TEST(Cli, ListPluginsNamesABrokenPluginAndExitsTwo) {
       << r.output;
 }
 
+// The refusal `--list-plugins` prints for the one plugin in tests/plugins bad/<bad_case>.
+std::string bad_plugin_refusal(const std::string& bad_case) {
+  auto r =
+      run(kIotgw, {"--list-plugins", "--plugins-dir", (kTestPlugins / "bad" / bad_case).string()});
+  EXPECT_EQ(r.code, 2) << r.output;
+  return r.output;
+}
+
+// A C author's usual slip, the entry point left hidden, is named in C terms too.
+TEST(Cli, MissingEntryPointNamesTheCEntryPointBesideTheCxxMacros) {
+  const auto out = bad_plugin_refusal("hidden_entry");
+  EXPECT_NE(out.find("iotgw-bad.so: no entry point 'iotgw_plugin_entry' (C++: end the plugin with "
+                     "IOTGW_ADAPTER_PLUGIN(Class) or IOTGW_STAGE_PLUGIN(Class); C: define "
+                     "IOTGW_EXPORT const iotgw_plugin_descriptor* iotgw_plugin_entry(void)"),
+            std::string::npos)
+      << out;
+}
+
+TEST(Cli, WrongTypeRefusalsSayWhatWasGivenBesideWhatWasExpected) {
+  auto out = bad_plugin_refusal("wrong_kind");
+  EXPECT_NE(out.find("iotgw-bad.so: declares kind adapter but has no adapter table (it has a stage "
+                     "table instead: was the kind meant to be a stage?)"),
+            std::string::npos)
+      << out;
+  out = bad_plugin_refusal("unknown_key_type");
+  EXPECT_NE(out.find("iotgw-bad.so: config key #1 'level' has type 9, not one of 1 "
+                     "(IOTGW_CFG_STRING) to 7 (IOTGW_CFG_STRING_LIST)"),
+            std::string::npos)
+      << out;
+
+  TempDir dir;
+  auto r = check_topology(
+      dir,
+      "gateway: {plugins_dir: plugins}\n"
+      "listeners:\n  - {name: l, adapter: line, bind: ':0', options: {max_line: [1, 2]}}\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("listener 'l': 'max_line' must be a size such as 512, 64KB or 1MiB, "
+                          "not a list"),
+            std::string::npos)
+      << r.output;
+}
+
 TEST(Cli, DescribeListsKeysWithTypeDefaultAndDoc) {
   auto r = run(kIotgw, {"--describe", "line", "--plugins-dir", kPluginsDir.string()});
   EXPECT_EQ(r.code, 0) << r.output;
@@ -96,10 +166,9 @@ TEST(Cli, DescribeListsKeysWithTypeDefaultAndDoc) {
       << r.output;
   auto missing = run(kIotgw, {"--describe", "nope", "--plugins-dir", kPluginsDir.string()});
   EXPECT_EQ(missing.code, 2);
-  EXPECT_NE(
-      missing.output.find(
-          "no plugin named 'nope' (found: aes-gcm, auth-file, auth-sas, coap, line, map, mqtt, zstd)"),
-      std::string::npos)
+  EXPECT_NE(missing.output.find("no plugin named 'nope' (found: aes-gcm, auth-file, auth-sas, "
+                                "coap, line, map, mqtt, zstd)"),
+            std::string::npos)
       << missing.output;
 }
 

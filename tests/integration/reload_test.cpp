@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
 
 #include "gateway_fixture.hpp"
 #include "line_client.hpp"
@@ -99,6 +102,52 @@ TEST(Reload, ReplacedSharedObjectRunsItsNewCode) {
   c.send_line("two");
   EXPECT_EQ(c.read_line(), "ACK 2");
   EXPECT_EQ(c.read_line(), "MSG two [tag-build=2]");
+}
+
+// The private copies of the line adapter that process pid has mapped.
+std::set<std::string> mapped_line_copies(pid_t pid) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  std::set<std::string> paths;
+  for (std::string line; std::getline(maps, line);) {
+    const auto path = line.substr(line.find_last_of(' ') + 1);
+    if (path.ends_with("-iotgw-line.so")) paths.insert(path);
+  }
+  return paths;
+}
+
+// A C++ plugin's first copy used to stay mapped until exit: GCC's STB_GNU_UNIQUE symbols (from
+// std::to_string, say) make dlclose a no-op. Built with -fno-gnu-unique, it goes once the last
+// object made from it does.
+TEST(Reload, ReplacedCppPluginIsUnmappedOnceItsOldListenerDrained) {
+  const std::string lines =
+      "gateway: {plugins_dir: plugins, drain_timeout: 2s}\n"
+      "listeners:\n  - {name: lines, adapter: line, bind: '127.0.0.1:0'}\n";
+  GatewayUnderTest gw(lines);
+  LineClient c(gw.port("lines"));
+  EXPECT_EQ(c.hello("dev-1"), "WELCOME dev-1");
+  const auto first = mapped_line_copies(gw.process().pid());
+  ASSERT_EQ(first.size(), 1U);
+
+  // A new build on disk: the same code with other bytes, so another hash and another copy.
+  const auto so = gw.dir() / "plugins/iotgw-line.so";
+  write_file(so, read_file(so) + std::string(1, '\0'));
+  ASSERT_TRUE(gw.reload(lines));
+  EXPECT_TRUE(gw.process().wait_for("reload #1 ok: listeners kept 0, added 1, removed 1"));
+  EXPECT_TRUE(c.closed_by_peer());
+  EXPECT_TRUE(gw.process().wait_for("\\[listener lines\\] drained"));
+
+  // The old listener's objects go on the next reap after it drained: wait for the unmap.
+  auto now = mapped_line_copies(gw.process().pid());
+  for (int i = 0; i < 100 && now.size() != 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    now = mapped_line_copies(gw.process().pid());
+  }
+  std::string mapped;
+  for (const auto& path : now) mapped += path + " ";
+  ASSERT_EQ(now.size(), 1U) << "mapped: " << mapped;
+  EXPECT_NE(*now.begin(), *first.begin());
+  LineClient fresh(gw.port("lines", 2));
+  EXPECT_EQ(fresh.hello("dev-2"), "WELCOME dev-2");
 }
 
 TEST(Reload, ChangedListenerOptionsReplaceTheListenerOnTheSamePort) {

@@ -7,6 +7,13 @@
 
 namespace iotgw::test {
 
+RunResult check_topology(const TempDir& dir, const std::string& topology_yaml,
+                         const std::filesystem::path& overlay) {
+  stock_plugins(dir / "plugins", overlay);
+  write_file(dir / "gateway.yaml", topology_yaml);
+  return run(kIotgw, {"--config", (dir / "gateway.yaml").string(), "--check"});
+}
+
 GatewayUnderTest::GatewayUnderTest(const std::string& topology_yaml,
                                    const std::filesystem::path& overlay) {
   stock_plugins(dir_ / "plugins", overlay);

@@ -10,6 +10,11 @@
 
 namespace iotgw::test {
 
+// `iotgw --check` of topology_yaml written to <dir>/gateway.yaml, with plugins as
+// GatewayUnderTest stocks them.
+RunResult check_topology(const TempDir& dir, const std::string& topology_yaml,
+                         const std::filesystem::path& overlay = {});
+
 class GatewayUnderTest {
  public:
   // Writes the topology to <dir>/gateway.yaml (plugins_dir: plugins, stocked, then `overlay`'s

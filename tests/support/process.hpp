@@ -21,6 +21,7 @@ class Process {
   Process& operator=(const Process&) = delete;
 
   void signal(int signo) const;
+  pid_t pid() const { return pid_; }
   // The exit code, or nullopt if it has not exited in time (or died of a signal: -signo).
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
   bool running();

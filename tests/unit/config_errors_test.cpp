@@ -145,7 +145,8 @@ const BadConfig kCases[] = {
      "map, tag, zstd)"},
     {"adapter_is_stage",
      "gateway: {plugins_dir: plugins}\nlisteners:\n  - {name: l, adapter: tag, bind: ':0'}\n",
-     "@:3:24: listener 'l': plugin 'tag' is stage, not adapter (adapter plugins: coap, line, mqtt)"},
+     "@:3:24: listener 'l': plugin 'tag' is stage, not adapter (adapter plugins: coap, line, "
+     "mqtt)"},
     {"stage_config_unknown_key",
      "gateway: {plugins_dir: plugins}\nstages:\n"
      "  - {name: s, plugin: tag, config: {mod: upper}}\nlisteners:\n  - {name: l, adapter: line, "
@@ -156,7 +157,7 @@ const BadConfig kCases[] = {
      "gateway: {plugins_dir: plugins}\nstages:\n"
      "  - {name: s, plugin: tag, config: {mode: sideways}}\nlisteners:\n  - {name: l, adapter: "
      "line, bind: ':0'}\n",
-     "@:3:36: stage 's': plugin 'tag' refused the configuration: mode 'sideways' is not upper, "
+     "@:3:37: stage 's': plugin 'tag' refused the configuration: mode 'sideways' is not upper, "
      "lower or none"},
     {"listener_tls_without_transport",
      "gateway: {plugins_dir: plugins}\nlisteners:\n"
@@ -235,7 +236,7 @@ const BadConfig kCases[] = {
     {"listener_option_refused",
      "gateway: {plugins_dir: plugins}\nlisteners:\n"
      "  - {name: l, adapter: line, bind: ':0', options: {max_inflight: 0}}\n",
-     "@:3:51: listener 'l': plugin 'line' refused the configuration: max_inflight must be from 1 "
+     "@:3:52: listener 'l': plugin 'line' refused the configuration: max_inflight must be from 1 "
      "to 65535"},
 };
 

@@ -60,8 +60,11 @@ TEST(PluginLoader, RefusesAFileThatIsNotASharedObject) {
 TEST(PluginLoader, RefusesALibraryWithoutTheEntryPoint) {
   EXPECT_EQ(only_error("no_entry"), "plugin " +
                                         (kTestPlugins / "bad/no_entry/iotgw-bad.so").string() +
-                                        ": no entry point 'iotgw_plugin_entry' (is it an iotgw "
-                                        "plugin built with IOTGW_*_PLUGIN?)");
+                                        ": no entry point 'iotgw_plugin_entry' (C++: end the "
+                                        "plugin with IOTGW_ADAPTER_PLUGIN(Class) or "
+                                        "IOTGW_STAGE_PLUGIN(Class); C: define IOTGW_EXPORT const "
+                                        "iotgw_plugin_descriptor* iotgw_plugin_entry(void), with "
+                                        "IOTGW_EXPORT: the rest is hidden)");
 }
 
 TEST(PluginLoader, RefusesAnotherAbiMajorSayingBoth) {

@@ -1,12 +1,23 @@
 // iotgw plugin SDK, C++ layer: makes a plugin a class and one line, without putting C++ in the ABI.
+// A whole stage (tests/integration/sdk_example_test.cpp builds this text and runs it):
 //
-//   class Upper : public iotgw::Stage {
+//   #include <iotgw/plugin.hpp>
+//
+//   #include <cctype>
+//   #include <string>
+//
+//   class Upper final : public iotgw::StageBase {
 //    public:
 //     static constexpr const char* name = "upper";
 //     static constexpr const char* version = "1.0.0";
 //     static constexpr const char* description = "upper-cases payloads";
-//     Upper(const iotgw::Context& ctx, const iotgw::Config& config);
-//     iotgw::Verdict upstream(iotgw::Message& msg, std::string& reason) override;
+//     Upper(const iotgw::Context& ctx, const iotgw::Config& /*config*/) : StageBase(ctx) {}
+//     iotgw::Verdict upstream(iotgw::Message& msg, std::string& /*reason*/) override {
+//       std::string body(msg.body());
+//       for (auto& c : body) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+//       msg.set_body(body);
+//       return iotgw::Verdict::proceed;
+//     }
 //   };
 //   IOTGW_STAGE_PLUGIN(Upper)
 //
@@ -528,20 +539,15 @@ iotgw_status guarded(iotgw_error* error, iotgw_status failure, F&& f) {
   return failure;
 }
 
+// The keys T declares: from its config map (iotgw/config_map.hpp), its config_keys array, or none.
 template <class T>
-constexpr std::size_t key_count() {
-  if constexpr (requires { T::config_keys; }) {
-    return std::size(T::config_keys);
+std::span<const iotgw_config_key> declared_keys() {
+  if constexpr (requires { T::config_map.keys(); }) {
+    return T::config_map.keys();
+  } else if constexpr (requires { T::config_keys; }) {
+    return {std::data(T::config_keys), std::size(T::config_keys)};
   } else {
-    return 0;
-  }
-}
-template <class T>
-constexpr const iotgw_config_key* key_data() {
-  if constexpr (requires { T::config_keys; }) {
-    return std::data(T::config_keys);
-  } else {
-    return nullptr;
+    return {};
   }
 }
 
@@ -716,9 +722,8 @@ struct StageThunks {
 };
 
 template <class T>
-constexpr iotgw_plugin_descriptor make_descriptor(iotgw_plugin_kind kind,
-                                                  const iotgw_adapter_vtable* adapter,
-                                                  const iotgw_stage_vtable* stage) {
+iotgw_plugin_descriptor make_descriptor(iotgw_plugin_kind kind, const iotgw_adapter_vtable* adapter,
+                                        const iotgw_stage_vtable* stage) {
   iotgw_plugin_descriptor d{};
   d.struct_size = sizeof(iotgw_plugin_descriptor);
   d.abi_major = IOTGW_ABI_MAJOR;
@@ -727,8 +732,9 @@ constexpr iotgw_plugin_descriptor make_descriptor(iotgw_plugin_kind kind,
   d.version = T::version;
   d.description = T::description;
   d.kind = kind;
-  d.config_keys = key_data<T>();
-  d.config_key_count = key_count<T>();
+  const auto keys = declared_keys<T>();
+  d.config_keys = keys.empty() ? nullptr : keys.data();
+  d.config_key_count = keys.size();
   d.config_key_size = sizeof(iotgw_config_key);
   d.adapter = adapter;
   d.stage = stage;
@@ -800,7 +806,8 @@ class StageBase : public Stage {
 
 // One line per plugin: the class derives from iotgw::AdapterBase or iotgw::StageBase, has a
 // constructor (const iotgw::Context&, const iotgw::Config&) and static `name`, `version`,
-// `description` and (optionally) `config_keys`, an array of iotgw_config_key.
+// `description` and (optionally) `config_keys`, an array of iotgw_config_key, or `config_map`,
+// an iotgw::ConfigMap (iotgw/config_map.hpp).
 #define IOTGW_ADAPTER_PLUGIN(Class)                                                 \
   extern "C" IOTGW_EXPORT const iotgw_plugin_descriptor* iotgw_plugin_entry(void) { \
     return ::iotgw::detail::adapter_descriptor<Class>();                            \
