@@ -6,6 +6,7 @@ namespace iotgw::app {
 
 const char* usage() {
   return "usage: iotgw --config FILE [--check] [--plugins-dir DIR] [--log-level LEVEL]\n"
+         "                          [--log-format FORMAT]\n"
          "       iotgw --list-plugins [--plugins-dir DIR | --config FILE]\n"
          "       iotgw --describe PLUGIN [--plugins-dir DIR | --config FILE]\n"
          "       iotgw --version | --help\n"
@@ -17,6 +18,7 @@ const char* usage() {
          "  --list-plugins      name, kind, version, ABI and path of each plugin\n"
          "  --describe PLUGIN   the config keys a plugin accepts: type, default, doc\n"
          "  --log-level LEVEL   trace, debug, info, warn or error (overrides gateway.log_level)\n"
+         "  --log-format FORMAT text, or json: an object a line (overrides gateway.log_format)\n"
          "\n"
          "Signals: SIGHUP reloads the topology; SIGTERM and SIGINT drain and exit 0.\n";
 }
@@ -57,6 +59,14 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
       if (!o.log_level) {
         error =
             std::string("--log-level: '") + v + "' is not one of trace, debug, info, warn, error";
+        return std::nullopt;
+      }
+    } else if (arg == "--log-format") {
+      const char* v = value("--log-format");
+      if (v == nullptr) return std::nullopt;
+      o.log_format = parse_log_format(v);
+      if (!o.log_format) {
+        error = std::string("--log-format: '") + v + "' is not one of text, json";
         return std::nullopt;
       }
     } else if (arg == "--check") {

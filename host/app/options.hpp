@@ -16,6 +16,7 @@ struct Options {
   std::string plugins_dir;  // overrides gateway.plugins_dir when set
   std::string describe;     // plugin name for --describe
   std::optional<LogLevel> log_level;
+  std::optional<LogFormat> log_format;  // overrides gateway.log_format when set
 };
 
 // Returns the options, or sets error to what is wrong with the arguments.

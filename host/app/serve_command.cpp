@@ -89,6 +89,8 @@ class Server {
       log_.warn("gateway", tag + ": bridge and gateway.threads changes take effect at restart");
     }
     if (!options_.log_level && next->gateway.log_level) log_.set_level(*next->gateway.log_level);
+    if (!options_.log_format && next->gateway.log_format)
+      log_.set_format(*next->gateway.log_format);
     current_ = std::move(*next);
     log_.info("gateway", tag + " ok: " + report->str());
   }
@@ -126,6 +128,8 @@ int run_serve(const Options& options, Logger& log) {
   }
   if (!options.log_level && topology->gateway.log_level)
     log.set_level(*topology->gateway.log_level);
+  if (!options.log_format && topology->gateway.log_format)
+    log.set_format(*topology->gateway.log_format);
   Server server(options, log, std::move(*topology));
   return server.run();
 }

@@ -29,6 +29,7 @@ struct GatewaySpec {
   unsigned threads = 0;  // 0: one event loop per core
   std::chrono::milliseconds drain_timeout{10'000};
   std::optional<LogLevel> log_level;
+  std::optional<LogFormat> log_format;
 };
 
 struct BridgeSpec {

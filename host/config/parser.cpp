@@ -15,7 +15,8 @@ namespace {
 
 const std::vector<std::string> kTopKeys = {"gateway", "bridge", "stages", "listeners"};
 const std::vector<std::string> kGatewayKeys = {"plugins_dir", "threads", "drain_timeout",
-                                               "log_level"};
+                                               "log_level", "log_format"};
+const std::vector<std::string> kLogFormats = {"text", "json"};
 const std::vector<std::string> kBridgeKeys = {"flavour",     "echo",       "url",
                                               "ca_file",     "hostname",   "sasl",
                                               "user",        "password",   "policy",
@@ -71,6 +72,8 @@ void parse_gateway(const YAML::Node& n, const std::filesystem::path& file, Topol
               "log_level '" + *lvl + "' is not one of trace, debug, info, warn, error");
     }
   }
+  if (auto f = r.one_of("log_format", kLogFormats, "log_format"))
+    t.gateway.log_format = parse_log_format(*f);
 }
 
 void parse_bridge(const YAML::Node& n, const std::filesystem::path& file, Topology& t,

@@ -30,7 +30,7 @@ TEST(Cli, MisspeltKeyExitsTwoWithPositionAndValidKeys) {
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("gateway.yaml:"), std::string::npos);
   EXPECT_NE(r.output.find(": gateway: unknown key 'thredas' (valid: plugins_dir, threads, "
-                          "drain_timeout, log_level)"),
+                          "drain_timeout, log_level, log_format)"),
             std::string::npos)
       << r.output;
 }
@@ -96,10 +96,9 @@ TEST(Cli, DescribeListsKeysWithTypeDefaultAndDoc) {
       << r.output;
   auto missing = run(kIotgw, {"--describe", "nope", "--plugins-dir", kPluginsDir.string()});
   EXPECT_EQ(missing.code, 2);
-  EXPECT_NE(
-      missing.output.find(
-          "no plugin named 'nope' (found: aes-gcm, auth-file, auth-sas, coap, line, map, mqtt, zstd)"),
-      std::string::npos)
+  EXPECT_NE(missing.output.find("no plugin named 'nope' (found: aes-gcm, auth-file, auth-sas, "
+                                "coap, line, map, mqtt, zstd)"),
+            std::string::npos)
       << missing.output;
 }
 

@@ -1,4 +1,6 @@
 // A real child process (the iotgw binary), its output captured to a file the test can search.
+// When one of ours (iotgw, iotgw-hub, iotgw-bench) ends, its log is also kept in kLogDir, where
+// the last test run looks for secrets in every log (tests/logs/no_secrets_in_logs.py).
 #pragma once
 
 #include <sys/types.h>
@@ -34,6 +36,9 @@ class Process {
   std::size_t count(const std::string& regex) const;
 
  private:
+  void keep_log() const;
+
+  std::filesystem::path program_;
   pid_t pid_ = -1;
   std::optional<int> exit_code_;
   std::filesystem::path log_file_;
