@@ -34,7 +34,7 @@ class Gateway {
   }
   // The MQTT listener's port, from its "listening on" line in either format.
   std::uint16_t port() const {
-    auto p = process_->wait_for("listening on 127\\.0\\.0\\.1:([0-9]+)");
+    auto p = process_->wait_for(R"(listening on 127\.0\.0\.1:([0-9]+))");
     if (!p) throw std::runtime_error("no port logged:\n" + process_->output());
     return static_cast<std::uint16_t>(std::stoi(*p));
   }

@@ -20,7 +20,10 @@ namespace iotgw::test {
 
 Process::Process(const std::filesystem::path& program, const std::vector<std::string>& args,
                  std::filesystem::path log_file)
-    : program_(program), log_file_(std::move(log_file)) {
+    : program_(program),
+      keep_log_(program.filename().string().starts_with("iotgw") &&
+                (args.empty() || (args[0] != "token" && args[0] != "registry"))),
+      log_file_(std::move(log_file)) {
   std::vector<std::string> argv_s{program.string()};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -47,7 +50,7 @@ Process::~Process() {
 }
 
 void Process::keep_log() const {
-  if (program_.filename().string().rfind("iotgw", 0) != 0) return;
+  if (!keep_log_) return;
   const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
   const std::string owner =
       test != nullptr ? std::string(test->test_suite_name()) + "." + test->name() : "no-test";
