@@ -106,6 +106,21 @@ TEST(Logging, AnUnknownLogFormatIsRefusedWithTheChoices) {
   EXPECT_NE(hub.output.find("--log-format takes text or json"), std::string::npos) << hub.output;
 }
 
+TEST(Logging, IotgwHubWritesJsonLinesToo) {
+  TempDir dir;
+  write_file(dir / "registry.yaml", "hostname: localhub.azure-devices.net\ndevices: []\n");
+  Process hub(kHub,
+              {"--registry", (dir / "registry.yaml").string(), "--listen", "127.0.0.1:0",
+               "--log-format", "json"},
+              dir / "hub.log");
+  ASSERT_TRUE(hub.wait_for("listening on 127")) << hub.output();
+  hub.signal(SIGTERM);
+  ASSERT_EQ(hub.wait_exit(std::chrono::seconds(15)), 0) << hub.output();
+  const auto summary = json_summary(dir / "hub.log");
+  EXPECT_GE(summary["lines"].get<int>(), 1);
+  EXPECT_TRUE(summary["components"].contains("hub")) << summary;
+}
+
 TEST(Logging, TheTopologyChoosesJsonAndTheCommandLineOverridesIt) {
   {
     Gateway gw(mqtt_topology(", log_format: json"));
