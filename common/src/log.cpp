@@ -2,51 +2,79 @@
 
 #include <array>
 #include <chrono>
-#include <ctime>
+
+#include "iotgw/common/clock.hpp"
+#include "log_line.hpp"
 
 namespace iotgw {
 
 namespace {
-constexpr std::array<std::string_view, 5> kNames = {"trace", "debug", "info", "warn", "error"};
-}
+constexpr std::array<std::string_view, 5> kLevels = {"trace", "debug", "info", "warn", "error"};
+constexpr std::array<std::string_view, 2> kFormats = {"text", "json"};
 
-std::optional<LogLevel> parse_log_level(std::string_view text) {
-  for (std::size_t i = 0; i < kNames.size(); ++i) {
-    if (kNames[i] == text) return static_cast<LogLevel>(i);
+template <typename Enum, std::size_t N>
+std::optional<Enum> parse_name(const std::array<std::string_view, N>& names,
+                               std::string_view text) {
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == text) return static_cast<Enum>(i);
   }
   return std::nullopt;
 }
+}  // namespace
 
-std::string_view to_string(LogLevel level) {
-  return kNames.at(static_cast<std::size_t>(level));
+std::optional<LogLevel> parse_log_level(std::string_view text) {
+  return parse_name<LogLevel>(kLevels, text);
 }
 
-void Logger::log(LogLevel level, std::string_view component, std::string_view message) {
-  if (!enabled(level)) return;
-  using namespace std::chrono;
-  const auto now = system_clock::now();
-  const auto secs = system_clock::to_time_t(now);
-  const auto millis = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  std::array<char, 32> stamp{};
-  std::strftime(stamp.data(), stamp.size(), "%Y-%m-%dT%H:%M:%S", &tm);
+std::string_view to_string(LogLevel level) {
+  return kLevels.at(static_cast<std::size_t>(level));
+}
 
-  std::string line;
-  line.reserve(48 + component.size() + message.size());
-  line += stamp.data();
-  line += '.';
-  line += static_cast<char>('0' + millis / 100);
-  line += static_cast<char>('0' + millis / 10 % 10);
-  line += static_cast<char>('0' + millis % 10);
-  line += "Z ";
-  line += to_string(level);
-  line.append(6 - to_string(level).size(), ' ');
-  line += '[';
-  line += component;
-  line += "] ";
-  line += message;
-  line += '\n';
+std::optional<LogFormat> parse_log_format(std::string_view text) {
+  return parse_name<LogFormat>(kFormats, text);
+}
+
+std::string_view to_string(LogFormat format) {
+  return kFormats.at(static_cast<std::size_t>(format));
+}
+
+Logger::~Logger() {
+  std::vector<SuppressedLines> held;
+  {
+    std::lock_guard lock(limit_mutex_);
+    held = limiter_.drain();
+  }
+  for (const auto& h : held) report(h);
+}
+
+void Logger::log(LogLevel level, std::string_view component, std::string_view message,
+                 LogFields fields) {
+  if (!enabled(level)) return;
+  if (level >= LogLevel::warn) {
+    const auto kind = RepeatLimiter::kind_of(component, message);
+    std::vector<SuppressedLines> ended;  // no allocation unless a window ended
+    bool admitted = false;
+    {
+      std::lock_guard lock(limit_mutex_);
+      admitted = limiter_.admit(kind, static_cast<int>(level), component, message,
+                                std::chrono::steady_clock::now(), ended);
+    }
+    for (const auto& h : ended) report(h);
+    if (!admitted) return;
+  }
+  write(level, component, message, fields);
+}
+
+void Logger::report(const SuppressedLines& held) {
+  const std::string count = std::to_string(held.count);
+  write(static_cast<LogLevel>(held.level), held.component, "suppressed " + count + " similar lines",
+        {{"suppressed", count}, {"like", held.sample}});
+}
+
+void Logger::write(LogLevel level, std::string_view component, std::string_view message,
+                   LogFields fields) {
+  const std::string line =
+      detail::format_log_line(format(), unix_millis(), level, component, message, fields);
   std::lock_guard lock(write_mutex_);
   std::fwrite(line.data(), 1, line.size(), out_);
   std::fflush(out_);

@@ -18,7 +18,8 @@ int main(int argc, char** argv) {
     std::cerr << "iotgw: " << error << "\n\n" << usage();
     return 2;
   }
-  iotgw::Logger log(options->log_level.value_or(iotgw::LogLevel::info));
+  iotgw::Logger log(options->log_level.value_or(iotgw::LogLevel::info), stderr,
+                    options->log_format.value_or(iotgw::LogFormat::text));
   // One descriptor per device: take all the kernel allows this process (like nginx's
   // worker_rlimit_nofile), not the 1024 a shell hands down.
   rlimit files{};

@@ -6,7 +6,7 @@ namespace iotgw::app {
 
 const char* usage() {
   return "usage: iotgw --config FILE [--check] [--plugins-dir DIR] [--log-level LEVEL]\n"
-         "             [--pid-file FILE]\n"
+         "             [--log-format FORMAT] [--pid-file FILE]\n"
          "       iotgw --list-plugins [--plugins-dir DIR | --config FILE]\n"
          "       iotgw --describe PLUGIN [--plugins-dir DIR | --config FILE]\n"
          "       iotgw --describe-topology\n"
@@ -23,6 +23,7 @@ const char* usage() {
          "  --pid-file FILE     write the process id there once serving (removed at exit), for\n"
          "                      kill -HUP $(cat FILE); refuses to start while another iotgw\n"
          "                      named in it runs\n"
+         "  --log-format FORMAT text, or json: an object a line (overrides gateway.log_format)\n"
          "\n"
          "Signals: SIGHUP reloads the topology; SIGTERM and SIGINT drain and exit 0.\n";
 }
@@ -69,6 +70,14 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
       if (!o.log_level) {
         error =
             std::string("--log-level: '") + v + "' is not one of trace, debug, info, warn, error";
+        return std::nullopt;
+      }
+    } else if (arg == "--log-format") {
+      const char* v = value("--log-format");
+      if (v == nullptr) return std::nullopt;
+      o.log_format = parse_log_format(v);
+      if (!o.log_format) {
+        error = std::string("--log-format: '") + v + "' is not one of text, json";
         return std::nullopt;
       }
     } else if (arg == "--check") {

@@ -17,6 +17,7 @@ struct Options {
   std::string describe;     // plugin name for --describe
   std::string pid_file;     // --pid-file: where the serving process writes its id
   std::optional<LogLevel> log_level;
+  std::optional<LogFormat> log_format;  // overrides gateway.log_format when set
 };
 
 // Returns the options, or sets error to what is wrong with the arguments.

@@ -66,7 +66,9 @@ class Server final : public admin::Controls {
     const auto collecting = registry_.collect([this](metrics::Scrape& s) { collect(s); });
     signals_.add(SIGUSR1);
     loops_.start();
-    for (std::size_t i = 0; i < loops_.size(); ++i) bridge_->warm_up(loops_.at(i));
+    std::vector<boost::asio::io_context*> loops;
+    for (std::size_t i = 0; i < loops_.size(); ++i) loops.push_back(&loops_.at(i));
+    bridge_->warm_up(std::move(loops));
     if (current_.gateway.admin) {
       try {
         admin_.emplace(*current_.gateway.admin, *this, registry_, log_);
@@ -203,6 +205,8 @@ class Server final : public admin::Controls {
                 tag + ": bridge, gateway.threads and gateway.admin changes take effect at restart");
     }
     if (!options_.log_level && next->gateway.log_level) log_.set_level(*next->gateway.log_level);
+    if (!options_.log_format && next->gateway.log_format)
+      log_.set_format(*next->gateway.log_format);
     current_ = std::move(*next);
     refresh_plugins();
     result.ok = true;
@@ -440,6 +444,8 @@ int run_serve(const Options& options, Logger& log) {
   }
   if (!options.log_level && topology->gateway.log_level)
     log.set_level(*topology->gateway.log_level);
+  if (!options.log_format && topology->gateway.log_format)
+    log.set_format(*topology->gateway.log_format);
   metrics::Registry registry;
   Server server(options, log, registry, std::move(*topology), std::move(pid_file));
   return server.run();

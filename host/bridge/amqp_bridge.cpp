@@ -108,8 +108,13 @@ std::string AmqpBridge::status() const {
          " reconnect(s), last error: " + (s.last_error.empty() ? "none" : s.last_error);
 }
 
-void AmqpBridge::warm_up(boost::asio::io_context& loop) {
-  boost::asio::post(loop, [this, &loop] { connection_for(loop); });
+void AmqpBridge::warm_up(std::vector<boost::asio::io_context*> loops) {
+  if (loops.empty()) return;
+  auto* loop = loops.front();
+  boost::asio::post(*loop, [this, loop, rest = std::vector(loops.begin() + 1, loops.end())] {
+    connection_for(*loop);
+    warm_up(rest);
+  });
 }
 
 std::string TokenMint::operator()(const std::string& audience, std::int64_t& expiry) const {

@@ -43,7 +43,7 @@ void AmqpTransport::stop() {
     return;
   }
   timer_.cancel();
-  driver_.reset();
+  drop_driver();
   close_socket();
 }
 
@@ -78,12 +78,22 @@ void AmqpTransport::connect() {
               boost::system::error_code ignored;
               socket_.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
               close_reason_.clear();
+              const auto locked = lock_tls();
               driver_ = std::make_unique<proton::io::connection_driver>("iotgw");
               driver_->connect(hooks_.options());
               open_ = true;
               pump();
             });
       });
+}
+
+std::unique_lock<std::mutex> AmqpTransport::lock_tls() const {
+  return hooks_.tls_lock ? std::unique_lock(*hooks_.tls_lock) : std::unique_lock<std::mutex>();
+}
+
+void AmqpTransport::drop_driver() {
+  const auto locked = lock_tls();
+  driver_.reset();
 }
 
 void AmqpTransport::schedule_pump() {
@@ -125,7 +135,7 @@ void AmqpTransport::pump() {
     // Both directions closed and everything written: a polite stop, or the hub said goodbye.
     if (stopped_) {
       timer_.cancel();
-      driver_.reset();
+      drop_driver();
       close_socket();
       return;
     }
@@ -190,7 +200,7 @@ void AmqpTransport::lost(const std::string& reason) {
     why = driver_->transport().error().what();
   }
   if (stopped_) {
-    driver_.reset();
+    drop_driver();
     close_socket();
     return;
   }
@@ -200,7 +210,7 @@ void AmqpTransport::lost(const std::string& reason) {
     driver_->disconnected(proton::error_condition("iotgw:connection-lost", why));
     driver_->dispatch();
   }
-  driver_.reset();
+  drop_driver();
   close_socket();
   socket_ = boost::asio::ip::tcp::socket(loop_);
   hooks_.lost(why);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ class AmqpTransport {
     std::function<void(const std::string& why)> lost;
     // After every pump: the handler's counts may have moved.
     std::function<void()> pumped;
+    // Held while a connection's TLS is set up or torn down: Proton's SSL domain and session
+    // setup are not safe on two threads at once, and each loop has connections of its own.
+    std::shared_ptr<std::mutex> tls_lock;
   };
 
   AmqpTransport(boost::asio::io_context& loop, std::string host, std::string port, Logger& log,
@@ -51,6 +55,8 @@ class AmqpTransport {
   // A pump later in this turn of the loop: whatever the handler queued meanwhile goes out in
   // one write, instead of a dispatch and a send() each.
   void schedule_pump();
+  std::unique_lock<std::mutex> lock_tls() const;
+  void drop_driver();
 
   // The handler saw the connection open: the next loss starts the backoff afresh.
   void opened();

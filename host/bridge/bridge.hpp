@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 
@@ -95,9 +96,10 @@ class Bridge {
     always_up.connections = always_up.up = 1;
     return always_up;
   }
-  // Opens the loop's first hub connection now rather than at the first device's login, so
-  // readiness can say whether the hub is reachable before a device finds out. Any thread.
-  virtual void warm_up(boost::asio::io_context& /*loop*/) {}
+  // Opens each loop's first hub connection now rather than at the first device's login, so
+  // readiness can say whether the hub is reachable before a device finds out. One loop after
+  // the other: Proton's TLS setup is not safe to run on two threads at once. Any thread.
+  virtual void warm_up(std::vector<boost::asio::io_context*> /*loops*/) {}
   // Which connection holds each device id, whatever the flavour.
   DeviceClaims& claims() { return claims_; }
 

@@ -40,7 +40,8 @@ HubConnection::HubConnection(boost::asio::io_context& loop, HubTarget target, Lo
       transport_(loop, target_.host, target_.port, log,
                  {.options = [this] { return connection_options(); },
                   .lost = [this](const std::string& why) { lost(why); },
-                  .pumped = [this] { publish_stats(); }}),
+                  .pumped = [this] { publish_stats(); },
+                  .tls_lock = target_.tls ? target_.tls_lock : nullptr}),
       tick_timer_(loop),
       idle_timer_(loop),
       c2d_(

@@ -44,6 +44,8 @@ struct HubTarget {
   std::string hostname;  // the hub's name: AMQP open hostname, TLS SNI and peer name, audiences
   bool tls = false;
   std::string ca_file;  // trusted CAs for amqps; empty: the system's
+  // Shared by every connection to this target (copies of it share it): see AmqpTransport::Hooks.
+  std::shared_ptr<std::mutex> tls_lock = std::make_shared<std::mutex>();
   // SASL PLAIN when `user` is set, else ANONYMOUS. The password is asked for at every connect,
   // so one minted from a policy key is always fresh.
   std::string user;

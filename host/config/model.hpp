@@ -41,6 +41,7 @@ struct GatewaySpec {
   // load balancer's other replicas take the devices without a reconnect storm. 0: all at once.
   unsigned drain_rate = 1000;
   std::optional<LogLevel> log_level;
+  std::optional<LogFormat> log_format;
   std::optional<AdminSpec> admin;
   // Reload when the topology file or a file it names changes (gateway/watch).
   bool watch = false;

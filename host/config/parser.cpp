@@ -17,6 +17,7 @@ namespace {
 // Valid keys and choices come from the declared schema, which --describe-topology prints.
 const std::vector<std::string> kTopKeys = schema::key_names("topology");
 const std::vector<std::string> kGatewayKeys = schema::key_names("gateway");
+const std::vector<std::string> kLogFormats = schema::choices("gateway", "log_format");
 const std::vector<std::string> kAdminKeys = schema::key_names("gateway.admin");
 const std::vector<std::string> kBridgeKeys = schema::key_names("bridge");
 const std::vector<std::string> kFlavours = schema::choices("bridge", "flavour");
@@ -86,6 +87,8 @@ void parse_gateway(const YAML::Node& n, const std::filesystem::path& file, Topol
               "log_level '" + *lvl + "' is not one of trace, debug, info, warn, error");
     }
   }
+  if (auto f = r.one_of("log_format", kLogFormats, "log_format"))
+    t.gateway.log_format = parse_log_format(*f);
 }
 
 void parse_bridge(const YAML::Node& n, const std::filesystem::path& file, Topology& t,

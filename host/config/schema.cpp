@@ -54,6 +54,12 @@ constexpr std::array kGateway = {
         .default_value = "info",
         .doc = "the least severe messages logged; --log-level overrides",
         .choices = "trace, debug, info, warn, error"},
+    Key{.name = "log_format",
+        .type = "string",
+        .default_value = "text",
+        .doc = "text lines, or json: one object a line (time, level, component, message, "
+               "fields); --log-format overrides",
+        .choices = "text, json"},
     Key{.name = "admin",
         .type = "map",
         .doc = "the operators' HTTP endpoint: /metrics, /healthz, /readyz, /status, POST "

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import sys
 import subprocess
 import tempfile
 import time
@@ -112,6 +113,19 @@ def write_registry(path, devices, policies, hostname=HOSTNAME):
         f.write("\n".join(lines) + "\n")
 
 
+def keep_log(log_file, registry_file, pid):
+    """Copies a hub's log into $IOTGW_TEST_LOG_DIR, where the run's last test looks for secrets,
+    with its registry: the keys made up for this test are among the secrets it looks for."""
+    folder = os.environ.get("IOTGW_TEST_LOG_DIR")
+    if not folder:
+        return
+    os.makedirs(folder, exist_ok=True)
+    name = os.path.join(folder, "Hub.%s.iotgw-hub.%d" % (os.path.basename(sys.argv[-1]), pid))
+    shutil.copyfile(log_file, name + ".log")
+    if os.path.exists(registry_file):
+        shutil.copyfile(registry_file, name + ".yaml")
+
+
 class HubProcess:
     """A running `iotgw-hub --registry FILE --listen 127.0.0.1:0`; logs to LOGFILE."""
 
@@ -170,6 +184,7 @@ class HubProcess:
                 return None
         finally:
             self._log.close()
+            keep_log(self.log_file, self.registry_file, self.proc.pid)
 
     def kill(self):
         if self.proc is not None and self.proc.poll() is None:

@@ -65,7 +65,7 @@ class HubMetricsTest(C2dTestCase):
         forged = hf.make_token(device_audience("dev3"), DEVICES["dev1"]["primary_key"])
         self.put(cbs, forged, device_audience("dev3"), 401)
         self.put(cbs, self.device_token("dev3"), device_audience("dev3"), 400,
-                 token_type="example.com:not-a-token")
+                 token_type="example.com:unknown-type")
         self.assert_refused(intruder, lambda: intruder.create_sender(hf.telemetry_address("dev3")),
                             "telemetry link with a forged token")
 

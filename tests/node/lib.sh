@@ -30,11 +30,25 @@ node_test_cleanup() {
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   done
+  node_test_keep_logs
   if [ -n "${IOTGW_NODE_TEST_KEEP:-}" ]; then
     echo "kept: $work"  # logs, registry, topology: for a look afterwards
   else
     rm -rf "$work"
   fi
+}
+
+# The logs (and, as the secrets to look for, the registries and topologies) go to
+# $IOTGW_TEST_LOG_DIR, where ctest's last test searches every log of the run for secrets.
+node_test_keep_logs() {
+  [ -n "${IOTGW_TEST_LOG_DIR:-}" ] || return 0
+  mkdir -p "$IOTGW_TEST_LOG_DIR"
+  local f test
+  test=NodeSdk.$(basename "$0" .sh)
+  for f in "$work"/*.log "$work"/*.yaml; do
+    [ -f "$f" ] && cp "$f" "$IOTGW_TEST_LOG_DIR/$test.$$.$(basename "$f")"
+  done
+  return 0
 }
 
 node_test_spawn() {

@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <regex>
 #include <stdexcept>
 #include <thread>
@@ -18,7 +20,10 @@ namespace iotgw::test {
 
 Process::Process(const std::filesystem::path& program, const std::vector<std::string>& args,
                  std::filesystem::path log_file)
-    : log_file_(std::move(log_file)) {
+    : program_(program),
+      keep_log_(program.filename().string().starts_with("iotgw") &&
+                (args.empty() || (args[0] != "token" && args[0] != "registry"))),
+      log_file_(std::move(log_file)) {
   std::vector<std::string> argv_s{program.string()};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -41,6 +46,20 @@ Process::~Process() {
     ::kill(pid_, SIGKILL);
     wait_exit(std::chrono::seconds(5));
   }
+  keep_log();
+}
+
+void Process::keep_log() const {
+  if (!keep_log_) return;
+  const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  const std::string owner =
+      test != nullptr ? std::string(test->test_suite_name()) + "." + test->name() : "no-test";
+  std::error_code ec;
+  std::filesystem::create_directories(kLogDir, ec);
+  std::filesystem::copy_file(
+      log_file_,
+      kLogDir / (owner + "." + program_.filename().string() + "." + std::to_string(pid_) + ".log"),
+      std::filesystem::copy_options::overwrite_existing, ec);
 }
 
 void Process::signal(int signo) const {

@@ -1,4 +1,7 @@
 // A real child process (the iotgw binary), its output captured to a file the test can search.
+// When one of ours (iotgw, iotgw-hub, iotgw-bench) ends, its log is also kept in kLogDir, where
+// the last test of a run looks for secrets in every log (tests/logs/no_secrets_in_logs.py);
+// not the output of `iotgw-hub token` and `iotgw-hub registry`, whose product is a secret.
 #pragma once
 
 #include <sys/types.h>
@@ -35,6 +38,10 @@ class Process {
   std::size_t count(const std::string& regex) const;
 
  private:
+  void keep_log() const;
+
+  std::filesystem::path program_;
+  bool keep_log_ = false;
   pid_t pid_ = -1;
   std::optional<int> exit_code_;
   std::filesystem::path log_file_;

@@ -15,6 +15,7 @@ inline const std::filesystem::path kPluginsDir = IOTGW_TEST_PLUGINS;  // plugins
 inline const std::filesystem::path kTestPlugins = IOTGW_TEST_PLUGINS_TEST;  // test-only plugins
 inline const std::filesystem::path kSourceDir = IOTGW_TEST_SOURCE_DIR;
 inline const std::filesystem::path kBuildDir = IOTGW_TEST_BUILD_DIR;
+inline const std::filesystem::path kLogDir = IOTGW_TEST_LOG_DIR;  // every run's logs, kept
 
 // A fresh folder, removed with everything in it when the object goes.
 class TempDir {

@@ -44,7 +44,7 @@ const BadConfig kCases[] = {
      "@:1:1: topology: unknown key 'gateways' (valid: gateway, bridge, stages, listeners)"},
     {"gateway_misspelt_key", "gateway:\n  plugin_dir: plugins\n",
      "@:2:3: gateway: unknown key 'plugin_dir' (valid: plugins_dir, threads, drain_timeout, "
-     "drain_rate, log_level, admin, watch)"},
+     "drain_rate, log_level, log_format, admin, watch)"},
     {"threads_not_int", "gateway:\n  plugins_dir: plugins\n  threads: many\n",
      "@:3:12: gateway: 'threads' must be an integer from 0 to 1024, not 'many'"},
     {"threads_negative", "gateway:\n  plugins_dir: plugins\n  threads: -1\n",
@@ -54,6 +54,8 @@ const BadConfig kCases[] = {
      "parsecs'"},
     {"log_level_bad", "gateway:\n  plugins_dir: plugins\n  log_level: loud\n",
      "@:3:14: gateway: log_level 'loud' is not one of trace, debug, info, warn, error"},
+    {"log_format_bad", "gateway:\n  plugins_dir: plugins\n  log_format: xml\n",
+     "@:3:15: gateway: unknown log_format 'xml' (valid: text, json)"},
     {"bridge_flavour", "bridge:\n  flavour: mqtt\n",
      "@:2:12: bridge: unknown flavour 'mqtt' (valid: loopback, iothub, amqp)"},
     {"bridge_url_scheme", "bridge:\n  flavour: amqp\n  url: http://hub:80\n",

@@ -32,6 +32,7 @@ using namespace iotgw::hub;
 
 const char* kUsage =
     "usage: iotgw-hub --registry FILE [--listen 127.0.0.1:5672] [--log-level LEVEL]\n"
+    "                 [--log-format text|json]\n"
     "                 [--tls-listen 127.0.0.1:5671 --cert FILE --key FILE]\n"
     "                 [--https-listen 127.0.0.1:443 (with --cert FILE --key FILE)]\n"
     "                 [--c2d-lock 60s] [--c2d-max-delivery-count 10] [--c2d-ttl 1h]\n"
@@ -273,6 +274,7 @@ int serve(int argc, char** argv) {
   std::string registry_file;
   HubEndpoints endpoints;
   LogLevel level = LogLevel::info;
+  LogFormat format = LogFormat::text;
   HubLimits limits;
   std::string data_dir, https_listen, metrics_listen;
   bool fsync = false;
@@ -303,6 +305,10 @@ int serve(int argc, char** argv) {
       auto l = parse_log_level(argv[++i]);
       if (!l) return usage_error("bad --log-level");
       level = *l;
+    } else if (a == "--log-format") {
+      auto f = parse_log_format(argv[++i]);
+      if (!f) return usage_error("--log-format takes text or json");
+      format = *f;
     } else if (a == "--c2d-lock" || a == "--c2d-ttl") {
       auto d = parse_duration(argv[++i]);
       if (!d || d->count() == 0) return usage_error(a + " takes a duration such as 500ms or 60s");
@@ -323,7 +329,7 @@ int serve(int argc, char** argv) {
   if (!https_listen.empty() && (endpoints.cert_file.empty() || endpoints.key_file.empty())) {
     return usage_error("--https-listen needs --cert FILE and --key FILE");
   }
-  Logger log(level);
+  Logger log(level, stderr, format);
   auto registry = std::make_shared<const Registry>(Registry::load(registry_file));
 
   // Signals go to one thread that waits for them; Proton's thread never sees one.
