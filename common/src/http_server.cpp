@@ -4,12 +4,14 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 namespace iotgw::http {
 
@@ -20,27 +22,55 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 
-constexpr auto kIdle = std::chrono::seconds(30);
-// Operators' requests carry no bodies worth more than this.
-constexpr std::size_t kMaxBody = std::size_t{64} * 1024;
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
-class Session : public std::enable_shared_from_this<Session> {
+// What every connection of one server shares; the server outlives its connections' work.
+struct Shared {
+  const std::string& what;
+  const Server::Handler& handler;
+  const ServerOptions& options;
+  Logger& log;
+};
+
+// One connection: (handshake,) then read a request, answer it, and read the next.
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
  public:
-  Session(tcp::socket socket, const Server::Handler& handler)
-      : stream_(std::move(socket)), handler_(handler) {}
+  Session(Stream stream, const Shared& shared) : stream_(std::move(stream)), shared_(shared) {}
 
   void start() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+    asio::dispatch(stream_.get_executor(),
+                   [self = this->shared_from_this()] { self->handshake(); });
   }
 
  private:
+  void handshake() {
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(10));
+      stream_.async_handshake(
+          asio::ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+            if (ec) {
+              self->shared_.log.debug(self->shared_.what, "TLS handshake failed: " + ec.message());
+              return;
+            }
+            self->read();
+          });
+    } else {
+      read();
+    }
+  }
+
   void read() {
     parser_.emplace();
-    parser_->body_limit(kMaxBody);
-    stream_.expires_after(kIdle);
-    bhttp::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    parser_->body_limit(shared_.options.body_limit);
+    beast::get_lowest_layer(stream_).expires_after(shared_.options.idle);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                        self->on_read(ec);
+                      });
   }
 
   void on_read(beast::error_code ec) {
@@ -51,7 +81,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) {
       if (ec == bhttp::error::body_limit) {
         keep_alive_ = false;
-        write({413, "text/plain; charset=utf-8", "the body is over 64 KB\n"});
+        write(shared_.options.too_large);
       }
       return;
     }
@@ -59,9 +89,10 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = req.keep_alive();
     version_ = req.version();
     Request r{std::string(req.method_string()), std::string(req.target()),
-              std::string(req[bhttp::field::authorization]), req.body()};
+              std::string(req[bhttp::field::authorization]),
+              std::string(req[bhttp::field::if_match]), req.body()};
     // The answer may come from another thread: back onto this connection's strand.
-    handler_(r, [self = shared_from_this()](Response response) {
+    shared_.handler(r, [self = this->shared_from_this()](Response response) {
       asio::post(self->stream_.get_executor(),
                  [self, response = std::move(response)]() mutable { self->write(response); });
     });
@@ -70,13 +101,14 @@ class Session : public std::enable_shared_from_this<Session> {
   void write(const Response& response) {
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
         static_cast<bhttp::status>(response.status), version_);
-    res->set(bhttp::field::server, "iotgw");
-    res->set(bhttp::field::content_type, response.content_type);
+    res->set(bhttp::field::server, shared_.options.server_name);
+    if (!response.content_type.empty()) res->set(bhttp::field::content_type, response.content_type);
+    if (!response.etag.empty()) res->set(bhttp::field::etag, response.etag);
     res->body() = response.body;
     res->keep_alive(keep_alive_);
     res->prepare_payload();
     bhttp::async_write(stream_, *res,
-                       [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+                       [self = this->shared_from_this(), res](beast::error_code ec, std::size_t) {
                          if (ec) return;
                          if (self->keep_alive_) {
                            self->read();
@@ -87,12 +119,17 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void close() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(5));
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {});
+    } else {
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
   }
 
-  beast::tcp_stream stream_;
-  const Server::Handler& handler_;
+  Stream stream_;
+  Shared shared_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bool keep_alive_ = true;
@@ -120,8 +157,13 @@ tcp::endpoint parse_endpoint(const std::string& what, const std::string& listen)
 
 }  // namespace
 
-Server::Server(const std::string& what, const std::string& listen, Handler handler, Logger& log)
-    : what_(what), handler_(std::move(handler)), log_(log), acceptor_(io_) {
+Server::Server(const std::string& what, const std::string& listen, Handler handler, Logger& log,
+               ServerOptions options)
+    : what_(what),
+      handler_(std::move(handler)),
+      log_(log),
+      options_(std::move(options)),
+      acceptor_(io_) {
   const auto endpoint = parse_endpoint(what, listen);
   boost::system::error_code ec;
   acceptor_.open(endpoint.protocol(), ec);
@@ -129,7 +171,7 @@ Server::Server(const std::string& what, const std::string& listen, Handler handl
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) throw std::runtime_error(what + ": cannot bind " + listen + ": " + ec.message());
-  port_ = acceptor_.local_endpoint().port();
+  endpoint_ = acceptor_.local_endpoint();
 }
 
 Server::~Server() {
@@ -156,7 +198,13 @@ void Server::accept() {
       }
       return;
     }
-    std::make_shared<Session>(std::move(socket), handler_)->start();
+    const Shared shared{what_, handler_, options_, log_};
+    if (options_.tls) {
+      std::make_shared<Session<TlsStream>>(TlsStream(std::move(socket), *options_.tls), shared)
+          ->start();
+    } else {
+      std::make_shared<Session<PlainStream>>(PlainStream(std::move(socket)), shared)->start();
+    }
     accept();
   });
 }

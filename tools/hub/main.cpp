@@ -353,12 +353,9 @@ int serve(int argc, char** argv) {
   // The service API over HTTPS: the registry, twins and direct methods, as Azure's service SDKs
   // call them.
   ServiceApi service_api(server, registry_file, log);
-  std::unique_ptr<HttpsServer> https;
-  if (!https_listen.empty()) {
-    https = std::make_unique<HttpsServer>(https_listen, endpoints.cert_file, endpoints.key_file,
-                                          service_api, log);
-    https->start();
-  }
+  std::unique_ptr<http::Server> https;
+  if (!https_listen.empty())
+    https = serve_https(https_listen, endpoints.cert_file, endpoints.key_file, service_api, log);
   install_sasl_plain(
       [&server](std::string_view user, std::string_view password, std::string& result) {
         return server.check_plain(user, password, result);
