@@ -21,9 +21,10 @@ MIN_LENGTH = 8  # shorter values ("guest", "a2V5") are words a log may say for a
 YAML_SECRET = re.compile(
     r"\b(?:primary_key|secondary_key|policy_key|key|password|secret|psk|psk_key)\s*:\s*"
     r"['\"]?([A-Za-z0-9+/=_\-.]+)")
-# kGatewayKey = "...", kMqttPassword = "...", password = '...', token="..."
+# kGatewayKey = "...", kMqttPassword = "...", password = '...', token="..."; not token_type=,
+# which names a kind of token a log may well say it refused.
 NAMED_SECRET = re.compile(
-    r"\b\w*(?:key|password|secret|token)\w*\s*=\s*(?:u8)?['\"]([^'\"\s]+)['\"]", re.IGNORECASE)
+    r"\b(?!\w*_type\b)\w*(?:key|password|secret|token)\w*\s*=\s*(?:u8)?['\"]([^'\"\s]+)['\"]", re.IGNORECASE)
 CONNECTION_KEY = re.compile(r"SharedAccessKey=([A-Za-z0-9+/=]+)")
 
 # Secrets minted at run time, recognised by their shape.
