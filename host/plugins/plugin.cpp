@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <system_error>
+#include <type_traits>
 
 #include "config/map_reader.hpp"
 
@@ -161,8 +162,12 @@ std::optional<std::string> check_descriptor(const iotgw_plugin_descriptor& d) {
     const std::string key = "config key #" + std::to_string(i + 1);
     if (k.name == nullptr) return key + " has no name";
     if (k.doc == nullptr) return key + " '" + k.name + "' has no doc";
-    if (k.type < IOTGW_CFG_STRING || k.type > IOTGW_CFG_STRING_LIST) {
-      return key + " '" + k.name + "' has type " + std::to_string(static_cast<int>(k.type)) +
+    // Read as its bytes: a plugin's value need not be one of the enum's, and loading it as the
+    // enum would be undefined behaviour (UBSan says so).
+    std::underlying_type_t<iotgw_config_type> type = 0;
+    std::memcpy(&type, &k.type, sizeof type);
+    if (type < IOTGW_CFG_STRING || type > IOTGW_CFG_STRING_LIST) {
+      return key + " '" + k.name + "' has type " + std::to_string(type) +
              ", not one of " + std::to_string(IOTGW_CFG_STRING) + " (IOTGW_CFG_STRING) to " +
              std::to_string(IOTGW_CFG_STRING_LIST) + " (IOTGW_CFG_STRING_LIST)";
     }
