@@ -14,28 +14,15 @@ namespace iotgw::metrics {
 
 namespace {
 
-std::string escape_label(std::string_view value) {
+// The text format escapes backslash and newline everywhere, and double quotes in label values.
+std::string escape(std::string_view text, bool quotes) {
   std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
+  out.reserve(text.size());
+  for (char c : text) {
     if (c == '\\') {
       out += "\\\\";
-    } else if (c == '"') {
+    } else if (c == '"' && quotes) {
       out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string escape_help(std::string_view help) {
-  std::string out;
-  for (char c : help) {
-    if (c == '\\') {
-      out += "\\\\";
     } else if (c == '\n') {
       out += "\\n";
     } else {
@@ -56,7 +43,7 @@ std::string number(double v) {
 }
 
 void header(std::string& out, std::string_view name, std::string_view help, std::string_view type) {
-  out.append("# HELP ").append(name).append(" ").append(escape_help(help)).append("\n");
+  out.append("# HELP ").append(name).append(" ").append(escape(help, false)).append("\n");
   out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
 }
 
@@ -91,7 +78,7 @@ std::string render_labels(const Labels& labels) {
   std::string out = "{";
   for (std::size_t i = 0; i < labels.size(); ++i) {
     if (i > 0) out += ",";
-    out += labels[i].first + "=\"" + escape_label(labels[i].second) + "\"";
+    out += labels[i].first + "=\"" + escape(labels[i].second, true) + "\"";
   }
   return out + "}";
 }

@@ -1,5 +1,6 @@
 // Serving: start the topology, reload it on SIGHUP (or POST /reload, or a watched file's
 // change), drain on POST /drain, and drain then exit on SIGTERM or SIGINT.
+#include <array>
 #include <atomic>
 #include <csignal>
 #include <future>
@@ -31,6 +32,33 @@ constexpr std::chrono::milliseconds kReapEvery{200};
 constexpr std::chrono::milliseconds kWatchEvery{1000};
 // An event loop that has not run a posted no-op within this is stuck (a plugin blocking it).
 constexpr std::chrono::milliseconds kHealthBound{2000};
+
+// The bridge's numbers, as /metrics and /status both show them: one list, so the two agree.
+struct BridgeField {
+  const char* key;     // in /status
+  const char* metric;  // in /metrics
+  const char* help;
+  bool counter;
+  std::size_t bridge::BridgeStats::*value;
+};
+constexpr std::array<BridgeField, 8> kBridgeFields{{
+    {"connections", "iotgw_bridge_connections", "Hub connections the bridge holds.", false,
+     &bridge::BridgeStats::connections},
+    {"connections_up", "iotgw_bridge_connections_up", "Hub connections open now.", false,
+     &bridge::BridgeStats::up},
+    {"devices", "iotgw_bridge_devices", "Devices attached upstream.", false,
+     &bridge::BridgeStats::devices},
+    {"in_flight", "iotgw_bridge_in_flight", "QoS 1 messages sent to the hub and not yet settled.",
+     false, &bridge::BridgeStats::in_flight},
+    {"queued", "iotgw_bridge_queued", "Messages waiting for link credit or for the connection.",
+     false, &bridge::BridgeStats::queued},
+    {"held", "iotgw_bridge_held", "Devices whose reading is paused until the hub catches up.",
+     false, &bridge::BridgeStats::held},
+    {"reconnects", "iotgw_bridge_reconnects_total", "Hub connections lost and reopened.", true,
+     &bridge::BridgeStats::reconnects},
+    {"tokens_renewed", "iotgw_bridge_tokens_renewed_total", "Device tokens the bridge minted anew.",
+     true, &bridge::BridgeStats::tokens_renewed},
+}};
 
 class Server final : public admin::Controls {
  public:
@@ -68,7 +96,7 @@ class Server final : public admin::Controls {
     loops_.start();
     std::vector<boost::asio::io_context*> loops;
     for (std::size_t i = 0; i < loops_.size(); ++i) loops.push_back(&loops_.at(i));
-    bridge_->warm_up(std::move(loops));
+    bridge_->warm_up(loops);
     if (current_.gateway.admin) {
       try {
         admin_.emplace(*current_.gateway.admin, *this, registry_, log_);
@@ -90,7 +118,8 @@ class Server final : public admin::Controls {
     start_watch();
     schedule_watchdog();
     control_.run();
-    gateway_.shutdown(exit_grace_);
+    // The drain has had its time (exit_after_drain): whatever is still open closes now.
+    gateway_.shutdown(std::chrono::milliseconds(0));
     if (admin_) admin_->stop();
     loops_.stop();
     log_.info("gateway", "stopped");
@@ -290,22 +319,14 @@ class Server final : public admin::Controls {
   // Values other parts keep, read at scrape time.
   void collect(metrics::Scrape& s) const {
     const auto b = bridge_->stats();
-    s.gauge("iotgw_bridge_connections", "Hub connections the bridge holds.", {},
-            static_cast<double>(b.connections));
-    s.gauge("iotgw_bridge_connections_up", "Hub connections open now.", {},
-            static_cast<double>(b.up));
-    s.gauge("iotgw_bridge_devices", "Devices attached upstream.", {},
-            static_cast<double>(b.devices));
-    s.gauge("iotgw_bridge_in_flight", "QoS 1 messages sent to the hub and not yet settled.", {},
-            static_cast<double>(b.in_flight));
-    s.gauge("iotgw_bridge_queued", "Messages waiting for link credit or for the connection.", {},
-            static_cast<double>(b.queued));
-    s.gauge("iotgw_bridge_held", "Devices whose reading is paused until the hub catches up.", {},
-            static_cast<double>(b.held));
-    s.counter("iotgw_bridge_reconnects_total", "Hub connections lost and reopened.", {},
-              static_cast<double>(b.reconnects));
-    s.counter("iotgw_bridge_tokens_renewed_total", "Device tokens the bridge minted anew.", {},
-              static_cast<double>(b.tokens_renewed));
+    for (const auto& f : kBridgeFields) {
+      const auto v = static_cast<double>(b.*f.value);
+      if (f.counter) {
+        s.counter(f.metric, f.help, {}, v);
+      } else {
+        s.gauge(f.metric, f.help, {}, v);
+      }
+    }
     s.gauge("iotgw_ready", "1 when /readyz says ready.", {}, not_ready().empty() ? 1 : 0);
     s.gauge("iotgw_draining", "1 once a drain began.", {}, draining_ ? 1 : 0);
     s.gauge("iotgw_build_info", "The gateway's version and plugin ABI; always 1.",
@@ -376,23 +397,18 @@ class Server final : public admin::Controls {
     }
     doc["listeners"] = listeners;
     nlohmann::json plugin_list = nlohmann::json::array();
-    for (const auto& labels : plugins_in_use()) {
+    std::lock_guard lock(plugins_mutex_);
+    for (const auto& labels : plugin_labels_) {
       nlohmann::json p;
       for (const auto& [k, v] : labels) p[k] = v;
       plugin_list.push_back(p);
     }
     doc["plugins"] = plugin_list;
     const auto b = bridge_->stats();
-    doc["bridge"] = {{"describe", bridge_->describe()},
-                     {"connections", b.connections},
-                     {"connections_up", b.up},
-                     {"devices", b.devices},
-                     {"in_flight", b.in_flight},
-                     {"queued", b.queued},
-                     {"held", b.held},
-                     {"reconnects", b.reconnects},
-                     {"tokens_renewed", b.tokens_renewed},
-                     {"last_error", b.last_error}};
+    auto& bridge = doc["bridge"];
+    bridge["describe"] = bridge_->describe();
+    for (const auto& f : kBridgeFields) bridge[f.key] = b.*f.value;
+    bridge["last_error"] = b.last_error;
     return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   }
 
@@ -416,7 +432,6 @@ class Server final : public admin::Controls {
   boost::asio::steady_timer exit_timer_;
   std::optional<FileWatch> watch_;
   std::chrono::steady_clock::time_point drain_deadline_{};
-  std::chrono::milliseconds exit_grace_{0};
   metrics::Counter& reloads_ok_;
   metrics::Counter& reloads_failed_;
   unsigned reloads_ = 0;

@@ -108,7 +108,7 @@ std::string AmqpBridge::status() const {
          " reconnect(s), last error: " + (s.last_error.empty() ? "none" : s.last_error);
 }
 
-void AmqpBridge::warm_up(std::vector<boost::asio::io_context*> loops) {
+void AmqpBridge::warm_up(const std::vector<boost::asio::io_context*>& loops) {
   if (loops.empty()) return;
   auto* loop = loops.front();
   boost::asio::post(*loop, [this, loop, rest = std::vector(loops.begin() + 1, loops.end())] {

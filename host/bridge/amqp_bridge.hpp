@@ -40,7 +40,7 @@ class AmqpBridge final : public Bridge {
   std::string describe() const override;
   std::string status() const override;
   BridgeStats stats() const override;
-  void warm_up(std::vector<boost::asio::io_context*> loops) override;
+  void warm_up(const std::vector<boost::asio::io_context*>& loops) override;
 
  private:
   // Shared with the connections' idle handlers, which may outlive the bridge.

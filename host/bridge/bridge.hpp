@@ -75,7 +75,8 @@ struct BridgeStats {
   std::size_t devices = 0, in_flight = 0;
   std::size_t queued = 0;  // messages waiting for link credit or for the connection
   std::size_t held = 0;    // devices whose reading is paused
-  std::uint64_t reconnects = 0, tokens_renewed = 0;
+  // size_t like the rest, so one list of members can show them all (serve_command.cpp).
+  std::size_t reconnects = 0, tokens_renewed = 0;
   std::string last_error;
 };
 
@@ -99,7 +100,7 @@ class Bridge {
   // Opens each loop's first hub connection now rather than at the first device's login, so
   // readiness can say whether the hub is reachable before a device finds out. One loop after
   // the other: Proton's TLS setup is not safe to run on two threads at once. Any thread.
-  virtual void warm_up(std::vector<boost::asio::io_context*> /*loops*/) {}
+  virtual void warm_up(const std::vector<boost::asio::io_context*>& /*loops*/) {}
   // Which connection holds each device id, whatever the flavour.
   DeviceClaims& claims() { return claims_; }
 
