@@ -167,6 +167,18 @@ class ServiceApiTests(HubTestCase):
         self.assertEqual(status, 504)
         self.assertEqual(body["errorCode"], 504101)
 
+    def test_a_device_that_goes_away_mid_call_is_404103_before_the_timeout(self):
+        calls, answers = self.methods_device()
+        t, result = self.invoke_in_background({"methodName": "reboot",
+                                               "responseTimeoutInSeconds": 60})
+        calls.receive(timeout=hf.AMQP_TIMEOUT)
+        calls.close()  # the device leaves without answering: the caller must not wait 60 s
+        answers.close()
+        t.join(15)
+        self.assertFalse(t.is_alive(), "the caller still waits after the methods link closed")
+        status, body, _ = result["answer"]
+        self.assertEqual((status, body["errorCode"]), (404, 404103))
+
     def test_bytes_that_are_not_utf8_are_answered_not_fatal(self):
         # A device id in the URL and a device's answer that are not UTF-8: the hub answers (the
         # bytes replaced) and goes on serving.

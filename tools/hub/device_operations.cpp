@@ -28,6 +28,11 @@ bool usable(const proton::sender& s) {
   return s && s.active();
 }
 
+DeviceOperations::Outcome hub_error(int status, int code, const std::string& why) {
+  return {false, status,
+          nlohmann::json{{"errorCode", code}, {"message", why}}.dump(-1, ' ', false, kJsonReplace)};
+}
+
 }  // namespace
 
 DeviceOperations::DeviceOperations(TwinStore& twins, OperationMetrics& metrics, Logger& log)
@@ -51,12 +56,35 @@ void DeviceOperations::methods_attached(const std::string& device, const proton:
 
 void DeviceOperations::link_closed(const proton::link& l) {
   std::erase_if(twin_, [&](const auto& kv) { return kv.second.out == l; });
-  std::erase_if(methods_, [&](const auto& kv) { return kv.second == l; });
+  went_offline([&](const proton::sender& s) { return s == l; });
 }
 
 void DeviceOperations::connection_closed(const proton::connection& c) {
   std::erase_if(twin_, [&](const auto& kv) { return kv.second.out.connection() == c; });
-  std::erase_if(methods_, [&](const auto& kv) { return kv.second.connection() == c; });
+  went_offline([&](const proton::sender& s) { return s.connection() == c; });
+}
+
+void DeviceOperations::went_offline(const std::function<bool(const proton::sender&)>& gone) {
+  std::vector<std::string> offline;
+  std::erase_if(methods_, [&](const auto& kv) {
+    if (!gone(kv.second)) return false;
+    offline.push_back(kv.first);
+    return true;
+  });
+  // A call sent on a link that is gone cannot be answered: its caller hears so now, as IoT Hub
+  // answers, rather than after the whole response timeout.
+  for (const auto& device : offline) {
+    for (auto it = calls_.begin(); it != calls_.end();) {
+      if (it->second.device != device) {
+        ++it;
+        continue;
+      }
+      auto call = std::move(it->second);
+      it = calls_.erase(it);
+      finish(call.done, MethodResult::not_online,
+             hub_error(404, 404103, "the device went offline before answering"));
+    }
+  }
 }
 
 void DeviceOperations::answer_twin(const std::string& device, const proton::message& request,
@@ -125,15 +153,6 @@ bool DeviceOperations::methods_online(const std::string& device) const {
   auto it = methods_.find(device);
   return it != methods_.end() && usable(it->second);
 }
-
-namespace {
-
-DeviceOperations::Outcome hub_error(int status, int code, const std::string& why) {
-  return {false, status,
-          nlohmann::json{{"errorCode", code}, {"message", why}}.dump(-1, ' ', false, kJsonReplace)};
-}
-
-}  // namespace
 
 void DeviceOperations::invoke(const std::string& device, const std::string& method,
                               const std::string& payload, std::chrono::milliseconds timeout,

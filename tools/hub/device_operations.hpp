@@ -75,6 +75,8 @@ class DeviceOperations {
   void answer_twin(const std::string& device, const proton::message& request, int status,
                    std::int64_t version, const std::string& body);
   void finish(const Answered& done, MethodResult result, const Outcome& outcome);
+  // Forgets the methods links `gone` picks and answers their devices' pending calls.
+  void went_offline(const std::function<bool(const proton::sender&)>& gone);
 
   TwinStore& twins_;
   OperationMetrics& metrics_;
