@@ -21,6 +21,8 @@ test_pkgs=(
   nodejs npm  # Azure's own Node SDKs against iotgw-hub (tests/node)
   libcoap3-bin  # libcoap's coap-server and coap-client: the CoAP reference peer and a device
   python3-prometheus-client  # Prometheus's own text-format parser reads /metrics in the tests
+  lintian file systemd  # the .deb files checked by lintian, stripped binaries, the unit verified
+  haproxy  # a real load balancer sending PROXY protocol v2 in front of the listeners
 )
 
 want=("${build_pkgs[@]}")

@@ -25,10 +25,12 @@ int report(const config::Diagnostics& diags) {
 
 std::optional<plugins::Catalog> scan(const Options& options, const plugins::PrivateCopies& copies,
                                      config::Diagnostics& diags) {
-  auto dir = plugins_dir(options, diags);
-  if (!dir) return std::nullopt;
+  auto dirs = plugin_dirs(options, diags);
+  if (!dirs) return std::nullopt;
+  config::GatewaySpec gateway;
+  gateway.plugin_dirs = *dirs;
   std::vector<plugins::LoadError> errors;
-  auto catalog = plugins::Catalog::scan(*dir, copies, errors);
+  auto catalog = plugins::Catalog::scan(topology::catalog_folders(gateway), copies, errors);
   for (const auto& e : errors) diags.add({"--plugins-dir", 0, 0}, e.str());
   return catalog;
 }

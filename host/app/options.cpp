@@ -15,7 +15,8 @@ const char* usage() {
          "  --config FILE       the YAML topology to serve\n"
          "  --check             validate the topology, its plugins and their configs; exit 0 if\n"
          "                      all is well, 2 with every error found\n"
-         "  --plugins-dir DIR   where plugins are (overrides gateway.plugins_dir)\n"
+         "  --plugins-dir DIR   where plugins are (overrides gateway.plugins_dir; without it\n"
+         "                      or --config, the plugins installed with iotgw)\n"
          "  --list-plugins      name, kind, version, ABI and path of each plugin\n"
          "  --describe PLUGIN   the config keys a plugin accepts: type, default, doc\n"
          "  --describe-topology the keys of a topology file, by section: type, default, doc\n"
@@ -102,11 +103,6 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
   const bool needs_config = o.command == Command::run || o.command == Command::check;
   if (needs_config && o.config_file.empty()) {
     error = "--config FILE is required";
-    return std::nullopt;
-  }
-  const bool needs_plugins = o.command == Command::list_plugins || o.command == Command::describe;
-  if (needs_plugins && o.plugins_dir.empty() && o.config_file.empty()) {
-    error = "--plugins-dir DIR or --config FILE is required to find plugins";
     return std::nullopt;
   }
   return o;

@@ -1,24 +1,32 @@
 #include "app/topology_source.hpp"
 
+#include "config/install_layout.hpp"
+
 namespace iotgw::app {
 
 std::optional<config::Topology> load_topology(const Options& options, config::Diagnostics& diags,
                                               bool keep_partial) {
   auto topology = config::parse_topology(options.config_file, diags, keep_partial);
-  if (topology && !options.plugins_dir.empty()) {
-    topology->gateway.plugins_dir =
-        std::filesystem::absolute(options.plugins_dir).lexically_normal();
-    topology->gateway.plugins_dir_mark = {"--plugins-dir", 0, 0};
-  }
+  if (topology && !options.plugins_dir.empty())
+    topology->gateway.plugin_dirs = {option_dir(options)};
   return topology;
 }
 
-std::optional<std::filesystem::path> plugins_dir(const Options& options,
-                                                 config::Diagnostics& diags) {
-  if (!options.plugins_dir.empty()) return std::filesystem::path(options.plugins_dir);
+config::PluginDir option_dir(const Options& options) {
+  return {std::filesystem::absolute(options.plugins_dir).lexically_normal(),
+          {"--plugins-dir", 0, 0},
+          true};
+}
+
+std::optional<std::vector<config::PluginDir>> plugin_dirs(const Options& options,
+                                                          config::Diagnostics& diags) {
+  if (!options.plugins_dir.empty()) return std::vector{option_dir(options)};
+  if (options.config_file.empty()) {
+    return std::vector<config::PluginDir>{{config::installed_plugins_dir(), {}, true}};
+  }
   auto topology = load_topology(options, diags);
   if (!topology) return std::nullopt;
-  return topology->gateway.plugins_dir;
+  return topology->gateway.plugin_dirs;
 }
 
 }  // namespace iotgw::app

@@ -12,8 +12,10 @@ namespace iotgw::app {
 std::optional<config::Topology> load_topology(const Options& options, config::Diagnostics& diags,
                                               bool keep_partial = false);
 
-// The plugins directory: --plugins-dir, else the topology's gateway.plugins_dir.
-std::optional<std::filesystem::path> plugins_dir(const Options& options,
-                                                 config::Diagnostics& diags);
+// The plugins folders: --plugins-dir, else the topology's gateway.plugins_dir (or its
+// defaults), else, with no topology named, the plugins installed with this binary.
+std::optional<std::vector<config::PluginDir>> plugin_dirs(const Options& options,
+                                                          config::Diagnostics& diags);
+config::PluginDir option_dir(const Options& options);
 
 }  // namespace iotgw::app

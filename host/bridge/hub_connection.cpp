@@ -1,5 +1,8 @@
 #include "bridge/hub_connection.hpp"
 
+#include <proton/source.hpp>
+#include <proton/target.hpp>
+
 #include <proton/condition.h>
 #include <proton/delivery.h>
 #include <proton/disposition.h>
@@ -465,7 +468,24 @@ void HubConnection::on_tracker_release(proton::tracker& t) {  // released or mod
   }
 }
 
+void HubConnection::check_taken_over(const proton::link& l, const std::string& address) {
+  if (l.error().name() != "amqp:link:stolen") return;
+  static constexpr std::string_view kDevices = "/devices/";
+  const auto at = address.find(kDevices);
+  if (at == std::string::npos) return;
+  const auto from = at + kDevices.size();
+  const auto id = address.substr(from, address.find('/', from) - from);
+  auto d = devices_.find(id);
+  if (d == devices_.end() || !d->second.authorized) return;
+  d->second.authorized = false;  // nothing attaches for it again
+  const std::string why =
+      "taken over: the device connected again elsewhere (" + l.error().description() + ")";
+  log_.info("bridge", id + ": " + why);
+  if (auto ch = d->second.channel.lock()) ch->close(IOTGW_CLOSE_TAKEN_OVER, why);
+}
+
 void HubConnection::on_sender_close(proton::sender& s) {
+  check_taken_over(s, s.target().address());
   if (twin_.on_link_close(s) || methods_.on_link_close(s)) return;
   outboxes_.on_sender_close(s);
 }
@@ -476,6 +496,7 @@ void HubConnection::on_session_error(proton::session& s) {
 }
 
 void HubConnection::on_receiver_close(proton::receiver& r) {
+  check_taken_over(r, r.source().address());
   if (twin_.on_link_close(r) || methods_.on_link_close(r)) return;
   c2d_.on_receiver_close(r);
 }

@@ -167,6 +167,10 @@ class HubConnection final : public proton::messaging_handler,
   void check_idle();
   void tick_devices();  // each second: renew tokens, give up on devices the hub never took
   void report(Device& d, iotgw_status status, const std::string& reason);
+  // A device link the hub detached with amqp:link:stolen: the device attached again on another
+  // connection (another gateway replica, as IoT Hub allows one connection per device), so its
+  // connection here is closed as taken over.
+  void check_taken_over(const proton::link& l, const std::string& address);
   void publish_stats();  // copies the loop's counts where stats() reads them
   Device* attached(const std::string& id, std::uint64_t attachment);
   std::uint64_t next_attachment_ = 1;

@@ -127,7 +127,7 @@ std::optional<std::chrono::milliseconds> MapReader::duration(const std::string& 
   return v;
 }
 
-std::optional<std::vector<Ref>> MapReader::names(const std::string& key) {
+std::optional<std::vector<Ref>> MapReader::names(const std::string& key, const std::string& noun) {
   if (!has(key)) return std::vector<Ref>{};
   const auto n = node(key);
   std::vector<Ref> out;
@@ -136,12 +136,12 @@ std::optional<std::vector<Ref>> MapReader::names(const std::string& key) {
     return out;
   }
   if (!n.IsSequence()) {
-    error(key, "'" + key + "' must be a list of names");
+    error(key, "'" + key + "' must be a list of " + noun);
     return std::nullopt;
   }
   for (const auto& item : n) {
     if (!item.IsScalar()) {
-      diags_.add(mark_of(file_, item), what_ + ": '" + key + "' must be a list of names");
+      diags_.add(mark_of(file_, item), what_ + ": '" + key + "' must be a list of " + noun);
       return std::nullopt;
     }
     out.push_back({item.Scalar(), mark_of(file_, item)});

@@ -42,8 +42,8 @@ class MapReader {
   std::optional<std::chrono::milliseconds> duration(const std::string& key);
   // A size such as 512, 8KB or 1MiB, in bytes, from min to max.
   std::optional<std::uint64_t> size(const std::string& key, std::uint64_t min, std::uint64_t max);
-  // A sequence of names (or a single name).
-  std::optional<std::vector<Ref>> names(const std::string& key);
+  // A sequence of names (or a single name); `noun` says what they are in the error.
+  std::optional<std::vector<Ref>> names(const std::string& key, const std::string& noun = "names");
 
   void error(const std::string& key, const std::string& message);
   const std::string& what() const { return what_; }

@@ -32,10 +32,18 @@ struct AdminSpec {
   bool operator==(const AdminSpec& o) const { return bind == o.bind && token_file == o.token_file; }
 };
 
+// A folder plugins load from. A name found in several folders comes from the first.
+struct PluginDir {
+  std::filesystem::path path;  // absolute, resolved against the config file's folder
+  Mark mark;
+  // The default folders are searched only when they exist; a folder written down must exist.
+  bool required = true;
+  bool operator==(const PluginDir& o) const { return path == o.path && required == o.required; }
+};
+
 struct GatewaySpec {
-  std::filesystem::path plugins_dir;  // absolute, resolved against the config file's folder
-  Mark plugins_dir_mark;
-  unsigned threads = 0;  // 0: one event loop per core
+  std::vector<PluginDir> plugin_dirs;  // gateway.plugins_dir, or the defaults (parser.cpp)
+  unsigned threads = 0;                // 0: one event loop per core
   std::chrono::milliseconds drain_timeout{10'000};
   // Connections asked to leave per second when the gateway drains (POST /drain, SIGTERM), so a
   // load balancer's other replicas take the devices without a reconnect storm. 0: all at once.
@@ -136,6 +144,7 @@ struct ListenerSpec {
   UdpSpec udp;
   Endpoint bind;
   std::uint64_t max_connections = 100'000;
+  bool proxy_v2 = false;  // proxy_protocol: v2
   std::vector<Ref> auth;
   std::vector<Ref> pipeline;
   PluginOptions options;

@@ -5,9 +5,11 @@
 #include <set>
 #include <sstream>
 
+#include "config/install_layout.hpp"
 #include "config/model.hpp"
 #include "config/schema.hpp"
 #include "iotgw/common/sas_token.hpp"
+#include "iotgw/common/secret_file.hpp"
 #include "iotgw/common/units.hpp"
 
 namespace iotgw::config {
@@ -25,6 +27,7 @@ const std::vector<std::string> kSaslMechanisms = schema::choices("bridge", "sasl
 const std::vector<std::string> kStageKeys = schema::key_names("stages[]");
 const std::vector<std::string> kListenerKeys = schema::key_names("listeners[]");
 const std::vector<std::string> kTransports = schema::choices("listeners[]", "transport");
+const std::vector<std::string> kProxyProtocols = schema::choices("listeners[]", "proxy_protocol");
 const std::vector<std::string> kUdpKeys = schema::key_names("listeners[].udp");
 const std::vector<std::string> kWebSocketKeys = schema::key_names("listeners[].websocket");
 const std::vector<std::string> kTlsKeys = schema::key_names("listeners[].tls");
@@ -66,13 +69,16 @@ void parse_gateway(const YAML::Node& n, const std::filesystem::path& file, Topol
                    Diagnostics& diags) {
   MapReader r(n, file.string(), "gateway", kGatewayKeys, diags);
   const auto base = t.file.parent_path();
-  t.gateway.plugins_dir = base / "plugins";
-  t.gateway.plugins_dir_mark = r.mark();
-  if (auto dir = r.string("plugins_dir")) {
-    t.gateway.plugins_dir = base / *dir;
-    t.gateway.plugins_dir_mark = r.mark("plugins_dir");
+  if (!r.has("plugins_dir")) {
+    // Plugins dropped beside the topology, then the ones installed with this binary.
+    t.gateway.plugin_dirs = {{(base / "plugins").lexically_normal(), r.mark(), false},
+                             {installed_plugins_dir(), r.mark(), false}};
+  } else if (auto dirs = r.names("plugins_dir", "folders")) {
+    for (const auto& d : *dirs) {
+      t.gateway.plugin_dirs.push_back({(base / d.name).lexically_normal(), d.mark, true});
+    }
+    if (dirs->empty()) r.error("plugins_dir", "plugins_dir names no folder");
   }
-  t.gateway.plugins_dir = t.gateway.plugins_dir.lexically_normal();
   if (auto threads = r.integer("threads", 0, 1024))
     t.gateway.threads = static_cast<unsigned>(*threads);
   if (auto d = r.duration("drain_timeout")) t.gateway.drain_timeout = *d;
@@ -89,6 +95,25 @@ void parse_gateway(const YAML::Node& n, const std::filesystem::path& file, Topol
   }
   if (auto f = r.one_of("log_format", kLogFormats, "log_format"))
     t.gateway.log_format = parse_log_format(*f);
+}
+
+// `key`_file: the secret `key` read from a file of its own; one or the other. True when read.
+bool read_secret(MapReader& r, const std::filesystem::path& base, const std::string& key,
+                 std::string& secret) {
+  const std::string file_key = key + "_file";
+  auto path = r.string(file_key);
+  if (!path) return false;
+  if (r.has(key)) {
+    r.error(file_key, "'" + key + "' and '" + file_key + "' are one or the other");
+    return false;
+  }
+  auto read = read_secret_file((base / *path).lexically_normal());
+  if (auto* e = std::get_if<SecretFileError>(&read)) {
+    r.error(file_key, file_key + ": " + e->why);
+    return false;
+  }
+  secret = std::get<std::string>(std::move(read));
+  return true;
 }
 
 void parse_bridge(const YAML::Node& n, const std::filesystem::path& file, Topology& t,
@@ -126,12 +151,16 @@ void parse_bridge(const YAML::Node& n, const std::filesystem::path& file, Topolo
   if (auto m = r.one_of("sasl", kSaslMechanisms, "sasl")) t.bridge.sasl = *m;
   if (auto u = r.string("user")) t.bridge.user = *u;
   if (auto p = r.string("password")) t.bridge.password = *p;
+  read_secret(r, t.file.parent_path(), "password", t.bridge.password);
   if (auto p = r.string("policy")) t.bridge.policy = *p;
-  if (auto k = r.string("policy_key")) {
-    t.bridge.policy_key = *k;
-    const auto key = sas::base64_decode(*k);
-    if (!key || key->empty())
-      r.error("policy_key", "'policy_key' is not base64 (a shared access key)");
+  if (auto k = r.string("policy_key")) t.bridge.policy_key = *k;
+  if (read_secret(r, t.file.parent_path(), "policy_key", t.bridge.policy_key) ||
+      r.has("policy_key")) {
+    const auto key = sas::base64_decode(t.bridge.policy_key);
+    if (!key || key->empty()) {
+      const std::string at = r.has("policy_key") ? "policy_key" : "policy_key_file";
+      r.error(at, "'" + at + "' is not base64 (a shared access key)");
+    }
   }
   if (auto ttl = r.duration("token_ttl")) t.bridge.token_ttl = *ttl;
   if (auto a = r.string("telemetry_address")) t.bridge.telemetry_address = *a;
@@ -143,7 +172,7 @@ void parse_bridge(const YAML::Node& n, const std::filesystem::path& file, Topolo
     r.error("hostname",
             "flavour iothub needs 'hostname' (the hub's name, e.g. myhub.azure-devices.net)");
   }
-  if (t.bridge.policy.empty() != t.bridge.policy_key.empty()) {
+  if (t.bridge.policy.empty() != (t.bridge.policy_key.empty() && !r.has("policy_key_file"))) {
     r.error("policy", "'policy' and 'policy_key' go together");
   }
   if (t.bridge.flavour == "amqp" && !t.bridge.policy.empty()) {
@@ -392,6 +421,13 @@ void parse_listeners(const YAML::Node& n, const std::filesystem::path& file, Top
     }
     if (auto mc = r.integer("max_connections", 1, 10'000'000))
       l.max_connections = static_cast<std::uint64_t>(*mc);
+    if (auto p = r.one_of("proxy_protocol", kProxyProtocols, "proxy_protocol")) {
+      l.proxy_v2 = *p == "v2";
+      if (l.proxy_v2 && (l.transport == "udp" || l.transport == "dtls")) {
+        r.error("proxy_protocol", "proxy_protocol is for tcp, tls, ws and wss listeners");
+        good = false;
+      }
+    }
     auto auth = r.names("auth");
     auto pipeline = r.names("pipeline");
     l.options = options_of(r, "options", diags);

@@ -31,10 +31,12 @@ constexpr std::array kTop = {
 
 constexpr std::array kGateway = {
     Key{.name = "plugins_dir",
-        .type = "path",
-        .default_value = "plugins",
-        .doc = "where plugins are, relative to the topology file's folder; --plugins-dir "
-               "overrides"},
+        .type = "path or list of paths",
+        .default_value = "[plugins, <the installed plugins>]",
+        .doc = "the folders plugins load from, relative to the topology file's folder; a name "
+               "in several comes from the first. Left out: plugins/ beside the topology when "
+               "it exists, then the plugins installed with iotgw (<libdir>/iotgw/plugins). "
+               "--plugins-dir overrides"},
     Key{.name = "threads",
         .type = "int",
         .default_value = "0",
@@ -113,6 +115,10 @@ constexpr std::array kBridge = {
         .choices = "anonymous, plain"},
     Key{.name = "user", .type = "string", .doc = "sasl plain: the user name"},
     Key{.name = "password", .type = "string", .doc = "sasl plain: the password"},
+    Key{.name = "password_file",
+        .type = "path",
+        .doc = "sasl plain: a file holding the password (not readable by others), instead of "
+               "password"},
     Key{.name = "policy",
         .type = "string",
         .doc = "iothub: mint each device's token from this shared access policy (device "
@@ -120,6 +126,10 @@ constexpr std::array kBridge = {
     Key{.name = "policy_key",
         .type = "string",
         .doc = "iothub: the policy's key (base64); goes with policy"},
+    Key{.name = "policy_key_file",
+        .type = "path",
+        .doc = "iothub: a file holding the policy's key (not readable by others), instead of "
+               "policy_key: the topology in a ConfigMap, the key in a Secret"},
     Key{.name = "token_ttl",
         .type = "duration",
         .default_value = "1h",
@@ -199,6 +209,13 @@ constexpr std::array kListener = {
         .type = "int",
         .default_value = "100000",
         .doc = "open connections (udp and dtls: sessions) at most; past it new ones are refused"},
+    Key{.name = "proxy_protocol",
+        .type = "string",
+        .default_value = "off",
+        .doc = "v2: each connection starts with a PROXY protocol v2 header from a load "
+               "balancer (HAProxy's send-proxy-v2, AWS NLB, Envoy), and the device's address it "
+               "names is the one logs and auth stages see. Transports tcp, tls, ws and wss",
+        .choices = "off, v2"},
     Key{.name = "websocket", .type = "map", .doc = "transport ws and wss: the HTTP upgrade"},
     Key{.name = "udp", .type = "map", .doc = "transport udp and dtls: the datagram sessions"},
 };

@@ -19,13 +19,24 @@ std::string name_from_file(const fs::path& file) {
 
 }  // namespace
 
-Catalog Catalog::scan(const fs::path& dir, const PrivateCopies& copies,
+Catalog Catalog::scan(const std::vector<Folder>& folders, const PrivateCopies& copies,
                       std::vector<LoadError>& errors) {
   Catalog c;
+  for (const auto& folder : folders) c.scan_folder(folder, copies, errors);
+  std::sort(c.plugins_.begin(), c.plugins_.end(),
+            [](const auto& a, const auto& b) { return a->name() < b->name(); });
+  return c;
+}
+
+void Catalog::scan_folder(const Folder& folder, const PrivateCopies& copies,
+                          std::vector<LoadError>& errors) {
+  const auto& dir = folder.path;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
-    errors.push_back({dir, "plugins directory does not exist or is not a directory"});
-    return c;
+    if (folder.required) {
+      errors.push_back({dir, "plugins directory does not exist or is not a directory"});
+    }
+    return;
   }
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
@@ -33,26 +44,31 @@ Catalog Catalog::scan(const fs::path& dir, const PrivateCopies& copies,
   }
   if (ec) errors.push_back({dir, "cannot list: " + ec.message()});
   std::sort(files.begin(), files.end());  // the same order on every machine and every reload
+  // Names earlier folders gave: a later folder's plugin of the same name is overridden.
+  const auto earlier = plugins_.size();
+  auto overridden = [&](std::string_view name) {
+    return std::any_of(plugins_.begin(), plugins_.begin() + static_cast<std::ptrdiff_t>(earlier),
+                       [&](const auto& p) { return p->name() == name; });
+  };
   for (const auto& file : files) {
+    if (overridden(name_from_file(file))) continue;  // not even loaded
     auto loaded = load_plugin(file, copies);
     if (auto* err = std::get_if<LoadError>(&loaded)) {
-      c.broken_.emplace_back(name_from_file(file), *err);
+      broken_.emplace_back(name_from_file(file), *err);
       errors.push_back(std::move(*err));
       continue;
     }
     auto plugin = std::get<std::shared_ptr<Plugin>>(std::move(loaded));
-    if (auto twin = c.find(plugin->name())) {
+    if (overridden(plugin->name())) continue;  // a file named otherwise, giving such a name
+    if (auto twin = find(plugin->name())) {
       LoadError err{file, "duplicate plugin name '" + std::string(plugin->name()) + "' (also in " +
                               twin->path().string() + ")"};
-      c.broken_.emplace_back(plugin->name(), err);
+      broken_.emplace_back(plugin->name(), err);
       errors.push_back(std::move(err));
       continue;
     }
-    c.plugins_.push_back(std::move(plugin));
+    plugins_.push_back(std::move(plugin));
   }
-  std::sort(c.plugins_.begin(), c.plugins_.end(),
-            [](const auto& a, const auto& b) { return a->name() < b->name(); });
-  return c;
 }
 
 const LoadError* Catalog::broken(std::string_view name) const {

@@ -51,6 +51,7 @@ ListenerMetrics::ListenerMetrics(metrics::Registry& r, const std::string& listen
       refused_limit(refused(r, listener, "max_connections")),
       refused_adapter(refused(r, listener, "adapter")),
       refused_handshake(refused(r, listener, "handshake")),
+      refused_proxy(refused(r, listener, "proxy_protocol")),
       logins_ok(login(r, listener, "ok")),
       logins_refused(login(r, listener, "refused")),
       logins_unavailable(login(r, listener, "unavailable")),

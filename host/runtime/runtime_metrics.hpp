@@ -32,6 +32,7 @@ struct ListenerMetrics {
   metrics::Counter& refused_limit;       // max_connections reached
   metrics::Counter& refused_adapter;     // the adapter would not open it
   metrics::Counter& refused_handshake;   // TLS, DTLS or the WebSocket upgrade failed or timed out
+  metrics::Counter& refused_proxy;       // no valid PROXY v2 header in time (proxy_protocol: v2)
   metrics::Counter& logins_ok;           // the authenticators and the hub took the device
   metrics::Counter& logins_refused;      // an authenticator said no
   metrics::Counter& logins_unavailable;  // the hub did not take it

@@ -13,6 +13,14 @@
 
 namespace iotgw::topology {
 
+namespace {
+
+// As long as a TLS handshake may take: a balancer sends its header with the connection's first
+// bytes, so only a peer that is not one (or a scanner) is ever this slow.
+constexpr std::chrono::seconds kProxyHeaderTimeout{10};
+
+}  // namespace
+
 Listener::Listener(ListenerPlan plan, transport::EventLoops& loops, bridge::Bridge& bridge,
                    Logger& log, metrics::Registry& registry)
     : plan_(std::move(plan)), loops_(loops), log_(log) {
@@ -157,6 +165,27 @@ void Listener::accept(std::size_t loop, boost::asio::ip::tcp::socket socket) {
                                         std::to_string(plan_.spec.max_connections) + ") reached");
     return;
   }
+  if (!plan_.spec.proxy_v2) {
+    open_stream(loop, std::move(socket), std::nullopt);
+    return;
+  }
+  transport::read_proxy_header(
+      std::move(socket), kProxyHeaderTimeout,
+      [self = shared_from_this(), loop](boost::asio::ip::tcp::socket s,
+                                        std::optional<transport::ProxiedAddresses> addresses,
+                                        const std::string& why) {
+        if (!why.empty()) {
+          self->count_.fetch_sub(1);
+          self->shared_->metrics.refused_proxy.inc();
+          self->log_.warn("listener " + self->name(), "connection refused: " + why);
+          return;
+        }
+        self->open_stream(loop, std::move(s), std::move(addresses));
+      });
+}
+
+void Listener::open_stream(std::size_t loop, boost::asio::ip::tcp::socket socket,
+                           std::optional<transport::ProxiedAddresses> addresses) {
   std::unique_ptr<transport::Stream> stream;
   if (plan_.websocket) {
     stream = transport::make_websocket_stream(std::move(socket), tls_[loop], plan_.websocket, log_,
@@ -166,6 +195,7 @@ void Listener::accept(std::size_t loop, boost::asio::ip::tcp::socket socket) {
   } else {
     stream = std::make_unique<transport::TcpStream>(std::move(socket));
   }
+  if (addresses) stream->set_addresses(std::move(addresses->remote), std::move(addresses->local));
   serve(loop, std::move(stream));
 }
 

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "transport/connection.hpp"
 #include "transport/dtls_gate.hpp"
 #include "transport/event_loops.hpp"
+#include "transport/proxy_reader.hpp"
 #include "transport/tcp_acceptor.hpp"
 #include "transport/udp_endpoint.hpp"
 
@@ -51,6 +53,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
  private:
   void accept(std::size_t loop, boost::asio::ip::tcp::socket socket);
+  // The stream for an accepted socket (tcp, tls, ws, wss), served; `addresses` from a PROXY
+  // header replace the socket's.
+  void open_stream(std::size_t loop, boost::asio::ip::tcp::socket socket,
+                   std::optional<transport::ProxiedAddresses> addresses);
   // A datagram from a new peer on a udp listener: a session for it, unless at the limit.
   void adopt(std::size_t loop, const transport::PeerAddress& peer,
              std::span<const std::uint8_t> datagram);

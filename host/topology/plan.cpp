@@ -1,5 +1,6 @@
 #include "topology/plan.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include "iotgw/common/units.hpp"
@@ -8,7 +9,25 @@
 
 namespace iotgw::topology {
 
+std::vector<plugins::Catalog::Folder> catalog_folders(const config::GatewaySpec& gateway) {
+  std::vector<plugins::Catalog::Folder> folders;
+  for (const auto& d : gateway.plugin_dirs) folders.push_back({d.path, d.required});
+  return folders;
+}
+
 namespace {
+
+bool any_folder(const config::GatewaySpec& gateway) {
+  std::error_code ec;
+  return std::any_of(gateway.plugin_dirs.begin(), gateway.plugin_dirs.end(),
+                     [&](const auto& d) { return std::filesystem::is_directory(d.path, ec); });
+}
+
+std::string folder_list(const config::GatewaySpec& gateway) {
+  std::string out;
+  for (const auto& d : gateway.plugin_dirs) out += (out.empty() ? "" : ", ") + d.path.string();
+  return out;
+}
 
 std::string available(const plugins::Catalog& catalog, iotgw_plugin_kind kind) {
   std::vector<std::string> names;
@@ -96,18 +115,27 @@ std::optional<Plan> build_plan(const config::Topology& model, const plugins::Pri
   const std::size_t errors_before = diags.size();
   Plan plan{model, {}, {}, {}};
   std::vector<plugins::LoadError> load_errors;
-  plan.catalog = plugins::Catalog::scan(model.gateway.plugins_dir, copies, load_errors);
+  plan.catalog = plugins::Catalog::scan(catalog_folders(model.gateway), copies, load_errors);
+  bool folder_failed = false;
   for (const auto& e : load_errors) {
     // A file that does not load fails only the entries naming its plugin (find_plugin).
-    if (e.path == model.gateway.plugins_dir) {
-      diags.add(model.gateway.plugins_dir_mark, e.str());
+    const auto& dirs = model.gateway.plugin_dirs;
+    auto dir =
+        std::find_if(dirs.begin(), dirs.end(), [&](const auto& d) { return d.path == e.path; });
+    if (dir != dirs.end()) {
+      diags.add(dir->mark, e.str());
+      folder_failed = true;
     } else {
       log.warn("plugins", e.str() + " (skipped)");
     }
   }
-  std::error_code ec;
-  if (!std::filesystem::is_directory(model.gateway.plugins_dir, ec)) {
-    return std::nullopt;  // every plugin would be "unknown": the one error above says it all
+  if (folder_failed) return std::nullopt;  // every plugin would be "unknown": that says it all
+  if (plan.catalog.all().empty() && !any_folder(model.gateway)) {
+    diags.add(
+        model.gateway.plugin_dirs.empty() ? config::Mark{} : model.gateway.plugin_dirs[0].mark,
+        "no plugins folder: looked in " + folder_list(model.gateway) +
+            " (set gateway.plugins_dir or --plugins-dir)");
+    return std::nullopt;
   }
 
   std::map<std::string, std::shared_ptr<runtime::StageInstance>> stages;
@@ -192,7 +220,7 @@ std::optional<Plan> build_plan(const config::Topology& model, const plugins::Pri
     lp.pipeline = std::make_shared<const runtime::Pipeline>(std::move(auth), std::move(transforms));
     lp.shape = plugin->hash() + "|" + l.transport + "|" + l.tls.str() + "|" + l.websocket.str() +
                "|" + l.udp.str() + "|" + l.bind.str() + "|" + std::to_string(l.max_connections) +
-               "|" + l.options.fingerprint();
+               (l.proxy_v2 ? "|proxy-v2" : "") + "|" + l.options.fingerprint();
     plan.listeners.push_back(std::move(lp));
   }
   if (diags.size() != errors_before) return std::nullopt;

@@ -40,6 +40,9 @@ struct Plan {
   std::vector<ListenerPlan> listeners;
 };
 
+// The folders gateway.plugins_dir names (or its defaults), as the catalog scans them.
+std::vector<plugins::Catalog::Folder> catalog_folders(const config::GatewaySpec& gateway);
+
 std::optional<Plan> build_plan(const config::Topology& model, const plugins::PrivateCopies& copies,
                                Logger& log, config::Diagnostics& diags,
                                metrics::Registry* registry = nullptr);

@@ -51,6 +51,10 @@ class Stream {
 
   virtual std::string remote_address() const = 0;
   virtual std::string local_address() const = 0;
+  // The device's own addresses, named by a load balancer's PROXY header (proxy_reader): what
+  // remote_address and local_address say from then on. Set before async_start.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): overrides take ownership of them
+  virtual void set_addresses(std::string /*remote*/, std::string /*local*/) {}
   // "tcp", "tls", "ws", "wss", "udp" or "dtls", as auth stages are told (static text).
   virtual std::string_view transport() const = 0;
   virtual bool tls() const { return false; }

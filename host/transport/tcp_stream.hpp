@@ -20,6 +20,10 @@ class TcpStream final : public Stream {
   void close() override;
   std::string remote_address() const override { return remote_; }
   std::string local_address() const override { return local_; }
+  void set_addresses(std::string remote, std::string local) override {
+    remote_ = std::move(remote);
+    local_ = std::move(local);
+  }
   std::string_view transport() const override { return "tcp"; }
 
  private:

@@ -26,6 +26,10 @@ class TlsStream final : public Stream {
   void close() override;
   std::string remote_address() const override { return remote_; }
   std::string local_address() const override { return local_; }
+  void set_addresses(std::string remote, std::string local) override {
+    remote_ = std::move(remote);
+    local_ = std::move(local);
+  }
   bool tls() const override { return true; }
   std::string_view transport() const override { return "tls"; }
   std::string cert_subject_cn() const override { return peer_.cn; }

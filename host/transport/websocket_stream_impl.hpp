@@ -148,6 +148,10 @@ class WebSocketStream final : public Stream {
 
   std::string remote_address() const override { return remote_; }
   std::string local_address() const override { return local_; }
+  void set_addresses(std::string remote, std::string local) override {
+    remote_ = std::move(remote);
+    local_ = std::move(local);
+  }
   std::string_view transport() const override { return ws_detail::kTls<Next> ? "wss" : "ws"; }
   bool tls() const override { return ws_detail::kTls<Next>; }
   std::string cert_subject_cn() const override { return peer_.cn; }

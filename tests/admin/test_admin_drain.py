@@ -14,7 +14,6 @@ import paho.mqtt.client as mqtt
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "hub"))
 import hub_fixture as hf  # noqa: E402
-import proton  # noqa: E402
 
 import admin_fixture as af  # noqa: E402
 
@@ -119,22 +118,7 @@ listeners:
         return hub
 
     def received_at_hub(self, hub):
-        conn = hf.connect(hub.url)
-        self.addCleanup(hf.close_quietly, conn)
-        cbs = hf.Cbs(conn)
-        token = hf.make_token(HUBNAME, self.service_key(), policy="service")
-        code, _, _, _ = cbs.put_token(token, HUBNAME)
-        self.assertEqual(code, 200)
-        receiver = conn.create_receiver(hf.service_address(), credit=500)
-        bodies = []
-        while True:
-            try:
-                m = receiver.receive(timeout=2)
-            except proton.Timeout:
-                return bodies
-            receiver.accept()
-            body = m.body
-            bodies.append(bytes(body) if not isinstance(body, str) else body.encode())
+        return hf.received_at_hub(hub.url, self.service_key(), hostname=HUBNAME)
 
     def service_key(self):
         with open(self.registry) as f:

@@ -308,6 +308,29 @@ def attach_refusal(conn, create):
     return True, cond and cond.name, cond and cond.description, link
 
 
+def received_at_hub(url, service_key, idle=2, hostname=HOSTNAME):
+    """Every telemetry body waiting at the hub's service side (its $Default consumer group),
+    each accepted, read until `idle` seconds pass with nothing new."""
+    conn = connect(url)
+    try:
+        token = make_token(hostname, service_key, policy="service")
+        code, _, _, _ = Cbs(conn).put_token(token, hostname)
+        if code != 200:
+            raise AssertionError("the service token was refused: %s" % code)
+        receiver = conn.create_receiver(service_address(), credit=500)
+        bodies = []
+        while True:
+            try:
+                m = receiver.receive(timeout=idle)
+            except proton.Timeout:
+                return bodies
+            receiver.accept()
+            body = m.body
+            bodies.append(bytes(body) if not isinstance(body, str) else body.encode())
+    finally:
+        close_quietly(conn)
+
+
 def telemetry_address(device_id):
     return "/devices/%s/messages/events" % device_id
 

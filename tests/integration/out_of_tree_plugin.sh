@@ -10,10 +10,10 @@ gw_pid=""
 cleanup() { [ -n "$gw_pid" ] && kill "$gw_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-cmake --install "$build" --prefix "$work/prefix" >/dev/null
+cmake --install "$build" --prefix "$work/prefix" --component dev >/dev/null
 template="$work/prefix/share/iotgw/plugin-template"
 test -f "$work/prefix/include/iotgw/abi.h"
-test -f "$work/prefix/lib/cmake/iotgw/iotgwConfigVersion.cmake" || test -f "$work"/prefix/lib/*/cmake/iotgw/iotgwConfigVersion.cmake
+test -f "$work/prefix/share/cmake/iotgw/iotgwConfigVersion.cmake"
 
 # The author's own compiler choice: clang when present, to cross the compiler boundary again.
 cxx=$(command -v clang++ || command -v g++)

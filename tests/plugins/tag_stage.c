@@ -28,6 +28,7 @@ typedef struct tag_stage {
   char* prop_value;
   char* reject_if;
   char* secret;
+  char* peer_prefix; /* authenticator: the start of the address devices must come from */
   int cert;          /* authenticator: the verified client certificate's CN must be the client id */
   char* transport;   /* authenticator (1.3): the transport the device must come over */
   char* path;        /* authenticator (1.3): the upgrade request's path, query included */
@@ -42,6 +43,8 @@ static const iotgw_config_key keys[] = {
     {"direction", IOTGW_CFG_STRING, "up", "where it applies: up, down or both"},
     {"reject_if", IOTGW_CFG_STRING, "", "refuse payloads containing this text (empty: none)"},
     {"secret", IOTGW_CFG_STRING, "", "as an authenticator: the password every device must give"},
+    {"peer_prefix", IOTGW_CFG_STRING, "",
+     "as an authenticator: what the device's address must start with (empty: any)"},
     {"cert", IOTGW_CFG_STRING, "no",
      "as an authenticator, yes: a verified client certificate whose CN is the client id"},
 #if IOTGW_ABI_MINOR >= 3
@@ -82,6 +85,7 @@ static void tag_destroy(void* instance) {
   free(t->prop_value);
   free(t->reject_if);
   free(t->secret);
+  free(t->peer_prefix);
   free(t->transport);
   free(t->path);
   free(t->header_name);
@@ -138,6 +142,7 @@ static iotgw_status tag_create(const iotgw_host_api* api, const iotgw_plugin_ctx
   t->reject_if = optional_str(value_of(config, "reject_if"));
   t->cert = strcmp(value_of(config, "cert"), "yes") == 0;
   t->secret = optional_str(value_of(config, "secret"));
+  t->peer_prefix = optional_str(value_of(config, "peer_prefix"));
   t->transport = optional_str(value_of(config, "transport"));
   t->path = optional_str(value_of(config, "path"));
   const char* header = value_of(config, "header");
@@ -256,6 +261,13 @@ static iotgw_status tag_authenticate(void* instance, const iotgw_credentials* cr
       (credentials->password.size != strlen(t->secret) ||
        memcmp(credentials->password.data, t->secret, strlen(t->secret)) != 0)) {
     snprintf(reason->message, sizeof reason->message, "wrong password");
+    return IOTGW_ERR_REFUSED;
+  }
+  if (t->peer_prefix != NULL && (credentials->peer_address.size < strlen(t->peer_prefix) ||
+                                 memcmp(credentials->peer_address.data, t->peer_prefix,
+                                        strlen(t->peer_prefix)) != 0)) {
+    snprintf(reason->message, sizeof reason->message, "peer address '%.*s' is not %s*",
+             (int)credentials->peer_address.size, credentials->peer_address.data, t->peer_prefix);
     return IOTGW_ERR_REFUSED;
   }
 #if IOTGW_ABI_MINOR >= 3

@@ -3,6 +3,9 @@
 // reload, with the real plugins loaded from .so files.
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <optional>
+
 #include "config/model.hpp"
 #include "iotgw/common/log.hpp"
 #include "plugins/plugin.hpp"
@@ -72,6 +75,22 @@ const BadConfig kCases[] = {
     {"bridge_policy_key_not_base64",
      "bridge:\n  flavour: iothub\n  hostname: h\n  policy: p\n  policy_key: not*base64\n",
      "@:5:15: bridge: 'policy_key' is not base64 (a shared access key)"},
+    {"bridge_policy_key_and_file",
+     "bridge:\n  flavour: iothub\n  hostname: h\n  policy: p\n  policy_key: a2V5\n"
+     "  policy_key_file: key\n",
+     "@:6:20: bridge: 'policy_key' and 'policy_key_file' are one or the other"},
+    {"bridge_policy_key_file_missing",
+     "bridge:\n  flavour: iothub\n  hostname: h\n  policy: p\n  policy_key_file: nowhere.key\n",
+     "@:5:20: bridge: policy_key_file: %/nowhere.key: No such file or directory"},
+    {"listener_proxy_protocol_on_udp",
+     "listeners:\n  - {name: u, adapter: line, transport: udp, bind: ':0', proxy_protocol: v2}\n",
+     "@:2:74: listener 'u': proxy_protocol is for tcp, tls, ws and wss listeners"},
+    {"listener_proxy_protocol_v1",
+     "listeners:\n  - {name: t, adapter: line, bind: ':0', proxy_protocol: v1}\n",
+     "@:2:58: listener 't': unknown proxy_protocol 'v1' (valid: off, v2)"},
+    {"plugins_dir_empty_list",
+     "gateway: {plugins_dir: []}\nlisteners:\n  - {name: l, adapter: line, bind: ':0'}\n",
+     "@:1:24: gateway: plugins_dir names no folder"},
     {"bridge_amqp_policy", "bridge:\n  flavour: amqp\n  policy: p\n  policy_key: a2V5\n",
      "@:3:11: bridge: flavour amqp has no device tokens: log in with 'sasl: plain' instead"},
     {"bridge_echo_bad", "bridge:\n  echo: maybe\n",
@@ -104,7 +123,7 @@ const BadConfig kCases[] = {
      "listeners:\n  - {name: lines, adapter: line, bind: ':0', pipline: []}\n",
      "@:2:46: listener 'lines': unknown key 'pipline' (valid: name, adapter, transport, bind, "
      "tls, auth, "
-     "pipeline, options, max_connections, websocket, udp)"},
+     "pipeline, options, max_connections, proxy_protocol, websocket, udp)"},
     {"listener_bind_no_port", "listeners:\n  - {name: lines, adapter: line, bind: localhost}\n",
      "@:2:40: listener 'lines': bind 'localhost' is not host:port with a port from 0 to 65535"},
     {"listener_port_range",
@@ -154,7 +173,7 @@ const BadConfig kCases[] = {
      "  - {name: s, plugin: tag, config: {mod: upper}}\nlisteners:\n  - {name: l, adapter: line, "
      "bind: ':0'}\n",
      "@:3:37: stage 's': unknown key 'mod' (valid: mode, property, direction, reject_if, secret, "
-     "cert, transport, path, header)"},
+     "peer_prefix, cert, transport, path, header)"},
     {"stage_config_refused",
      "gateway: {plugins_dir: plugins}\nstages:\n"
      "  - {name: s, plugin: tag, config: {mode: sideways}}\nlisteners:\n  - {name: l, adapter: "
@@ -293,19 +312,32 @@ TEST_P(BadConfigTest, ReportsExactlyItsError) {
 INSTANTIATE_TEST_SUITE_P(Table, BadConfigTest, ::testing::ValuesIn(kCases),
                          [](const auto& info) { return std::string(info.param.name); });
 
+// A topology file parsed and planned with the real plugins; the private copies of the plugins
+// live as long as the plan that loaded them.
+struct Planned {
+  config::Diagnostics diags;
+  plugins::PrivateCopies copies;
+  std::optional<topology::Plan> plan;
+
+  static std::unique_ptr<Planned> of(const std::filesystem::path& file) {
+    auto p = std::make_unique<Planned>();
+    auto model = config::parse_topology(file, p->diags);
+    if (!model) return p;
+    Logger quiet(LogLevel::error);
+    p->plan = topology::build_plan(*model, p->copies, quiet, p->diags);
+    return p;
+  }
+};
+
 TEST(GoodConfig, ValidTopologyBuildsWithRealPlugins) {
   TempDir dir;
   test::stock_plugins(dir / "plugins");
   const auto file = dir / "gateway.yaml";
   test::write_file(
       file, valid_with("    pipeline: [shout]\n    options: {max_line: 1KB, idle_timeout: 30s}\n"));
-  config::Diagnostics diags;
-  auto model = config::parse_topology(file, diags);
-  ASSERT_TRUE(model) << diags.str();
-  Logger quiet(LogLevel::error);
-  plugins::PrivateCopies copies;
-  auto plan = topology::build_plan(*model, copies, quiet, diags);
-  ASSERT_TRUE(plan) << diags.str();
+  auto planned = Planned::of(file);
+  const auto& plan = planned->plan;
+  ASSERT_TRUE(plan) << planned->diags.str();
   ASSERT_EQ(plan->listeners.size(), 1U);
   EXPECT_EQ(plan->listeners[0].pipeline->transforms().size(), 1U);
   EXPECT_EQ(plan->listeners[0].spec.bind.host, "127.0.0.1");
@@ -318,6 +350,70 @@ TEST(GoodConfig, ReportsEveryErrorNotJustTheFirst) {
   config::Diagnostics diags;
   EXPECT_FALSE(config::parse_topology(file, diags));
   EXPECT_EQ(diags.size(), 4U) << diags.str();  // threads, log_level, flavour, no listeners
+}
+
+TEST(GoodConfig, PluginsComeFromTheFirstFolderThatHasThem) {
+  TempDir dir;
+  test::stock_plugins(dir / "shipped");
+  // A drop-in folder holding one plugin of a shipped name: that one is used, the rest are the
+  // shipped ones.
+  std::filesystem::create_directories(dir / "drop-in");
+  std::filesystem::copy_file(dir / "shipped" / "iotgw-tag.so", dir / "drop-in" / "iotgw-tag.so");
+  const auto file = dir / "gateway.yaml";
+  test::write_file(file, std::string("gateway:\n  plugins_dir: [drop-in, shipped]\n") + kStages +
+                             "listeners:\n  - {name: lines, adapter: line, bind: '127.0.0.1:0'}\n");
+  auto planned = Planned::of(file);
+  const auto& plan = planned->plan;
+  ASSERT_TRUE(plan) << planned->diags.str();
+  EXPECT_EQ(plan->catalog.find("tag")->path().parent_path().filename(), "drop-in");
+  EXPECT_EQ(plan->catalog.find("line")->path().parent_path().filename(), "shipped");
+}
+
+TEST(GoodConfig, WithoutPluginsDirTheFolderBesideThenTheInstalledOnes) {
+  TempDir dir;
+  const auto file = dir / "gateway.yaml";
+  test::write_file(file, "listeners:\n  - {name: l, adapter: line, bind: ':0'}\n");
+  config::Diagnostics diags;
+  auto model = config::parse_topology(file, diags);
+  ASSERT_TRUE(model) << diags.str();
+  const auto& dirs = model->gateway.plugin_dirs;
+  ASSERT_EQ(dirs.size(), 2U);
+  EXPECT_EQ(dirs[0].path, (dir / "plugins").lexically_normal());
+  EXPECT_EQ(dirs[1].path.filename(), "plugins");
+  EXPECT_EQ(dirs[1].path.parent_path().filename(), "iotgw");
+  EXPECT_FALSE(dirs[0].required || dirs[1].required);
+  // Neither exists here (a test binary has no installed plugins beside it): one clear error.
+  Logger quiet(LogLevel::error);
+  plugins::PrivateCopies copies;
+  EXPECT_FALSE(topology::build_plan(*model, copies, quiet, diags));
+  ASSERT_EQ(diags.size(), 1U) << diags.str();
+  EXPECT_NE(diags.str().find("no plugins folder: looked in " + dirs[0].path.string()),
+            std::string::npos)
+      << diags.str();
+}
+
+TEST(GoodConfig, ThePolicyKeyFromAFileOfItsOwn) {
+  TempDir dir;
+  const auto key = dir / "policy.key";
+  test::write_file(key, "a2V5LWZyb20tYS1maWxl\n");
+  std::filesystem::permissions(
+      key, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  const auto file = dir / "gateway.yaml";
+  test::write_file(
+      file,
+      "bridge: {flavour: iothub, hostname: h, policy: p, policy_key_file: policy.key}\n"
+      "listeners:\n  - {name: l, adapter: line, bind: ':0'}\n");
+  config::Diagnostics diags;
+  auto model = config::parse_topology(file, diags);
+  ASSERT_TRUE(model) << diags.str();
+  EXPECT_EQ(model->bridge.policy_key, "a2V5LWZyb20tYS1maWxl");
+  // Readable by others: refused, naming the file.
+  std::filesystem::permissions(key, std::filesystem::perms::others_read,
+                               std::filesystem::perm_options::add);
+  config::Diagnostics again;
+  EXPECT_FALSE(config::parse_topology(file, again));
+  EXPECT_NE(again.str().find(key.string() + ": readable by others"), std::string::npos)
+      << again.str();
 }
 
 }  // namespace

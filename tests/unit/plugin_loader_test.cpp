@@ -44,7 +44,8 @@ TEST(PluginLoader, LoadsTheClangBuiltCPlugin) {
   ASSERT_TRUE(tag);
   EXPECT_EQ(tag->kind(), IOTGW_KIND_STAGE);
   EXPECT_EQ(std::string(tag->descriptor().version), "1.0.1");
-  EXPECT_EQ(tag->keys().size(), 9U);  // three more since ABI 1.3: transport, path, header
+  // Three more since ABI 1.3 (transport, path, header), and peer_prefix.
+  EXPECT_EQ(tag->keys().size(), 10U);
   EXPECT_EQ(tag->hash().size(), 64U);
 }
 

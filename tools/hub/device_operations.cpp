@@ -59,6 +59,13 @@ void DeviceOperations::link_closed(const proton::link& l) {
   went_offline([&](const proton::sender& s) { return s == l; });
 }
 
+std::vector<proton::sender> DeviceOperations::senders_of(const std::string& device) const {
+  std::vector<proton::sender> out;
+  if (auto t = twin_.find(device); t != twin_.end()) out.push_back(t->second.out);
+  if (auto m = methods_.find(device); m != methods_.end()) out.push_back(m->second);
+  return out;
+}
+
 void DeviceOperations::connection_closed(const proton::connection& c) {
   std::erase_if(twin_, [&](const auto& kv) { return kv.second.out.connection() == c; });
   went_offline([&](const proton::sender& s) { return s.connection() == c; });

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <proton/connection.hpp>
 #include <proton/link.hpp>
@@ -30,6 +31,8 @@ class DeviceOperations {
   void twin_attached(const std::string& device, const proton::sender& s);
   void methods_attached(const std::string& device, const proton::sender& s);
   void link_closed(const proton::link& l);
+  // The device's twin and methods senders, wherever attached.
+  std::vector<proton::sender> senders_of(const std::string& device) const;
   void connection_closed(const proton::connection& c);
 
   // A message on the device's sending ends.

@@ -288,6 +288,7 @@ void HubServer::on_receiver_open(proton::receiver& r) {
     case Node::service_c2d: break;
     case Node::device_twin:
     case Node::device_methods:
+      take_over(node.device_id, r.connection());
       // Requests and answers come pre-settled, as Azure's SDKs attach these links.
       inbound_[r] = {node};
       r.open(proton::receiver_options().credit_window(kCredit));
@@ -329,10 +330,12 @@ void HubServer::on_sender_open(proton::sender& s) {
       c2d_.feedback_attached(s);
       return;
     case Node::device_twin:
+      take_over(node.device_id, s.connection());
       s.open(proton::sender_options().delivery_mode(proton::delivery_mode::AT_MOST_ONCE));
       operations_.twin_attached(node.device_id, s);
       return;
     case Node::device_methods:
+      take_over(node.device_id, s.connection());
       s.open(proton::sender_options().delivery_mode(proton::delivery_mode::AT_MOST_ONCE));
       operations_.methods_attached(node.device_id, s);
       return;
@@ -505,8 +508,15 @@ void HubServer::pump(proton::sender& s, Consumer& c) {
 
 void HubServer::take_over(const std::string& device, const proton::connection& from) {
   // One connection per device, as IoT Hub: a new one takes the device's links over.
+  bool logged = false;
   auto close_if_other = [&](proton::link l) {
     if (l.connection() != from && l.active()) {
+      if (!logged) {
+        log_.info("hub", device +
+                             ": attached again on another connection: the old one's links "
+                             "are detached (amqp:link:stolen)");
+        logged = true;
+      }
       l.close(proton::error_condition("amqp:link:stolen",
                                       "device '" + device + "' connected again elsewhere"));
       l.connection().wake();
@@ -517,7 +527,13 @@ void HubServer::take_over(const std::string& device, const proton::connection& f
     if (link.connection() != from) c2d_.link_closed(link);
   }
   for (auto& [r, in] : inbound_) {
-    if (in.node.kind == Node::device_telemetry && in.node.device_id == device) close_if_other(r);
+    if (in.node.device_node() && in.node.device_id == device) close_if_other(r);
+  }
+  for (auto& s : operations_.senders_of(device)) {
+    if (s.connection() != from) {
+      close_if_other(s);
+      operations_.link_closed(s);
+    }
   }
 }
 
