@@ -308,7 +308,7 @@ def attach_refusal(conn, create):
     return True, cond and cond.name, cond and cond.description, link
 
 
-def received_at_hub(url, service_key, idle=2, hostname=HOSTNAME):
+def received_at_hub(url, service_key, idle=2, hostname=HOSTNAME, credit=500):
     """Every telemetry body waiting at the hub's service side (its $Default consumer group),
     each accepted, read until `idle` seconds pass with nothing new."""
     conn = connect(url)
@@ -317,7 +317,7 @@ def received_at_hub(url, service_key, idle=2, hostname=HOSTNAME):
         code, _, _, _ = Cbs(conn).put_token(token, hostname)
         if code != 200:
             raise AssertionError("the service token was refused: %s" % code)
-        receiver = conn.create_receiver(service_address(), credit=500)
+        receiver = conn.create_receiver(service_address(), credit=credit)
         bodies = []
         while True:
             try:
