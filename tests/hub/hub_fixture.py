@@ -331,6 +331,34 @@ def received_at_hub(url, service_key, idle=2, hostname=HOSTNAME, credit=500):
         close_quietly(conn)
 
 
+class OneDeviceHub:
+    """A real iotgw-hub whose registry holds one device, dev1, and a service policy; a device
+    publishes through a gateway with mosquitto_pub and its own SAS token, as Azure's SDKs log in."""
+
+    def __init__(self, folder):
+        self.key, self.service_key = new_key(), new_key()
+        registry = os.path.join(folder, "registry.yaml")
+        write_registry(registry, [{"id": "dev1", "primary_key": self.key}],
+                       [{"name": "service", "key": self.service_key, "rights": ["service"]}])
+        self.hub = HubProcess(registry, os.path.join(folder, "hub.log")).start()
+        self.url = self.hub.url
+
+    def publish(self, port, body):
+        """mosquitto_pub at QoS 1 as dev1 to a gateway on 127.0.0.1:port: 0 once acknowledged."""
+        return subprocess.run(
+            ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-V", "mqttv311", "-q", "1",
+             "-i", "dev1", "-u", "%s/dev1/?api-version=2021-04-12" % HOSTNAME,
+             "-P", make_token(device_audience("dev1"), self.key),
+             "-t", "devices/dev1/messages/events/", "-m", body],
+            capture_output=True, text=True, timeout=60)
+
+    def received(self):
+        return received_at_hub(self.url, self.service_key)
+
+    def stop(self):
+        return self.hub.stop()
+
+
 def telemetry_address(device_id):
     return "/devices/%s/messages/events" % device_id
 

@@ -54,11 +54,7 @@ class Image(unittest.TestCase):
     def test_runs_as_its_own_user_on_a_mounted_topology_and_serves_a_message(self):
         folder = tempfile.mkdtemp(prefix="iotgw-image-run-")
         self.addCleanup(shutil.rmtree, folder, ignore_errors=True)
-        key, service_key = hf.new_key(), hf.new_key()
-        registry = os.path.join(folder, "registry.yaml")
-        hf.write_registry(registry, [{"id": "dev1", "primary_key": key}],
-                          [{"name": "service", "key": service_key, "rights": ["service"]}])
-        hub = hf.HubProcess(registry, os.path.join(folder, "hub.log")).start()
+        hub = hf.OneDeviceHub(folder)
         self.addCleanup(hub.stop)
         with socket_port() as port:
             mqtt_port = port
@@ -97,12 +93,9 @@ listeners:
         user = run(PODMAN + ["exec", name, "id", "-un"], 60).stdout.strip()
         self.assertEqual(user, "iotgw")
 
-        token = hf.make_token(hf.device_audience("dev1"), key)
-        r = run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(mqtt_port), "-V", "mqttv311",
-                 "-q", "1", "-i", "dev1", "-u", "%s/dev1/?api-version=2021-04-12" % hf.HOSTNAME,
-                 "-P", token, "-t", "devices/dev1/messages/events/", "-m", "from the image"], 60)
+        r = hub.publish(mqtt_port, "from the image")
         self.assertEqual(r.returncode, 0, r.stderr + container_log())
-        self.assertIn(b"from the image", hf.received_at_hub(hub.url, service_key))
+        self.assertIn(b"from the image", hub.received())
 
         # podman stop sends SIGTERM: iotgw drains and exits 0 well before podman's own timeout.
         r = run(PODMAN + ["stop", "--time", "20", name], 60)

@@ -157,11 +157,7 @@ class Installed(unittest.TestCase):
         import hub_fixture as hf
         import admin_fixture as af
         folder = af.temp_folder(self)
-        key, service_key = hf.new_key(), hf.new_key()
-        registry = os.path.join(folder, "registry.yaml")
-        hf.write_registry(registry, [{"id": "dev1", "primary_key": key}],
-                          [{"name": "service", "key": service_key, "rights": ["service"]}])
-        hub = hf.HubProcess(registry, os.path.join(folder, "hub.log")).start()
+        hub = hf.OneDeviceHub(folder)
         self.addCleanup(hub.stop)
         with open(os.path.join(ROOT, "etc/iotgw/iotgw.yaml")) as f:
             shipped = f.read()
@@ -173,13 +169,9 @@ class Installed(unittest.TestCase):
         gw.start()
         self.addCleanup(gw.kill)
         self.assertNotIn("plugins", os.listdir(folder))
-        user = "%s/dev1/?api-version=2021-04-12" % hf.HOSTNAME
-        token = hf.make_token(hf.device_audience("dev1"), key)
-        r = run("mosquitto_pub", "-h", "127.0.0.1", "-p", str(gw.ports["mqtt"]), "-V", "mqttv311",
-                "-q", "1", "-i", "dev1", "-u", user, "-P", token,
-                "-t", "devices/dev1/messages/events/", "-m", "from the package")
+        r = hub.publish(gw.ports["mqtt"], "from the package")
         self.assertEqual(r.returncode, 0, r.stderr + gw.log())
-        self.assertIn(b"from the package", hf.received_at_hub(hub.url, service_key))
+        self.assertIn(b"from the package", hub.received())
         self.assertEqual(gw.stop(), 0, gw.log())
 
 
