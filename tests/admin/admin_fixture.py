@@ -43,8 +43,9 @@ def plugins_dir(parent, *names):
 class Gateway:
     """A running `iotgw --config FILE`, its log in the test's folder."""
 
-    def __init__(self, folder, topology, env=None):
+    def __init__(self, folder, topology, env=None, prefix=()):
         self.folder = folder
+        self.prefix = list(prefix)  # a command iotgw runs under (prlimit ...)
         self.config = os.path.join(folder, "topology.yaml")
         with open(self.config, "w") as f:
             f.write(topology)
@@ -58,7 +59,7 @@ class Gateway:
         self._log = open(self.log_file, "ab")
         env = dict(os.environ)
         env.update(self.env or {})
-        self.proc = subprocess.Popen([IOTGW, "--config", self.config], stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(self.prefix + [IOTGW, "--config", self.config], stdin=subprocess.DEVNULL,
                                      stdout=self._log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
