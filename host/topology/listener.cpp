@@ -87,6 +87,7 @@ void Listener::start() {
 }
 
 void Listener::stop_accepting() {
+  accepting_.store(false);
   for (auto& acceptor : acceptors_) acceptor->stop();
   acceptors_.clear();
   // A UDP socket serves its known peers too: it stays open, for them, until the listener goes.
@@ -178,6 +179,12 @@ void Listener::accept(std::size_t loop, boost::asio::ip::tcp::socket socket) {
           self->count_.fetch_sub(1);
           self->shared_->metrics.refused_proxy.inc();
           self->log_.warn("listener " + self->name(), "connection refused: " + why);
+          return;
+        }
+        if (!self->accepting_.load()) {
+          self->count_.fetch_sub(1);
+          boost::system::error_code ignored;
+          s.close(ignored);
           return;
         }
         self->open_stream(loop, std::move(s), std::move(addresses));

@@ -80,6 +80,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::vector<std::shared_ptr<boost::asio::ssl::context>> tls_;     // by loop index, as pipelines
   std::uint16_t port_ = 0;
   std::atomic<std::size_t> count_{0};
+  // False once stop_accepting ran: a socket still reading its PROXY header then is not served
+  // (a drain or a removal would never reach it).
+  std::atomic<bool> accepting_{true};
   std::mutex live_mutex_;
   // Owns its connections from accept until they finish: a connection waiting for nothing but
   // its peer (reading paused, no write) has no pending operation to keep it alive.
