@@ -38,7 +38,7 @@ start_hub() {
   build/release/tools/hub/iotgw-hub --registry "$1" --listen 127.0.0.1:0 "${@:3}" > "$2" 2>&1 &
   hub_pid=$!
   bench_pids+=("$hub_pid")
-  wait_log "$2" "\] listening on"
+  wait_log "$2" "\] listening on" "${HUB_WAIT_TENTHS:-100}"  # a large registry takes a while
   # The AMQP listener's line ("[hub] listening on"), not "https listening on" or "TLS ...".
   hub_port=$(sed -n 's/.*\] listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$2" | head -1)
 }
