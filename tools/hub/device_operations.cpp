@@ -1,5 +1,6 @@
 #include "device_operations.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include <proton/annotation_key.hpp>
@@ -26,6 +27,21 @@ void set_body(proton::message& m, const std::string& body) {
 
 bool usable(const proton::sender& s) {
   return s && s.active();
+}
+
+// Takes every entry `pick` chooses out of `pending` (calls, or calls waiting for their device)
+// and hands each to `answer`, which tells its caller.
+template <class Map, class Pick, class Answer>
+void take_each(Map& pending, Pick pick, Answer answer) {
+  for (auto it = pending.begin(); it != pending.end();) {
+    if (!pick(it->second)) {
+      ++it;
+      continue;
+    }
+    auto entry = std::move(it->second);
+    it = pending.erase(it);
+    answer(entry);
+  }
 }
 
 DeviceOperations::Outcome hub_error(int status, int code, const std::string& why) {
@@ -80,18 +96,15 @@ void DeviceOperations::went_offline(const std::function<bool(const proton::sende
   });
   // A call sent on a link that is gone cannot be answered: its caller hears so now, as IoT Hub
   // answers, rather than after the whole response timeout.
-  for (const auto& device : offline) {
-    for (auto it = calls_.begin(); it != calls_.end();) {
-      if (it->second.device != device) {
-        ++it;
-        continue;
-      }
-      auto call = std::move(it->second);
-      it = calls_.erase(it);
-      finish(call.done, MethodResult::not_online,
-             hub_error(404, 404103, "the device went offline before answering"));
-    }
-  }
+  take_each(
+      calls_,
+      [&](const Call& c) {
+        return std::find(offline.begin(), offline.end(), c.device) != offline.end();
+      },
+      [&](const Call& c) {
+        finish(c.done, MethodResult::not_online,
+               hub_error(404, 404103, "the device went offline before answering"));
+      });
 }
 
 void DeviceOperations::answer_twin(const std::string& device, const proton::message& request,
@@ -214,26 +227,18 @@ void DeviceOperations::finish(const Answered& done, MethodResult result, const O
 }
 
 void DeviceOperations::sweep(std::int64_t now_ms) {
-  for (auto it = calls_.begin(); it != calls_.end();) {
-    if (it->second.deadline_ms > now_ms) {
-      ++it;
-      continue;
-    }
-    auto call = std::move(it->second);
-    it = calls_.erase(it);
-    finish(call.done, MethodResult::timed_out,
-           hub_error(504, 504101, "the device did not answer in time"));
-  }
-  for (auto it = waiting_.begin(); it != waiting_.end();) {
-    if (it->second.connect_deadline_ms > now_ms) {
-      ++it;
-      continue;
-    }
-    auto w = std::move(it->second);
-    it = waiting_.erase(it);
-    finish(w.done, MethodResult::not_online,
-           hub_error(404, 404103, "the device did not come online in time"));
-  }
+  take_each(
+      calls_, [&](const Call& c) { return c.deadline_ms <= now_ms; },
+      [&](const Call& c) {
+        finish(c.done, MethodResult::timed_out,
+               hub_error(504, 504101, "the device did not answer in time"));
+      });
+  take_each(
+      waiting_, [&](const Waiting& w) { return w.connect_deadline_ms <= now_ms; },
+      [&](const Waiting& w) {
+        finish(w.done, MethodResult::not_online,
+               hub_error(404, 404103, "the device did not come online in time"));
+      });
 }
 
 }  // namespace iotgw::hub
