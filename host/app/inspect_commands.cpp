@@ -27,10 +27,8 @@ std::optional<plugins::Catalog> scan(const Options& options, const plugins::Priv
                                      config::Diagnostics& diags) {
   auto dirs = plugin_dirs(options, diags);
   if (!dirs) return std::nullopt;
-  config::GatewaySpec gateway;
-  gateway.plugin_dirs = *dirs;
   std::vector<plugins::LoadError> errors;
-  auto catalog = plugins::Catalog::scan(topology::catalog_folders(gateway), copies, errors);
+  auto catalog = plugins::Catalog::scan(topology::catalog_folders(*dirs), copies, errors);
   for (const auto& e : errors) diags.add({"--plugins-dir", 0, 0}, e.str());
   return catalog;
 }

@@ -4,18 +4,22 @@
 
 namespace iotgw::app {
 
+namespace {
+
+config::PluginDir option_dir(const Options& options) {
+  return {std::filesystem::absolute(options.plugins_dir).lexically_normal(),
+          {"--plugins-dir", 0, 0},
+          true};
+}
+
+}  // namespace
+
 std::optional<config::Topology> load_topology(const Options& options, config::Diagnostics& diags,
                                               bool keep_partial) {
   auto topology = config::parse_topology(options.config_file, diags, keep_partial);
   if (topology && !options.plugins_dir.empty())
     topology->gateway.plugin_dirs = {option_dir(options)};
   return topology;
-}
-
-config::PluginDir option_dir(const Options& options) {
-  return {std::filesystem::absolute(options.plugins_dir).lexically_normal(),
-          {"--plugins-dir", 0, 0},
-          true};
 }
 
 std::optional<std::vector<config::PluginDir>> plugin_dirs(const Options& options,

@@ -16,6 +16,5 @@ std::optional<config::Topology> load_topology(const Options& options, config::Di
 // defaults), else, with no topology named, the plugins installed with this binary.
 std::optional<std::vector<config::PluginDir>> plugin_dirs(const Options& options,
                                                           config::Diagnostics& diags);
-config::PluginDir option_dir(const Options& options);
 
 }  // namespace iotgw::app

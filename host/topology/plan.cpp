@@ -9,9 +9,9 @@
 
 namespace iotgw::topology {
 
-std::vector<plugins::Catalog::Folder> catalog_folders(const config::GatewaySpec& gateway) {
+std::vector<plugins::Catalog::Folder> catalog_folders(const std::vector<config::PluginDir>& dirs) {
   std::vector<plugins::Catalog::Folder> folders;
-  for (const auto& d : gateway.plugin_dirs) folders.push_back({d.path, d.required});
+  for (const auto& d : dirs) folders.push_back({d.path, d.required});
   return folders;
 }
 
@@ -115,7 +115,8 @@ std::optional<Plan> build_plan(const config::Topology& model, const plugins::Pri
   const std::size_t errors_before = diags.size();
   Plan plan{model, {}, {}, {}};
   std::vector<plugins::LoadError> load_errors;
-  plan.catalog = plugins::Catalog::scan(catalog_folders(model.gateway), copies, load_errors);
+  plan.catalog =
+      plugins::Catalog::scan(catalog_folders(model.gateway.plugin_dirs), copies, load_errors);
   bool folder_failed = false;
   for (const auto& e : load_errors) {
     // A file that does not load fails only the entries naming its plugin (find_plugin).

@@ -41,7 +41,7 @@ struct Plan {
 };
 
 // The folders gateway.plugins_dir names (or its defaults), as the catalog scans them.
-std::vector<plugins::Catalog::Folder> catalog_folders(const config::GatewaySpec& gateway);
+std::vector<plugins::Catalog::Folder> catalog_folders(const std::vector<config::PluginDir>& dirs);
 
 std::optional<Plan> build_plan(const config::Topology& model, const plugins::PrivateCopies& copies,
                                Logger& log, config::Diagnostics& diags,
