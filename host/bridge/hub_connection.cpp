@@ -1,8 +1,5 @@
 #include "bridge/hub_connection.hpp"
 
-#include <proton/source.hpp>
-#include <proton/target.hpp>
-
 #include <proton/condition.h>
 #include <proton/delivery.h>
 #include <proton/disposition.h>
@@ -11,8 +8,10 @@
 #include <proton/connection.hpp>
 #include <proton/delivery.hpp>
 #include <proton/error_condition.hpp>
+#include <proton/source.hpp>
 #include <proton/ssl.hpp>
 #include <proton/symbol.hpp>
+#include <proton/target.hpp>
 #include <proton/transport.hpp>
 
 #include "iotgw/common/clock.hpp"
