@@ -28,10 +28,30 @@ void check_key(const std::string& key, const std::string& what) {
 }  // namespace
 
 const Device* Registry::device(const std::string& id) const {
-  for (const auto& d : devices) {
-    if (d.id == id) return &d;
+  const auto at = index_.find(id);
+  return at == index_.end() ? nullptr : &devices_[at->second];
+}
+
+void Registry::put(Device d) {
+  if (const auto at = index_.find(d.id); at != index_.end()) {
+    devices_[at->second] = std::move(d);
+    return;
   }
-  return nullptr;
+  index_.emplace(d.id, devices_.size());
+  devices_.push_back(std::move(d));
+}
+
+bool Registry::remove(const std::string& id) {
+  const auto at = index_.find(id);
+  if (at == index_.end()) return false;
+  const std::size_t gone = at->second;
+  index_.erase(at);
+  devices_.erase(devices_.begin() + static_cast<std::ptrdiff_t>(gone));
+  // Rare (the service API's DELETE): the order is kept, the positions after it move down.
+  for (auto& [_, position] : index_) {
+    if (position > gone) --position;
+  }
+  return true;
 }
 
 const Policy* Registry::policy(const std::string& name) const {
@@ -76,7 +96,7 @@ Registry Registry::load(const std::filesystem::path& file) {
       dev.enabled = status == "enabled";
     }
     if (r.device(dev.id) != nullptr) throw std::runtime_error(what + ": listed twice");
-    r.devices.push_back(std::move(dev));
+    r.put(std::move(dev));
   }
   for (const auto& p : root["policies"]) {
     Policy pol;
@@ -100,7 +120,7 @@ void Registry::save(const std::filesystem::path& file) const {
   YAML::Emitter out;
   out << YAML::BeginMap << YAML::Key << "hostname" << YAML::Value << hostname;
   out << YAML::Key << "devices" << YAML::Value << YAML::BeginSeq;
-  for (const auto& d : devices) {
+  for (const auto& d : devices_) {
     out << YAML::BeginMap << YAML::Key << "id" << YAML::Value << d.id;
     out << YAML::Key << "primary_key" << YAML::Value << d.primary_key;
     if (!d.secondary_key.empty())

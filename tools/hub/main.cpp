@@ -70,7 +70,7 @@ int add_device(const std::filesystem::path& file, const std::string& id) {
     std::cerr << "iotgw-hub: device '" << id << "' is already in " << file.string() << "\n";
     return 1;
   }
-  r.devices.push_back({id, sas::random_key(), sas::random_key(), true});
+  r.put({id, sas::random_key(), sas::random_key(), true});
   r.save(file);
   std::cout << "added device " << id << " to " << file.string() << "\n";
   return 0;

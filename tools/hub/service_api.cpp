@@ -165,7 +165,7 @@ void ServiceApi::devices(const ServiceRequest& r, const std::string& id, const R
   if (r.method == "GET") {
     if (id.empty()) {
       json all = json::array();
-      for (const auto& d : registry->devices) all.push_back(device_json(d));
+      for (const auto& d : registry->devices()) all.push_back(device_json(d));
       respond({200, all.dump(-1, ' ', false, kJsonReplace), {}});
       return;
     }
@@ -181,9 +181,8 @@ void ServiceApi::devices(const ServiceRequest& r, const std::string& id, const R
   }
   std::lock_guard lock(write_mutex_);
   Registry next = *hub_.registry();
-  auto it = std::find_if(next.devices.begin(), next.devices.end(),
-                         [&](const Device& d) { return d.id == id; });
-  const bool exists = it != next.devices.end();
+  const Device* it = next.device(id);
+  const bool exists = it != nullptr;
   const std::string match = unquoted(r.if_match);
   if (exists && !match.empty() && match != "*" && match != device_etag(*it)) {
     respond(error(412, "PreconditionFailed", "the device's etag is not " + r.if_match));
@@ -194,7 +193,7 @@ void ServiceApi::devices(const ServiceRequest& r, const std::string& id, const R
       respond(not_registered(id));
       return;
     }
-    next.devices.erase(it);
+    next.remove(id);
   } else {
     if (exists && match.empty()) {
       respond(error(409, "DeviceAlreadyExists", "device '" + id + "' is already registered"));
@@ -222,11 +221,7 @@ void ServiceApi::devices(const ServiceRequest& r, const std::string& id, const R
       respond(error(400, "ArgumentInvalid", "device keys must be base64"));
       return;
     }
-    if (exists) {
-      *it = d;
-    } else {
-      next.devices.push_back(d);
-    }
+    next.put(d);
   }
   try {
     next.save(registry_file_);
