@@ -20,6 +20,11 @@ namespace iotgw::bridge {
 
 namespace {
 
+// CBS puts awaiting the hub's reply, per connection: enough to keep a round trip full
+// (puts are small, the hub answers each in microseconds), few enough that a device given up on
+// leaves little stale work at the hub.
+constexpr std::size_t kCbsWindow = 64;
+
 // The reason a hub gave with its `rejected`: Proton C++ 0.37 does not expose it, its C API does.
 struct RawTracker : proton::tracker {
   explicit RawTracker(const proton::tracker& t) : proton::tracker(t) {}
@@ -187,6 +192,8 @@ void HubConnection::lost(const std::string& why) {
   twin_.reset();
   methods_.reset();
   cbs_.reset();
+  puts_waiting_.clear();  // every device's token is put again when the connection is back
+  for (auto& [id, d] : devices_) d.put_waiting = false;
   publish_stats();
 }
 
@@ -220,8 +227,30 @@ void HubConnection::on_transport_close(proton::transport&) {
 void HubConnection::put_token(const std::string& id) {
   auto it = devices_.find(id);
   if (it == devices_.end() || !cbs_.is_open()) return;
-  cbs_.put_token(target_.hostname + "/devices/" + id, it->second.token,
-                 [this, id](const CbsLink::Reply& reply) { on_cbs_reply(id, reply); });
+  if (cbs_.waiting() < kCbsWindow) return send_put(id, it->second);
+  if (it->second.put_waiting) return;
+  it->second.put_waiting = true;
+  puts_waiting_.push_back(id);
+}
+
+void HubConnection::send_put(const std::string& id, Device& d) {
+  d.put_waiting = false;
+  cbs_.put_token(target_.hostname + "/devices/" + id, d.token,
+                 [this, id](const CbsLink::Reply& reply) {
+                   on_cbs_reply(id, reply);
+                   put_waiting();
+                 });
+}
+
+void HubConnection::put_waiting() {
+  while (cbs_.is_open() && cbs_.waiting() < kCbsWindow && !puts_waiting_.empty()) {
+    const std::string id = std::move(puts_waiting_.front());
+    puts_waiting_.pop_front();
+    auto it = devices_.find(id);
+    // Gone (given up on, or disconnected while it waited), or put already: skipped.
+    if (it == devices_.end() || !it->second.put_waiting) continue;
+    send_put(id, it->second);
+  }
 }
 
 std::uint64_t HubConnection::add_device(const std::string& id, std::string token,

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -131,8 +132,9 @@ class HubConnection final : public proton::messaging_handler,
     std::int64_t attach_deadline_ms = 0;
     bool authorized = false;
     bool want_c2d = false;
-    std::size_t queued = 0;  // in some outbox, not yet sent
-    bool held = false;       // its reading is paused until `queued` drops
+    std::size_t queued = 0;    // in some outbox, not yet sent
+    bool held = false;         // its reading is paused until `queued` drops
+    bool put_waiting = false;  // its token waits in puts_waiting_ for the CBS window
   };
 
   // proton::messaging_handler
@@ -152,7 +154,10 @@ class HubConnection final : public proton::messaging_handler,
 
   proton::connection_options connection_options();
   void lost(const std::string& why);  // the transport's: forget the links, keep what was sent
+  // Puts the device's token on $cbs, or queues it while kCbsWindow puts await replies.
   void put_token(const std::string& id);
+  void send_put(const std::string& id, Device& d);
+  void put_waiting();  // sends queued puts while the window has room
   void on_cbs_reply(const std::string& id, const CbsLink::Reply& reply);
   void authorized(const std::string& id, Device& d);
   std::string address_of(const Device& d, const proton::message& msg) const;
@@ -187,6 +192,10 @@ class HubConnection final : public proton::messaging_handler,
   TwinLinks twin_;
   MethodLinks methods_;
   std::map<std::string, Device> devices_;
+  // Puts beyond the window, in order. A device that left (or was given up on) before its turn
+  // costs the hub nothing: in a reconnect storm the hub otherwise works through logins whose
+  // devices timed out, every new try queues behind them, and nobody gets in.
+  std::deque<std::string> puts_waiting_;
   TelemetryOutboxes outboxes_;
   std::size_t queued_ = 0, held_ = 0;  // sums over devices
   std::atomic<bool> up_{false};
