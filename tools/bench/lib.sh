@@ -1,11 +1,11 @@
 # Shared by the benchmark scripts (sourced): background processes stopped on exit, waiting for a
-# log line, and the release build.
+# log line, and the release build. BENCH_KEEP=1 keeps the work folder (logs) for a look after.
 bench_pids=()
 bench_work=$(mktemp -d)
 bench_cleanup() {
   for p in "${bench_pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$bench_work"
+  if [[ -n ${BENCH_KEEP:-} ]]; then echo "logs kept in $bench_work" >&2; else rm -rf "$bench_work"; fi
 }
 trap bench_cleanup EXIT
 

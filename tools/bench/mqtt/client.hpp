@@ -52,6 +52,7 @@ class Client : public std::enable_shared_from_this<Client> {
   bool connected() const { return connected_; }
   bool subscribed() const { return subscribed_; }
   bool failed() const { return failed_; }
+  const ClientPlan& plan() const { return plan_; }
   long sent() const { return sent_; }
   long in_flight() const { return static_cast<long>(pending_acks_.size()); }
   // Nothing waiting to be written or acknowledged.

@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cmath>
 #include <iostream>
+#include <random>
 #include <thread>
 
 #include "../coap/run.hpp"
@@ -39,18 +40,18 @@ std::vector<ClientPlan> plan_clients(const Options& o,
                                      const std::optional<iotgw::hub::Registry>& registry,
                                      const std::string& hostname) {
   std::vector<ClientPlan> plans(static_cast<std::size_t>(o.clients));
-  if (registry && registry->devices.size() < plans.size()) {
-    throw std::runtime_error(o.registry + " has " + std::to_string(registry->devices.size()) +
+  if (registry && registry->devices().size() < plans.size()) {
+    throw std::runtime_error(o.registry + " has " + std::to_string(registry->devices().size()) +
                              " devices, fewer than --clients");
   }
   for (std::size_t i = 0; i < plans.size(); ++i) {
     auto& p = plans[i];
     const std::string prefix = !o.prefix.empty() ? o.prefix : o.mode == Mode::sub ? "s" : "d";
-    p.id = registry ? registry->devices[i].id : prefix + std::to_string(i);
-    p.password =
-        registry ? iotgw::sas::make(hostname + "/devices/" + p.id, registry->devices[i].primary_key,
-                                    iotgw::unix_seconds() + std::int64_t{24} * 3600)
-                 : o.password;
+    p.id = registry ? registry->devices()[i].id : prefix + std::to_string(i);
+    p.password = registry ? iotgw::sas::make(hostname + "/devices/" + p.id,
+                                             registry->devices()[i].primary_key,
+                                             iotgw::unix_seconds() + std::int64_t{24} * 3600)
+                          : o.password;
     p.username = hostname.empty() ? p.id : hostname + "/" + p.id + "/?api-version=2021-04-12";
     p.qos = o.qos;
     p.window = o.window;
@@ -79,8 +80,9 @@ std::vector<ClientPlan> plan_clients(const Options& o,
     } else if (o.mode == Mode::conn) {
       // A new source address every 10,000 connections: each (source, server) pair has only
       // the ephemeral port range (about 28,000 ports) to give.
-      p.source = boost::asio::ip::make_address_v4((127U << 24) | (1U << 16) |
-                                                  (static_cast<unsigned>(i / 10'000) << 8) | 1U);
+      p.source =
+          boost::asio::ip::make_address_v4(boost::asio::ip::make_address_v4(o.source).to_uint() +
+                                           (static_cast<unsigned>(i / 10'000) << 8));
       p.read_buffer = 512;
     }
   }
@@ -138,14 +140,13 @@ class Run {
                                              : "conn";
     report_.clients = o.clients;
     report_.size = o.size;
-    for (auto& plan : plans) {
-      clients_.push_back(
-          std::make_shared<Client>(io_, std::move(plan), totals_, [this] { on_event(); }));
-    }
+    attempts_.resize(plans.size());
+    for (std::size_t i = 0; i < plans.size(); ++i) clients_.push_back(make_client(i, plans[i]));
   }
 
   int run() {
     const auto server = *tcp::resolver(io_).resolve(o_.host, o_.port).begin();
+    server_ = server;
     start_ = Clock::now();
     if (o_.mode == Mode::conn && o_.rate > 0) {
       pace_connections(server);
@@ -182,6 +183,33 @@ class Run {
 
  private:
   void print() { std::cout << (o_.json ? json(report_) : text(report_)) << std::endl; }
+
+  std::shared_ptr<Client> make_client(std::size_t i, ClientPlan plan) {
+    return std::make_shared<Client>(io_, std::move(plan), totals_, [this, i] {
+      if (!retry(i)) on_event();
+    });
+  }
+
+  // conn --retries: client i failed; it connects again later, as a device backs off, and its
+  // failure is not counted unless it was the last try.
+  bool retry(std::size_t i) {
+    if (o_.mode != Mode::conn || over_ || !clients_[i]->failed() || attempts_[i] >= o_.retries) {
+      return false;
+    }
+    --totals_.errors;
+    if (clients_[i]->connected()) --totals_.connected;  // it counts again when it is back
+    ++totals_.retried;
+    const double backoff = std::min(16.0, std::ldexp(1.0, attempts_[i]++));
+    const auto delay = std::chrono::milliseconds(
+        static_cast<long>(1000 * backoff * std::uniform_real_distribution(0.5, 1.5)(random_)));
+    auto timer = std::make_shared<boost::asio::steady_timer>(io_, delay);
+    timer->async_wait([this, i, timer](const boost::system::error_code& ec) {
+      if (ec || over_) return;
+      clients_[i] = make_client(i, clients_[i]->plan());
+      clients_[i]->start(server_);
+    });
+    return true;
+  }
 
   void pace_connections(const tcp::endpoint& server) {
     const long due =
@@ -356,6 +384,9 @@ class Run {
   std::unique_ptr<boost::asio::steady_timer> pacer_;
   boost::asio::signal_set signals_;
   std::vector<std::shared_ptr<Client>> clients_;
+  std::vector<int> attempts_;  // conn --retries: tries again so far, per client
+  std::minstd_rand random_{std::random_device{}()};
+  tcp::endpoint server_;
   Totals totals_;
   Report report_;
   Clock::time_point start_, t0_, first_, last_;

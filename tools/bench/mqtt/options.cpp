@@ -4,6 +4,8 @@
 #include <map>
 #include <stdexcept>
 
+#include <boost/asio/ip/address_v4.hpp>
+
 namespace iotgw::bench {
 
 const char* const kUsage =
@@ -21,8 +23,11 @@ const char* const kUsage =
     "        [--count M] [--size B]   N devices subscribe to their devicebound topic, then the\n"
     "        service sends M messages in all through the hub; devices PUBACK each\n"
     "  conn  --port P [--clients N] [--rate R] [--hold S] [--iothub HOST | --registry FILE]\n"
-    "        open N idle connections at R per second from source addresses spread over\n"
-    "        127.0.0.0/8, print the report once all are accepted, hold them S seconds\n"
+    "        [--source 127.1.0.1] [--retries K]   open N idle connections at R per second,\n"
+    "        from the source address and a new /24 after it every 10,000 (give side-by-side\n"
+    "        processes sources apart), print the report once all are accepted, hold them S\n"
+    "        seconds. --retries: a refused or failed connection tries again up to K times,\n"
+    "        after 1, 2, 4 .. 16 s, each +-50% at random (devices' backoff)\n"
     "  twin  --port P --registry FILE [--clients N] [--count M] [--window W]\n"
     "        N devices each make M twin GETs ($iothub/twin/GET), W outstanding per device;\n"
     "        latency is GET to its $iothub/twin/res answer\n"
@@ -108,6 +113,8 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
       {"--mqtt", integer(o.mqtt)},
       {"--ws", text(o.ws)},
       {"--path", text(o.path)},
+      {"--source", text(o.source)},
+      {"--retries", integer(o.retries)},
   };
   const std::map<std::string, std::function<void()>> flags{
       {"--json", [&o] { o.json = true; }},
@@ -147,9 +154,13 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
     error = "methods needs --registry and --hub-https";
   }
   if (o.callers < 1) error = "--callers must be at least 1";
+  if (o.retries < 0) error = "--retries must be 0 or more";
   if (o.mqtt != 4 && o.mqtt != 5) error = "--mqtt is 4 (MQTT 3.1.1) or 5";
   if (!o.ws.empty() && o.ws.front() != '/') error = "--ws takes a path starting with '/'";
   if (o.path.empty() || o.path.front() != '/') error = "--path takes a path starting with '/'";
+  if (boost::system::error_code bad; boost::asio::ip::make_address_v4(o.source, bad), bad) {
+    error = "--source takes an IPv4 address, not '" + o.source + "'";
+  }
   if (o.mode == Mode::coap_pub && o.size > 1024) {
     error = "coap pub --size is at most 1024: one datagram, no block-wise transfer";
   }

@@ -36,6 +36,10 @@ struct Options {
   std::string ws;                   // MQTT over WebSockets on this path; empty: plain TCP
   bool con = true;                  // coap pub: confirmable POSTs (--con) or not (--non)
   std::string path = "/telemetry";  // coap pub: the POSTs' Uri-Path
+  // conn: the first source address; the next /24 every 10,000 connections. Client processes
+  // run side by side need sources apart: a (source, server) pair has only the ephemeral ports.
+  std::string source = "127.1.0.1";
+  int retries = 0;  // conn: a refused or failed connection tries again, backing off
 };
 
 // nullopt with `error` set (the usage when empty) for a command line that is not one.

@@ -12,6 +12,8 @@ struct Totals {
   // CoAP's CON: answered 4.xx or 5.xx, sent again after a timeout, and given up on (no answer
   // after the last retransmission, or reset). MQTT has no such outcomes: they stay 0 there.
   long refused = 0, retransmitted = 0, lost = 0;
+  // conn --retries: connections tried again after a refusal or a failure, as devices do.
+  long retried = 0;
   Histogram latency;  // microseconds
 };
 
