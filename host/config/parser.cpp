@@ -421,6 +421,12 @@ void parse_listeners(const YAML::Node& n, const std::filesystem::path& file, Top
     }
     if (auto mc = r.integer("max_connections", 1, 10'000'000))
       l.max_connections = static_cast<std::uint64_t>(*mc);
+    if (auto v = r.integer("max_connections_per_address", 0, 10'000'000))
+      l.max_connections_per_address = static_cast<std::uint64_t>(*v);
+    if (auto v = r.integer("max_connection_rate", 0, 10'000'000))
+      l.max_connection_rate = static_cast<std::uint64_t>(*v);
+    if (auto v = r.integer("max_pending_handshakes", 0, 10'000'000))
+      l.max_pending_handshakes = static_cast<std::uint64_t>(*v);
     if (auto p = r.one_of("proxy_protocol", kProxyProtocols, "proxy_protocol")) {
       l.proxy_v2 = *p == "v2";
       if (l.proxy_v2 && (l.transport == "udp" || l.transport == "dtls")) {

@@ -209,6 +209,24 @@ constexpr std::array kListener = {
         .type = "int",
         .default_value = "100000",
         .doc = "open connections (udp and dtls: sessions) at most; past it new ones are refused"},
+    Key{.name = "max_connections_per_address",
+        .type = "int",
+        .default_value = "0",
+        .doc = "connections one source address (the PROXY header's, behind a balancer) may hold; "
+               "past it its new ones are refused. 0: no bound (devices behind one NAT share an "
+               "address: set it on listeners facing the internet)"},
+    Key{.name = "max_connection_rate",
+        .type = "int",
+        .default_value = "0",
+        .doc = "new connections per second, in bursts of one second's worth; past it they are "
+               "closed at once (devices back off and try again). 0: no bound"},
+    Key{.name = "max_pending_handshakes",
+        .type = "int",
+        .default_value = "10000",
+        .doc = "connections whose device has not logged in yet (TLS, DTLS or WebSocket handshake, "
+               "PROXY header, MQTT CONNECT, the hub's answer) at once; past it new ones are "
+               "closed. Each is bounded in time as well, by its handshake's or connect_timeout. "
+               "0: no bound"},
     Key{.name = "proxy_protocol",
         .type = "string",
         .default_value = "off",

@@ -52,6 +52,13 @@ ListenerMetrics::ListenerMetrics(metrics::Registry& r, const std::string& listen
       refused_adapter(refused(r, listener, "adapter")),
       refused_handshake(refused(r, listener, "handshake")),
       refused_proxy(refused(r, listener, "proxy_protocol")),
+      refused_per_address(refused(r, listener, "max_connections_per_address")),
+      refused_rate(refused(r, listener, "max_connection_rate")),
+      refused_pending(refused(r, listener, "max_pending_handshakes")),
+      pending(r.gauge("iotgw_connections_pending",
+                      "Connections open whose device has not logged in yet (handshakes, "
+                      "upgrades, PROXY headers, logins waiting for an answer).",
+                      {{"listener", listener}})),
       logins_ok(login(r, listener, "ok")),
       logins_refused(login(r, listener, "refused")),
       logins_unavailable(login(r, listener, "unavailable")),

@@ -29,13 +29,17 @@ struct ListenerMetrics {
 
   metrics::Gauge& open;
   metrics::Counter& accepted;
-  metrics::Counter& refused_limit;       // max_connections reached
-  metrics::Counter& refused_adapter;     // the adapter would not open it
-  metrics::Counter& refused_handshake;   // TLS, DTLS or the WebSocket upgrade failed or timed out
-  metrics::Counter& refused_proxy;       // no valid PROXY v2 header in time (proxy_protocol: v2)
-  metrics::Counter& logins_ok;           // the authenticators and the hub took the device
-  metrics::Counter& logins_refused;      // an authenticator said no
-  metrics::Counter& logins_unavailable;  // the hub did not take it
+  metrics::Counter& refused_limit;        // max_connections reached
+  metrics::Counter& refused_adapter;      // the adapter would not open it
+  metrics::Counter& refused_handshake;    // TLS, DTLS or the WebSocket upgrade failed or timed out
+  metrics::Counter& refused_proxy;        // no valid PROXY v2 header in time (proxy_protocol: v2)
+  metrics::Counter& refused_per_address;  // max_connections_per_address reached
+  metrics::Counter& refused_rate;         // max_connection_rate exceeded
+  metrics::Counter& refused_pending;      // max_pending_handshakes reached
+  metrics::Gauge& pending;                // connections not yet logged in
+  metrics::Counter& logins_ok;            // the authenticators and the hub took the device
+  metrics::Counter& logins_refused;       // an authenticator said no
+  metrics::Counter& logins_unavailable;   // the hub did not take it
   metrics::Counter& bytes_up;
   metrics::Counter& bytes_down;
   metrics::Histogram& upstream_latency;

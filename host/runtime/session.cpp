@@ -113,6 +113,7 @@ void Session::on_auth_done(std::uint64_t token, iotgw_status status,
   authenticating_ = false;
   if (state_ == nullptr || conn_ == nullptr) return;
   if (status != IOTGW_OK) {
+    if (ticket_) ticket_->established();  // answered: a device that tries again is not pending
     listener_->metrics.logins_refused.inc();
     listener_->log.info(
         "listener " + listener_->name,
@@ -132,6 +133,7 @@ void Session::on_auth_done(std::uint64_t token, iotgw_status status,
 void Session::attached(iotgw_status status, const std::string& reason) {
   if (state_ == nullptr || conn_ == nullptr || !identity_ || auth_token_ == 0) return;
   const auto token = std::exchange(auth_token_, 0);
+  if (ticket_) ticket_->established();
   if (status != IOTGW_OK) {
     listener_->log.info("listener " + listener_->name,
                         identity_->device_id + ": the hub did not take the device: " + reason);

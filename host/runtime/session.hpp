@@ -9,6 +9,7 @@
 #include <string>
 
 #include "bridge/bridge.hpp"
+#include "runtime/admission.hpp"
 #include "runtime/listener_shared.hpp"
 #include "runtime/upgrade_view.hpp"
 #include "transport/connection.hpp"
@@ -54,6 +55,8 @@ class Session final : public iotgw_conn,
   iotgw_status respond(std::uint64_t id, int status, iotgw_bytes body);
 
   std::size_t in_flight() const { return in_flight_; }
+  // The connection's place at the listener's gate: no longer pending once its login is answered.
+  void hold(std::shared_ptr<Admission::Ticket> ticket) { ticket_ = std::move(ticket); }
   const std::string& device_id() const;
 
  private:
@@ -75,6 +78,7 @@ class Session final : public iotgw_conn,
   std::uint64_t auth_token_ = 0;  // answered once the bridge has attached the device
   std::uint64_t next_token_ = 1;
   std::size_t in_flight_ = 0;
+  std::shared_ptr<Admission::Ticket> ticket_;
 };
 
 }  // namespace iotgw::runtime

@@ -27,6 +27,12 @@ Listener::Listener(ListenerPlan plan, transport::EventLoops& loops, bridge::Brid
   shared_ = std::make_shared<runtime::ListenerShared>(
       plan_.spec.name, plan_.adapter, plan_.pipeline, loops.size(), bridge, log, registry);
   tls_.assign(loops.size(), plan_.tls);
+  const auto& spec = plan_.spec;
+  admission_ = std::make_shared<runtime::Admission>(
+      runtime::AdmissionLimits{spec.max_connections_per_address,
+                               static_cast<double>(spec.max_connection_rate),
+                               spec.max_pending_handshakes},
+      &shared_->metrics.pending);
 }
 
 Listener::~Listener() {
@@ -94,11 +100,57 @@ void Listener::stop_accepting() {
   for (auto& endpoint : endpoints_) endpoint->stop_new_peers();
 }
 
-bool Listener::take_slot() {
-  if (count_.fetch_add(1) < plan_.spec.max_connections) return true;
+Listener::Ticket Listener::take_slot(const std::string& peer, bool replacing) {
+  runtime::Refusal why = runtime::Refusal::none;
+  auto ticket = admission_->admit(runtime::Admission::Clock::now(), why);
+  if (!ticket) {
+    refused(why, peer);
+    return nullptr;
+  }
+  if (!peer.empty() && !ticket->count_address(peer)) {
+    refused(runtime::Refusal::per_address, peer);
+    return nullptr;
+  }
+  if (count_.fetch_add(1) < plan_.spec.max_connections || replacing) return ticket;
   count_.fetch_sub(1);
-  shared_->metrics.refused_limit.inc();
-  return false;
+  refused(runtime::Refusal::none, peer);
+  return nullptr;
+}
+
+void Listener::give_back(const Ticket& ticket) {
+  ticket->release();
+  count_.fetch_sub(1);
+}
+
+void Listener::refused(runtime::Refusal why, const std::string& peer) {
+  const auto& spec = plan_.spec;
+  std::string what;
+  switch (why) {
+    case runtime::Refusal::rate:
+      shared_->metrics.refused_rate.inc();
+      what = "max_connection_rate (" + std::to_string(spec.max_connection_rate) + "/s) exceeded";
+      break;
+    case runtime::Refusal::pending:
+      shared_->metrics.refused_pending.inc();
+      what = "max_pending_handshakes (" + std::to_string(spec.max_pending_handshakes) + ") reached";
+      break;
+    case runtime::Refusal::per_address:
+      shared_->metrics.refused_per_address.inc();
+      what = "max_connections_per_address (" + std::to_string(spec.max_connections_per_address) +
+             ") reached by " + runtime::Admission::address_of(peer);
+      break;
+    case runtime::Refusal::none:
+      shared_->metrics.refused_limit.inc();
+      what = "max_connections (" + std::to_string(spec.max_connections) + ") reached";
+      break;
+  }
+  // A flood of new sources repeats this for every datagram: debug there, not warn. The
+  // logger folds repeated warnings into one line with a count.
+  if (datagrams()) {
+    if (log_.enabled(LogLevel::debug)) log_.debug("listener " + name(), "refused: " + what);
+  } else {
+    log_.warn("listener " + name(), "connection refused: " + what);
+  }
 }
 
 transport::ConnectionLimits Listener::datagram_limits() const {
@@ -108,7 +160,7 @@ transport::ConnectionLimits Listener::datagram_limits() const {
 }
 
 void Listener::serve_dtls(std::size_t loop, const transport::PeerAddress& peer,
-                          transport::SslPtr verified) {
+                          transport::SslPtr verified, Ticket ticket) {
   // The handshake asks the authenticators of the pipeline in force on this loop for keys.
   auto psk = [shared = shared_, loop](std::string_view identity) {
     return shared->pipelines[loop]->psk_key(identity);
@@ -121,15 +173,16 @@ void Listener::serve_dtls(std::size_t loop, const transport::PeerAddress& peer,
     if (!self) return false;
     auto fresh = self->gates_.at(loop)->offer(from, hello);
     if (!fresh) return false;
-    self->count_.fetch_add(1);
-    self->serve_dtls(loop, from, std::move(fresh));
+    auto place = self->take_slot(from.str(), true);
+    if (!place) return false;
+    self->serve_dtls(loop, from, std::move(fresh), std::move(place));
     return true;
   };
   serve(loop,
         std::make_unique<transport::DtlsStream>(endpoints_.at(loop), peer, plan_.dtls,
                                                 std::move(verified), std::move(psk),
                                                 std::move(rehello)),
-        datagram_limits());
+        std::move(ticket), datagram_limits());
 }
 
 void Listener::adopt(std::size_t loop, const transport::PeerAddress& peer,
@@ -139,60 +192,67 @@ void Listener::adopt(std::size_t loop, const transport::PeerAddress& peer,
     verified = gates_.at(loop)->offer(peer, datagram);
     if (!verified) return;  // answered with a cookie, or not a hello: nothing kept
   }
-  if (!take_slot()) {
-    // A flood of new sources would repeat this for every datagram: debug, not warn.
-    if (log_.enabled(LogLevel::debug)) {
-      log_.debug("listener " + name(),
-                 "datagram from " + peer.str() + " dropped: max_connections (" +
-                     std::to_string(plan_.spec.max_connections) + ") sessions");
-    }
-    return;
-  }
+  auto ticket = take_slot(peer.str());
+  if (!ticket) return;
   if (verified) {
-    serve_dtls(loop, peer, std::move(verified));
+    serve_dtls(loop, peer, std::move(verified), std::move(ticket));
     return;
   }
   auto stream = std::make_unique<transport::DatagramStream>(endpoints_.at(loop), peer);
   auto* first = stream.get();
-  serve(loop, std::move(stream), datagram_limits());
+  serve(loop, std::move(stream), std::move(ticket), datagram_limits());
   first->on_datagram(datagram);
 }
 
 void Listener::accept(std::size_t loop, boost::asio::ip::tcp::socket socket) {
-  if (!take_slot()) {
+  // Behind a balancer the socket's peer is the balancer: the device's address comes with the
+  // header, and is counted then.
+  std::string peer;
+  if (!plan_.spec.proxy_v2) {
+    boost::system::error_code ec;
+    peer = transport::format_endpoint(socket.remote_endpoint(ec));
+  }
+  auto ticket = take_slot(peer);
+  if (!ticket) {
     boost::system::error_code ec;
     socket.close(ec);
-    log_.warn("listener " + name(), "connection refused: max_connections (" +
-                                        std::to_string(plan_.spec.max_connections) + ") reached");
     return;
   }
   if (!plan_.spec.proxy_v2) {
-    open_stream(loop, std::move(socket), std::nullopt);
+    open_stream(loop, std::move(socket), std::nullopt, std::move(ticket));
     return;
   }
   transport::read_proxy_header(
       std::move(socket), kProxyHeaderTimeout,
-      [self = shared_from_this(), loop](boost::asio::ip::tcp::socket s,
-                                        std::optional<transport::ProxiedAddresses> addresses,
-                                        const std::string& why) {
+      [self = shared_from_this(), loop, ticket](
+          boost::asio::ip::tcp::socket s, std::optional<transport::ProxiedAddresses> addresses,
+          const std::string& why) {
+        boost::system::error_code ignored;
         if (!why.empty()) {
-          self->count_.fetch_sub(1);
+          self->give_back(ticket);
           self->shared_->metrics.refused_proxy.inc();
           self->log_.warn("listener " + self->name(), "connection refused: " + why);
           return;
         }
-        if (!self->accepting_.load()) {
-          self->count_.fetch_sub(1);
-          boost::system::error_code ignored;
+        const std::string device =
+            addresses ? addresses->remote : transport::format_endpoint(s.remote_endpoint(ignored));
+        if (!ticket->count_address(device)) {
+          self->give_back(ticket);
+          self->refused(runtime::Refusal::per_address, device);
           s.close(ignored);
           return;
         }
-        self->open_stream(loop, std::move(s), std::move(addresses));
+        if (!self->accepting_.load()) {
+          self->give_back(ticket);
+          s.close(ignored);
+          return;
+        }
+        self->open_stream(loop, std::move(s), std::move(addresses), ticket);
       });
 }
 
 void Listener::open_stream(std::size_t loop, boost::asio::ip::tcp::socket socket,
-                           std::optional<transport::ProxiedAddresses> addresses) {
+                           std::optional<transport::ProxiedAddresses> addresses, Ticket ticket) {
   std::unique_ptr<transport::Stream> stream;
   if (plan_.websocket) {
     stream = transport::make_websocket_stream(std::move(socket), tls_[loop], plan_.websocket, log_,
@@ -203,10 +263,10 @@ void Listener::open_stream(std::size_t loop, boost::asio::ip::tcp::socket socket
     stream = std::make_unique<transport::TcpStream>(std::move(socket));
   }
   if (addresses) stream->set_addresses(std::move(addresses->remote), std::move(addresses->local));
-  serve(loop, std::move(stream));
+  serve(loop, std::move(stream), std::move(ticket));
 }
 
-void Listener::serve(std::size_t loop, std::unique_ptr<transport::Stream> stream,
+void Listener::serve(std::size_t loop, std::unique_ptr<transport::Stream> stream, Ticket ticket,
                      transport::ConnectionLimits limits) {
   auto conn = std::make_shared<transport::Connection>(loops_.at(loop), std::move(stream), log_,
                                                       "listener " + name(), limits);
@@ -215,14 +275,15 @@ void Listener::serve(std::size_t loop, std::unique_ptr<transport::Stream> stream
     live_.emplace(conn.get(), conn);
   }
   auto session = std::make_shared<runtime::Session>(shared_, loop);
+  session->hold(ticket);
   shared_->metrics.accepted.inc();
   shared_->metrics.open.add(1);
-  conn->start(session, [self = shared_from_this(), key = conn.get()](bool opened) {
+  conn->start(session, [self = shared_from_this(), key = conn.get(), ticket](bool opened) {
     {
       std::lock_guard lock(self->live_mutex_);
       self->live_.erase(key);
     }
-    self->count_.fetch_sub(1);
+    self->give_back(ticket);
     self->shared_->metrics.open.add(-1);
     if (!opened) self->shared_->metrics.refused_handshake.inc();
   });

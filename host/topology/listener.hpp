@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "runtime/admission.hpp"
 #include "runtime/listener_shared.hpp"
 #include "topology/plan.hpp"
 #include "transport/connection.hpp"
@@ -52,17 +53,26 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::uint16_t port() const { return port_; }
 
  private:
+  using Ticket = std::shared_ptr<runtime::Admission::Ticket>;
+
   void accept(std::size_t loop, boost::asio::ip::tcp::socket socket);
   // The stream for an accepted socket (tcp, tls, ws, wss), served; `addresses` from a PROXY
   // header replace the socket's.
   void open_stream(std::size_t loop, boost::asio::ip::tcp::socket socket,
-                   std::optional<transport::ProxiedAddresses> addresses);
+                   std::optional<transport::ProxiedAddresses> addresses, Ticket ticket);
   // A datagram from a new peer on a udp listener: a session for it, unless at the limit.
   void adopt(std::size_t loop, const transport::PeerAddress& peer,
              std::span<const std::uint8_t> datagram);
-  bool take_slot();
-  void serve_dtls(std::size_t loop, const transport::PeerAddress& peer, transport::SslPtr verified);
-  void serve(std::size_t loop, std::unique_ptr<transport::Stream> stream,
+  // A place for a new connection from `peer` (empty: not known yet, behind a PROXY header), or
+  // nullptr, counted and logged, when a bound refuses it. `replacing`: a DTLS peer's new session
+  // while its old one closes, which may pass max_connections for a moment.
+  Ticket take_slot(const std::string& peer, bool replacing = false);
+  // The connection is gone, or was never served: its place is given back.
+  void give_back(const Ticket& ticket);
+  void refused(runtime::Refusal why, const std::string& peer);
+  void serve_dtls(std::size_t loop, const transport::PeerAddress& peer, transport::SslPtr verified,
+                  Ticket ticket);
+  void serve(std::size_t loop, std::unique_ptr<transport::Stream> stream, Ticket ticket,
              transport::ConnectionLimits limits = {});
   bool datagrams() const;
   // A datagram session's: its read buffer never needs more than the largest datagram taken.
@@ -74,6 +84,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   transport::EventLoops& loops_;
   Logger& log_;
   std::shared_ptr<runtime::ListenerShared> shared_;
+  std::shared_ptr<runtime::Admission> admission_;
   std::vector<std::shared_ptr<transport::TcpAcceptor>> acceptors_;  // by loop index
   std::vector<std::shared_ptr<transport::UdpEndpoint>> endpoints_;  // udp, dtls: by loop index
   std::vector<std::unique_ptr<transport::DtlsGate>> gates_;         // dtls: by loop index

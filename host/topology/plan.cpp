@@ -221,7 +221,10 @@ std::optional<Plan> build_plan(const config::Topology& model, const plugins::Pri
     lp.pipeline = std::make_shared<const runtime::Pipeline>(std::move(auth), std::move(transforms));
     lp.shape = plugin->hash() + "|" + l.transport + "|" + l.tls.str() + "|" + l.websocket.str() +
                "|" + l.udp.str() + "|" + l.bind.str() + "|" + std::to_string(l.max_connections) +
-               (l.proxy_v2 ? "|proxy-v2" : "") + "|" + l.options.fingerprint();
+               "|" + std::to_string(l.max_connections_per_address) + "|" +
+               std::to_string(l.max_connection_rate) + "|" +
+               std::to_string(l.max_pending_handshakes) + (l.proxy_v2 ? "|proxy-v2" : "") + "|" +
+               l.options.fingerprint();
     plan.listeners.push_back(std::move(lp));
   }
   if (diags.size() != errors_before) return std::nullopt;

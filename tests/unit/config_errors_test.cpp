@@ -123,7 +123,8 @@ const BadConfig kCases[] = {
      "listeners:\n  - {name: lines, adapter: line, bind: ':0', pipline: []}\n",
      "@:2:46: listener 'lines': unknown key 'pipline' (valid: name, adapter, transport, bind, "
      "tls, auth, "
-     "pipeline, options, max_connections, proxy_protocol, websocket, udp)"},
+     "pipeline, options, max_connections, max_connections_per_address, max_connection_rate, "
+     "max_pending_handshakes, proxy_protocol, websocket, udp)"},
     {"listener_bind_no_port", "listeners:\n  - {name: lines, adapter: line, bind: localhost}\n",
      "@:2:40: listener 'lines': bind 'localhost' is not host:port with a port from 0 to 65535"},
     {"listener_port_range",
