@@ -6,7 +6,7 @@
 
 namespace iotgw {
 
-std::variant<std::string, SecretFileError> read_secret_file(const std::filesystem::path& file) {
+std::optional<SecretFileError> refuse_public_file(const std::filesystem::path& file) {
   namespace fs = std::filesystem;
   std::error_code ec;
   // Kubernetes mounts a Secret's files as symbolic links into ..data: the target's mode counts.
@@ -16,6 +16,11 @@ std::variant<std::string, SecretFileError> read_secret_file(const std::filesyste
   if ((st.permissions() & fs::perms::others_read) != fs::perms::none) {
     return SecretFileError{file.string() + ": readable by others (chmod o-r, or mode 0600/0640)"};
   }
+  return std::nullopt;
+}
+
+std::variant<std::string, SecretFileError> read_secret_file(const std::filesystem::path& file) {
+  if (auto refused = refuse_public_file(file)) return *refused;
   std::ifstream in(file, std::ios::binary);
   if (!in) return SecretFileError{file.string() + ": cannot be read"};
   std::ostringstream text;

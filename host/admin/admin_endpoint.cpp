@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 #include <nlohmann/json.hpp>
+#include "iotgw/common/secret_file.hpp"
 
 namespace iotgw::admin {
 
@@ -22,17 +23,11 @@ http::Response json(int status, const nlohmann::json& doc) {
 }
 
 std::string read_token(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  if (!in)
-    throw std::runtime_error("gateway.admin.token_file " + file.string() + ": cannot read it");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  auto token = ss.str();
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' '))
-    token.pop_back();
-  if (token.empty())
-    throw std::runtime_error("gateway.admin.token_file " + file.string() + " is empty");
-  return token;
+  auto read = read_secret_file(file);
+  if (auto* refused = std::get_if<SecretFileError>(&read)) {
+    throw std::runtime_error("gateway.admin.token_file " + refused->why);
+  }
+  return std::get<std::string>(std::move(read));
 }
 
 const char* kRoutes =

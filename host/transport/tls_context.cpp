@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "iotgw/common/secret_file.hpp"
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -49,6 +51,9 @@ std::shared_ptr<boost::asio::ssl::context> make_tls_context(const TlsServerSetti
   };
   if (!s.dtls || !s.cert_file.empty()) {
     step("certificate", s.cert_file, [&] { ctx->use_certificate_chain_file(s.cert_file); });
+    // A private key others can read is no longer private: refused, as every secret file is.
+    if (auto refused = refuse_public_file(s.key_file))
+      throw std::runtime_error("key " + refused->why);
     step("key", s.key_file,
          [&] { ctx->use_private_key_file(s.key_file, boost::asio::ssl::context::pem); });
     if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {

@@ -75,6 +75,33 @@ listeners:
                                 "control: this client speaks %s" % what)
                 self.assertFalse(handshake(port, options), "iotgw refuses %s" % what)
 
+    def test_key_files_others_can_read_are_refused(self):
+        with open(os.path.join(self.folder, "token"), "w") as f:
+            f.write("admin-secret\n")
+        for mode in (0o644, 0o600):
+            os.chmod(self.key, mode)
+            os.chmod(os.path.join(self.folder, "token"), mode)
+            gw = af.Gateway(self.folder, """
+gateway: {plugins_dir: plugins, threads: 1, admin: {bind: 127.0.0.1:0, token_file: token}}
+bridge: {flavour: loopback, echo: false}
+listeners:
+  - {name: mqtts, adapter: mqtt, transport: tls, bind: 127.0.0.1:0,
+     tls: {cert_file: cert.pem, key_file: key.pem}}
+""")
+            if mode == 0o600:
+                gw.start()
+                gw.stop()
+                continue
+            r = subprocess.run([af.IOTGW, "--config", gw.config], capture_output=True, timeout=30)
+            err = r.stdout.decode() + r.stderr.decode()
+            self.assertNotEqual(r.returncode, 0, err)
+            self.assertRegex(err, r"key\.pem: readable by others", err)
+            os.chmod(self.key, 0o600)
+            r = subprocess.run([af.IOTGW, "--config", gw.config], capture_output=True, timeout=30)
+            err = r.stdout.decode() + r.stderr.decode()
+            self.assertNotEqual(r.returncode, 0, err)
+            self.assertRegex(err, r"token_file .*token: readable by others", err)
+
 
 if __name__ == "__main__":
     unittest.main()

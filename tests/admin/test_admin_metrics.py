@@ -38,6 +38,7 @@ class MetricsTest(unittest.TestCase):
         af.plugins_dir(self.folder, "mqtt", "tag")
         with open(os.path.join(self.folder, "token"), "w") as f:
             f.write(TOKEN + "\n")
+        os.chmod(os.path.join(self.folder, "token"), 0o600)  # others may not read a secret
         self.topology = """
 gateway:
   plugins_dir: plugins
