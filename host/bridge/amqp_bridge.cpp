@@ -160,6 +160,7 @@ std::unique_ptr<Bridge> make_bridge(const config::BridgeSpec& spec, Logger& log)
   t.c2d_address = spec.c2d_address;
   t.idle_close = spec.idle_close;
   t.attach_timeout = spec.attach_timeout;
+  t.idle_timeout = spec.idle_timeout;
   t.durable = spec.durable;
   s.policy = spec.policy;
   s.plain_from_policy = spec.sasl == "plain" && spec.user.empty();

@@ -65,6 +65,9 @@ struct HubTarget {
   // How long a new device waits for the hub (connection and token) before its login is
   // answered "unavailable".
   std::chrono::milliseconds attach_timeout{10'000};
+  // AMQP's idle timeout: without it a hub that goes silent (a blackholed path) holds the
+  // connection, and every device's messages, until TCP gives up many minutes later.
+  std::chrono::milliseconds idle_timeout{30'000};
 };
 
 class HubConnection final : public proton::messaging_handler,

@@ -74,6 +74,7 @@ struct BridgeSpec {
   std::string c2d_address = "/devices/{deviceId}/messages/devicebound";
   std::chrono::milliseconds idle_close{60'000};      // an extra pool connection with no devices
   std::chrono::milliseconds attach_timeout{10'000};  // a device's wait for the hub at login
+  std::chrono::milliseconds idle_timeout{30'000};    // AMQP's: a silent hub is given up after it
   // QoS 1 upstream as durable messages (and, flavour amqp, durable link termini): the hub's
   // `accepted` then means stored. Off: a broker may keep them in memory only.
   bool durable = true;
@@ -84,7 +85,8 @@ struct BridgeSpec {
            user == o.user && password == o.password && policy == o.policy &&
            policy_key == o.policy_key && token_ttl == o.token_ttl &&
            telemetry_address == o.telemetry_address && c2d_address == o.c2d_address &&
-           idle_close == o.idle_close && attach_timeout == o.attach_timeout && durable == o.durable;
+           idle_close == o.idle_close && attach_timeout == o.attach_timeout &&
+           idle_timeout == o.idle_timeout && durable == o.durable;
   }
 };
 

@@ -167,6 +167,7 @@ void parse_bridge(const YAML::Node& n, const std::filesystem::path& file, Topolo
   if (auto a = r.string("c2d_address")) t.bridge.c2d_address = *a;
   if (auto idle = r.duration("idle_close")) t.bridge.idle_close = *idle;
   if (auto wait = r.duration("attach_timeout")) t.bridge.attach_timeout = *wait;
+  if (auto idle = r.duration("idle_timeout")) t.bridge.idle_timeout = *idle;
   if (auto d = r.boolean("durable")) t.bridge.durable = *d;
   if (t.bridge.flavour == "iothub" && t.bridge.hostname.empty()) {
     r.error("hostname",

@@ -151,6 +151,12 @@ constexpr std::array kBridge = {
         .type = "duration",
         .default_value = "10s",
         .doc = "a device's login waits this long for the hub, then is told unavailable"},
+    Key{.name = "idle_timeout",
+        .type = "duration",
+        .default_value = "30s",
+        .doc = "AMQP's idle timeout: the hub is asked to send at least every half of it, and a "
+               "connection it sent nothing on for this long is given up and made again (a hub "
+               "that stopped answering without closing, a path that drops packets)"},
     Key{.name = "durable",
         .type = "bool",
         .default_value = "true",
