@@ -144,6 +144,7 @@ proton::connection_options HubConnection::connection_options() {
   const auto& t = target_;
   proton::connection_options opts;
   opts.handler(*this);
+  opts.idle_timeout(proton::duration(t.idle_timeout.count()));
   if (!t.hostname.empty()) opts.virtual_host(t.hostname);
   if (t.user.empty()) {
     opts.sasl_allowed_mechs("ANONYMOUS");
@@ -471,8 +472,17 @@ void HubConnection::on_cbs_reply(const std::string& id, const CbsLink::Reply& re
 }
 
 void HubConnection::on_message(proton::delivery& dl, proton::message& m) {
-  if (cbs_.on_message(dl, m) || c2d_.on_message(dl, m) || twin_.on_message(dl, m) ||
-      methods_.on_message(dl, m)) {
+  try {
+    if (cbs_.on_message(dl, m) || c2d_.on_message(dl, m) || twin_.on_message(dl, m) ||
+        methods_.on_message(dl, m)) {
+      return;
+    }
+  } catch (const proton::conversion_error& e) {
+    // Proton's typed maps throw on property values of other types than IoT Hub sends: one
+    // such message from a broken or hostile back end is refused, not the end of the bridge.
+    log_.warn("bridge", std::string("a message from the hub with unreadable properties: ") +
+                            e.what() + " (rejected)");
+    if (!dl.settled()) dl.reject();
     return;
   }
   dl.release();  // on a link that no longer serves anything

@@ -13,6 +13,7 @@
 #include <proton/message_id.hpp>
 #include <proton/scalar.hpp>
 #include <proton/timestamp.hpp>
+#include <proton/type_id.hpp>
 
 namespace iotgw::bridge {
 
@@ -76,19 +77,31 @@ iotgw_msg from_amqp(const proton::message& m, const std::string& device_id) {
   if (m.expiry_time().milliseconds() != 0) {
     sys.set("absolute-expiry-time", iso8601_utc(m.expiry_time().milliseconds()));
   }
-  if (!m.properties().empty()) {
-    std::map<std::string, proton::scalar> props;
+  // What a hub sends is read whatever its types: AMQP allows any value (lists, maps, described
+  // types) and any key type where IoT Hub sends strings, and proton's property map throws on
+  // them. A section that is not a map at all is left out; the message still reaches the device.
+  // (Found by Fuzz.AmqpMessage: a list-valued application property ended the bridge.)
+  try {
+    std::map<proton::value, proton::value> props;
     proton::get(m.properties().value(), props);
     for (const auto& [k, v] : props) {
       out.scope(IOTGW_PROP_APPLICATION)
-          .set(k, v.type() == proton::STRING ? proton::get<std::string>(v) : proton::to_string(v));
+          .set(k.type() == proton::STRING ? proton::get<std::string>(k) : proton::to_string(k),
+               v.type() == proton::STRING ? proton::get<std::string>(v) : amqp_text(v));
     }
+  } catch (const proton::conversion_error&) {
+    out.scope(IOTGW_PROP_APPLICATION).clear();
   }
-  if (!m.message_annotations().empty()) {
-    std::map<proton::annotation_key, proton::value> ann;
+  try {
+    std::map<proton::value, proton::value> ann;
     proton::get(m.message_annotations().value(), ann);
-    for (const auto& [k, v] : ann)
-      out.scope(IOTGW_PROP_ANNOTATION).set(proton::to_string(k), amqp_text(v));
+    for (const auto& [k, v] : ann) {
+      out.scope(IOTGW_PROP_ANNOTATION)
+          .set(k.type() == proton::STRING ? proton::get<std::string>(k) : proton::to_string(k),
+               amqp_text(v));
+    }
+  } catch (const proton::conversion_error&) {
+    out.scope(IOTGW_PROP_ANNOTATION).clear();
   }
   return out;
 }
@@ -96,14 +109,17 @@ iotgw_msg from_amqp(const proton::message& m, const std::string& device_id) {
 std::uint32_t earlier_deliveries(const proton::message& m, bool trust_first_acquirer) {
   std::uint32_t count = m.delivery_count();
   if (trust_first_acquirer && !m.first_acquirer()) count = std::max<std::uint32_t>(count, 1);
-  if (m.message_annotations().empty()) return count;
-  const proton::annotation_key key(proton::symbol("iothub-deliverycount"));
-  if (!m.message_annotations().exists(key)) return count;
   try {
-    const auto hub = proton::coerce<std::int64_t>(m.message_annotations().get(key));
+    if (m.message_annotations().empty()) return count;
+    const proton::annotation_key key(proton::symbol("iothub-deliverycount"));
+    if (!m.message_annotations().exists(key)) return count;
+    const auto value = m.message_annotations().get(key);
+    // An integer only: coercing a float (NaN, 1e300) to one is undefined (Fuzz.AmqpMessage).
+    if (!proton::type_id_is_integral(value.type())) return count;
+    const auto hub = proton::coerce<std::int64_t>(value);
     if (hub > count) count = static_cast<std::uint32_t>(std::min<std::int64_t>(hub, UINT32_MAX));
   } catch (const proton::conversion_error&) {
-    // Not a number: the hub's word is unreadable, the header's stands.
+    // Not a number, or annotations keyed by other than symbols: the header's count stands.
   }
   return count;
 }

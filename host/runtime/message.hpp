@@ -20,6 +20,7 @@ class PropertyList {
   const std::string* get(std::string_view key) const;
   void set(std::string_view key, std::string_view value);
   bool remove(std::string_view key);
+  void clear() { items_.clear(); }
   std::size_t size() const { return items_.size(); }
   const std::pair<std::string, std::string>& at(std::size_t i) const { return items_[i]; }
   auto begin() const { return items_.begin(); }
