@@ -6,9 +6,12 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <utility>
+#include <vector>
 
 #include <proton/annotation_key.hpp>
 #include <proton/codec/map.hpp>
+#include <proton/codec/vector.hpp>
 #include <proton/error.hpp>
 #include <proton/message_id.hpp>
 #include <proton/scalar.hpp>
@@ -82,7 +85,9 @@ iotgw_msg from_amqp(const proton::message& m, const std::string& device_id) {
   // them. A section that is not a map at all is left out; the message still reaches the device.
   // (Found by Fuzz.AmqpMessage: a list-valued application property ended the bridge.)
   try {
-    std::map<proton::value, proton::value> props;
+    // A list of pairs, not a map: ordering keys of any type compares decoded values, and a
+    // crafted key made that take seconds (Fuzz.AmqpMessage).
+    std::vector<std::pair<proton::value, proton::value>> props;
     proton::get(m.properties().value(), props);
     for (const auto& [k, v] : props) {
       out.scope(IOTGW_PROP_APPLICATION)
@@ -93,7 +98,7 @@ iotgw_msg from_amqp(const proton::message& m, const std::string& device_id) {
     out.scope(IOTGW_PROP_APPLICATION).clear();
   }
   try {
-    std::map<proton::value, proton::value> ann;
+    std::vector<std::pair<proton::value, proton::value>> ann;
     proton::get(m.message_annotations().value(), ann);
     for (const auto& [k, v] : ann) {
       out.scope(IOTGW_PROP_ANNOTATION)
