@@ -278,7 +278,8 @@ void Listener::serve(std::size_t loop, std::unique_ptr<transport::Stream> stream
   session->hold(ticket);
   shared_->metrics.accepted.inc();
   shared_->metrics.open.add(1);
-  conn->start(session, [self = shared_from_this(), key = conn.get(), ticket](bool opened) {
+  conn->start(session, [self = shared_from_this(), key = conn.get(),
+                        ticket = std::move(ticket)](bool opened) {
     {
       std::lock_guard lock(self->live_mutex_);
       self->live_.erase(key);

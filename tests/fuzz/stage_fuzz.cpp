@@ -12,23 +12,16 @@
 #include <memory>
 #include <string>
 
-#include <yaml-cpp/yaml.h>
-
-#include "iotgw/common/log.hpp"
-#include "plugins/catalog.hpp"
-#include "plugins/plugin_config.hpp"
+#include "loaded_plugins.hpp"
 #include "runtime/message.hpp"
 #include "runtime/pipeline.hpp"
-#include "runtime/plugin_instance.hpp"
 
 namespace {
 
 using namespace iotgw;
 
 struct Harness {
-  Logger log{LogLevel::error};
-  plugins::PrivateCopies copies;
-  plugins::Catalog catalog;
+  fuzz::LoadedPlugins plugins{IOTGW_FUZZ_PLUGINS};
   std::shared_ptr<runtime::Pipeline> pipeline;
   iotgw_msg sealed;
 
@@ -40,24 +33,13 @@ struct Harness {
     if (const auto at = yaml.find("{key}"); at != std::string::npos) {
       yaml.replace(at, 5, key.string());
     }
-    std::vector<plugins::LoadError> errors;
-    catalog = plugins::Catalog::scan(IOTGW_FUZZ_PLUGINS, copies, errors);
-    auto p = catalog.find(IOTGW_FUZZ_STAGE);
-    if (!p) std::abort();
-    config::Diagnostics diags;
-    auto cfg = plugins::PluginConfig::resolve(p->keys(), {YAML::Load(yaml), {}}, IOTGW_FUZZ_STAGE,
-                                              IOTGW_FUZZ_STAGE, diags);
-    if (!cfg) std::abort();
-    std::string error;
-    auto inst = runtime::StageInstance::create(p, *p->descriptor().stage, *cfg, IOTGW_FUZZ_STAGE,
-                                               log, error);
-    if (!inst) std::abort();
-    std::vector<runtime::StageRef> refs{{IOTGW_FUZZ_STAGE, inst}};
-    pipeline =
-        std::make_shared<runtime::Pipeline>(std::vector<runtime::StageRef>{}, std::move(refs));
+    auto stage = plugins.make<runtime::StageInstance>(IOTGW_FUZZ_STAGE, yaml);
+    pipeline = std::make_shared<runtime::Pipeline>(
+        std::vector<runtime::StageRef>{},
+        std::vector<runtime::StageRef>{{IOTGW_FUZZ_STAGE, stage}});
     sealed.device_id = "d1";
     sealed.body.assign(64, 'x');
-    if (pipeline->upstream(sealed).verdict != IOTGW_CONTINUE) std::abort();
+    if (pipeline->upstream(sealed).verdict != IOTGW_CONTINUE) fuzz::abort_with("cannot seal");
   }
 };
 
