@@ -23,7 +23,7 @@ test_pkgs=(
   python3-prometheus-client  # Prometheus's own text-format parser reads /metrics in the tests
   lintian file systemd  # the .deb files checked by lintian, stripped binaries, the unit verified
   haproxy  # a real load balancer sending PROXY protocol v2 in front of the listeners
-  nftables  # tools/faults: a hub path that drops packets silently, inside a network namespace
+  nftables iproute2  # tools/faults: a hub path dropping packets silently, in a network namespace
   python3-yaml kubernetes-client  # packaging/kubernetes rendered by kubectl kustomize
   mmdebstrap podman runc  # the container image: built from the mirror, run (crun refuses here)
 )
