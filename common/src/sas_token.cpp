@@ -92,6 +92,17 @@ std::string base64_encode(const std::vector<std::uint8_t>& bytes) {
 
 std::optional<std::vector<std::uint8_t>> base64_decode(std::string_view text) {
   if (text.empty() || text.size() % 4 != 0) return std::nullopt;
+  // Strictly the alphabet, '=' only as the last one or two: EVP_DecodeBlock skips leading and
+  // trailing whitespace, so sixteen spaces decoded to an empty key, and "QQ==" followed by
+  // spaces to three bytes instead of one (Fuzz.SasToken).
+  const auto padding = text.size() - std::min(text.find_last_not_of('='), text.size() - 1) - 1;
+  if (padding > 2) return std::nullopt;
+  for (std::size_t i = 0; i < text.size() - padding; ++i) {
+    const char c = text[i];
+    const bool alphabet = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                          (c >= '0' && c <= '9') || c == '+' || c == '/';
+    if (!alphabet) return std::nullopt;
+  }
   std::vector<std::uint8_t> out(text.size() / 4 * 3);
   const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
                                 static_cast<int>(text.size()));

@@ -77,3 +77,18 @@ TEST(SasToken, Base64AndUrlEncodingRoundTrip) {
 
 }  // namespace
 }  // namespace iotgw::sas
+
+// Found by Fuzz.SasToken: OpenSSL's block decoder skips surrounding whitespace, so spaces
+// decoded to an empty key and padding followed by spaces to extra zero bytes.
+TEST(Base64, OnlyTheAlphabetAndTrailingPaddingDecode) {
+  using iotgw::sas::base64_decode;
+  EXPECT_FALSE(base64_decode("                "));
+  EXPECT_FALSE(base64_decode("QQ==    "));
+  EXPECT_FALSE(base64_decode(" QUJD"));
+  EXPECT_FALSE(base64_decode("QU=D"));
+  EXPECT_FALSE(base64_decode("===="));
+  ASSERT_TRUE(base64_decode("QQ=="));
+  EXPECT_EQ(base64_decode("QQ==")->size(), 1U);
+  EXPECT_EQ(base64_decode("QUI=")->size(), 2U);
+  EXPECT_EQ(base64_decode("QUJD")->size(), 3U);
+}
