@@ -149,7 +149,7 @@ struct ListenerSpec {
   // Abuse bounds (runtime/admission.hpp): 0 is no bound.
   std::uint64_t max_connections_per_address = 0;
   std::uint64_t max_connection_rate = 0;  // new connections per second
-  std::uint64_t max_pending_handshakes = 10'000;
+  std::uint64_t max_pending_handshakes = 0;
   bool proxy_v2 = false;  // proxy_protocol: v2
   std::vector<Ref> auth;
   std::vector<Ref> pipeline;
