@@ -35,6 +35,12 @@ void set_expiry(proton::message& m, const std::string& v) {
   if (ms) m.expiry_time(proton::timestamp(*ms));  // unreadable: left out, as before
 }
 
+// A property or annotation key as text: IoT Hub sends strings and symbols; anything else is
+// written as Proton prints it.
+std::string key_text(const proton::value& k) {
+  return k.type() == proton::STRING ? proton::get<std::string>(k) : proton::to_string(k);
+}
+
 }  // namespace
 
 void to_amqp(const iotgw_msg& msg, proton::message& m) {
@@ -90,9 +96,7 @@ iotgw_msg from_amqp(const proton::message& m, const std::string& device_id) {
     std::vector<std::pair<proton::value, proton::value>> props;
     proton::get(m.properties().value(), props);
     for (const auto& [k, v] : props) {
-      out.scope(IOTGW_PROP_APPLICATION)
-          .set(k.type() == proton::STRING ? proton::get<std::string>(k) : proton::to_string(k),
-               v.type() == proton::STRING ? proton::get<std::string>(v) : amqp_text(v));
+      out.scope(IOTGW_PROP_APPLICATION).set(key_text(k), amqp_text(v));
     }
   } catch (const proton::conversion_error&) {
     out.scope(IOTGW_PROP_APPLICATION).clear();
@@ -101,9 +105,7 @@ iotgw_msg from_amqp(const proton::message& m, const std::string& device_id) {
     std::vector<std::pair<proton::value, proton::value>> ann;
     proton::get(m.message_annotations().value(), ann);
     for (const auto& [k, v] : ann) {
-      out.scope(IOTGW_PROP_ANNOTATION)
-          .set(k.type() == proton::STRING ? proton::get<std::string>(k) : proton::to_string(k),
-               amqp_text(v));
+      out.scope(IOTGW_PROP_ANNOTATION).set(key_text(k), amqp_text(v));
     }
   } catch (const proton::conversion_error&) {
     out.scope(IOTGW_PROP_ANNOTATION).clear();

@@ -25,7 +25,8 @@ struct AdmissionLimits {
   std::uint64_t pending = 0;      // connections not yet logged in at once; 0: no bound
 };
 
-enum class Refusal { none, rate, pending, per_address };
+// Why a new connection was refused; the listener counts max_connections itself.
+enum class Refusal { none, rate, pending, per_address, max_connections };
 
 class Admission : public std::enable_shared_from_this<Admission> {
  public:

@@ -113,7 +113,7 @@ Listener::Ticket Listener::take_slot(const std::string& peer, bool replacing) {
   }
   if (count_.fetch_add(1) < plan_.spec.max_connections || replacing) return ticket;
   count_.fetch_sub(1);
-  refused(runtime::Refusal::none, peer);
+  refused(runtime::Refusal::max_connections, peer);
   return nullptr;
 }
 
@@ -139,7 +139,8 @@ void Listener::refused(runtime::Refusal why, const std::string& peer) {
       what = "max_connections_per_address (" + std::to_string(spec.max_connections_per_address) +
              ") reached by " + runtime::Admission::address_of(peer);
       break;
-    case runtime::Refusal::none:
+    case runtime::Refusal::none:  // not a refusal: admit() sets it only with a ticket
+    case runtime::Refusal::max_connections:
       shared_->metrics.refused_limit.inc();
       what = "max_connections (" + std::to_string(spec.max_connections) + ") reached";
       break;
