@@ -48,6 +48,9 @@ struct GatewaySpec {
   // Connections asked to leave per second when the gateway drains (POST /drain, SIGTERM), so a
   // load balancer's other replicas take the devices without a reconnect storm. 0: all at once.
   unsigned drain_rate = 1000;
+  // What all device connections may hold in their buffers before those holding part of a
+  // message stop reading (transport/buffer_budget.hpp). 0: no bound.
+  std::uint64_t max_buffered_bytes = std::uint64_t{512} * 1024 * 1024;
   std::optional<LogLevel> log_level;
   std::optional<LogFormat> log_format;
   std::optional<AdminSpec> admin;
@@ -150,6 +153,9 @@ struct ListenerSpec {
   std::uint64_t max_connections_per_address = 0;
   std::uint64_t max_connection_rate = 0;  // new connections per second
   std::uint64_t max_pending_handshakes = 0;
+  // Each device's upstream messages and payload bytes per second (runtime/device_rate.hpp).
+  std::uint64_t device_message_rate = 0;
+  std::uint64_t device_byte_rate = 0;
   bool proxy_v2 = false;  // proxy_protocol: v2
   std::vector<Ref> auth;
   std::vector<Ref> pipeline;

@@ -84,6 +84,8 @@ void parse_gateway(const YAML::Node& n, const std::filesystem::path& file, Topol
   if (auto d = r.duration("drain_timeout")) t.gateway.drain_timeout = *d;
   if (auto rate = r.integer("drain_rate", 0, 1'000'000))
     t.gateway.drain_rate = static_cast<unsigned>(*rate);
+  if (auto size = r.size("max_buffered_bytes", 0, std::uint64_t{1} << 40))
+    t.gateway.max_buffered_bytes = *size;
   if (auto w = r.boolean("watch")) t.gateway.watch = *w;
   if (r.has("admin")) parse_admin(r.node("admin"), file, base, t.gateway, diags);
   if (auto lvl = r.string("log_level")) {
@@ -428,6 +430,9 @@ void parse_listeners(const YAML::Node& n, const std::filesystem::path& file, Top
       l.max_connection_rate = static_cast<std::uint64_t>(*v);
     if (auto v = r.integer("max_pending_handshakes", 0, 10'000'000))
       l.max_pending_handshakes = static_cast<std::uint64_t>(*v);
+    if (auto v = r.integer("device_message_rate", 0, 10'000'000))
+      l.device_message_rate = static_cast<std::uint64_t>(*v);
+    if (auto v = r.size("device_byte_rate", 0, std::uint64_t{1} << 40)) l.device_byte_rate = *v;
     if (auto p = r.one_of("proxy_protocol", kProxyProtocols, "proxy_protocol")) {
       l.proxy_v2 = *p == "v2";
       if (l.proxy_v2 && (l.transport == "udp" || l.transport == "dtls")) {

@@ -51,6 +51,14 @@ constexpr std::array kGateway = {
         .default_value = "1000",
         .doc = "connections asked to leave per second when draining (POST /drain, SIGTERM), so "
                "a load balancer moves devices without a reconnect storm; 0: all at once"},
+    Key{.name = "max_buffered_bytes",
+        .type = "size",
+        .default_value = "512MB",
+        .doc = "what all device connections may hold in their buffers (input read and not yet "
+               "used, output not yet written); past it every connection holding part of a "
+               "message stops reading until the total falls under 7/8 of it, so a flood of "
+               "large or half-sent messages cannot take the process's memory, while devices "
+               "sending whole messages are served. 0: no bound"},
     Key{.name = "log_level",
         .type = "string",
         .default_value = "info",
@@ -234,6 +242,19 @@ constexpr std::array kListener = {
                "closed. Each is bounded in time as well, by its handshake's or connect_timeout. "
                "0: no bound (a bound below a reconnect storm's size slows the storm: 100,000 "
                "devices over 6 processes took 35 s with 10,000, 18-20 s without)"},
+    Key{.name = "device_message_rate",
+        .type = "int",
+        .default_value = "0",
+        .doc = "messages each device may send upstream per second, in bursts of one second's "
+               "worth (IoT Hub throttles per device too). Over it, a device is slowed: its "
+               "connection reads nothing until the rate allows (MQTT 3.1.1 and CoAP devices see "
+               "their acknowledgements come later), except MQTT 5 devices, which hear Quota "
+               "exceeded (0x97) for what they send while over. 0: no bound"},
+    Key{.name = "device_byte_rate",
+        .type = "size",
+        .default_value = "0",
+        .doc = "payload bytes each device may send upstream per second, as device_message_rate "
+               "(\"64KB\": 64 KiB a second, in bursts of as much). 0: no bound"},
     Key{.name = "proxy_protocol",
         .type = "string",
         .default_value = "off",

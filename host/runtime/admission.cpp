@@ -1,6 +1,5 @@
 #include "runtime/admission.hpp"
 
-#include <algorithm>
 #include <utility>
 
 namespace iotgw::runtime {
@@ -18,19 +17,10 @@ std::shared_ptr<Admission::Ticket> Admission::admit(Clock::time_point now, Refus
   why = Refusal::none;
   if (limits_.rate > 0) {
     std::lock_guard lock(mutex_);
-    const double burst = std::max(1.0, limits_.rate);
-    if (tokens_ < 0) {
-      tokens_ = burst;
-    } else {
-      const std::chrono::duration<double> since = now - filled_;
-      tokens_ = std::min(burst, tokens_ + since.count() * limits_.rate);
-    }
-    filled_ = now;
-    if (tokens_ < 1) {
+    if (!rate_.try_take(1, now)) {
       why = Refusal::rate;
       return nullptr;
     }
-    tokens_ -= 1;
   }
   if (pending_.fetch_add(1, std::memory_order_relaxed) >= limits_.pending && limits_.pending > 0) {
     pending_.fetch_sub(1, std::memory_order_relaxed);

@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "iotgw/common/metrics.hpp"
+#include "runtime/token_bucket.hpp"
 
 namespace iotgw::runtime {
 
@@ -56,7 +57,7 @@ class Admission : public std::enable_shared_from_this<Admission> {
 
   // `pending_gauge` (may be null) follows the pending count, for /metrics.
   Admission(AdmissionLimits limits, metrics::Gauge* pending_gauge)
-      : limits_(limits), pending_gauge_(pending_gauge) {}
+      : limits_(limits), pending_gauge_(pending_gauge), rate_(limits.rate, limits.rate) {}
 
   // At accept: the rate and the pending bound. A ticket, or nullptr with the reason.
   std::shared_ptr<Ticket> admit(Clock::time_point now, Refusal& why);
@@ -73,8 +74,7 @@ class Admission : public std::enable_shared_from_this<Admission> {
   metrics::Gauge* pending_gauge_;
   std::atomic<std::uint64_t> pending_{0};
   std::mutex mutex_;
-  double tokens_ = -1;  // the rate's bucket; negative: full at the first connection
-  Clock::time_point filled_{};
+  TokenBucket rate_;  // under mutex_
   std::unordered_map<std::string, std::uint64_t> per_address_;
 };
 

@@ -168,6 +168,10 @@ iotgw_status api_respond(iotgw_conn* c, uint64_t id, int32_t status, iotgw_bytes
   return session(c).respond(id, status, body);
 }
 
+void api_refuse_over_rate(iotgw_conn* c, int refuse) {
+  session(c).refuse_over_rate(refuse != 0);
+}
+
 void api_auth_complete(iotgw_auth* request, iotgw_status status, const iotgw_identity* identity,
                        const char* reason) {
   if (request != nullptr) request->complete(status, identity, reason);
@@ -207,6 +211,7 @@ const iotgw_host_api& host_api() {
                                      api_reading_paused,
                                      api_request_upstream,
                                      api_respond,
+                                     api_refuse_over_rate,
                                      {}};
   return api;
 }

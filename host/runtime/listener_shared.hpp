@@ -9,6 +9,7 @@
 
 #include "bridge/bridge.hpp"
 #include "iotgw/common/log.hpp"
+#include "runtime/device_rate.hpp"
 #include "runtime/pipeline.hpp"
 #include "runtime/plugin_instance.hpp"
 #include "runtime/runtime_metrics.hpp"
@@ -22,16 +23,18 @@ struct ListenerShared {
   bridge::Bridge& bridge;
   Logger& log;
   ListenerMetrics metrics;
+  DeviceRateLimits rates;  // each device's, from the listener's spec
 
   ListenerShared(std::string n, std::shared_ptr<AdapterInstance> a,
                  const std::shared_ptr<const Pipeline>& p, std::size_t loops, bridge::Bridge& b,
-                 Logger& l, metrics::Registry& registry)
+                 Logger& l, metrics::Registry& registry, DeviceRateLimits r = {})
       : name(std::move(n)),
         adapter(std::move(a)),
         pipelines(loops, p),
         bridge(b),
         log(l),
-        metrics(registry, name) {}
+        metrics(registry, name),
+        rates(r) {}
 };
 
 }  // namespace iotgw::runtime

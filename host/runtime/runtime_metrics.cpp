@@ -13,6 +13,13 @@ metrics::Counter& refused(metrics::Registry& r, const std::string& listener, con
                    {{"listener", listener}, {"reason", reason}});
 }
 
+metrics::Counter& throttled(metrics::Registry& r, const std::string& listener, const char* action) {
+  return r.counter("iotgw_device_throttled_total",
+                   "Devices over device_message_rate or device_byte_rate: slowed (reading "
+                   "paused until the rate allows) or refused (a message refused, MQTT 5).",
+                   {{"listener", listener}, {"action", action}});
+}
+
 metrics::Counter& login(metrics::Registry& r, const std::string& listener, const char* result) {
   return r.counter("iotgw_device_logins_total",
                    "Device logins by result: ok, refused (an auth stage said no), unavailable "
@@ -59,6 +66,8 @@ ListenerMetrics::ListenerMetrics(metrics::Registry& r, const std::string& listen
                       "Connections open whose device has not logged in yet (handshakes, "
                       "upgrades, PROXY headers, logins waiting for an answer).",
                       {{"listener", listener}})),
+      throttled_slowed(throttled(r, listener, "slowed")),
+      throttled_refused(throttled(r, listener, "refused")),
       logins_ok(login(r, listener, "ok")),
       logins_refused(login(r, listener, "refused")),
       logins_unavailable(login(r, listener, "unavailable")),

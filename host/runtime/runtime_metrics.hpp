@@ -37,6 +37,8 @@ struct ListenerMetrics {
   metrics::Counter& refused_rate;         // max_connection_rate exceeded
   metrics::Counter& refused_pending;      // max_pending_handshakes reached
   metrics::Gauge& pending;                // connections not yet logged in
+  metrics::Counter& throttled_slowed;     // a device over its rate: its reading paused
+  metrics::Counter& throttled_refused;    // a device over its rate: a message refused
   metrics::Counter& logins_ok;            // the authenticators and the hub took the device
   metrics::Counter& logins_refused;       // an authenticator said no
   metrics::Counter& logins_unavailable;   // the hub did not take it

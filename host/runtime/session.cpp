@@ -15,7 +15,9 @@ const std::string kNoDevice;
 }
 
 Session::Session(std::shared_ptr<ListenerShared> listener, std::size_t loop)
-    : listener_(std::move(listener)), loop_(loop) {}
+    : listener_(std::move(listener)), loop_(loop) {
+  if (listener_->rates.any()) rate_.emplace(listener_->rates);
+}
 
 Session::~Session() = default;
 
@@ -80,7 +82,34 @@ void Session::on_closed() {
   if (state_ != nullptr) adapter().close(state_);
   state_ = nullptr;
   conn_ = nullptr;
+  rate_timer_.reset();
   device_.reset();  // detaches from the bridge; unsettled downstream messages are released
+}
+
+bool Session::over_rate(std::size_t bytes) {
+  const auto now = DeviceRate::Clock::now();
+  if (refuse_over_rate_ && rate_->wait(now) > DeviceRate::Clock::duration::zero()) {
+    listener_->metrics.throttled_refused.inc();
+    return true;
+  }
+  const auto wait = rate_->sent(bytes, now);
+  if (refuse_over_rate_ || wait == DeviceRate::Clock::duration::zero()) return false;
+  // What was read is handed on; the connection reads nothing more until the debt is repaid.
+  // Armed again for a later message, the timer's earlier wait ends cancelled.
+  if (!rate_timer_) {
+    rate_timer_ = std::make_unique<boost::asio::steady_timer>(conn_->loop());
+    listener_->metrics.throttled_slowed.inc();
+  } else if (rate_timer_->expiry() <= now) {
+    listener_->metrics.throttled_slowed.inc();
+  }
+  conn_->pause_reading(transport::Connection::Hold::rate);
+  rate_timer_->expires_after(wait);
+  rate_timer_->async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    auto self = weak.lock();
+    if (!self || ec || self->conn_ == nullptr) return;
+    self->conn_->resume_reading(transport::Connection::Hold::rate);
+  });
+  return false;
 }
 
 iotgw_status Session::authenticate(const iotgw_credentials& credentials, std::uint64_t& token) {
@@ -162,6 +191,7 @@ void Session::attached(iotgw_status status, const std::string& reason) {
 iotgw_status Session::send_upstream(std::unique_ptr<iotgw_msg> msg, iotgw_qos qos,
                                     std::uint64_t& token) {
   if (!device_ || conn_ == nullptr) return IOTGW_ERR_STATE;
+  if (rate_ && over_rate(msg->body.size())) return IOTGW_ERR_LIMIT;
   msg->device_id = identity_->device_id;
   const auto pipeline = this->pipeline();  // a reload may swap it while this runs
   auto verdict = pipeline->upstream(*msg);

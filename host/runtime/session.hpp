@@ -8,8 +8,11 @@
 #include <optional>
 #include <string>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include "bridge/bridge.hpp"
 #include "runtime/admission.hpp"
+#include "runtime/device_rate.hpp"
 #include "runtime/listener_shared.hpp"
 #include "runtime/upgrade_view.hpp"
 #include "transport/connection.hpp"
@@ -53,6 +56,7 @@ class Session final : public iotgw_conn,
   void settle(std::uint64_t delivery, iotgw_outcome outcome, const char* reason);
   iotgw_status request(const iotgw_op_request& request, std::uint64_t& token);
   iotgw_status respond(std::uint64_t id, int status, iotgw_bytes body);
+  void refuse_over_rate(bool refuse) { refuse_over_rate_ = refuse; }
 
   std::size_t in_flight() const { return in_flight_; }
   // The connection's place at the listener's gate: no longer pending once its login is answered.
@@ -64,6 +68,9 @@ class Session final : public iotgw_conn,
                     const std::string& reason);
   void on_upstream_done(std::uint64_t token, iotgw_outcome outcome, const std::string& reason);
   void on_operation_done(std::uint64_t token, const bridge::OperationResult& result);
+  // Counts a message against the device's rate: true when it is refused (refuse_over_rate);
+  // otherwise a device over its rate has its reading paused until the rate allows.
+  bool over_rate(std::size_t bytes);
   const iotgw_adapter_vtable& adapter() const { return listener_->adapter->vtable(); }
   const std::shared_ptr<const Pipeline>& pipeline() const { return listener_->pipelines[loop_]; }
 
@@ -79,6 +86,9 @@ class Session final : public iotgw_conn,
   std::uint64_t next_token_ = 1;
   std::size_t in_flight_ = 0;
   std::shared_ptr<Admission::Ticket> ticket_;
+  std::optional<DeviceRate> rate_;  // when the listener bounds each device's rate
+  bool refuse_over_rate_ = false;
+  std::unique_ptr<boost::asio::steady_timer> rate_timer_;  // armed while slowed
 };
 
 }  // namespace iotgw::runtime

@@ -14,7 +14,21 @@ std::string ApplyReport::str() const {
 
 Gateway::Gateway(transport::EventLoops& loops, bridge::Bridge& bridge,
                  const plugins::PrivateCopies& copies, Logger& log, metrics::Registry& registry)
-    : loops_(loops), bridge_(bridge), copies_(copies), log_(log), registry_(registry) {}
+    : loops_(loops),
+      bridge_(bridge),
+      copies_(copies),
+      log_(log),
+      registry_(registry),
+      budget_(std::make_shared<transport::BufferBudget>(
+          &registry.gauge("iotgw_buffered_bytes",
+                          "Bytes device connections hold in their buffers: input read and not "
+                          "yet used, output not yet written (gateway.max_buffered_bytes)."),
+          &registry.gauge("iotgw_connections_waiting_for_memory",
+                          "Connections not reading because the buffered bytes passed "
+                          "gateway.max_buffered_bytes."),
+          &registry.counter("iotgw_memory_pauses_total",
+                            "Times a connection stopped reading because the buffered bytes "
+                            "passed gateway.max_buffered_bytes."))) {}
 
 Gateway::~Gateway() {
   for (auto& l : active_) l->stop_accepting();
@@ -41,7 +55,8 @@ std::optional<ApplyReport> Gateway::apply(const config::Topology& model,
       steps.push_back({*same, lp.pipeline, lp.tls, false});
       continue;
     }
-    auto listener = std::make_shared<Listener>(std::move(lp), loops_, bridge_, log_, registry_);
+    auto listener =
+        std::make_shared<Listener>(std::move(lp), loops_, bridge_, log_, registry_, budget_);
     try {
       listener->bind();
     } catch (const std::exception& e) {
@@ -76,6 +91,7 @@ std::optional<ApplyReport> Gateway::apply(const config::Topology& model,
   }
   active_ = std::move(next);
   drain_timeout_ = model.gateway.drain_timeout;
+  budget_->set_cap(model.gateway.max_buffered_bytes);
   return report;
 }
 

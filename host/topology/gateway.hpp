@@ -69,6 +69,8 @@ class Gateway {
   std::shared_ptr<boost::asio::steady_timer> pacer_;
   std::vector<std::shared_ptr<Listener>> active_;
   std::vector<Draining> draining_;
+  // What every connection of every listener holds in its buffers (gateway.max_buffered_bytes).
+  std::shared_ptr<transport::BufferBudget> budget_;
 };
 
 }  // namespace iotgw::topology

@@ -22,10 +22,13 @@ constexpr std::chrono::seconds kProxyHeaderTimeout{10};
 }  // namespace
 
 Listener::Listener(ListenerPlan plan, transport::EventLoops& loops, bridge::Bridge& bridge,
-                   Logger& log, metrics::Registry& registry)
-    : plan_(std::move(plan)), loops_(loops), log_(log) {
+                   Logger& log, metrics::Registry& registry,
+                   std::shared_ptr<transport::BufferBudget> budget)
+    : plan_(std::move(plan)), loops_(loops), log_(log), budget_(std::move(budget)) {
   shared_ = std::make_shared<runtime::ListenerShared>(
-      plan_.spec.name, plan_.adapter, plan_.pipeline, loops.size(), bridge, log, registry);
+      plan_.spec.name, plan_.adapter, plan_.pipeline, loops.size(), bridge, log, registry,
+      runtime::DeviceRateLimits{static_cast<double>(plan_.spec.device_message_rate),
+                                static_cast<double>(plan_.spec.device_byte_rate)});
   tls_.assign(loops.size(), plan_.tls);
   const auto& spec = plan_.spec;
   admission_ = std::make_shared<runtime::Admission>(
@@ -269,6 +272,7 @@ void Listener::open_stream(std::size_t loop, boost::asio::ip::tcp::socket socket
 
 void Listener::serve(std::size_t loop, std::unique_ptr<transport::Stream> stream, Ticket ticket,
                      transport::ConnectionLimits limits) {
+  limits.budget = budget_;
   auto conn = std::make_shared<transport::Connection>(loops_.at(loop), std::move(stream), log_,
                                                       "listener " + name(), limits);
   {

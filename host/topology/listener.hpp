@@ -23,8 +23,9 @@ namespace iotgw::topology {
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
+  // `budget` (may be null) counts what the listener's connections hold in their buffers.
   Listener(ListenerPlan plan, transport::EventLoops& loops, bridge::Bridge& bridge, Logger& log,
-           metrics::Registry& registry);
+           metrics::Registry& registry, std::shared_ptr<transport::BufferBudget> budget = nullptr);
   ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
@@ -85,6 +86,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   Logger& log_;
   std::shared_ptr<runtime::ListenerShared> shared_;
   std::shared_ptr<runtime::Admission> admission_;
+  std::shared_ptr<transport::BufferBudget> budget_;
   std::vector<std::shared_ptr<transport::TcpAcceptor>> acceptors_;  // by loop index
   std::vector<std::shared_ptr<transport::UdpEndpoint>> endpoints_;  // udp, dtls: by loop index
   std::vector<std::unique_ptr<transport::DtlsGate>> gates_;         // dtls: by loop index

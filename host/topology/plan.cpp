@@ -223,8 +223,9 @@ std::optional<Plan> build_plan(const config::Topology& model, const plugins::Pri
                "|" + l.udp.str() + "|" + l.bind.str() + "|" + std::to_string(l.max_connections) +
                "|" + std::to_string(l.max_connections_per_address) + "|" +
                std::to_string(l.max_connection_rate) + "|" +
-               std::to_string(l.max_pending_handshakes) + (l.proxy_v2 ? "|proxy-v2" : "") + "|" +
-               l.options.fingerprint();
+               std::to_string(l.max_pending_handshakes) + "|" +
+               std::to_string(l.device_message_rate) + "|" + std::to_string(l.device_byte_rate) +
+               (l.proxy_v2 ? "|proxy-v2" : "") + "|" + l.options.fingerprint();
     plan.listeners.push_back(std::move(lp));
   }
   if (diags.size() != errors_before) return std::nullopt;

@@ -55,6 +55,14 @@ void Connection::start(std::shared_ptr<ConnectionHandler> handler,
 
 void Connection::read_more() {
   if (reading_ || holds_ != 0 || state_ != State::open) return;
+  // Past the process's budget, a connection holding part of a message reads no more until the
+  // total falls. One holding nothing reads on: what it reads whole is used at once, and the
+  // devices that send whole messages are served while half-sent ones wait.
+  const auto& budget = limits_.budget;
+  if (budget && input_begin_ != input_end_ && budget->over() && budget->wait(shared_from_this())) {
+    holds_ |= static_cast<std::uint8_t>(Hold::memory);
+    return;
+  }
   // A datagram must fit whole, and a buffer of its own size is all it needs: a burst of new
   // peers each holding a buffer for the largest datagram would leave the heap that much larger.
   if (stream_->datagrams()) read_size_ = std::max<std::size_t>(stream_->next_datagram_size(), 1);
@@ -153,6 +161,15 @@ void Connection::process_input() {
     if (consumed == 0 && !stream_->datagrams()) break;  // waits for more bytes
   }
   in_handler_ = false;
+  account();
+}
+
+void Connection::account() {
+  if (!limits_.budget) return;
+  const std::size_t held =
+      state_ == State::closed ? 0 : input_end_ - input_begin_ + pending_.size() + writing_.size();
+  const auto now = static_cast<std::int64_t>(held);
+  limits_.budget->add(now - std::exchange(charged_, now));
 }
 
 void Connection::write(std::span<const std::uint8_t> data) {
@@ -162,6 +179,7 @@ void Connection::write(std::span<const std::uint8_t> data) {
     return;
   }
   pending_.insert(pending_.end(), data.begin(), data.end());
+  account();
   if (write_queue_size() > limits_.write_high_water) above_high_water_ = true;
   // Later in this turn of the loop, not now: the PUBACKs for a batch of messages the hub
   // accepted go out in one send() instead of one each.
@@ -183,6 +201,7 @@ void Connection::flush() {
       [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
         self->writing_now_ = false;
         self->writing_.clear();
+        self->account();
         if (self->state_ == State::closed) return;
         if (ec) {
           self->finish("write failed: " + ec.message());
@@ -221,6 +240,7 @@ void Connection::finish(const std::string& reason) {
   if (state_ == State::closed) return;
   const bool was_open = state_ != State::starting;
   state_ = State::closed;
+  account();
   for (auto& [id, timer] : timers_) timer->cancel();
   stream_->close();
   if (log_.enabled(LogLevel::debug)) {

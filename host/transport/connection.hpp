@@ -15,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "iotgw/common/log.hpp"
+#include "transport/buffer_budget.hpp"
 #include "transport/stream.hpp"
 
 namespace iotgw::transport {
@@ -42,6 +43,8 @@ struct ConnectionLimits {
       std::size_t{16} * 1024 * 1024;  // unconsumed bytes before we give up
   std::size_t write_high_water =
       std::size_t{256} * 1024;  // on_writable fires after draining past it
+  // The process's budget for what connections hold (may be null: no bound, nothing counted).
+  std::shared_ptr<BufferBudget> budget;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -62,9 +65,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close(const std::string& reason);
   // Closes now, dropping queued writes.
   void abort(const std::string& reason);
-  // Reading stops while anyone holds it: the adapter (its own limits) or the upstream (the
-  // bridge cannot take more). Each side releases only its own hold.
-  enum class Hold : std::uint8_t { adapter = 1, upstream = 2 };
+  // Reading stops while anyone holds it: the adapter (its own limits), the upstream (the bridge
+  // cannot take more), the device's rate limit, or the process's buffer budget. Each releases
+  // only its own hold.
+  enum class Hold : std::uint8_t { adapter = 1, upstream = 2, rate = 4, memory = 8 };
   void pause_reading(Hold who = Hold::adapter);
   void resume_reading(Hold who = Hold::adapter);
   bool reading_paused() const { return holds_ != 0; }
@@ -87,6 +91,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void process_input();
   void flush();
   void finish(const std::string& reason);
+  // Tells the budget what this connection holds now.
+  void account();
 
   boost::asio::io_context& loop_;
   std::unique_ptr<Stream> stream_;
@@ -113,6 +119,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool flush_scheduled_ = false;
   bool above_high_water_ = false;
   std::string close_reason_;
+  std::int64_t charged_ = 0;  // what the budget counts for this connection
 
   boost::asio::steady_timer* find_timer(std::uint32_t id);
   // A connection has two or three timers: a vector is smaller than any map.

@@ -109,6 +109,7 @@ void Engine::handle(Connect& c) {
     }
   }
   if (v5() && !accept_v5_connect(c)) return;
+  if (v5()) host_.refuse_over_rate();  // MQTT 5 can tell a device its quota is spent
   const auto cap = std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_keep_alive);
   keep_alive_ =
       c.keep_alive == 0 ? cap : std::min(cap, std::chrono::milliseconds(c.keep_alive * 1500LL));

@@ -66,6 +66,12 @@ struct MessageData {
   bool redelivered = false;  // C2D: the hub delivered it before (sent with DUP)
 };
 
+// What the host made of a message handed upstream.
+struct Sent {
+  iotgw_status status = IOTGW_OK;  // IOTGW_ERR_LIMIT: the device is over its rate (MQTT 5)
+  std::uint64_t token = 0;         // QoS 1: what on_upstream_result will carry
+};
+
 // What the engine asks of its host. All calls happen on the connection's loop.
 class EngineHost {
  public:
@@ -80,8 +86,10 @@ class EngineHost {
   virtual std::chrono::steady_clock::time_point now() = 0;
   // Returns the token on_auth_result will carry, or nullopt when the host refuses to start.
   virtual std::optional<std::uint64_t> authenticate(const Credentials& credentials) = 0;
-  // QoS 1 returns the token on_upstream_result will carry; nullopt when the host refused it.
-  virtual std::optional<std::uint64_t> send_upstream(MessageData message, bool at_least_once) = 0;
+  virtual Sent send_upstream(MessageData message, bool at_least_once) = 0;
+  // An MQTT 5 device over the listener's per-device rate is refused what it sends (Quota
+  // exceeded) instead of being slowed.
+  virtual void refuse_over_rate() = 0;
   virtual void set_downstream(bool enabled) = 0;
   virtual void settle(std::uint64_t delivery, iotgw_outcome outcome,
                       const std::string& reason = {}) = 0;

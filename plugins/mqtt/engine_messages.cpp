@@ -113,16 +113,22 @@ void Engine::handle(Publish& p) {
   }
   if (v5()) add_message_properties(p.props, unix_millis(), message.props);
   message.body = std::move(p.payload);
-  if (p.qos == 0) {
-    host_.send_upstream(std::move(message), false);
+  const auto sent = host_.send_upstream(std::move(message), p.qos == 1);
+  if (sent.status == IOTGW_ERR_LIMIT) {
+    // Over the device's rate (MQTT 5 only): QoS 0 is dropped, as at most once allows; QoS 1
+    // hears Quota exceeded and may send it again later. Logged at debug: a device that floods
+    // must not flood the log as well.
+    host_.log_debug(device_ + ": PUBLISH " + std::to_string(p.packet_id) +
+                    " refused: over the device's rate");
+    if (p.qos == 1) send(Ack{PacketType::puback, p.packet_id, reason::quota_exceeded, {}});
     return;
   }
-  const auto token = host_.send_upstream(std::move(message), true);
-  if (!token) {
+  if (p.qos == 0) return;
+  if (sent.status != IOTGW_OK) {
     refuse_publish(p, reason::implementation_specific, "the gateway could not take the message");
     return;
   }
-  upstream_[*token] = p.packet_id;
+  upstream_[sent.token] = p.packet_id;
   // MQTT 5 clients keep to the Receive Maximum themselves; 3.1.1 ones are slowed here.
   if (!v5() && upstream_.size() >= options_.max_inflight && !paused_) {
     paused_ = true;

@@ -15,6 +15,7 @@ using iotgw::mqtt::Engine;
 using iotgw::mqtt::EngineOptions;
 using iotgw::mqtt::Filters;
 using iotgw::mqtt::MessageData;
+using iotgw::mqtt::Sent;
 using iotgw::mqtt::SessionStore;
 using iotgw::mqtt::Timer;
 
@@ -89,14 +90,19 @@ class MqttConnection final : public iotgw::AdapterConnection, public iotgw::mqtt
   std::optional<std::uint64_t> authenticate(const Credentials& c) override {
     return connection().authenticate(c.client_id, c.username, c.password);
   }
-  std::optional<std::uint64_t> send_upstream(MessageData message, bool at_least_once) override {
+  Sent send_upstream(MessageData message, bool at_least_once) override {
     auto msg = connection().new_message();
     msg.set_body(message.body);
     msg.set_all(iotgw::Scope::system, message.props.system);
     msg.set_all(iotgw::Scope::application, message.props.application);
     msg.set_all(iotgw::Scope::annotation, message.annotations);
-    return connection().send_upstream(std::move(msg), at_least_once);
+    Sent sent;
+    sent.status = connection().send_upstream(
+        std::move(msg), at_least_once ? IOTGW_QOS_AT_LEAST_ONCE : IOTGW_QOS_AT_MOST_ONCE,
+        sent.token);
+    return sent;
   }
+  void refuse_over_rate() override { connection().refuse_over_rate(true); }
   void set_downstream(bool enabled) override { connection().set_downstream(enabled); }
   void settle(std::uint64_t delivery, iotgw_outcome outcome, const std::string& reason) override {
     connection().settle(delivery, outcome, reason.empty() ? nullptr : reason.c_str());

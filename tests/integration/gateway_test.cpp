@@ -71,6 +71,11 @@ TEST(Gateway, PluginsBuiltForAbi13LoadAndRunBothWays) {
   older_plugins_run_both_ways("1.3", "13");
 }
 
+// ABI 1.5 took a host table slot: refuse_over_rate.
+TEST(Gateway, PluginsBuiltForAbi14LoadAndRunBothWays) {
+  older_plugins_run_both_ways("1.4", "14");
+}
+
 // A second connection as the same device closes the first; the host tells a 1.3 adapter why
 // first (on_closing), and an older one, which has no such callback, is closed all the same.
 void a_newer_connection_takes_over(const std::filesystem::path& overlay) {

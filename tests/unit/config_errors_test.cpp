@@ -47,7 +47,7 @@ const BadConfig kCases[] = {
      "@:1:1: topology: unknown key 'gateways' (valid: gateway, bridge, stages, listeners)"},
     {"gateway_misspelt_key", "gateway:\n  plugin_dir: plugins\n",
      "@:2:3: gateway: unknown key 'plugin_dir' (valid: plugins_dir, threads, drain_timeout, "
-     "drain_rate, log_level, log_format, admin, watch)"},
+     "drain_rate, max_buffered_bytes, log_level, log_format, admin, watch)"},
     {"threads_not_int", "gateway:\n  plugins_dir: plugins\n  threads: many\n",
      "@:3:12: gateway: 'threads' must be an integer from 0 to 1024, not 'many'"},
     {"threads_negative", "gateway:\n  plugins_dir: plugins\n  threads: -1\n",
@@ -124,7 +124,8 @@ const BadConfig kCases[] = {
      "@:2:46: listener 'lines': unknown key 'pipline' (valid: name, adapter, transport, bind, "
      "tls, auth, "
      "pipeline, options, max_connections, max_connections_per_address, max_connection_rate, "
-     "max_pending_handshakes, proxy_protocol, websocket, udp)"},
+     "max_pending_handshakes, device_message_rate, device_byte_rate, proxy_protocol, websocket, "
+     "udp)"},
     {"listener_bind_no_port", "listeners:\n  - {name: lines, adapter: line, bind: localhost}\n",
      "@:2:40: listener 'lines': bind 'localhost' is not host:port with a port from 0 to 65535"},
     {"listener_port_range",

@@ -196,6 +196,24 @@ TEST_F(Mqtt5Engine, RefusedTopicsArePubackedForQoS1AndDisconnectedForQoS0) {
   EXPECT_EQ(disconnect_reason(), reason::topic_name_invalid);
 }
 
+TEST_F(Mqtt5Engine, OverTheDevicesRateQoS1HearsQuotaExceededAndQoS0IsDropped) {
+  connect();
+  EXPECT_TRUE(host.refusing_over_rate);  // asked for at CONNECT: MQTT 5 can say why
+  host.over_rate = true;
+  feed(publish(kEvents, 7));
+  EXPECT_EQ(last<Ack>().packet_id, 7);
+  EXPECT_EQ(last<Ack>().reason, reason::quota_exceeded);
+  const auto written = host.written.size();
+  feed(publish(kEvents, 0));
+  EXPECT_EQ(host.written.size(), written);  // at most once: nothing to say, and no disconnect
+  EXPECT_TRUE(host.closed.empty());
+  host.over_rate = false;
+  feed(publish(kEvents, 8));
+  engine->on_upstream_result(host.next_token - 1, IOTGW_ACCEPTED, "");
+  EXPECT_EQ(last<Ack>().packet_id, 8);
+  EXPECT_EQ(last<Ack>().reason, reason::success);
+}
+
 TEST_F(Mqtt5Engine, ReceiveMaximumReplacesPausingAndIsEnforced) {
   options.max_inflight = 2;
   connect();

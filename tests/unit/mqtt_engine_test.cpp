@@ -159,6 +159,7 @@ TEST_F(MqttEngine, ReadingPausesAtTheInflightLimit) {
 
 TEST_F(MqttEngine, AHeldHostStopsTheEngineMidBuffer) {
   connect();
+  EXPECT_FALSE(host.refusing_over_rate);  // 3.1.1 cannot say why: over its rate, it is slowed
   auto both = bytes_of(Publish{"devices/dev1/messages/events/", "a", 0, false, false, 0});
   const auto second = bytes_of(Publish{"devices/dev1/messages/events/", "b", 0, false, false, 0});
   both.insert(both.end(), second.begin(), second.end());

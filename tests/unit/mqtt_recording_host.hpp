@@ -70,10 +70,14 @@ class RecordingHost final : public EngineHost {
     auths.push_back(c);
     return next_token++;
   }
-  std::optional<std::uint64_t> send_upstream(MessageData m, bool qos1) override {
+  Sent send_upstream(MessageData m, bool qos1) override {
     upstream.emplace_back(std::move(m), qos1);
-    return next_token++;
+    if (over_rate) return {IOTGW_ERR_LIMIT, 0};
+    return {IOTGW_OK, next_token++};
   }
+  void refuse_over_rate() override { refusing_over_rate = true; }
+  bool over_rate = false;  // send_upstream answers IOTGW_ERR_LIMIT
+  bool refusing_over_rate = false;
   void set_downstream(bool enabled) override { downstream_calls.push_back(enabled); }
   void settle(std::uint64_t delivery, iotgw_outcome outcome, const std::string& reason) override {
     settled.emplace_back(delivery, outcome);

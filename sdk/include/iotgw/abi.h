@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 #define IOTGW_ABI_MAJOR 1
-#define IOTGW_ABI_MINOR 4
+#define IOTGW_ABI_MINOR 5
 
 /* The one symbol a plugin exports: `const iotgw_plugin_descriptor* iotgw_plugin_entry(void)`. */
 #define IOTGW_ENTRY_SYMBOL "iotgw_plugin_entry"
@@ -377,7 +377,14 @@ typedef struct iotgw_host_api {
    * IOTGW_ERR_STATE for an id that is unknown, answered, or one the hub has stopped waiting for. */
   iotgw_status (*respond)(iotgw_conn* conn, uint64_t id, int32_t status, iotgw_bytes body);
 
-  void* reserved[29];
+  /* Since ABI 1.5 (NULL before). How the listener's per-device rate limits (device_message_rate,
+   * device_byte_rate) meet this connection. 0, the default: a device over them is slowed, its
+   * connection reading nothing until the rate allows (reading_paused says 1). 1: send_upstream
+   * refuses with IOTGW_ERR_LIMIT, taking the message, while the device is over, and reading goes
+   * on; for protocols that can tell a device its quota is spent (MQTT 5's 0x97). */
+  void (*refuse_over_rate)(iotgw_conn* conn, int refuse);
+
+  void* reserved[28];
 } iotgw_host_api;
 
 /* ---------------------------------------------------------------------------------------------

@@ -327,6 +327,17 @@ class Connection {
   bool reading_paused() const {
     return api_->reading_paused != nullptr && api_->reading_paused(conn_) != 0;
   }
+  // Over the listener's per-device rate, send_upstream refuses with IOTGW_ERR_LIMIT instead of
+  // the host slowing this connection's reading (ABI 1.5); false from an older host, which
+  // slows every device.
+  bool refuse_over_rate(bool refuse) {
+    if (api_->struct_size <= offsetof(iotgw_host_api, refuse_over_rate) ||
+        api_->refuse_over_rate == nullptr) {
+      return false;
+    }
+    api_->refuse_over_rate(conn_, refuse ? 1 : 0);
+    return true;
+  }
   void set_timer(std::uint32_t id, std::chrono::milliseconds after) {
     api_->set_timer(conn_, id, static_cast<std::uint64_t>(after.count()));
   }
