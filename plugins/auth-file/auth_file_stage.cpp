@@ -6,6 +6,7 @@
 #include <iotgw/plugin.hpp>
 
 #include "credentials.hpp"
+#include "iotgw/common/secret_file.hpp"
 
 namespace {
 
@@ -22,8 +23,11 @@ class AuthFile final : public iotgw::StageBase {
   };
 
   AuthFile(const iotgw::Context& ctx, const iotgw::Config& config) : StageBase(ctx) {
+    const auto file = config.string("file");
+    // Its pre-shared keys are secrets, and its hashes are better kept from offline guessing.
+    if (auto refused = iotgw::refuse_public_file(file)) throw iotgw::Error(refused->why);
     try {
-      creds_ = iotgw::authfile::Credentials::load(config.string("file"));
+      creds_ = iotgw::authfile::Credentials::load(file);
     } catch (const std::exception& e) {
       throw iotgw::Error(e.what());
     }

@@ -15,6 +15,7 @@
 #include "iotgw/common/clock.hpp"
 #include "iotgw/common/registry.hpp"
 #include "iotgw/common/sas_token.hpp"
+#include "iotgw/common/secret_file.hpp"
 
 namespace {
 
@@ -41,6 +42,8 @@ class AuthSas final : public iotgw::StageBase {
     const auto file = config.string("registry");
     if (mode_ != "passthrough") {
       if (file.empty()) throw iotgw::Error("mode " + mode_ + " needs 'registry'");
+      // It holds every device's key.
+      if (auto refused = iotgw::refuse_public_file(file)) throw iotgw::Error(refused->why);
       try {
         registry_ = iotgw::hub::Registry::load(file);
       } catch (const std::exception& e) {

@@ -109,8 +109,9 @@ def write_registry(path, devices, policies, hostname=HOSTNAME):
         lines.append("  - name: %s" % p["name"])
         lines.append("    key: %s" % p["key"])
         lines.append("    rights: [%s]" % ", ".join(p["rights"]))
-    with open(path, "w") as f:
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         f.write("\n".join(lines) + "\n")
+    os.chmod(path, 0o600)  # a key file: the gateway's auth-sas refuses one others can read
 
 
 def keep_log(log_file, registry_file, pid):

@@ -30,7 +30,7 @@ class AuthFile : public testing::Test {
     std::string file = read_file(creds());
     file = file.substr(0, file.find("certificates:")) + "certificates:\n  - {thumbprint: '" +
            thumbprint + "', device: dev2}\n";
-    write_file(creds(), file);
+    write_secret_file(creds(), file);
   }
   std::string creds() const { return (dir / "credentials.yaml").string(); }
   std::string topology() const {

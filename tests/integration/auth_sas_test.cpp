@@ -13,7 +13,7 @@ class AuthSas : public testing::Test {
  protected:
   // The gateway's own registry: dev1 with a key the hub has never seen.
   AuthSas() {
-    write_file(dir / "gateway-registry.yaml",
+    write_secret_file(dir / "gateway-registry.yaml",
                std::string("hostname: ") + kHubHost +
                    "\ndevices:\n  - {id: dev1, primary_key: "
                    "Z2F0ZXdheS1vbmx5LWtleS1mb3ItZGV2MS0wMDAwMDE=}\n"

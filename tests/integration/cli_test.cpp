@@ -31,7 +31,8 @@ TEST(Cli, MisspeltKeyExitsTwoWithPositionAndValidKeys) {
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("gateway.yaml:"), std::string::npos);
   EXPECT_NE(r.output.find(": gateway: unknown key 'thredas' (valid: plugins_dir, threads, "
-                          "drain_timeout, drain_rate, log_level, log_format, admin, watch)"),
+                          "drain_timeout, drain_rate, max_buffered_bytes, log_level, "
+                          "log_format, admin, watch)"),
             std::string::npos)
       << r.output;
 }

@@ -99,7 +99,7 @@ class CoapGateway {
 
  private:
   static std::string topology(const HubUnderTest& hub, const TempDir& keys) {
-    write_file(keys / "keys.yaml",
+    write_secret_file(keys / "keys.yaml",
                "psk:\n  - {identity: sensor-9, key: secretKey, device: dev2}\n");
     return "gateway: {plugins_dir: plugins, threads: 2}\n" + hub.minting_bridge() +
            "stages:\n"

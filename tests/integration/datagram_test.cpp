@@ -102,7 +102,7 @@ class DtlsGateway {
 
  private:
   static std::string topology(const TempDir& keys, const std::string& extra) {
-    write_file(keys / "keys.yaml",
+    write_secret_file(keys / "keys.yaml",
                "psk:\n  - {identity: sensor-9, key: secretKey, device: dev-9}\n"
                "certificates:\n  - {cn: meter-7, device: dev-7}\n");
     return "gateway: {plugins_dir: plugins}\n"

@@ -13,7 +13,7 @@ HubUnderTest::HubUnderTest(Options options) : options_(options) {
     more += "  - {id: d" + std::to_string(i) +
             ", primary_key: ZGV2MS1wcmltYXJ5LWtleS1mb3ItdGVzdHMtMDAwMDE=}\n";
   }
-  write_file(dir_ / "registry.yaml",
+  write_secret_file(dir_ / "registry.yaml",
              std::string("hostname: ") + kHubHost + "\ndevices:\n" + more +
                  "  - {id: dev1, primary_key: ZGV2MS1wcmltYXJ5LWtleS1mb3ItdGVzdHMtMDAwMDE=}\n"
                  "  - {id: dev2, primary_key: ZGV2Mi1wcmltYXJ5LWtleS1mb3ItdGVzdHMtMDAwMDE=}\n"

@@ -31,6 +31,11 @@ void write_file(const fs::path& file, const std::string& text) {
   fs::rename(tmp, file);
 }
 
+void write_secret_file(const fs::path& file, const std::string& text) {
+  write_file(file, text);
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
+}
+
 std::string read_file(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
   std::stringstream ss;

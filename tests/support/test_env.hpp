@@ -32,6 +32,8 @@ class TempDir {
 };
 
 void write_file(const std::filesystem::path& file, const std::string& text);
+// The same, readable by its owner only: keys, registries, credentials (iotgw refuses others).
+void write_secret_file(const std::filesystem::path& file, const std::string& text);
 std::string read_file(const std::filesystem::path& file);
 
 // A plugins folder holding copies of the shipped plugins and the clang-built tag stage, then

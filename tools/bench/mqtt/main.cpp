@@ -233,7 +233,8 @@ class Run {
       case Mode::sub:
       case Mode::c2d: return on_receive_event();
       case Mode::conn: return on_conn_event();
-      case Mode::sink: return;
+      case Mode::sink:
+      case Mode::coap_pub: return;  // the sink answers; CoAP runs its own loop (coap/)
     }
   }
 
