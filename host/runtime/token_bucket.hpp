@@ -49,7 +49,9 @@ class TokenBucket {
 
   Clock::duration debt_time() const {
     if (tokens_ >= 0) return Clock::duration::zero();
-    return std::chrono::ceil<Clock::duration>(std::chrono::duration<double>(-tokens_ / rate_));
+    // Rounded, not ceiled: refills summed in floating point leave a debt of 1e-13 s where
+    // none is left, which must read as none.
+    return std::chrono::round<Clock::duration>(std::chrono::duration<double>(-tokens_ / rate_));
   }
 
   double rate_;
