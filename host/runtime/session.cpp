@@ -79,6 +79,9 @@ void Session::on_drain() {
 
 void Session::on_closed() {
   if (identity_) listener_->bridge.claims().release(identity_->device_id, this);
+  // What an adapter sends as the connection ends (an MQTT will) is its last word: it goes up
+  // whatever the device's rate.
+  rate_.reset();
   if (state_ != nullptr) adapter().close(state_);
   state_ = nullptr;
   conn_ = nullptr;
@@ -104,9 +107,14 @@ bool Session::over_rate(std::size_t bytes) {
   }
   conn_->pause_reading(transport::Connection::Hold::rate);
   rate_timer_->expires_after(wait);
-  rate_timer_->async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+  // A completion already queued when the timer was armed again must not end the new wait.
+  rate_timer_->async_wait([weak = weak_from_this(),
+                           armed_for = rate_timer_->expiry()](const boost::system::error_code& ec) {
     auto self = weak.lock();
-    if (!self || ec || self->conn_ == nullptr) return;
+    if (!self || ec || self->conn_ == nullptr || !self->rate_timer_ ||
+        self->rate_timer_->expiry() != armed_for) {
+      return;
+    }
     self->conn_->resume_reading(transport::Connection::Hold::rate);
   });
   return false;

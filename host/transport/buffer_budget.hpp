@@ -50,9 +50,8 @@ class BufferBudget {
 
  private:
   bool under_low_mark() const {
-    const auto cap = cap_.load(std::memory_order_relaxed);
-    return cap == 0 ||
-           used_.load(std::memory_order_relaxed) <= static_cast<std::int64_t>(cap - cap / 8);
+    const auto cap = cap_.load();
+    return cap == 0 || used_.load() <= static_cast<std::int64_t>(cap - cap / 8);
   }
   void release_waiters();
 
@@ -64,6 +63,7 @@ class BufferBudget {
   std::atomic<bool> anyone_waiting_{false};
   std::mutex mutex_;
   std::vector<std::weak_ptr<Connection>> waiting_;
+  std::size_t prune_at_ = 64;  // under mutex_
 };
 
 }  // namespace iotgw::transport

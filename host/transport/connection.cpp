@@ -161,6 +161,11 @@ void Connection::process_input() {
     if (consumed == 0 && !stream_->datagrams()) break;  // waits for more bytes
   }
   in_handler_ = false;
+  // A buffer grown for one large message goes once it is used (never while a read fills it).
+  if (!reading_ && input_begin_ == input_end_ && input_.size() > limits_.read_chunk) {
+    std::vector<std::uint8_t>().swap(input_);
+    input_begin_ = input_end_ = 0;
+  }
   account();
 }
 
