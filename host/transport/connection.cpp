@@ -24,9 +24,9 @@ Connection::Connection(boost::asio::io_context& loop, std::unique_ptr<Stream> st
       stream_(std::move(stream)),
       log_(log),
       component_(std::move(component)),
-      limits_(limits),
-      read_size_(stream_->waits_for_readable() ? std::min<std::size_t>(1024, limits.read_chunk)
-                                               : limits.read_chunk) {}
+      limits_(std::move(limits)),
+      read_size_(stream_->waits_for_readable() ? std::min<std::size_t>(1024, limits_.read_chunk)
+                                               : limits_.read_chunk) {}
 
 Connection::~Connection() = default;
 
