@@ -99,12 +99,10 @@ bool Session::over_rate(std::size_t bytes) {
   if (refuse_over_rate_ || wait == DeviceRate::Clock::duration::zero()) return false;
   // What was read is handed on; the connection reads nothing more until the debt is repaid.
   // Armed again for a later message, the timer's earlier wait ends cancelled.
-  if (!rate_timer_) {
-    rate_timer_ = std::make_unique<boost::asio::steady_timer>(conn_->loop());
-    listener_->metrics.throttled_slowed.inc();
-  } else if (rate_timer_->expiry() <= now) {
-    listener_->metrics.throttled_slowed.inc();
-  }
+  if (!rate_timer_) rate_timer_ = std::make_unique<boost::asio::steady_timer>(conn_->loop());
+  // Counted once per slow-down: a timer still armed means the device is being slowed already
+  // (a new timer's expiry is the clock's epoch).
+  if (rate_timer_->expiry() <= now) listener_->metrics.throttled_slowed.inc();
   conn_->pause_reading(transport::Connection::Hold::rate);
   rate_timer_->expires_after(wait);
   // A completion already queued when the timer was armed again must not end the new wait.

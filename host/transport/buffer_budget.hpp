@@ -45,8 +45,6 @@ class BufferBudget {
 
   // 0: no bound (the total is still counted). A reload may change it while connections read.
   void set_cap(std::size_t cap);
-  std::size_t cap() const { return cap_.load(std::memory_order_relaxed); }
-  std::int64_t used() const { return used_.load(std::memory_order_relaxed); }
 
  private:
   bool under_low_mark() const {

@@ -9,30 +9,19 @@ Each runs until `stop` is set and leaves what it did in `stats` (a multiprocessi
   bad-password  MQTT CONNECTs with a forged SAS token, each read to its CONNACK, in a loop
 """
 
+import os
 import selectors
 import socket
-import struct
 import subprocess
+import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests",
+                                "integration"))
+from mqtt_device import HOST, connect_packet  # noqa: E402  the tests' MQTT 3.1.1 wire helpers
+
 HALF_CONNECT = b"\x10\x2a\x00\x04MQTT\x04"  # a CONNECT's fixed header and first bytes
-
-
-def _string(s):
-    b = s.encode()
-    return struct.pack("!H", len(b)) + b
-
-
-def _connect_packet(device, username, password):
-    body = _string("MQTT") + bytes([4, 0xC2]) + struct.pack("!H", 30) + _string(device)
-    body += _string(username) + _string(password)
-    out, n = bytearray([0x10]), len(body)
-    while True:
-        digit, n = n % 128, n // 128
-        out.append(digit | (0x80 if n else 0))
-        if not n:
-            return bytes(out) + body
 
 
 def _held_sockets(port, source, count, first_bytes, stop, stats):
@@ -88,7 +77,7 @@ def _tls_hellos(port, seconds, stats):
     stats.update(handshakes=done)
 
 
-def _bad_passwords(port, source, hub, stop, stats):
+def _bad_passwords(port, source, stop, stats):
     counts = {"refused": 0, "other": 0}
     lock = threading.Lock()
 
@@ -98,9 +87,8 @@ def _bad_passwords(port, source, hub, stop, stats):
             device = "intruder%d-%d" % (n, i % 50)
             i += 1
             token = ("SharedAccessSignature sr=%s%%2Fdevices%%2F%s&sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-                     "AAAAAAAAAAAAA%%3D&se=%d" % (hub, device, int(time.time()) + 3600))
-            packet = _connect_packet(device, "%s/%s/?api-version=2021-04-12" % (hub, device),
-                                     token)
+                     "AAAAAAAAAAAAA%%3D&se=%d" % (HOST, device, int(time.time()) + 3600))
+            packet = connect_packet(device, token, keep_alive=30)
             outcome = "other"
             try:
                 with socket.socket() as s:
@@ -128,7 +116,7 @@ def _bad_passwords(port, source, hub, stop, stats):
     stats.update(counts)
 
 
-def run(kind, port, tls_port, hub, seconds, stop, stats, source="127.0.0.2", count=2000):
+def run(kind, port, tls_port, seconds, stop, stats, source="127.0.0.2", count=2000):
     """`seconds`: how long the flood lasts at most (the hello flood runs exactly that long)."""
     if kind == "idle":
         _held_sockets(port, source, count, b"", stop, stats)
@@ -137,6 +125,6 @@ def run(kind, port, tls_port, hub, seconds, stop, stats, source="127.0.0.2", cou
     elif kind == "hello":
         _tls_hellos(tls_port, seconds, stats)
     elif kind == "bad-password":
-        _bad_passwords(port, source, hub, stop, stats)
+        _bad_passwords(port, source, stop, stats)
     else:
         raise ValueError(kind)
