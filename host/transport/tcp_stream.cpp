@@ -5,16 +5,9 @@
 
 namespace iotgw::transport {
 
-std::string format_endpoint(const boost::asio::ip::tcp::endpoint& ep) {
-  const auto addr = ep.address();
-  if (addr.is_v6()) return "[" + addr.to_string() + "]:" + std::to_string(ep.port());
-  return addr.to_string() + ":" + std::to_string(ep.port());
-}
-
-TcpStream::TcpStream(boost::asio::ip::tcp::socket socket) : socket_(std::move(socket)) {
+TcpStream::TcpStream(boost::asio::ip::tcp::socket socket)
+    : AddressedStream(socket), socket_(std::move(socket)) {
   boost::system::error_code ec;
-  remote_ = format_endpoint(socket_.remote_endpoint(ec));
-  local_ = format_endpoint(socket_.local_endpoint(ec));
   // Small device packets: latency matters more than coalescing.
   socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);  // read_now must not block the loop

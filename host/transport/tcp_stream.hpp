@@ -3,11 +3,11 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
-#include "transport/stream.hpp"
+#include "transport/addressed_stream.hpp"
 
 namespace iotgw::transport {
 
-class TcpStream final : public Stream {
+class TcpStream final : public AddressedStream {
  public:
   explicit TcpStream(boost::asio::ip::tcp::socket socket);
 
@@ -18,21 +18,10 @@ class TcpStream final : public Stream {
   std::size_t read_now(boost::asio::mutable_buffer buffer, boost::system::error_code& ec) override;
   void async_write(boost::asio::const_buffer buffer, Handler handler) override;
   void close() override;
-  std::string remote_address() const override { return remote_; }
-  std::string local_address() const override { return local_; }
-  void set_addresses(std::string remote, std::string local) override {
-    remote_ = std::move(remote);
-    local_ = std::move(local);
-  }
   std::string_view transport() const override { return "tcp"; }
 
  private:
   boost::asio::ip::tcp::socket socket_;
-  std::string remote_;
-  std::string local_;
 };
-
-// "ip:port", with brackets around IPv6 addresses.
-std::string format_endpoint(const boost::asio::ip::tcp::endpoint& ep);
 
 }  // namespace iotgw::transport

@@ -9,13 +9,12 @@ namespace iotgw::transport {
 TlsStream::TlsStream(boost::asio::ip::tcp::socket socket,
                      std::shared_ptr<boost::asio::ssl::context> ctx,
                      std::chrono::milliseconds handshake_timeout)
-    : ctx_(std::move(ctx)),
+    : AddressedStream(socket),
+      ctx_(std::move(ctx)),
       stream_(std::move(socket), *ctx_),
       handshake_timer_(stream_.get_executor()),
       handshake_timeout_(handshake_timeout) {
   boost::system::error_code ec;
-  remote_ = format_endpoint(stream_.next_layer().remote_endpoint(ec));
-  local_ = format_endpoint(stream_.next_layer().local_endpoint(ec));
   stream_.next_layer().set_option(boost::asio::ip::tcp::no_delay(true), ec);
 }
 

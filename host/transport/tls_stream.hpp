@@ -10,12 +10,12 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "transport/addressed_stream.hpp"
 #include "transport/peer_certificate.hpp"
-#include "transport/stream.hpp"
 
 namespace iotgw::transport {
 
-class TlsStream final : public Stream {
+class TlsStream final : public AddressedStream {
  public:
   TlsStream(boost::asio::ip::tcp::socket socket, std::shared_ptr<boost::asio::ssl::context> ctx,
             std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10));
@@ -24,12 +24,6 @@ class TlsStream final : public Stream {
   void async_read_some(boost::asio::mutable_buffer buffer, Handler handler) override;
   void async_write(boost::asio::const_buffer buffer, Handler handler) override;
   void close() override;
-  std::string remote_address() const override { return remote_; }
-  std::string local_address() const override { return local_; }
-  void set_addresses(std::string remote, std::string local) override {
-    remote_ = std::move(remote);
-    local_ = std::move(local);
-  }
   bool tls() const override { return true; }
   std::string_view transport() const override { return "tls"; }
   std::string cert_subject_cn() const override { return peer_.cn; }
@@ -40,7 +34,6 @@ class TlsStream final : public Stream {
   boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream_;
   boost::asio::steady_timer handshake_timer_;
   std::chrono::milliseconds handshake_timeout_;
-  std::string remote_, local_;
   PeerCertificate peer_;
 };
 

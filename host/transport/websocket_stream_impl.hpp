@@ -29,8 +29,8 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include "iotgw/common/log.hpp"
+#include "transport/addressed_stream.hpp"
 #include "transport/peer_certificate.hpp"
-#include "transport/stream.hpp"
 #include "transport/websocket_upgrade.hpp"
 
 namespace iotgw::transport {
@@ -70,7 +70,7 @@ void close_socket(Lowest& lowest) {
 }  // namespace ws_detail
 
 template <class Next>
-class WebSocketStream final : public Stream {
+class WebSocketStream final : public AddressedStream {
  public:
   using Done = std::function<void(const boost::system::error_code&)>;
 
@@ -80,12 +80,11 @@ class WebSocketStream final : public Stream {
   WebSocketStream(std::shared_ptr<const WebSocketSettings> settings, Logger& log,
                   std::string component, std::string remote, std::string local,
                   std::shared_ptr<void> keep_alive, Args&&... args)
-      : core_(std::make_shared<Core>(std::move(keep_alive), std::forward<Args>(args)...)),
+      : AddressedStream(std::move(remote), std::move(local)),
+        core_(std::make_shared<Core>(std::move(keep_alive), std::forward<Args>(args)...)),
         settings_(std::move(settings)),
         log_(log),
-        component_(std::move(component)),
-        remote_(std::move(remote)),
-        local_(std::move(local)) {}
+        component_(std::move(component)) {}
 
   void async_start(Done done) override {
     auto core = core_;
@@ -146,12 +145,6 @@ class WebSocketStream final : public Stream {
                          });
   }
 
-  std::string remote_address() const override { return remote_; }
-  std::string local_address() const override { return local_; }
-  void set_addresses(std::string remote, std::string local) override {
-    remote_ = std::move(remote);
-    local_ = std::move(local);
-  }
   std::string_view transport() const override { return ws_detail::kTls<Next> ? "wss" : "ws"; }
   bool tls() const override { return ws_detail::kTls<Next>; }
   std::string cert_subject_cn() const override { return peer_.cn; }
@@ -256,7 +249,7 @@ class WebSocketStream final : public Stream {
   // Answers with an HTTP error before any frame, then lingers so the client reads it.
   void refuse(boost::beast::http::status status, const std::string& reason, Done done) {
     namespace http = boost::beast::http;
-    log_.warn(component_, "WebSocket upgrade from " + remote_ + " refused (" +
+    log_.warn(component_, "WebSocket upgrade from " + remote_address() + " refused (" +
                               std::to_string(static_cast<unsigned>(status)) + "): " + reason);
     auto core = core_;
     auto& res = core->refusal;
@@ -322,7 +315,6 @@ class WebSocketStream final : public Stream {
   std::shared_ptr<const WebSocketSettings> settings_;
   Logger& log_;
   std::string component_;
-  std::string remote_, local_;
   PeerCertificate peer_;
   std::shared_ptr<const HttpUpgrade> upgrade_;
 };

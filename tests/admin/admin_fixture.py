@@ -5,6 +5,7 @@ Run with Debian's /usr/bin/python3 (python3-paho-mqtt, python3-prometheus-client
 """
 
 import os
+import random
 import re
 import shutil
 import signal
@@ -23,10 +24,33 @@ LISTEN_RE = re.compile(r"\[listener (\S+)\] listening on 127\.0\.0\.1:(\d+)")
 START_TIMEOUT = 20
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Ports handed to a process that must be told its port (a restart keeps it, HAProxy names it) come
+# from below the kernel's ephemeral range (32768 and up here): a port found by binding to 0 and
+# closing can go to any outgoing connection before the process binds it, and the tests beside
+# this one open hundreds of thousands (CI lost a run to an admin port taken that way). RabbitMQ's
+# fixture takes 20000 and up, so these stay under it.
+PORT_RANGE = (10000, 19999)
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    for _ in range(100):
+        port = random.randint(*PORT_RANGE)
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port in %d-%d" % PORT_RANGE)
+
+
+def wait_for(what, cond, timeout, step=0.1):
+    """Polls `cond` until it holds; AssertionError naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("%s did not happen within %ds" % (what, timeout))
+        time.sleep(step)
 
 
 def plugins_dir(parent, *names):

@@ -28,19 +28,6 @@ std::string field(const std::string& report, const std::string& name) {
   return report.substr(from, report.find(' ', from) - from);
 }
 
-// A port free now: Mosquitto and coap-server cannot be asked for port 0 and tell which they got.
-std::uint16_t free_port(int type = SOCK_STREAM) {
-  const int fd = ::socket(AF_INET, type, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 // libcoap's example server under the name Debian gives it (libcoap3-bin has no plain
 // coap-server), or under its own; empty when there is none.
 std::filesystem::path coap_server() {
@@ -86,9 +73,29 @@ TEST(BenchTool, TheSinkAcknowledgesEveryPublishAndTheReportSaysSo) {
   EXPECT_GE(std::stod(field(paced.output, "seconds")), 0.4) << paced.output;  // 200 at 400/s
 }
 
+// --timeout bounds what comes after --duration: a 3 s run with a 1 s timeout runs its 3 s (it
+// used to stop at the timeout, say "timed out" and report 0 msgs/s), printing a line per second.
+TEST(BenchTool, ADurationLongerThanTheTimeoutRunsWholeAndReportsEachInterval) {
+  TempDir dir;
+  Process sink(kBench, {"sink", "--port", "0"}, dir / "sink.log");
+  const auto port = sink.wait_for("listening on 127\\.0\\.0\\.1:([0-9]+)");
+  ASSERT_TRUE(port) << sink.output();
+  const auto r = run(kBench, {"pub", "--port", *port, "--clients", "2", "--duration", "3", "--rate",
+                              "200", "--timeout", "1", "--interval", "1"});
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_GE(std::stod(field(r.output, "seconds")), 2.9) << r.output;
+  EXPECT_GE(std::stol(field(r.output, "acked")), 500) << r.output;
+  std::size_t lines = 0;
+  for (auto at = r.output.find(" msgs/s  p50 "); at != std::string::npos;
+       at = r.output.find(" msgs/s  p50 ", at + 1)) {
+    ++lines;
+  }
+  EXPECT_GE(lines, 2U) << r.output;
+}
+
 TEST(BenchTool, AMosquittoSubscriberSeesEveryAcknowledgedMessage) {
   TempDir dir;
-  const auto port = std::to_string(free_port());
+  const auto port = std::to_string(free_port(SOCK_STREAM));
   write_file(dir / "mosquitto.conf",
              "listener " + port + " 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n");
   Process broker("/usr/sbin/mosquitto", {"-c", (dir / "mosquitto.conf").string()},

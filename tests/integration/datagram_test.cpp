@@ -103,8 +103,8 @@ class DtlsGateway {
  private:
   static std::string topology(const TempDir& keys, const std::string& extra) {
     write_secret_file(keys / "keys.yaml",
-               "psk:\n  - {identity: sensor-9, key: secretKey, device: dev-9}\n"
-               "certificates:\n  - {cn: meter-7, device: dev-7}\n");
+                      "psk:\n  - {identity: sensor-9, key: secretKey, device: dev-9}\n"
+                      "certificates:\n  - {cn: meter-7, device: dev-7}\n");
     return "gateway: {plugins_dir: plugins}\n"
            "bridge: {flavour: loopback}\n"
            "stages:\n"
@@ -166,26 +166,13 @@ TEST(Dtls, AClientCertificateTheCaVerifiedLogsItsDeviceIn) {
   EXPECT_NE(out.find("MSG ping"), std::string::npos) << out;
 }
 
-// A local UDP port nobody holds now, for a client to bind to.
-std::uint16_t free_udp_port() {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a);
-  socklen_t size = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &size);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 // A device that reboots (or a NAT that hands its mapping on) says hello again from an address
 // whose association is still up: once the new hello returns a cookie, a new session takes over
 // (RFC 6347 4.2.8). The first client is killed, so it never sent close_notify.
 TEST(Dtls, ANewHandshakeFromAnEstablishedAddressTakesItOver) {
   DtlsGateway g;
   const auto port = g.gw().port("lines");
-  const auto local = " -bind 127.0.0.1:" + std::to_string(free_udp_port());
+  const auto local = " -bind 127.0.0.1:" + std::to_string(free_port(SOCK_DGRAM));
   const auto first = openssl_dtls_client(port, "sensor-9", kSecretKeyHex, local);
   ASSERT_NE(first.find("WELCOME dev-9"), std::string::npos) << first;
   const auto second = openssl_dtls_client(port, "sensor-9", kSecretKeyHex, local);

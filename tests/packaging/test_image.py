@@ -20,6 +20,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
 BUILD = os.environ.get("IOTGW_BUILD_DIR", os.path.join(ROOT, "build", "debug"))
 sys.path.insert(0, os.path.join(HERE, "..", "hub"))
+sys.path.insert(0, os.path.join(HERE, "..", "admin"))
+import admin_fixture as af  # noqa: E402
 import hub_fixture as hf  # noqa: E402
 
 IMAGE = "localhost/iotgw:test-%d" % os.getpid()
@@ -56,8 +58,7 @@ class Image(unittest.TestCase):
         self.addCleanup(shutil.rmtree, folder, ignore_errors=True)
         hub = hf.OneDeviceHub(folder)
         self.addCleanup(hub.stop)
-        with socket_port() as port:
-            mqtt_port = port
+        mqtt_port = af.free_port()
         topology = os.path.join(folder, "topology")
         os.makedirs(topology)
         with open(os.path.join(topology, "iotgw.yaml"), "w") as f:
@@ -102,19 +103,6 @@ listeners:
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(proc.wait(30), 0, container_log())
         self.assertIn("drain", container_log())
-
-
-class socket_port:
-    """A free port on 127.0.0.1, found by binding to 0 (closed again on exit)."""
-
-    def __enter__(self):
-        import socket
-        self.s = socket.socket()
-        self.s.bind(("127.0.0.1", 0))
-        return self.s.getsockname()[1]
-
-    def __exit__(self, *exc):
-        self.s.close()
 
 
 if __name__ == "__main__":

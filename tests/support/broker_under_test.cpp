@@ -14,17 +14,6 @@ namespace {
 const std::string kScript = std::string(IOTGW_TEST_SOURCE_DIR) + "/tests/support/rabbitmq.sh";
 const std::string kPeer = std::string(IOTGW_TEST_SOURCE_DIR) + "/tests/integration/amqp_peer.py";
 
-bool port_free(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  close(fd);
-  return ok;
-}
-
 }  // namespace
 
 BrokerUnderTest::BrokerUnderTest() {
@@ -35,7 +24,7 @@ BrokerUnderTest::BrokerUnderTest() {
   for (int attempt = 0; attempt < 5; ++attempt) {
     const int port = base(pick) * 10;
     bool free = true;
-    for (int p = port; p < port + 6; ++p) free = free && port_free(p);
+    for (int p = port; p < port + 6; ++p) free = free && port_free(p, SOCK_STREAM);
     if (!free) continue;
     auto r = run("/bin/bash", {kScript, "start", dir_.path().string(), std::to_string(port)},
                  std::chrono::seconds(90));

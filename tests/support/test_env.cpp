@@ -1,7 +1,12 @@
 #include "test_env.hpp"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 
@@ -34,6 +39,27 @@ void write_file(const fs::path& file, const std::string& text) {
 void write_secret_file(const fs::path& file, const std::string& text) {
   write_file(file, text);
   fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
+}
+
+bool port_free(int port, int type) {
+  const int fd = ::socket(AF_INET, type, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+std::uint16_t free_port(int type) {
+  std::mt19937 pick(std::random_device{}());
+  std::uniform_int_distribution<int> port(10000, 19999);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const int p = port(pick);
+    if (port_free(p, type)) return static_cast<std::uint16_t>(p);
+  }
+  throw std::runtime_error("no free port in 10000-19999");
 }
 
 std::string read_file(const fs::path& file) {

@@ -3,6 +3,7 @@
 
 #include "iotgw/abi.h"
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -39,6 +40,13 @@ std::string read_file(const std::filesystem::path& file);
 // A plugins folder holding copies of the shipped plugins and the clang-built tag stage, then
 // whatever `overlay` holds (older builds of the same plugins, say) in their place.
 void stock_plugins(const std::filesystem::path& dir, const std::filesystem::path& overlay = {});
+
+// Whether 127.0.0.1:port can be bound now, for `type` (SOCK_STREAM or SOCK_DGRAM).
+bool port_free(int port, int type);
+// A port for a program that must be told its port (Mosquitto, coap-server, a client's -bind): from
+// below the kernel's ephemeral range, since a port found by binding to 0 can go to any outgoing
+// connection before the program binds it. RabbitMQ's fixture takes 20000 and up; these stay under.
+std::uint16_t free_port(int type);
 
 // The host's plugin ABI as it prints it: "MAJOR.MINOR".
 inline std::string abi() {

@@ -141,7 +141,9 @@ class Monitor final : public ServiceSession {
   void ready(proton::connection& c) override {
     const auto address = "/messages/events/ConsumerGroups/" + group_ + "/Partitions/0";
     if (count_ <= 0) {
-      events_ = c.open_receiver(address);
+      // Proton's default window of 10 makes a round trip per ten messages; a reader draining
+      // the hub at load (tools/faults' soak) needs more in flight.
+      events_ = c.open_receiver(address, proton::receiver_options().credit_window(1000));
       return;
     }
     // Credit for exactly --count: with Proton's default prefetch the hub sent up to ten, and

@@ -46,7 +46,7 @@ class Run {
   int run() {
     const auto server = *udp::resolver(io_).resolve(o_.host, o_.port).begin();
     for (auto& c : clients_) c->start(server);
-    timeout_.expires_after(ms(o_.timeout_s));
+    timeout_.expires_after(ms(o_.deadline_s()));
     timeout_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
       std::cerr << "timed out\n";

@@ -3,6 +3,7 @@
 // about 3% of the true value, whatever the spread, in a fixed 2,000-odd counters.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstdint>
@@ -20,6 +21,17 @@ class Histogram {
     for (std::size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
     total_ += other.total_;
     if (other.max_ > max_) max_ = other.max_;
+  }
+  // What was recorded after `earlier`, a copy of this histogram taken then. The span's largest
+  // value is not kept, so its max is the upper edge of the highest bucket that grew.
+  Histogram since(const Histogram& earlier) const {
+    Histogram d;
+    for (std::size_t i = 0; i < counts_.size(); ++i) {
+      d.counts_[i] = counts_[i] - earlier.counts_[i];
+      if (d.counts_[i] > 0) d.max_ = std::min(upper(i), max_);
+    }
+    d.total_ = total_ - earlier.total_;
+    return d;
   }
   std::uint64_t count() const { return total_; }
   std::uint64_t max() const { return max_; }

@@ -10,6 +10,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cmath>
+#include <cstdio>
 #include <iostream>
 #include <random>
 #include <thread>
@@ -153,7 +154,7 @@ class Run {
     } else {
       for (auto& c : clients_) c->start(server);
     }
-    deadline_.expires_after(std::chrono::milliseconds(static_cast<long>(o_.timeout_s * 1000)));
+    deadline_.expires_after(std::chrono::milliseconds(static_cast<long>(o_.deadline_s() * 1000)));
     deadline_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
       std::cerr << "timed out\n";
@@ -243,13 +244,15 @@ class Run {
     if (!going_) {
       if (totals_.connected < o_.clients) return;
       going_ = true;
-      t0_ = Clock::now();
+      t0_ = interval_from_ = Clock::now();
       if (o_.duration_s > 0) {
         deadline_publishing();
         target_ = -1;
       } else {
         target_ = o_.count * o_.clients;
       }
+      const double every = o_.interval_s >= 0 ? o_.interval_s : o_.duration_s >= 60 ? 10 : 0;
+      if (every > 0) report_interval(every);
       if (o_.rate > 0) {
         pace_publishing();
       } else {
@@ -274,6 +277,25 @@ class Run {
       publishing_over_ = true;
       for (auto& c : clients_) c->stop_publishing();
       on_event();
+    });
+  }
+  // A long run's drift shows as it happens: each span's rate and latency on stderr (the report
+  // on stdout stays one line, or one JSON object).
+  void report_interval(double every) {
+    interval_.expires_after(std::chrono::milliseconds(static_cast<long>(every * 1000)));
+    interval_.async_wait([this, every](const boost::system::error_code& ec) {
+      if (ec || over_) return;
+      const auto span = totals_.latency.since(interval_latency_);
+      const double secs = seconds_since(interval_from_);
+      std::fprintf(stderr, "%8.1f s  %10.0f msgs/s  p50 %.2f ms  p99 %.2f ms  max %.2f ms\n",
+                   seconds_since(t0_), static_cast<double>(totals_.acked - interval_acked_) / secs,
+                   static_cast<double>(span.percentile(0.5)) / 1000,
+                   static_cast<double>(span.percentile(0.99)) / 1000,
+                   static_cast<double>(span.max()) / 1000);
+      interval_latency_ = totals_.latency;
+      interval_acked_ = totals_.acked;
+      interval_from_ = Clock::now();
+      if (!publishing_over_) report_interval(every);
     });
   }
   // A fixed rate: every millisecond each client may have sent its share of rate x elapsed.
@@ -383,6 +405,11 @@ class Run {
   boost::asio::io_context io_{1};
   boost::asio::steady_timer deadline_, ticker_;
   std::unique_ptr<boost::asio::steady_timer> pacer_;
+  // --interval: the next progress line's timer, and where the current span started.
+  boost::asio::steady_timer interval_{io_};
+  Histogram interval_latency_;
+  long interval_acked_ = 0;
+  Clock::time_point interval_from_ = Clock::now();
   boost::asio::signal_set signals_;
   std::vector<std::shared_ptr<Client>> clients_;
   std::vector<int> attempts_;  // conn --retries: tries again so far, per client

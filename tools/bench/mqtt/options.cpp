@@ -15,7 +15,9 @@ const char* const kUsage =
     "        N clients publish M messages each (or for S seconds) of B bytes, at most W QoS 1\n"
     "        unacknowledged each, at R msgs/s in all (default: as fast as acknowledgements\n"
     "        allow); latency is publish to PUBACK. --c2d K: also subscribe to the devicebound\n"
-    "        topic and wait until K messages arrived in all\n"
+    "        topic and wait until K messages arrived in all. --interval S: a line on stderr\n"
+    "        every S seconds with that span's rate and latency (default: every 10 s when\n"
+    "        --duration is 60 or more; 0: none)\n"
     "  sub   --port P [--clients N] [--count M] [--duration S] [--topic FILTER]\n"
     "        N subscribers (QoS of --qos) until M messages arrived in all, or S seconds; prints\n"
     "        'ready' on stderr once subscribed; latency is the payload's time stamp to arrival\n"
@@ -49,7 +51,9 @@ const char* const kUsage =
     "  common: [--host 127.0.0.1] [--prefix d (s for sub)] [--password PW] [--timeout S] "
     "[--json]\n"
     "        [--mqtt 4|5] (protocol level: 3.1.1 or 5; an MQTT 5 server's Receive Maximum caps\n"
-    "        --window) [--ws PATH] (MQTT over WebSockets on PATH, subprotocol mqtt)\n";
+    "        --window) [--ws PATH] (MQTT over WebSockets on PATH, subprotocol mqtt)\n"
+    "        --timeout S (default 120): give up S seconds after the start, or after\n"
+    "        --duration's end\n";
 
 namespace {
 
@@ -107,6 +111,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
       {"--hold", real(o.hold_s)},
       {"--c2d", integer(o.c2d)},
       {"--timeout", real(o.timeout_s)},
+      {"--interval", real(o.interval_s)},
       {"--hub-https", text(o.hub_https)},
       {"--ca", text(o.ca)},
       {"--callers", integer(o.callers)},
@@ -153,6 +158,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
   if (o.mode == Mode::methods && (o.registry.empty() || o.hub_https.empty())) {
     error = "methods needs --registry and --hub-https";
   }
+  if (o.interval_s < 0 && o.interval_s != -1) error = "--interval takes seconds, 0 for none";
   if (o.callers < 1) error = "--callers must be at least 1";
   if (o.retries < 0) error = "--retries must be 0 or more";
   if (o.mqtt != 4 && o.mqtt != 5) error = "--mqtt is 4 (MQTT 3.1.1) or 5";

@@ -30,7 +30,8 @@ struct Options {
   std::string ca;                   // methods: CAs that sign the hub's certificate
   int callers = 16;                 // methods: concurrent HTTPS callers
   double hold_s = 0;                // conn: keep the connections this long (0: until SIGTERM)
-  double timeout_s = 120;           // give up after this long
+  double timeout_s = 120;           // give up this long after the start (or --duration's end)
+  double interval_s = -1;           // pub: a progress line this often; -1: 10 s in long runs
   bool json = false;                // the report as one JSON object instead of text
   int mqtt = 4;                     // protocol level: 4 (3.1.1) or 5
   std::string ws;                   // MQTT over WebSockets on this path; empty: plain TCP
@@ -40,6 +41,10 @@ struct Options {
   // run side by side need sources apart: a (source, server) pair has only the ephemeral ports.
   std::string source = "127.1.0.1";
   int retries = 0;  // conn: a refused or failed connection tries again, backing off
+
+  // When a run gives up: a run of --duration S has S seconds of work before the timeout's
+  // time to finish it (a 180 s run no longer ends at the default 120 s, reporting nothing).
+  double deadline_s() const { return timeout_s + (duration_s > 0 ? duration_s : 0); }
 };
 
 // nullopt with `error` set (the usage when empty) for a command line that is not one.
