@@ -2,6 +2,8 @@
 
 #include "test_pki.hpp"
 
+#include <sys/socket.h>
+
 #include <csignal>
 #include <stdexcept>
 
@@ -13,19 +15,33 @@ HubUnderTest::HubUnderTest(Options options) : options_(options) {
     more += "  - {id: d" + std::to_string(i) +
             ", primary_key: ZGV2MS1wcmltYXJ5LWtleS1mb3ItdGVzdHMtMDAwMDE=}\n";
   }
-  write_secret_file(dir_ / "registry.yaml",
-             std::string("hostname: ") + kHubHost + "\ndevices:\n" + more +
-                 "  - {id: dev1, primary_key: ZGV2MS1wcmltYXJ5LWtleS1mb3ItdGVzdHMtMDAwMDE=}\n"
-                 "  - {id: dev2, primary_key: ZGV2Mi1wcmltYXJ5LWtleS1mb3ItdGVzdHMtMDAwMDE=}\n"
-                 "  - {id: off, primary_key: b2ZmLXByaW1hcnkta2V5LWZvci10ZXN0cy0wMDAwMDE=, "
-                 "status: disabled}\n"
-                 "policies:\n"
-                 "  - {name: service, key: c2VydmljZS1wb2xpY3kta2V5LWZvci10ZXN0cy0wMDE=, rights: "
-                 "[service, registry]}\n"
-                 "  - {name: gateway, key: " +
-                 kGatewayKey + ", rights: [device]}\n");
+  write_secret_file(
+      dir_ / "registry.yaml",
+      std::string("hostname: ") + kHubHost + "\ndevices:\n" + more +
+          "  - {id: dev1, primary_key: ZGV2MS1wcmltYXJ5LWtleS1mb3ItdGVzdHMtMDAwMDE=}\n"
+          "  - {id: dev2, primary_key: ZGV2Mi1wcmltYXJ5LWtleS1mb3ItdGVzdHMtMDAwMDE=}\n"
+          "  - {id: off, primary_key: b2ZmLXByaW1hcnkta2V5LWZvci10ZXN0cy0wMDAwMDE=, "
+          "status: disabled}\n"
+          "policies:\n"
+          "  - {name: service, key: c2VydmljZS1wb2xpY3kta2V5LWZvci10ZXN0cy0wMDE=, rights: "
+          "[service, registry]}\n"
+          "  - {name: gateway, key: " +
+          kGatewayKey + ", rights: [device]}\n");
   if (options_.tls || options_.https) make_certificates();
-  start();
+  // Ports of its own, not the kernel's pick: a restart binds them again, and a port from the
+  // ephemeral range can meanwhile go to any outgoing connection (even the bridge's own
+  // reconnect, connecting to itself). One taken between the pick and the bind: pick again.
+  for (int attempt = 1;; ++attempt) {
+    port_ = std::to_string(free_port(SOCK_STREAM));
+    tls_port_ = std::to_string(free_port(SOCK_STREAM));
+    https_port_ = std::to_string(free_port(SOCK_STREAM));
+    try {
+      start();
+      return;
+    } catch (const std::runtime_error&) {
+      if (attempt == 3) throw;
+    }
+  }
 }
 
 HubUnderTest::~HubUnderTest() {

@@ -59,7 +59,7 @@ class HubUnderTest {
   Options options_;
   TempDir dir_;
   std::unique_ptr<Process> process_;
-  std::string port_ = "0", tls_port_ = "0", https_port_ = "0";
+  std::string port_, tls_port_, https_port_;  // chosen by the constructor
   std::string url_, tls_url_;
   int starts_ = 0;
 };

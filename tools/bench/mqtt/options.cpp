@@ -52,8 +52,8 @@ const char* const kUsage =
     "[--json]\n"
     "        [--mqtt 4|5] (protocol level: 3.1.1 or 5; an MQTT 5 server's Receive Maximum caps\n"
     "        --window) [--ws PATH] (MQTT over WebSockets on PATH, subprotocol mqtt)\n"
-    "        --timeout S (default 120): give up S seconds after the start, or after\n"
-    "        --duration's end\n";
+    "        --timeout S (default 120): give up after S seconds, plus --duration's when\n"
+    "        there is one\n";
 
 namespace {
 

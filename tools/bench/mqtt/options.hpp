@@ -30,7 +30,7 @@ struct Options {
   std::string ca;                   // methods: CAs that sign the hub's certificate
   int callers = 16;                 // methods: concurrent HTTPS callers
   double hold_s = 0;                // conn: keep the connections this long (0: until SIGTERM)
-  double timeout_s = 120;           // give up this long after the start (or --duration's end)
+  double timeout_s = 120;           // give up after this long (plus --duration)
   double interval_s = -1;           // pub: a progress line this often; -1: 10 s in long runs
   bool json = false;                // the report as one JSON object instead of text
   int mqtt = 4;                     // protocol level: 4 (3.1.1) or 5
