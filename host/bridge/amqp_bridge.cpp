@@ -60,7 +60,12 @@ void AmqpBridge::retire(Pools& pools, boost::asio::io_context& loop, HubConnecti
 AmqpBridge::AmqpBridge(AmqpBridgeSettings settings, Logger& log)
     : settings_(std::move(settings)),
       log_(log),
-      mint_{settings_.policy, settings_.policy_key, settings_.token_ttl} {
+      mint_{settings_.policy, settings_.policy_key, settings_.token_ttl},
+      device_mint_(std::make_shared<const HubConnection::MintFn>(
+          [mint = mint_, hub = settings_.target.hostname](const std::string& device,
+                                                          std::int64_t& until) {
+            return mint(hub + "/devices/" + sas::url_encode(device), until);
+          })) {
   auto& t = settings_.target;
   if (!settings_.plain_from_policy) return;
   // PLAIN with the policy itself, as the service SDKs log in: user {policy}@sas.root.{hub name},
@@ -178,11 +183,8 @@ std::unique_ptr<BridgeDevice> AmqpBridge::attach(boost::asio::io_context& loop,
   std::string token;
   if (settings_.target.cbs && identity.hub_token.empty() && !settings_.policy.empty()) {
     // Identity translation: the gateway mints the device's token, and renews it.
-    mint = [mint = mint_, hub = settings_.target.hostname](const std::string& device,
-                                                           std::int64_t& until) {
-      return mint(hub + "/devices/" + sas::url_encode(device), until);
-    };
-    token = mint(identity.device_id, expiry);
+    mint = device_mint_;
+    token = (*mint)(identity.device_id, expiry);
   } else if (settings_.target.cbs && identity.hub_token.empty()) {
     boost::asio::post(loop, [channel] {
       if (auto ch = channel.lock()) {

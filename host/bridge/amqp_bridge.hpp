@@ -56,6 +56,7 @@ class AmqpBridge final : public Bridge {
   AmqpBridgeSettings settings_;
   Logger& log_;
   TokenMint mint_;
+  HubConnection::Minter device_mint_;  // devices' tokens from the policy, shared by all of them
   std::shared_ptr<Pools> pools_ = std::make_shared<Pools>();
 };
 

@@ -119,7 +119,7 @@ void HubConnection::tick_devices() {
                  (last_error.empty() ? std::string() : ": " + last_error));
     }
     if (!d.mint || d.renew_at == 0 || now < d.renew_at) continue;
-    d.token = d.mint(id, d.expiry);
+    d.token = (*d.mint)(id, d.expiry);
     d.renew_at = now + (d.expiry - now) * 4 / 5;
     tokens_renewed_.fetch_add(1, std::memory_order_relaxed);
     if (transport_.is_open()) put_token(id);  // the grant goes on; links stay attached
@@ -236,6 +236,11 @@ void HubConnection::put_token(const std::string& id) {
 
 void HubConnection::send_put(const std::string& id, Device& d) {
   d.put_waiting = false;
+  if (d.token.empty() && d.mint) {  // dropped once the hub took it (on_cbs_reply)
+    const auto now = unix_seconds();
+    d.token = (*d.mint)(id, d.expiry);
+    d.renew_at = d.expiry > now ? now + (d.expiry - now) * 4 / 5 : 0;
+  }
   cbs_.put_token(target_.hostname + "/devices/" + id, d.token,
                  [this, id](const CbsLink::Reply& reply) {
                    on_cbs_reply(id, reply);
@@ -467,7 +472,8 @@ void HubConnection::on_cbs_reply(const std::string& id, const CbsLink::Reply& re
     }
     return;
   }
-  if (d.authorized) return;  // a renewed token: the links it covers stay as they are
+  if (d.mint) std::string().swap(d.token);  // a fresh one is minted when needed again
+  if (d.authorized) return;                 // a renewed token: the links it covers stay as they are
   authorized(id, d);
 }
 

@@ -74,9 +74,11 @@ class HubConnection final : public proton::messaging_handler,
                             public std::enable_shared_from_this<HubConnection> {
  public:
   using Completion = BridgeDevice::Completion;
-  // Makes a fresh token for a device and says until when it holds (Unix seconds); empty for a
-  // token that was passed through, which the gateway cannot renew.
-  using Minter = std::function<std::string(const std::string& device, std::int64_t& expiry)>;
+  // Makes a fresh token for a device and says until when it holds (Unix seconds).
+  using MintFn = std::function<std::string(const std::string& device, std::int64_t& expiry)>;
+  // One per bridge, shared by every device it mints for (a copy per device was ~100 bytes of
+  // each idle device); null for a token that was passed through, which the gateway cannot renew.
+  using Minter = std::shared_ptr<const MintFn>;
   // Called on the loop when the connection has served no device for `idle_close`; the pool
   // decides whether to keep it.
   using IdleHandler = std::function<void(HubConnection&)>;
@@ -124,6 +126,8 @@ class HubConnection final : public proton::messaging_handler,
 
  private:
   struct Device {
+    // Kept only until the hub took it when the gateway can mint another (reconnects put a fresh
+    // one): an idle device does not hold a couple of hundred bytes of token.
     std::string token;
     std::int64_t expiry = 0;  // of the token; renewed at 80% of its life when we minted it
     std::int64_t renew_at = 0;

@@ -32,11 +32,14 @@ constexpr std::uint32_t kSessionNeverExpires = 0xFFFFFFFF;
 
 }  // namespace
 
-Engine::Engine(EngineHost& host, EngineOptions options)
+Engine::Engine(EngineHost& host, std::shared_ptr<const EngineOptions> options)
     : host_(host), options_(std::move(options)) {
-  decode_.max_packet = options_.max_packet;
-  host_.set_timer(Timer::connect, options_.connect_timeout);
+  decode_.max_packet = options_->max_packet;
+  host_.set_timer(Timer::connect, options_->connect_timeout);
 }
+
+Engine::Engine(EngineHost& host, EngineOptions options)
+    : Engine(host, std::make_shared<const EngineOptions>(std::move(options))) {}
 
 std::size_t Engine::on_bytes(std::span<const std::uint8_t> data) {
   std::size_t used = 0;
@@ -96,9 +99,9 @@ void Engine::handle(Connect& c) {
                      "user name '" + *c.username + "' is not {hub}/{device}/?api-version=...");
       return;
     }
-    if (!options_.hostname.empty() && host != options_.hostname) {
+    if (!options_->hostname.empty() && host != options_->hostname) {
       refuse_connect(ConnectCode::bad_credentials, reason::bad_user_name_or_password,
-                     "user name names hub '" + std::string(host) + "', not " + options_.hostname);
+                     "user name names hub '" + std::string(host) + "', not " + options_->hostname);
       return;
     }
     if (device != c.client_id) {
@@ -110,7 +113,7 @@ void Engine::handle(Connect& c) {
   }
   if (v5() && !accept_v5_connect(c)) return;
   if (v5()) host_.refuse_over_rate();  // MQTT 5 can tell a device its quota is spent
-  const auto cap = std::chrono::duration_cast<std::chrono::milliseconds>(options_.max_keep_alive);
+  const auto cap = std::chrono::duration_cast<std::chrono::milliseconds>(options_->max_keep_alive);
   keep_alive_ =
       c.keep_alive == 0 ? cap : std::min(cap, std::chrono::milliseconds(c.keep_alive * 1500LL));
   clean_session_ = c.clean_session;
@@ -157,12 +160,12 @@ Connack Engine::v5_connack(bool session_present) const {
   Connack ack{session_present, ConnectCode::accepted, reason::success, {}};
   auto& p = ack.props;
   p.receive_maximum =
-      static_cast<std::uint16_t>(std::min<std::size_t>(options_.max_inflight, 65535));
+      static_cast<std::uint16_t>(std::min<std::size_t>(options_->max_inflight, 65535));
   p.maximum_qos = 1;
   p.retain_available = 0;
   p.maximum_packet_size =
-      static_cast<std::uint32_t>(std::min<std::size_t>(options_.max_packet, 0xFFFFFFFF));
-  if (options_.topic_alias_maximum > 0) p.topic_alias_maximum = options_.topic_alias_maximum;
+      static_cast<std::uint32_t>(std::min<std::size_t>(options_->max_packet, 0xFFFFFFFF));
+  if (options_->topic_alias_maximum > 0) p.topic_alias_maximum = options_->topic_alias_maximum;
   p.wildcard_available = 1;
   p.subscription_ids_available = 0;
   p.shared_available = 0;
@@ -235,7 +238,7 @@ void Engine::handle(const Disconnect& d) {
 void Engine::on_timer(Timer timer) {
   if (timer == Timer::connect && state_ == State::awaiting_connect) {
     state_ = State::closed;
-    host_.close("no CONNECT within " + std::to_string(options_.connect_timeout.count()) + " ms");
+    host_.close("no CONNECT within " + std::to_string(options_->connect_timeout.count()) + " ms");
   } else if (timer == Timer::keep_alive && state_ == State::connected) {
     // The timer runs once per period, not re-armed per packet (that was a cancelled wait for
     // every message): if a packet came meanwhile, it waits out the rest from that packet.
@@ -263,10 +266,11 @@ void Engine::on_drain() {
 void Engine::close_if_drained() {
   if (draining_ && state_ != State::closed && upstream_.empty() && operations_.empty()) {
     if (v5() && state_ == State::connected) {
-      Disconnect d{options_.server_reference.empty() ? reason::server_shutting_down
-                                                     : reason::use_another_server,
+      Disconnect d{options_->server_reference.empty() ? reason::server_shutting_down
+                                                      : reason::use_another_server,
                    {}};
-      if (!options_.server_reference.empty()) d.props.server_reference = options_.server_reference;
+      if (!options_->server_reference.empty())
+        d.props.server_reference = options_->server_reference;
       d.props.reason_string = "the gateway is draining";
       send(d);
     }
@@ -284,13 +288,13 @@ void Engine::on_closing(bool taken_over, const std::string& why) {
 
 std::uint32_t Engine::granted_session_expiry(std::uint32_t asked) const {
   return std::min<std::uint32_t>(
-      asked, static_cast<std::uint32_t>(std::min<std::int64_t>(options_.max_session_expiry.count(),
+      asked, static_cast<std::uint32_t>(std::min<std::int64_t>(options_->max_session_expiry.count(),
                                                                kSessionNeverExpires)));
 }
 
 std::chrono::seconds Engine::session_expiry() const {
   if (!v5()) return std::chrono::seconds::max();  // 3.1.1 keeps it until a clean session
-  if (session_expiry_ == kSessionNeverExpires) return options_.max_session_expiry;
+  if (session_expiry_ == kSessionNeverExpires) return options_->max_session_expiry;
   return std::chrono::seconds(session_expiry_);
 }
 

@@ -111,6 +111,8 @@ class EngineHost {
 
 class Engine {
  public:
+  // Every connection of a listener shares its options: an idle device should not carry a copy.
+  Engine(EngineHost& host, std::shared_ptr<const EngineOptions> options);
   Engine(EngineHost& host, EngineOptions options);
 
   // Returns how many bytes were used; the host hands the rest again later.
@@ -229,7 +231,7 @@ class Engine {
                                               std::string& why) const;
 
   EngineHost& host_;
-  EngineOptions options_;
+  std::shared_ptr<const EngineOptions> options_;
   DecodeOptions decode_;
   State state_ = State::awaiting_connect;
   ProtocolLevel level_ = ProtocolLevel::v311;

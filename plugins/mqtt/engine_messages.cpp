@@ -29,9 +29,9 @@ std::uint8_t refusal_code(const std::string& why) {
 bool Engine::resolve_alias(Publish& p) {
   if (!p.props.topic_alias) return true;
   const auto alias = *p.props.topic_alias;
-  if (alias == 0 || alias > options_.topic_alias_maximum) {
+  if (alias == 0 || alias > options_->topic_alias_maximum) {
     fail("topic alias " + std::to_string(alias) + " is outside 1.." +
-             std::to_string(options_.topic_alias_maximum),
+             std::to_string(options_->topic_alias_maximum),
          reason::topic_alias_invalid);
     return false;
   }
@@ -74,8 +74,8 @@ void Engine::handle(Publish& p) {
       fail("a client's PUBLISH may not carry a subscription identifier", reason::protocol_error);
       return;
     }
-    if (p.qos == 1 && upstream_.size() >= options_.max_inflight) {
-      fail("more than Receive Maximum (" + std::to_string(options_.max_inflight) +
+    if (p.qos == 1 && upstream_.size() >= options_->max_inflight) {
+      fail("more than Receive Maximum (" + std::to_string(options_->max_inflight) +
                ") QoS 1 publishes unacknowledged",
            reason::receive_maximum_exceeded);
       return;
@@ -105,7 +105,7 @@ void Engine::handle(Publish& p) {
       return;
     }
     message.props = std::move(*props);
-  } else if (options_.map_other_topics && mappable_topic(p.topic)) {
+  } else if (options_->map_other_topics && mappable_topic(p.topic)) {
     message.annotations = {{"mqtt-topic", p.topic}, {"iotgw-unmapped", "true"}};
   } else {
     refuse_publish(p, reason::topic_name_invalid, "topic '" + p.topic + "' is not served");
@@ -130,7 +130,7 @@ void Engine::handle(Publish& p) {
   }
   upstream_[sent.token] = p.packet_id;
   // MQTT 5 clients keep to the Receive Maximum themselves; 3.1.1 ones are slowed here.
-  if (!v5() && upstream_.size() >= options_.max_inflight && !paused_) {
+  if (!v5() && upstream_.size() >= options_->max_inflight && !paused_) {
     paused_ = true;
     host_.pause_reading(true);
   }
@@ -158,7 +158,7 @@ void Engine::on_upstream_result(std::uint64_t token, iotgw_outcome outcome,
   }
   close_if_drained();
   if (state_ == State::closed) return;
-  if (paused_ && !draining_ && upstream_.size() < options_.max_inflight) {
+  if (paused_ && !draining_ && upstream_.size() < options_->max_inflight) {
     paused_ = false;
     host_.pause_reading(false);
   }

@@ -86,7 +86,7 @@ void Engine::handle_request(const DeviceRequest& request, const Publish& p) {
 }
 
 void Engine::ask_twin(iotgw_op_kind kind, const std::string& rid, std::string_view body) {
-  if (operations_.size() >= options_.max_operations) {
+  if (operations_.size() >= options_->max_operations) {
     answer_twin(kTooManyRequests, rid, -1, {},
                 "too many twin requests in flight on this connection");
     return;
@@ -296,7 +296,7 @@ void Engine::call_method(const HubRequest& request) {
   }
   // The host never says a call has timed out; a device that leaves calls unanswered must not
   // grow this without end. The oldest is the one the hub has most likely given up on.
-  if (method_calls_.size() >= options_.max_operations) {
+  if (method_calls_.size() >= options_->max_operations) {
     debug("method call " + std::to_string(*method_calls_.begin()) +
           " forgotten: too many unanswered");
     method_calls_.erase(method_calls_.begin());

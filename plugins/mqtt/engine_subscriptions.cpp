@@ -23,7 +23,7 @@ void Engine::handle(const Subscribe& s) {
     if (sub.filter.starts_with("$share/")) {
       suback.codes.push_back(failure(reason::shared_subscriptions_not_supported));
     } else if (sub.filter == c2d_filter(device_) ||
-               (options_.map_other_topics && mappable_topic(sub.filter))) {
+               (options_->map_other_topics && mappable_topic(sub.filter))) {
       suback.codes.push_back(granted);
       filters_[sub.filter] = granted;
     } else if (hub == HubFilter::twin_responses) {
@@ -31,7 +31,7 @@ void Engine::handle(const Subscribe& s) {
       twin_responses_ = true;
     } else if (hub == HubFilter::none) {
       suback.codes.push_back(failure(reason::not_authorized));
-    } else if (operations_.size() >= options_.max_operations) {
+    } else if (operations_.size() >= options_->max_operations) {
       debug("too many operations in flight to subscribe to the hub");
       suback.codes.push_back(failure(reason::quota_exceeded));
     } else if (subscribe_to_hub(hub, granted, ack, suback.codes.size())) {

@@ -21,9 +21,12 @@ using iotgw::mqtt::Timer;
 
 class MqttConnection final : public iotgw::AdapterConnection, public iotgw::mqtt::EngineHost {
  public:
-  MqttConnection(iotgw::Connection conn, const EngineOptions& options, SessionStore& sessions,
-                 const iotgw::Context& ctx)
-      : AdapterConnection(conn), sessions_(sessions), ctx_(ctx), engine_(*this, options) {}
+  MqttConnection(iotgw::Connection conn, std::shared_ptr<const EngineOptions> options,
+                 SessionStore& sessions, const iotgw::Context& ctx)
+      : AdapterConnection(conn),
+        sessions_(sessions),
+        ctx_(ctx),
+        engine_(*this, std::move(options)) {}
 
   // AdapterConnection
   std::size_t on_bytes(std::span<const std::uint8_t> data) override {
@@ -186,7 +189,8 @@ class MqttAdapter final : public iotgw::AdapterBase {
   };
 
   MqttAdapter(const iotgw::Context& ctx, const iotgw::Config& config)
-      : AdapterBase(ctx), options_(config_map.read(config)) {}
+      : AdapterBase(ctx),
+        options_(std::make_shared<const EngineOptions>(config_map.read(config))) {}
 
   std::unique_ptr<iotgw::AdapterConnection> open(iotgw::Connection conn,
                                                  const iotgw_conn_info&) override {
@@ -194,7 +198,7 @@ class MqttAdapter final : public iotgw::AdapterBase {
   }
 
  private:
-  EngineOptions options_;
+  std::shared_ptr<const EngineOptions> options_;
   SessionStore sessions_;
 };
 

@@ -109,7 +109,7 @@ TEST_F(Mqtt5Engine, EachConnectRefusalHasItsReasonCode) {
   for (const auto& k : cases) {
     RecordingHost h;
     h.level = kV5;
-    Engine e(h, {});
+    Engine e(h, EngineOptions{});
     auto c = connect5();
     k.change(c);
     e.on_bytes(bytes_of(c, kV5));
@@ -124,7 +124,7 @@ TEST_F(Mqtt5Engine, EachConnectRefusalHasItsReasonCode) {
                               std::pair{IOTGW_ERR_LIMIT, reason::quota_exceeded}}) {
     RecordingHost h;
     h.level = kV5;
-    Engine e(h, {});
+    Engine e(h, EngineOptions{});
     e.on_bytes(bytes_of(connect5(), kV5));
     e.on_auth_result(h.next_token - 1, status, "", "no");
     EXPECT_EQ(std::get<Connack>(h.written.back()).reason, code);

@@ -75,7 +75,7 @@ TEST_F(MqttEngine, ConnectAuthenticatesThenAnswersConnackAccepted) {
 TEST_F(MqttEngine, ConnackCodesSayWhyAConnectIsRefused) {
   const auto refused_with = [](auto&& setup) {
     RecordingHost h;
-    Engine e(h, {});
+    Engine e(h, EngineOptions{});
     setup(h, e);
     EXPECT_FALSE(h.closed.empty());
     return std::get<Connack>(h.written.at(0)).code;
@@ -175,7 +175,7 @@ TEST_F(MqttEngine, AnotherDevicesTopicQoS2AndUnservedTopicsClose) {
   feed(Publish{"devices/dev2/messages/events/", "x", 1, false, false, 1});
   EXPECT_EQ(host.closed, "publish as another device: 'devices/dev2/messages/events/'");
   RecordingHost h2;
-  Engine e2(h2, {});
+  Engine e2(h2, EngineOptions{});
   auto c = bytes_of(connect_as("dev1"));
   e2.on_bytes(c);
   e2.on_auth_result(h2.next_token - 1, IOTGW_OK, "dev1", "");
@@ -183,7 +183,7 @@ TEST_F(MqttEngine, AnotherDevicesTopicQoS2AndUnservedTopicsClose) {
   e2.on_bytes(q2);
   EXPECT_EQ(h2.closed, "QoS 2 is not served");
   RecordingHost h3;
-  Engine e3(h3, {});
+  Engine e3(h3, EngineOptions{});
   e3.on_bytes(c);
   e3.on_auth_result(h3.next_token - 1, IOTGW_OK, "dev1", "");
   auto other = bytes_of(Publish{"sensors/temp", "x", 0, false, false, 0});
@@ -315,7 +315,7 @@ TEST_F(MqttEngine, APersistentSessionRestoresItsSubscription) {
   feed(Subscribe{1, {{"devices/dev1/messages/devicebound/#", 1}}});
   engine.on_closed();
   RecordingHost& h = host;
-  Engine again(h, {});
+  Engine again(h, EngineOptions{});
   h.downstream_calls.clear();
   auto c = bytes_of(connect_as("dev1", false));
   again.on_bytes(c);
@@ -339,7 +339,7 @@ TEST_F(MqttEngine, APersistentSessionKeepsTwinAndMethodSubscriptionsAndAsksTheHu
   engine.on_closed();
 
   host.requests.clear();
-  Engine again(host, {});
+  Engine again(host, EngineOptions{});
   again.on_bytes(bytes_of(connect_as("dev1", false)));
   again.on_auth_result(host.next_token - 1, IOTGW_OK, "dev1", "");
   EXPECT_TRUE(last<Connack>().session_present);
@@ -364,7 +364,7 @@ TEST_F(MqttEngine, APersistentSessionKeepsTwinAndMethodSubscriptionsAndAsksTheHu
   // A clean session forgets them.
   again.on_closed();
   host.requests.clear();
-  Engine clean(host, {});
+  Engine clean(host, EngineOptions{});
   clean.on_bytes(bytes_of(connect_as("dev1", true)));
   clean.on_auth_result(host.next_token - 1, IOTGW_OK, "dev1", "");
   EXPECT_FALSE(last<Connack>().session_present);
@@ -376,7 +376,7 @@ TEST_F(MqttEngine, AStoredSubscriptionTheHubRefusesIsLoggedAsAWarning) {
   feed(Subscribe{1, {{"$iothub/methods/POST/#", 0}}});
   answer(200);
   engine.on_closed();
-  Engine again(host, {});
+  Engine again(host, EngineOptions{});
   again.on_bytes(bytes_of(connect_as("dev1", false)));
   again.on_auth_result(host.next_token - 1, IOTGW_OK, "dev1", "");
   again.on_operation_result(host.requests.back().token, {503, -1, {}, "no hub"});
