@@ -2,7 +2,7 @@
 // themselves: its sink, a real Mosquitto broker (whose subscriber must see every message the
 // publishers had acknowledged), libcoap's coap-server for the CoAP mode, and iotgw with iotgw-hub
 // (C2D sent by the service through the hub, received by MQTT devices; idle connections from spread
-// source addresses).
+// source addresses, and over TLS, checking the server's certificate).
 #include <gtest/gtest.h>
 
 #include <netinet/in.h>
@@ -17,6 +17,7 @@
 #include "gateway_fixture.hpp"
 #include "hub_under_test.hpp"
 #include "process.hpp"
+#include "test_pki.hpp"
 
 namespace iotgw::test {
 namespace {
@@ -162,6 +163,30 @@ TEST(BenchTool, C2dThroughTheHubReachesEveryDeviceAndIdleConnectionsHold) {
                                  "--hold", "0.5", "--registry", hub.registry()});
   EXPECT_EQ(idle.code, 0) << idle.output;
   EXPECT_EQ(field(idle.output, "connected"), "50") << idle.output;
+}
+
+TEST(BenchTool, TlsConnectionsLogInAndAServerTheCaDoesNotVouchForIsRefused) {
+  TempDir dir;
+  TestPki pki(dir.path());
+  pki.issue("server", "localhost", "DNS:localhost,IP:127.0.0.1");
+  pki.self_signed("rogue", "localhost");
+  HubUnderTest hub({.extra_devices = 20});
+  GatewayUnderTest gw("gateway: {plugins_dir: plugins, threads: 1}\n" + hub.minting_bridge() +
+                      "listeners:\n  - {name: mqtts, adapter: mqtt, transport: tls, bind: "
+                      "'127.0.0.1:0', tls: {cert_file: " +
+                      pki.cert("server") + ", key_file: " + pki.key("server") + "}}\n");
+  const auto port = std::to_string(gw.port("mqtts"));
+  const auto ok = run(kBench, {"conn", "--port", port, "--clients", "20", "--rate", "0", "--hold",
+                               "0.2", "--registry", hub.registry(), "--tls", "--ca", pki.ca()});
+  EXPECT_EQ(ok.code, 0) << ok.output << gw.process().output();
+  EXPECT_EQ(field(ok.output, "connected"), "20") << ok.output;
+
+  const auto refused =
+      run(kBench, {"conn", "--port", port, "--clients", "2", "--rate", "0", "--hold", "0.2",
+                   "--registry", hub.registry(), "--tls", "--ca", pki.cert("rogue")});
+  EXPECT_NE(refused.code, 0) << refused.output;
+  EXPECT_EQ(field(refused.output, "connected"), "0") << refused.output;
+  EXPECT_NE(refused.output.find("certificate verify failed"), std::string::npos) << refused.output;
 }
 
 }  // namespace

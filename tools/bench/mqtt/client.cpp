@@ -25,7 +25,7 @@ constexpr std::size_t kQos0Backlog = std::size_t{64} * 1024;  // bytes waiting t
 
 Client::Client(boost::asio::io_context& io, ClientPlan plan, Totals& totals, Event on_event)
     : plan_(std::move(plan)),
-      stream_(io, plan_.ws_path),
+      stream_(io, plan_.ws_path, plan_.tls),
       socket_(stream_.socket()),
       totals_(totals),
       on_event_(std::move(on_event)),
@@ -50,7 +50,7 @@ void Client::start(const tcp::endpoint& server) {
         self->socket_.set_option(tcp::no_delay(true));
         self->stream_.async_start(server.address().to_string(),
                                   [self](const boost::system::error_code& up) {
-                                    if (up) return self->fail("WebSocket upgrade: " + up.message());
+                                    if (up) return self->fail("handshake: " + up.message());
                                     self->hello();
                                   });
       });

@@ -32,7 +32,8 @@ struct ClientPlan {
   std::optional<boost::asio::ip::address> source;  // bound before connecting
   std::size_t read_buffer = 16 * 1024;
   iotgw::mqtt::ProtocolLevel level = iotgw::mqtt::ProtocolLevel::v311;
-  std::optional<std::string> ws_path;  // MQTT over WebSockets on this path
+  std::optional<std::string> ws_path;              // MQTT over WebSockets on this path
+  std::shared_ptr<boost::asio::ssl::context> tls;  // MQTT over TLS with this context
 };
 
 class Client : public std::enable_shared_from_this<Client> {

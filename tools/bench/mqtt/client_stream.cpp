@@ -7,10 +7,17 @@ namespace iotgw::bench {
 
 namespace websocket = boost::beast::websocket;
 
-ClientStream::ClientStream(boost::asio::io_context& io, std::optional<std::string> ws_path)
-    : socket_(io), ws_path_(std::move(ws_path)) {}
+ClientStream::ClientStream(boost::asio::io_context& io, std::optional<std::string> ws_path,
+                           std::shared_ptr<boost::asio::ssl::context> tls)
+    : socket_(io), ws_path_(std::move(ws_path)), tls_context_(std::move(tls)) {}
 
 void ClientStream::async_start(const std::string& host, Done done) {
+  if (tls_context_) {
+    tls_ = std::make_unique<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>>(socket_,
+                                                                                     *tls_context_);
+    tls_->async_handshake(boost::asio::ssl::stream_base::client, std::move(done));
+    return;
+  }
   if (!ws_path_) {
     done({});
     return;
@@ -27,6 +34,8 @@ void ClientStream::async_write(boost::asio::const_buffer buffer, Handler handler
   // One MQTT write, one binary message: a message may hold many packets (MQTT over WebSockets).
   if (ws_) {
     ws_->async_write(buffer, std::move(handler));
+  } else if (tls_) {
+    boost::asio::async_write(*tls_, buffer, std::move(handler));
   } else {
     boost::asio::async_write(socket_, buffer, std::move(handler));
   }
@@ -35,6 +44,8 @@ void ClientStream::async_write(boost::asio::const_buffer buffer, Handler handler
 void ClientStream::async_read_some(boost::asio::mutable_buffer buffer, Handler handler) {
   if (ws_) {
     ws_->async_read_some(buffer, std::move(handler));
+  } else if (tls_) {
+    tls_->async_read_some(buffer, std::move(handler));
   } else {
     socket_.async_read_some(buffer, std::move(handler));
   }

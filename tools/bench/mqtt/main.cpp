@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cmath>
 #include <cstdio>
@@ -41,6 +42,15 @@ std::vector<ClientPlan> plan_clients(const Options& o,
                                      const std::optional<iotgw::hub::Registry>& registry,
                                      const std::string& hostname) {
   std::vector<ClientPlan> plans(static_cast<std::size_t>(o.clients));
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  if (o.tls) {
+    tls = std::make_shared<boost::asio::ssl::context>(boost::asio::ssl::context::tls_client);
+    if (!o.ca.empty()) {
+      tls->load_verify_file(o.ca);
+      tls->set_verify_mode(boost::asio::ssl::verify_peer);
+      tls->set_verify_callback(boost::asio::ssl::host_name_verification(o.host));
+    }
+  }
   if (registry && registry->devices().size() < plans.size()) {
     throw std::runtime_error(o.registry + " has " + std::to_string(registry->devices().size()) +
                              " devices, fewer than --clients");
@@ -58,6 +68,7 @@ std::vector<ClientPlan> plan_clients(const Options& o,
     p.window = o.window;
     p.level = static_cast<iotgw::mqtt::ProtocolLevel>(o.mqtt);
     if (!o.ws.empty()) p.ws_path = o.ws;
+    p.tls = tls;
     p.size = o.size;
     if (o.mode == Mode::twin) {
       p.twin_get = true;

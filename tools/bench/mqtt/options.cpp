@@ -124,6 +124,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
   const std::map<std::string, std::function<void()>> flags{
       {"--json", [&o] { o.json = true; }},
       {"--con", [&o] { o.con = true; }},
+      {"--tls", [&o] { o.tls = true; }},
       {"--non", [&o] { o.con = false; }},
   };
   for (int i = first; i < argc; ++i) {
@@ -163,6 +164,7 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error) 
   if (o.retries < 0) error = "--retries must be 0 or more";
   if (o.mqtt != 4 && o.mqtt != 5) error = "--mqtt is 4 (MQTT 3.1.1) or 5";
   if (!o.ws.empty() && o.ws.front() != '/') error = "--ws takes a path starting with '/'";
+  if (o.tls && !o.ws.empty()) error = "--tls and --ws: one transport at a time";
   if (o.path.empty() || o.path.front() != '/') error = "--path takes a path starting with '/'";
   if (boost::system::error_code bad; boost::asio::ip::make_address_v4(o.source, bad), bad) {
     error = "--source takes an IPv4 address, not '" + o.source + "'";

@@ -35,6 +35,7 @@ struct Options {
   bool json = false;                // the report as one JSON object instead of text
   int mqtt = 4;                     // protocol level: 4 (3.1.1) or 5
   std::string ws;                   // MQTT over WebSockets on this path; empty: plain TCP
+  bool tls = false;                 // MQTT over TLS (full handshakes; --ca verifies the server)
   bool con = true;                  // coap pub: confirmable POSTs (--con) or not (--non)
   std::string path = "/telemetry";  // coap pub: the POSTs' Uri-Path
   // conn: the first source address; the next /24 every 10,000 connections. Client processes
