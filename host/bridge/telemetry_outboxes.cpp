@@ -72,7 +72,7 @@ void TelemetryOutboxes::flush(const std::string& address, Outbox& box) {
       t.settle();
       recycle(std::move(p.msg));
     }
-    hooks_.counted(device, false);
+    if (p.counted) hooks_.counted(device, false);
   }
 }
 
@@ -110,6 +110,7 @@ void TelemetryOutboxes::remove_device(const std::string& device) {
           released.push_back(std::move(p->done));
           p = waiting.erase(p);
         } else {
+          if (p->device == device) p->counted = false;  // counted out with the device
           ++p;
         }
       }
@@ -146,7 +147,7 @@ void TelemetryOutboxes::fail(Boxes::iterator box, iotgw_outcome outcome,
                  failed);
   for (auto& p : box->second.waiting) {
     failed.push_back(std::move(p.done));
-    hooks_.counted(p.device, false);
+    if (p.counted) hooks_.counted(p.device, false);
   }
   for (auto& [device, addresses] : device_addresses_) addresses.erase(box->first);
   link_address_.erase(box->second.link);
@@ -190,6 +191,13 @@ void TelemetryOutboxes::on_sender_close(proton::sender& s) {
     // A shared link the broker refused or detached: what waits for it will not go there.
     hooks_.warn(why);
     fail(box, IOTGW_REJECTED, why);
+    return;
+  }
+  if (box->second.users == 0) {
+    // Only QoS 0 leftovers of a device that went away (at most once): nothing will send them,
+    // and the device, if it is back elsewhere, is not this link's to close.
+    link_address_.erase(a);
+    boxes_.erase(box);
     return;
   }
   // The device's own link: deliveries on it get no outcome, they were not accepted; the device

@@ -79,6 +79,10 @@ class TelemetryOutboxes {
     bool confirmed;
     Completion done;
     std::uint64_t order = 0;  // keeps resends in the order the devices sent them
+    // Counted in its device's queue (hooks.counted). A QoS 0 leftover of a device that went
+    // away is not: the device may be back (a new count from zero) before the leftover goes, and
+    // counting it out then drove the new count below zero.
+    bool counted = true;
   };
   struct Outbox {
     std::string owner;      // IoT Hub: the device whose link it is
