@@ -21,14 +21,14 @@ void put_u32(std::string& out, std::uint32_t v) {
 void put_i64(std::string& out, std::int64_t v) {
   out.append(reinterpret_cast<const char*>(&v), 8);
 }
-void put_str(std::string& out, const std::string& s) {
+void put_str(std::string& out, std::string_view s) {
   put_u32(out, static_cast<std::uint32_t>(s.size()));
   out += s;
 }
 std::string encode(const proton::message& m) {
+  // Not through a copy: copying a proton::message encodes and decodes it.
   std::vector<char> bytes;
-  proton::message copy = m;
-  copy.encode(bytes);
+  m.encode(bytes);
   return {bytes.begin(), bytes.end()};
 }
 
@@ -172,11 +172,11 @@ void DurableLog::append(char type, const std::string& payload) {
     throw std::runtime_error(std::string("fdatasync failed: ") + std::strerror(errno));
 }
 
-void DurableLog::telemetry(std::int64_t seq, const proton::message& m) {
+void DurableLog::telemetry(std::int64_t seq, std::string_view encoded) {
   if (fd_ == -1) return;
   std::string p;
   put_i64(p, seq);
-  put_str(p, encode(m));
+  put_str(p, encoded);
   append('T', p);
 }
 

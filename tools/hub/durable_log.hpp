@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include <proton/message.hpp>
 
@@ -41,7 +42,7 @@ class DurableLog {
   // Rewrites the file with only what `write_all` appends (what is still live), so the log does
   // not grow without end across restarts. The old file stays until the new one is complete.
   void compact(const std::function<void(DurableLog&)>& write_all);
-  void telemetry(std::int64_t seq, const proton::message& m);
+  void telemetry(std::int64_t seq, std::string_view encoded);  // the message, encoded
   void c2d(const std::string& device, std::int64_t seq, std::int64_t expires_unix_ms,
            std::int64_t enqueued_unix_ms, const proton::message& m);
   void c2d_abandoned(const std::string& device, std::int64_t seq);

@@ -19,6 +19,7 @@
 #include <proton/sender.hpp>
 
 #include <deque>
+#include <vector>
 
 #include <proton/tracker.hpp>
 
@@ -161,6 +162,8 @@ class HubServer final : public proton::messaging_handler {
   std::map<proton::receiver, Inbound> inbound_;
   std::map<proton::sender, Consumer> consumers_;
   TelemetryLog telemetry_;
+  std::vector<char> encode_buffer_;   // telemetry(): each message encoded here first
+  proton::message consumer_message_;  // pump(): each retained message decoded here to go out
   C2dDelivery c2d_;
   std::unique_ptr<DurableLog> durable_ = std::make_unique<DurableLog>();
   TwinStore twins_{limits_.twin, [this](const std::string& device, const std::string& document) {

@@ -2,7 +2,7 @@
 
 namespace iotgw::hub {
 
-std::int64_t TelemetryLog::append(proton::message msg) {
+std::int64_t TelemetryLog::append(Encoded msg) {
   messages_.push_back(std::move(msg));
   if (messages_.size() > capacity_) {
     messages_.pop_front();
@@ -11,13 +11,15 @@ std::int64_t TelemetryLog::append(proton::message msg) {
   return next_++;
 }
 
-void TelemetryLog::restore(std::int64_t seq, proton::message msg) {
+void TelemetryLog::restore(std::int64_t seq, const proton::message& msg) {
   if (messages_.empty()) first_ = seq;
   next_ = seq;
-  append(std::move(msg));
+  Encoded bytes;
+  msg.encode(bytes);
+  append(Encoded(bytes.begin(), bytes.end()));  // exactly its size: encode leaves room to spare
 }
 
-const proton::message* TelemetryLog::at_or_after(std::int64_t& seq) const {
+const TelemetryLog::Encoded* TelemetryLog::at_or_after(std::int64_t& seq) const {
   if (seq < first_) seq = first_;  // what was evicted is gone for slow readers too
   if (seq >= next_) return nullptr;
   return &messages_[static_cast<std::size_t>(seq - first_)];
