@@ -162,7 +162,7 @@ void C2dDelivery::service_send(proton::delivery& d, const proton::message& m) {
   }
   try {
     durable_().c2d(to.device_id, queued->sequence, queued->expires_unix_ms, queued->enqueued_ms,
-                   queued->msg);
+                   std::string_view(queued->encoded.data(), queued->encoded.size()));
   } catch (const std::exception& e) {
     log_.error("hub", e.what());
     queues_.restore_end(to.device_id, queued->sequence);  // the sender hears it failed: so it did
@@ -182,7 +182,8 @@ void C2dDelivery::pump(const std::string& device) {
   while (s.active() && s.credit() > 0) {
     const C2dMessage* m = queues_.lock_next(device);
     if (m == nullptr) return;
-    proton::message out = m->msg;
+    proton::message& out = delivery_;
+    out.decode(m->encoded);
     // The header says it too, as an AMQP 1.0 broker does: a client that does not know IoT Hub's
     // annotation still sees a redelivery.
     out.delivery_count(static_cast<std::uint32_t>(m->delivery_count));
@@ -206,15 +207,15 @@ void C2dDelivery::ended(const C2dMessage& m, C2dEnd how, const std::string& why)
   } catch (const std::exception& e) {
     log_.error("hub", e.what());  // after a restart the message would come once more
   }
-  log_.info("hub", m.device_id + ": C2D message " + proton::to_string(m.msg.id()) +
-                       " ended: " + to_string(how) + " (" + why + ")");
-  const std::string ack = property(m.msg, "iothub-ack");
+  log_.info("hub", m.device_id + ": C2D message " + m.message_id + " ended: " + to_string(how) +
+                       " (" + why + ")");
+  const std::string& ack = m.ack;
   const bool success = how == C2dEnd::success;
   metrics_.ended[how].inc();
   if (!(ack == "full" || (ack == "positive" && success) || (ack == "negative" && !success))) return;
   // Field order as IoT Hub writes a feedback record.
   std::string record = nlohmann::ordered_json{
-      {"originalMessageId", proton::to_string(m.msg.id())},
+      {"originalMessageId", m.message_id},
       {"enqueuedTimeUtc", iso8601_utc(m.enqueued_ms)},
       {"statusCode", to_string(how)},
       {"description", why},

@@ -89,6 +89,7 @@ class C2dDelivery {
   std::map<proton::tracker, Outstanding> outstanding_;
   std::set<proton::sender> feedback_links_;
   std::deque<std::string> feedback_;  // JSON records waiting for a feedback receiver
+  proton::message delivery_;  // pump(): each delivery decoded here, with its own annotations
 };
 
 }  // namespace iotgw::hub

@@ -1,6 +1,9 @@
 #include "c2d_queue.hpp"
 
 #include "iotgw/common/clock.hpp"
+#include "message_facts.hpp"
+
+#include <proton/message_id.hpp>
 
 #include <algorithm>
 
@@ -16,12 +19,24 @@ const char* to_string(C2dEnd end) {
   return "Unknown";
 }
 
-const C2dMessage* C2dQueues::enqueue(const std::string& device, proton::message msg,
+namespace {
+
+void keep(C2dMessage& m, const proton::message& msg) {
+  std::vector<char> bytes;
+  msg.encode(bytes);
+  m.encoded.assign(bytes.begin(), bytes.end());  // exactly its size: encode leaves room to spare
+  m.message_id = proton::to_string(msg.id());
+  m.ack = property(msg, "iothub-ack");
+}
+
+}  // namespace
+
+const C2dMessage* C2dQueues::enqueue(const std::string& device, const proton::message& msg,
                                      std::optional<std::chrono::milliseconds> ttl) {
   auto& q = queues_[device];
   if (q.size() >= limits_.max_pending) return nullptr;
   C2dMessage m;
-  m.msg = std::move(msg);
+  keep(m, msg);
   m.device_id = device;
   m.sequence = next_sequence_++;
   m.enqueued_ms = unix_millis();
@@ -32,9 +47,9 @@ const C2dMessage* C2dQueues::enqueue(const std::string& device, proton::message 
 }
 
 void C2dQueues::restore(const std::string& device, std::int64_t seq, std::int64_t expires_unix_ms,
-                        std::int64_t enqueued_unix_ms, proton::message msg) {
+                        std::int64_t enqueued_unix_ms, const proton::message& msg) {
   C2dMessage m;
-  m.msg = std::move(msg);
+  keep(m, msg);
   m.device_id = device;
   m.sequence = seq;
   m.enqueued_ms = enqueued_unix_ms;

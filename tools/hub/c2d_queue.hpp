@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <proton/message.hpp>
 
@@ -31,7 +32,11 @@ enum class C2dEnd { success, expired, delivery_count_exceeded, rejected };
 const char* to_string(C2dEnd end);
 
 struct C2dMessage {
-  proton::message msg;
+  // The service's message, encoded: copying a proton::message encodes and decodes it, and each
+  // delivery needs its own annotations; it is decoded once per delivery instead.
+  std::vector<char> encoded;
+  std::string message_id;  // for the feedback record and the log
+  std::string ack;         // its iothub-ack property: which feedback the service asked for
   std::string device_id;
   std::string lock_token;  // set while locked
   int delivery_count = 0;
@@ -54,11 +59,11 @@ class C2dQueues {
       : limits_(limits), on_end_(std::move(on_end)), on_abandon_(std::move(on_abandon)) {}
 
   // The queued message, or nullptr when the device's queue is full.
-  const C2dMessage* enqueue(const std::string& device, proton::message msg,
+  const C2dMessage* enqueue(const std::string& device, const proton::message& msg,
                             std::optional<std::chrono::milliseconds> ttl);
   // Replaying the data dir: a queued message, an abandon, an end (by sequence number).
   void restore(const std::string& device, std::int64_t seq, std::int64_t expires_unix_ms,
-               std::int64_t enqueued_unix_ms, proton::message msg);
+               std::int64_t enqueued_unix_ms, const proton::message& msg);
   void restore_abandon(const std::string& device, std::int64_t seq);
   void restore_end(const std::string& device, std::int64_t seq);
   void skip_to(std::int64_t next) { next_sequence_ = std::max(next_sequence_, next); }

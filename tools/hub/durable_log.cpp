@@ -25,12 +25,6 @@ void put_str(std::string& out, std::string_view s) {
   put_u32(out, static_cast<std::uint32_t>(s.size()));
   out += s;
 }
-std::string encode(const proton::message& m) {
-  // Not through a copy: copying a proton::message encodes and decodes it.
-  std::vector<char> bytes;
-  m.encode(bytes);
-  return {bytes.begin(), bytes.end()};
-}
 
 class Reader {
  public:
@@ -181,14 +175,14 @@ void DurableLog::telemetry(std::int64_t seq, std::string_view encoded) {
 }
 
 void DurableLog::c2d(const std::string& device, std::int64_t seq, std::int64_t expires_unix_ms,
-                     std::int64_t enqueued_unix_ms, const proton::message& m) {
+                     std::int64_t enqueued_unix_ms, std::string_view encoded) {
   if (fd_ == -1) return;
   std::string p;
   put_str(p, device);
   put_i64(p, seq);
   put_i64(p, expires_unix_ms);
   put_i64(p, enqueued_unix_ms);
-  put_str(p, encode(m));
+  put_str(p, encoded);
   append('C', p);
 }
 

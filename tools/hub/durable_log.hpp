@@ -44,7 +44,7 @@ class DurableLog {
   void compact(const std::function<void(DurableLog&)>& write_all);
   void telemetry(std::int64_t seq, std::string_view encoded);  // the message, encoded
   void c2d(const std::string& device, std::int64_t seq, std::int64_t expires_unix_ms,
-           std::int64_t enqueued_unix_ms, const proton::message& m);
+           std::int64_t enqueued_unix_ms, std::string_view encoded);
   void c2d_abandoned(const std::string& device, std::int64_t seq);
   void c2d_ended(const std::string& device, std::int64_t seq, const std::string& how);
   void sequences(std::int64_t telemetry_next, std::int64_t c2d_next);

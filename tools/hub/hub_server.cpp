@@ -93,7 +93,8 @@ void HubServer::open_data_dir(const std::filesystem::path& dir, bool fsync) {
       out.telemetry(seq, std::string_view(m.data(), m.size()));
     });
     c2d_.queues().for_each([&](const C2dMessage& m) {
-      out.c2d(m.device_id, m.sequence, m.expires_unix_ms, m.enqueued_ms, m.msg);
+      out.c2d(m.device_id, m.sequence, m.expires_unix_ms, m.enqueued_ms,
+              std::string_view(m.encoded.data(), m.encoded.size()));
       for (int i = 0; i < m.delivery_count; ++i) out.c2d_abandoned(m.device_id, m.sequence);
     });
     // Last: replay restores the retained messages first, and their numbers run up to this.
