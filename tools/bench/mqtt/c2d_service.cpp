@@ -5,6 +5,7 @@
 #include <proton/connection_options.hpp>
 #include <proton/container.hpp>
 #include <proton/delivery.hpp>
+#include <proton/duration.hpp>
 #include <proton/error_condition.hpp>
 #include <proton/message.hpp>
 #include <proton/message_id.hpp>
@@ -12,6 +13,7 @@
 #include <proton/sender.hpp>
 #include <proton/tracker.hpp>
 #include <proton/transport.hpp>
+#include <proton/work_queue.hpp>
 
 #include "client.hpp"
 #include "iotgw/common/clock.hpp"
@@ -40,8 +42,12 @@ class Service final : public proton::messaging_handler {
     sender_ = c.open_sender("/messages/devicebound");
   }
   void on_sendable(proton::sender& s) override {
-    while (result_.sent < plan_.count && s.credit() > 0 &&
-           result_.sent - settled() < plan_.window) {
+    const auto ahead = [this] {
+      return result_.sent - (plan_.received != nullptr
+                                 ? plan_.received->load(std::memory_order_relaxed)
+                                 : settled());
+    };
+    while (result_.sent < plan_.count && s.credit() > 0 && ahead() < plan_.window) {
       const auto& device =
           plan_.devices[static_cast<std::size_t>(result_.sent) % plan_.devices.size()];
       const auto stamp = now_ns();
@@ -51,6 +57,15 @@ class Service final : public proton::messaging_handler {
       m.to("/devices/" + device + "/messages/devicebound");
       s.send(m);
       ++result_.sent;
+    }
+    // Held back by the devices, whose progress comes with no event here: look again shortly.
+    if (result_.sent < plan_.count && plan_.received != nullptr && !recheck_ &&
+        ahead() >= plan_.window) {
+      recheck_ = true;
+      s.container().schedule(proton::duration(1), [this] {
+        recheck_ = false;
+        if (sender_) on_sendable(sender_);
+      });
     }
   }
   void on_tracker_accept(proton::tracker& t) override {
@@ -81,6 +96,7 @@ class Service final : public proton::messaging_handler {
   C2dResult& result_;
   std::string body_;
   proton::sender sender_;
+  bool recheck_ = false;
 };
 
 }  // namespace

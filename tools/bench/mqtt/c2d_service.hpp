@@ -3,6 +3,7 @@
 // with its send time (now_ns), so devices can time the whole path.
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,12 @@ struct C2dPlan {
   std::vector<std::string> devices;  // round-robin
   long count = 0;
   std::size_t size = 256;
-  int window = 1000;  // unsettled sends
+  // Messages sent and not yet received by a device (counted in `received`, by the devices'
+  // thread), or without it, not yet settled by the hub. The hub accepts a message once it is
+  // queued: a window on that alone lets the service outrun the devices until IoT Hub's 50 queued
+  // per device refuse it, which measures the queue, not the path.
+  int window = 1000;
+  const std::atomic<long>* received = nullptr;
 };
 
 struct C2dResult {
