@@ -65,6 +65,7 @@ void TelemetryOutboxes::flush(const std::string& address, Outbox& box) {
     Pending p = std::move(box.waiting.front());
     box.waiting.pop_front();
     const std::string device = p.device;
+    const bool counted = p.counted;
     proton::tracker t = box.link.send(p.msg);
     if (p.confirmed) {
       in_flight_[t] = {address, std::move(p)};
@@ -72,7 +73,7 @@ void TelemetryOutboxes::flush(const std::string& address, Outbox& box) {
       t.settle();
       recycle(std::move(p.msg));
     }
-    if (p.counted) hooks_.counted(device, false);
+    if (counted) hooks_.counted(device, false);
   }
 }
 

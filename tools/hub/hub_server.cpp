@@ -61,13 +61,13 @@ HubServer::HubServer(std::shared_ptr<const Registry> registry, HubEndpoints endp
 
 void HubServer::open_data_dir(const std::filesystem::path& dir, bool fsync) {
   std::size_t telemetry = 0, c2d = 0;
-  DurableLog::Replay replay{[&](std::int64_t seq, proton::message m) {
+  DurableLog::Replay replay{[&](std::int64_t seq, const proton::message& m) {
                               telemetry_.restore(seq, m);
                               ++telemetry;
                             },
                             [&](const std::string& device, std::int64_t seq, std::int64_t expires,
-                                std::int64_t enqueued, proton::message m) {
-                              c2d_.queues().restore(device, seq, expires, enqueued, std::move(m));
+                                std::int64_t enqueued, const proton::message& m) {
+                              c2d_.queues().restore(device, seq, expires, enqueued, m);
                               ++c2d;
                             },
                             [&](const std::string& device, std::int64_t seq) {
