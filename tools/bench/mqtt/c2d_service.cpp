@@ -43,8 +43,9 @@ class Service final : public proton::messaging_handler {
   }
   void on_sendable(proton::sender& s) override {
     const auto ahead = [this] {
+      // What the hub refused will never arrive: it does not hold the window.
       return result_.sent - (plan_.received != nullptr
-                                 ? plan_.received->load(std::memory_order_relaxed)
+                                 ? plan_.received->load(std::memory_order_relaxed) + result_.refused
                                  : settled());
     };
     while (result_.sent < plan_.count && s.credit() > 0 && ahead() < plan_.window) {
@@ -64,7 +65,11 @@ class Service final : public proton::messaging_handler {
       recheck_ = true;
       s.container().schedule(proton::duration(1), [this] {
         recheck_ = false;
-        if (sender_) on_sendable(sender_);
+        if (!sender_) return;
+        on_sendable(sender_);
+        // Sent from a timer, outside the connection's events: Proton writes it out only when
+        // the connection next has an event, and with nothing in flight none may come.
+        sender_.connection().wake();
       });
     }
   }
