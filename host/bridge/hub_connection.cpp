@@ -25,6 +25,12 @@ namespace {
 // leaves little stale work at the hub.
 constexpr std::size_t kCbsWindow = 64;
 
+// When a token the gateway minted is renewed: at 80% of its life; 0 (never) for one that has
+// already run out.
+std::int64_t renewal_time(std::int64_t now, std::int64_t expiry) {
+  return expiry > now ? now + (expiry - now) * 4 / 5 : 0;
+}
+
 // The reason a hub gave with its `rejected`: Proton C++ 0.37 does not expose it, its C API does.
 struct RawTracker : proton::tracker {
   explicit RawTracker(const proton::tracker& t) : proton::tracker(t) {}
@@ -239,7 +245,7 @@ void HubConnection::send_put(const std::string& id, Device& d) {
   if (d.token.empty() && d.mint) {  // dropped once the hub took it (on_cbs_reply)
     const auto now = unix_seconds();
     d.token = (*d.mint)(id, d.expiry);
-    d.renew_at = d.expiry > now ? now + (d.expiry - now) * 4 / 5 : 0;
+    d.renew_at = renewal_time(now, d.expiry);
   }
   cbs_.put_token(target_.hostname + "/devices/" + id, d.token,
                  [this, id](const CbsLink::Reply& reply) {
@@ -277,7 +283,7 @@ std::uint64_t HubConnection::add_device(const std::string& id, std::string token
   d.expiry = expiry;
   d.mint = std::move(mint);
   const auto now = unix_seconds();
-  d.renew_at = d.mint && expiry > now ? now + (expiry - now) * 4 / 5 : 0;
+  d.renew_at = d.mint ? renewal_time(now, expiry) : 0;
   d.channel = std::move(channel);
   const auto attachment = d.attachment;
   if (!transport_.is_open()) return attachment;

@@ -162,7 +162,7 @@ void C2dDelivery::service_send(proton::delivery& d, const proton::message& m) {
   }
   try {
     durable_().c2d(to.device_id, queued->sequence, queued->expires_unix_ms, queued->enqueued_ms,
-                   std::string_view(queued->encoded.data(), queued->encoded.size()));
+                   queued->encoded);
   } catch (const std::exception& e) {
     log_.error("hub", e.what());
     queues_.restore_end(to.device_id, queued->sequence);  // the sender hears it failed: so it did

@@ -22,9 +22,7 @@ const char* to_string(C2dEnd end) {
 namespace {
 
 void keep(C2dMessage& m, const proton::message& msg) {
-  std::vector<char> bytes;
-  msg.encode(bytes);
-  m.encoded.assign(bytes.begin(), bytes.end());  // exactly its size: encode leaves room to spare
+  m.encoded = encode_exact(msg);
   m.message_id = proton::to_string(msg.id());
   m.ack = property(msg, "iothub-ack");
 }

@@ -12,9 +12,10 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include <proton/message.hpp>
+
+#include "encoded_message.hpp"
 
 namespace iotgw::hub {
 
@@ -32,9 +33,9 @@ enum class C2dEnd { success, expired, delivery_count_exceeded, rejected };
 const char* to_string(C2dEnd end);
 
 struct C2dMessage {
-  // The service's message, encoded: copying a proton::message encodes and decodes it, and each
-  // delivery needs its own annotations; it is decoded once per delivery instead.
-  std::vector<char> encoded;
+  // The service's message, encoded: each delivery needs its own annotations, so it is decoded
+  // once per delivery rather than copied (a copy encodes and decodes).
+  EncodedMessage encoded;
   std::string message_id;  // for the feedback record and the log
   std::string ack;         // its iothub-ack property: which feedback the service asked for
   std::string device_id;

@@ -166,23 +166,23 @@ void DurableLog::append(char type, const std::string& payload) {
     throw std::runtime_error(std::string("fdatasync failed: ") + std::strerror(errno));
 }
 
-void DurableLog::telemetry(std::int64_t seq, std::string_view encoded) {
+void DurableLog::telemetry(std::int64_t seq, const EncodedMessage& m) {
   if (fd_ == -1) return;
   std::string p;
   put_i64(p, seq);
-  put_str(p, encoded);
+  put_str(p, {m.data(), m.size()});
   append('T', p);
 }
 
 void DurableLog::c2d(const std::string& device, std::int64_t seq, std::int64_t expires_unix_ms,
-                     std::int64_t enqueued_unix_ms, std::string_view encoded) {
+                     std::int64_t enqueued_unix_ms, const EncodedMessage& m) {
   if (fd_ == -1) return;
   std::string p;
   put_str(p, device);
   put_i64(p, seq);
   put_i64(p, expires_unix_ms);
   put_i64(p, enqueued_unix_ms);
-  put_str(p, encoded);
+  put_str(p, {m.data(), m.size()});
   append('C', p);
 }
 

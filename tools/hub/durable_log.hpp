@@ -8,9 +8,10 @@
 #include <filesystem>
 #include <functional>
 #include <string>
-#include <string_view>
 
 #include <proton/message.hpp>
+
+#include "encoded_message.hpp"
 
 namespace iotgw::hub {
 
@@ -42,9 +43,9 @@ class DurableLog {
   // Rewrites the file with only what `write_all` appends (what is still live), so the log does
   // not grow without end across restarts. The old file stays until the new one is complete.
   void compact(const std::function<void(DurableLog&)>& write_all);
-  void telemetry(std::int64_t seq, std::string_view encoded);  // the message, encoded
+  void telemetry(std::int64_t seq, const EncodedMessage& m);
   void c2d(const std::string& device, std::int64_t seq, std::int64_t expires_unix_ms,
-           std::int64_t enqueued_unix_ms, std::string_view encoded);
+           std::int64_t enqueued_unix_ms, const EncodedMessage& m);
   void c2d_abandoned(const std::string& device, std::int64_t seq);
   void c2d_ended(const std::string& device, std::int64_t seq, const std::string& how);
   void sequences(std::int64_t telemetry_next, std::int64_t c2d_next);

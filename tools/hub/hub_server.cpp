@@ -89,12 +89,9 @@ void HubServer::open_data_dir(const std::filesystem::path& dir, bool fsync) {
     twins_.for_each([&](const std::string& device, const std::string& document) {
       out.twin(device, document);
     });
-    telemetry_.for_each([&](std::int64_t seq, const TelemetryLog::Encoded& m) {
-      out.telemetry(seq, std::string_view(m.data(), m.size()));
-    });
+    telemetry_.for_each([&](std::int64_t seq, const EncodedMessage& m) { out.telemetry(seq, m); });
     c2d_.queues().for_each([&](const C2dMessage& m) {
-      out.c2d(m.device_id, m.sequence, m.expires_unix_ms, m.enqueued_ms,
-              std::string_view(m.encoded.data(), m.encoded.size()));
+      out.c2d(m.device_id, m.sequence, m.expires_unix_ms, m.enqueued_ms, m.encoded);
       for (int i = 0; i < m.delivery_count; ++i) out.c2d_abandoned(m.device_id, m.sequence);
     });
     // Last: replay restores the retained messages first, and their numbers run up to this.
@@ -469,11 +466,9 @@ void HubServer::telemetry(const Node& node, proton::delivery& d, proton::message
   ann.put(proton::annotation_key(proton::symbol("x-opt-sequence-number")), seq);
   // Encoded once, into a buffer kept for it, for the log and the data dir; the message itself
   // stays with Proton, which decodes the link's next one into it without allocating anew.
-  m.encode(encode_buffer_);
-  TelemetryLog::Encoded encoded(encode_buffer_.begin(), encode_buffer_.end());
+  EncodedMessage encoded = encode_exact(m, encode_buffer_);
   try {
-    durable_->telemetry(seq,
-                        std::string_view(encoded.data(), encoded.size()));  // before "accepted"
+    durable_->telemetry(seq, encoded);  // before the device hears "accepted"
   } catch (const std::exception& e) {
     log_.error("hub", e.what());
     reject_telemetry(d, TelemetryRefusal::store_failed, "amqp:internal-error",
@@ -500,7 +495,7 @@ void HubServer::on_sendable(proton::sender& s) {
 void HubServer::pump(proton::sender& s, Consumer& c) {
   bool sent = false;
   while (s.active() && s.credit() > 0) {
-    const TelemetryLog::Encoded* m = telemetry_.at_or_after(c.next);
+    const EncodedMessage* m = telemetry_.at_or_after(c.next);
     if (m == nullptr) break;
     consumer_message_.decode(*m);
     s.send(consumer_message_);

@@ -162,7 +162,7 @@ class HubServer final : public proton::messaging_handler {
   std::map<proton::receiver, Inbound> inbound_;
   std::map<proton::sender, Consumer> consumers_;
   TelemetryLog telemetry_;
-  std::vector<char> encode_buffer_;   // telemetry(): each message encoded here first
+  std::vector<char> encode_buffer_;   // telemetry(): encode_exact's scratch
   proton::message consumer_message_;  // pump(): each retained message decoded here to go out
   C2dDelivery c2d_;
   std::unique_ptr<DurableLog> durable_ = std::make_unique<DurableLog>();

@@ -14,9 +14,7 @@ std::int64_t TelemetryLog::append(Encoded msg) {
 void TelemetryLog::restore(std::int64_t seq, const proton::message& msg) {
   if (messages_.empty()) first_ = seq;
   next_ = seq;
-  Encoded bytes;
-  msg.encode(bytes);
-  append(Encoded(bytes.begin(), bytes.end()));  // exactly its size: encode leaves room to spare
+  append(encode_exact(msg));
 }
 
 const TelemetryLog::Encoded* TelemetryLog::at_or_after(std::int64_t& seq) const {
