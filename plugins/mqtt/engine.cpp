@@ -42,6 +42,7 @@ Engine::Engine(EngineHost& host, EngineOptions options)
     : Engine(host, std::make_shared<const EngineOptions>(std::move(options))) {}
 
 std::size_t Engine::on_bytes(std::span<const std::uint8_t> data) {
+  const TrimOnReturn trim_after{*this};
   std::size_t used = 0;
   bool any_packet = false;
   while (used < data.size() && state_ != State::closed && state_ != State::authenticating &&
@@ -264,7 +265,8 @@ void Engine::on_drain() {
 }
 
 void Engine::close_if_drained() {
-  if (draining_ && state_ != State::closed && upstream_.empty() && operations_.empty()) {
+  if (draining_ && state_ != State::closed && traffic_seen().upstream.empty() &&
+      traffic_seen().operations.empty()) {
     if (v5() && state_ == State::connected) {
       Disconnect d{options_->server_reference.empty() ? reason::server_shutting_down
                                                       : reason::use_another_server,
@@ -306,12 +308,33 @@ void Engine::on_closed() {
     if (keep) host_.store_session(device_, session_filters(), session_expiry());
   }
   state_ = State::closed;
-  upstream_.clear();
-  downstream_.clear();  // the host releases what the device never acknowledged
-  for (const auto& [message, delivery] : waiting_downstream_) {
+  if (!traffic_) return;
+  traffic_->upstream.clear();
+  traffic_->downstream.clear();  // the host releases what the device never acknowledged
+  for (const auto& [message, delivery] : traffic_->waiting_downstream) {
     host_.settle(delivery, IOTGW_RELEASED);
   }
-  waiting_downstream_.clear();
+  traffic_->waiting_downstream.clear();
+  trim();
+}
+
+bool Engine::Traffic::empty() const {
+  return upstream.empty() && downstream.empty() && operations.empty() && method_calls.empty() &&
+         acks.empty() && aliases_in.empty() && aliases_out.empty() && waiting_downstream.empty();
+}
+
+Engine::Traffic& Engine::traffic() {
+  if (!traffic_) traffic_ = std::make_unique<Traffic>();
+  return *traffic_;
+}
+
+const Engine::Traffic& Engine::traffic_seen() const {
+  static const Traffic none;
+  return traffic_ ? *traffic_ : none;
+}
+
+void Engine::trim() {
+  if (traffic_ && traffic_->empty()) traffic_.reset();
 }
 
 void Engine::send_will() {

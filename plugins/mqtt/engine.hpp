@@ -166,6 +166,33 @@ class Engine {
     std::size_t waiting = 0;
   };
 
+  // What a device has in flight, held apart: an idle device would otherwise carry eight empty
+  // containers (some 400 bytes). Made on first use, dropped when empty again (trim).
+  struct Traffic {
+    std::map<std::uint64_t, std::uint16_t> upstream;    // host token -> PUBLISH packet id
+    std::map<std::uint16_t, std::uint64_t> downstream;  // our packet id -> host delivery
+    std::map<std::uint64_t, Operation> operations;      // host token -> what its answer completes
+    std::set<std::uint64_t> method_calls;               // hub request ids the device has to answer
+    std::map<std::uint64_t, QueuedAck> acks;            // in arrival order
+    // MQTT 5: the topic aliases both ways, for the connection's life.
+    std::vector<std::string> aliases_in;  // by alias - 1
+    std::map<std::string, std::uint16_t> aliases_out;
+    // C2D messages beyond the client's Receive Maximum, sent as it acknowledges.
+    std::vector<std::pair<MessageData, std::uint64_t>> waiting_downstream;
+
+    bool empty() const;
+  };
+  Traffic& traffic();
+  // Read-only, without making one: an empty Traffic while there is none.
+  const Traffic& traffic_seen() const;
+  // Drops the Traffic once nothing is in it. Only where no caller holds a reference into it: at
+  // the end of the calls the host makes (the host answers on a later turn, never re-entrantly).
+  void trim();
+  struct TrimOnReturn {
+    Engine& engine;
+    ~TrimOnReturn() { engine.trim(); }
+  };
+
   void handle(Connect& c);
   void handle(Publish& p);
   void handle(const Ack& a);
@@ -245,31 +272,23 @@ class Engine {
   std::chrono::milliseconds keep_alive_{0};
   std::chrono::steady_clock::time_point last_packet_{};
   Filters filters_;
-  std::map<std::uint64_t, std::uint16_t> upstream_;    // host token -> PUBLISH packet id
-  std::map<std::uint16_t, std::uint64_t> downstream_;  // our packet id -> host delivery
   std::uint16_t next_packet_id_ = 1;
   bool twin_responses_ = false;  // $iothub/twin/res/# granted
   HubSubscription desired_{IOTGW_OP_TWIN_WATCH_DESIRED, IOTGW_OP_TWIN_UNWATCH_DESIRED};
   HubSubscription methods_{IOTGW_OP_METHODS_ENABLE, IOTGW_OP_METHODS_DISABLE};
-  std::map<std::uint64_t, Operation> operations_;  // host token -> what its answer completes
-  std::set<std::uint64_t> method_calls_;           // hub request ids the device has to answer
-  std::map<std::uint64_t, QueuedAck> acks_;        // in arrival order
   std::uint64_t next_ack_ = 0;
   bool paused_ = false;
   bool disconnected_ = false;  // DISCONNECT received: the will is discarded
   bool draining_ = false;
   std::vector<std::uint8_t> out_;
 
-  // MQTT 5: what the client said it takes, and the topic aliases both ways.
+  // MQTT 5: what the client said it takes.
   std::uint32_t session_expiry_ = 0;  // seconds, as granted
   std::uint16_t client_receive_max_ = 65535;
   std::uint16_t client_alias_max_ = 0;
   std::uint32_t client_max_packet_ = 0;  // 0: no limit
   bool problem_info_ = true;             // reason strings allowed on every packet
-  std::vector<std::string> aliases_in_;  // by alias - 1
-  std::map<std::string, std::uint16_t> aliases_out_;
-  // C2D messages beyond the client's Receive Maximum, sent as it acknowledges.
-  std::vector<std::pair<MessageData, std::uint64_t>> waiting_downstream_;
+  std::unique_ptr<Traffic> traffic_;     // while anything is in flight (or aliases are known)
 };
 
 }  // namespace iotgw::mqtt

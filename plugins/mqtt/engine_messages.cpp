@@ -35,8 +35,8 @@ bool Engine::resolve_alias(Publish& p) {
          reason::topic_alias_invalid);
     return false;
   }
-  if (aliases_in_.size() < alias) aliases_in_.resize(alias);
-  auto& known = aliases_in_[alias - 1];
+  if (traffic().aliases_in.size() < alias) traffic().aliases_in.resize(alias);
+  auto& known = traffic().aliases_in[alias - 1];
   if (p.topic.empty()) {
     if (known.empty()) {
       fail("topic alias " + std::to_string(alias) + " was never set", reason::protocol_error);
@@ -74,7 +74,7 @@ void Engine::handle(Publish& p) {
       fail("a client's PUBLISH may not carry a subscription identifier", reason::protocol_error);
       return;
     }
-    if (p.qos == 1 && upstream_.size() >= options_->max_inflight) {
+    if (p.qos == 1 && traffic_seen().upstream.size() >= options_->max_inflight) {
       fail("more than Receive Maximum (" + std::to_string(options_->max_inflight) +
                ") QoS 1 publishes unacknowledged",
            reason::receive_maximum_exceeded);
@@ -128,9 +128,9 @@ void Engine::handle(Publish& p) {
     refuse_publish(p, reason::implementation_specific, "the gateway could not take the message");
     return;
   }
-  upstream_[sent.token] = p.packet_id;
+  traffic().upstream[sent.token] = p.packet_id;
   // MQTT 5 clients keep to the Receive Maximum themselves; 3.1.1 ones are slowed here.
-  if (!v5() && upstream_.size() >= options_->max_inflight && !paused_) {
+  if (!v5() && traffic().upstream.size() >= options_->max_inflight && !paused_) {
     paused_ = true;
     host_.pause_reading(true);
   }
@@ -138,10 +138,11 @@ void Engine::handle(Publish& p) {
 
 void Engine::on_upstream_result(std::uint64_t token, iotgw_outcome outcome,
                                 const std::string& why) {
-  auto it = upstream_.find(token);
-  if (it == upstream_.end() || state_ != State::connected) return;
+  const TrimOnReturn trim_after{*this};
+  auto it = traffic().upstream.find(token);
+  if (it == traffic().upstream.end() || state_ != State::connected) return;
   const auto packet_id = it->second;
-  upstream_.erase(it);
+  traffic().upstream.erase(it);
   if (outcome == IOTGW_REJECTED && v5()) {
     // It will never be accepted: MQTT 5 says so in the PUBACK, and the client goes on.
     Ack ack{PacketType::puback, packet_id, refusal_code(why), {}};
@@ -158,7 +159,7 @@ void Engine::on_upstream_result(std::uint64_t token, iotgw_outcome outcome,
   }
   close_if_drained();
   if (state_ == State::closed) return;
-  if (paused_ && !draining_ && upstream_.size() < options_->max_inflight) {
+  if (paused_ && !draining_ && traffic_seen().upstream.size() < options_->max_inflight) {
     paused_ = false;
     host_.pause_reading(false);
   }
@@ -169,8 +170,8 @@ void Engine::handle(const Ack& a) {
     fail("QoS 2 is not served", reason::protocol_error);
     return;
   }
-  auto it = downstream_.find(a.packet_id);
-  if (it == downstream_.end()) return;  // a PUBACK for something we no longer hold
+  auto it = traffic().downstream.find(a.packet_id);
+  if (it == traffic().downstream.end()) return;  // a PUBACK for something we no longer hold
   if (a.reason >= reason::unspecified) {
     // An MQTT 5 device refused it: the hub dead-letters it rather than offering it again.
     host_.settle(it->second, IOTGW_REJECTED,
@@ -179,7 +180,7 @@ void Engine::handle(const Ack& a) {
   } else {
     host_.settle(it->second, IOTGW_ACCEPTED);
   }
-  downstream_.erase(it);
+  traffic().downstream.erase(it);
   send_waiting_downstream();
 }
 
@@ -219,13 +220,15 @@ std::optional<std::string> Engine::downstream_topic(const MessageData& message, 
 }
 
 void Engine::on_downstream(MessageData message, std::uint64_t delivery) {
+  const TrimOnReturn trim_after{*this};
   if (state_ != State::connected) {
     host_.settle(delivery, IOTGW_RELEASED);
     return;
   }
   // MQTT 5's Receive Maximum: the rest waits here (the bridge's credit bounds how many).
-  if (v5() && (downstream_.size() >= client_receive_max_ || !waiting_downstream_.empty())) {
-    waiting_downstream_.emplace_back(std::move(message), delivery);
+  if (v5() && (traffic_seen().downstream.size() >= client_receive_max_ ||
+               !traffic_seen().waiting_downstream.empty())) {
+    traffic().waiting_downstream.emplace_back(std::move(message), delivery);
     return;
   }
   send_downstream(std::move(message), delivery);
@@ -233,13 +236,14 @@ void Engine::on_downstream(MessageData message, std::uint64_t delivery) {
 
 void Engine::send_waiting_downstream() {
   std::size_t sent = 0;
-  while (sent < waiting_downstream_.size() && downstream_.size() < client_receive_max_ &&
-         state_ == State::connected) {
-    auto& [message, delivery] = waiting_downstream_[sent++];
+  while (sent < traffic().waiting_downstream.size() &&
+         traffic().downstream.size() < client_receive_max_ && state_ == State::connected) {
+    auto& [message, delivery] = traffic().waiting_downstream[sent++];
     send_downstream(std::move(message), delivery);
   }
-  waiting_downstream_.erase(waiting_downstream_.begin(),
-                            waiting_downstream_.begin() + static_cast<std::ptrdiff_t>(sent));
+  traffic().waiting_downstream.erase(
+      traffic().waiting_downstream.begin(),
+      traffic().waiting_downstream.begin() + static_cast<std::ptrdiff_t>(sent));
 }
 
 void Engine::send_downstream(MessageData message, std::uint64_t delivery) {
@@ -260,7 +264,8 @@ void Engine::send_downstream(MessageData message, std::uint64_t delivery) {
   p.dup = qos == 1 && message.redelivered;
   if (qos == 1) {
     // A free packet id: the bridge's credit keeps far fewer than 65535 in flight.
-    while (next_packet_id_ == 0 || downstream_.count(next_packet_id_) != 0) ++next_packet_id_;
+    while (next_packet_id_ == 0 || traffic().downstream.count(next_packet_id_) != 0)
+      ++next_packet_id_;
     p.packet_id = next_packet_id_++;
   }
   alias_outbound(p);
@@ -277,7 +282,7 @@ void Engine::send_downstream(MessageData message, std::uint64_t delivery) {
   }
   host_.write(out_);
   if (qos == 1) {
-    downstream_[p.packet_id] = delivery;
+    traffic().downstream[p.packet_id] = delivery;
   } else {
     // Granted QoS 0: the device never acknowledges, so it is done once written.
     host_.settle(delivery, IOTGW_ACCEPTED);
@@ -286,12 +291,12 @@ void Engine::send_downstream(MessageData message, std::uint64_t delivery) {
 
 void Engine::alias_outbound(Publish& p) {
   if (client_alias_max_ == 0) return;
-  if (auto it = aliases_out_.find(p.topic); it != aliases_out_.end()) {
+  if (auto it = traffic().aliases_out.find(p.topic); it != traffic().aliases_out.end()) {
     p.props.topic_alias = it->second;
     p.topic.clear();
-  } else if (aliases_out_.size() < client_alias_max_) {
-    const auto alias = static_cast<std::uint16_t>(aliases_out_.size() + 1);
-    aliases_out_.emplace(p.topic, alias);
+  } else if (traffic().aliases_out.size() < client_alias_max_) {
+    const auto alias = static_cast<std::uint16_t>(traffic().aliases_out.size() + 1);
+    traffic().aliases_out.emplace(p.topic, alias);
     p.props.topic_alias = alias;
   }
 }

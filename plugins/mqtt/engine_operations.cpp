@@ -86,7 +86,7 @@ void Engine::handle_request(const DeviceRequest& request, const Publish& p) {
 }
 
 void Engine::ask_twin(iotgw_op_kind kind, const std::string& rid, std::string_view body) {
-  if (operations_.size() >= options_->max_operations) {
+  if (traffic_seen().operations.size() >= options_->max_operations) {
     answer_twin(kTooManyRequests, rid, -1, {},
                 "too many twin requests in flight on this connection");
     return;
@@ -97,7 +97,7 @@ void Engine::ask_twin(iotgw_op_kind kind, const std::string& rid, std::string_vi
     answer_twin(kUnavailable, rid, -1, {}, "the gateway cannot reach the twin");
     return;
   }
-  auto& op = operations_[*token];
+  auto& op = traffic().operations[*token];
   op.kind = kind;
   op.rid = rid;
 }
@@ -115,7 +115,7 @@ void Engine::answer_twin(int status, std::string_view rid, std::int64_t version,
 
 void Engine::answer_method(const DeviceRequest& request, std::string_view body) {
   const auto call = method_call_of(request.rid);
-  if (!call || method_calls_.erase(*call) == 0) {
+  if (!call || traffic().method_calls.erase(*call) == 0) {
     debug("method response for $rid " + request.rid + ", which no call awaits: ignored");
     return;
   }
@@ -148,13 +148,13 @@ bool Engine::subscribe_to_hub(HubFilter filter, std::uint8_t qos, std::uint64_t 
     return false;
   }
   if (sub.state == HubSubscription::State::off) sub.state = HubSubscription::State::pending;
-  operations_[*token] = Operation{.kind = sub.start,
-                                  .rid = {},
-                                  .filter = filter,
-                                  .generation = sub.generation,
-                                  .ack = ack,
-                                  .slot = slot,
-                                  .qos = qos};
+  traffic().operations[*token] = Operation{.kind = sub.start,
+                                           .rid = {},
+                                           .filter = filter,
+                                           .generation = sub.generation,
+                                           .ack = ack,
+                                           .slot = slot,
+                                           .qos = qos};
   return true;
 }
 
@@ -177,14 +177,14 @@ void Engine::restore_session(const Filters& stored) {
           break;
         }
         sub.state = HubSubscription::State::pending;
-        operations_[*token] = Operation{.kind = sub.start,
-                                        .rid = {},
-                                        .filter = hub,
-                                        .generation = sub.generation,
-                                        .ack = 0,
-                                        .slot = 0,
-                                        .qos = 0,
-                                        .restored = true};
+        traffic().operations[*token] = Operation{.kind = sub.start,
+                                                 .rid = {},
+                                                 .filter = hub,
+                                                 .generation = sub.generation,
+                                                 .ack = 0,
+                                                 .slot = 0,
+                                                 .qos = 0,
+                                                 .restored = true};
         break;
       }
     }
@@ -211,7 +211,7 @@ void Engine::unsubscribe_from_hub(HubFilter filter) {
   ++sub->generation;
   // Asked whatever max_operations says: the hub must stop, and there is one per subscription.
   if (const auto token = host_.request(sub->stop, {})) {
-    operations_[*token].kind = sub->stop;
+    traffic().operations[*token].kind = sub->stop;
   }
 }
 
@@ -233,7 +233,7 @@ void Engine::subscribed_by_hub(const Operation& op, const OperationResult& resul
     }
     return;
   }
-  auto& queued = acks_.at(op.ack);
+  auto& queued = traffic().acks.at(op.ack);
   std::uint8_t refused = kSubackFailure;
   if (v5() && (result.status == 401 || result.status == 403)) refused = reason::not_authorized;
   if (v5() && result.status == kTooManyRequests) refused = reason::quota_exceeded;
@@ -243,7 +243,8 @@ void Engine::subscribed_by_hub(const Operation& op, const OperationResult& resul
 }
 
 void Engine::on_operation_result(std::uint64_t token, const OperationResult& result) {
-  auto node = operations_.extract(token);
+  const TrimOnReturn trim_after{*this};
+  auto node = traffic().operations.extract(token);
   if (node.empty() || state_ != State::connected) return;
   const auto& op = node.mapped();
   if (!result.reason.empty() || !success(result.status)) {
@@ -269,6 +270,7 @@ void Engine::on_operation_result(std::uint64_t token, const OperationResult& res
 }
 
 void Engine::on_hub_request(const HubRequest& request) {
+  const TrimOnReturn trim_after{*this};
   if (state_ != State::connected) return;
   switch (request.kind) {
     case IOTGW_HUB_DESIRED_PATCH:
@@ -296,12 +298,12 @@ void Engine::call_method(const HubRequest& request) {
   }
   // The host never says a call has timed out; a device that leaves calls unanswered must not
   // grow this without end. The oldest is the one the hub has most likely given up on.
-  if (method_calls_.size() >= options_->max_operations) {
-    debug("method call " + std::to_string(*method_calls_.begin()) +
+  if (traffic().method_calls.size() >= options_->max_operations) {
+    debug("method call " + std::to_string(*traffic().method_calls.begin()) +
           " forgotten: too many unanswered");
-    method_calls_.erase(method_calls_.begin());
+    traffic().method_calls.erase(traffic().method_calls.begin());
   }
-  method_calls_.insert(request.id);
+  traffic().method_calls.insert(request.id);
   publish_at_most_once(std::move(*topic), std::string(request.body));
 }
 

@@ -13,7 +13,7 @@ void Engine::handle(const Subscribe& s) {
   }
   const bool was_subscribed = !filters_.empty();
   const auto ack = next_ack_++;
-  auto& queued = acks_[ack];
+  auto& queued = traffic().acks[ack];
   Suback suback{s.packet_id, {}, {}};
   // 3.1.1 has one failure code; MQTT 5 says which.
   const auto failure = [this](std::uint8_t code) { return v5() ? code : kSubackFailure; };
@@ -31,7 +31,7 @@ void Engine::handle(const Subscribe& s) {
       twin_responses_ = true;
     } else if (hub == HubFilter::none) {
       suback.codes.push_back(failure(reason::not_authorized));
-    } else if (operations_.size() >= options_->max_operations) {
+    } else if (traffic_seen().operations.size() >= options_->max_operations) {
       debug("too many operations in flight to subscribe to the hub");
       suback.codes.push_back(failure(reason::quota_exceeded));
     } else if (subscribe_to_hub(hub, granted, ack, suback.codes.size())) {
@@ -58,15 +58,17 @@ void Engine::handle(const Unsubscribe& u) {
     unsubscribe_from_hub(hub);
     unsuback.codes.push_back(existed ? reason::success : reason::no_subscription_existed);
   }
-  acks_[next_ack_++].packet = std::move(unsuback);
+  traffic().acks[next_ack_++].packet = std::move(unsuback);
   flush_acks();
   subscribe_changed(was_subscribed);
 }
 
 void Engine::flush_acks() {
-  while (!acks_.empty() && acks_.begin()->second.waiting == 0) {
-    send(acks_.begin()->second.packet);
-    acks_.erase(acks_.begin());
+  if (!traffic_) return;
+  auto& acks = traffic_->acks;
+  while (!acks.empty() && acks.begin()->second.waiting == 0) {
+    send(acks.begin()->second.packet);
+    acks.erase(acks.begin());
   }
 }
 
