@@ -278,7 +278,6 @@ std::uint64_t HubConnection::add_device(const std::string& id, std::string token
   auto& d = devices_[id];
   d.attachment = next_attachment_++;
   d.attach_deadline_ms = unix_millis() + target_.attach_timeout.count();
-  d.telemetry_address = expand_address(target_.telemetry_address, id);
   d.token = std::move(token);
   d.expiry = expiry;
   d.mint = std::move(mint);
@@ -335,9 +334,9 @@ void HubConnection::check_idle() {
   if (devices_.empty() && !transport_.stopped() && on_idle_) on_idle_(*this);
 }
 
-std::string HubConnection::address_of(const Device& d, const proton::message& msg) const {
+std::string HubConnection::address_of(const std::string& id, const proton::message& msg) const {
   if (target_.address_from_message && !msg.to().empty()) return msg.to();
-  return d.telemetry_address;
+  return expand_address(target_.telemetry_address, id);
 }
 
 proton::connection HubConnection::upstream() {
@@ -366,13 +365,11 @@ void HubConnection::counted(const std::string& id, bool joined) {
 
 void HubConnection::send(const std::string& id, std::uint64_t attachment, proton::message msg,
                          bool confirmed, Completion done) {
-  Device* dev = attached(id, attachment);
-  if (dev == nullptr) {
+  if (attached(id, attachment) == nullptr) {
     if (done) boost::asio::post(loop_, [done] { done(IOTGW_RELEASED, "device not attached"); });
     return;
   }
-  auto& d = *dev;
-  const std::string address = address_of(d, msg);
+  const std::string address = address_of(id, msg);
   if (!target_.cbs) {
     // A broker knows the connection, not the device: say whose message it is, as IoT Hub does.
     if (msg.to().empty()) msg.to(address);

@@ -134,8 +134,7 @@ class HubConnection final : public proton::messaging_handler,
     Minter mint;
     std::weak_ptr<DeviceChannel> channel;
     std::uint64_t attachment = 0;
-    std::string telemetry_address;  // expanded once, not per message
-    bool reported = false;          // attached() was called
+    bool reported = false;  // attached() was called
     std::int64_t attach_deadline_ms = 0;
     bool authorized = false;
     bool want_c2d = false;
@@ -167,7 +166,9 @@ class HubConnection final : public proton::messaging_handler,
   void put_waiting();  // sends queued puts while the window has room
   void on_cbs_reply(const std::string& id, const CbsLink::Reply& reply);
   void authorized(const std::string& id, Device& d);
-  std::string address_of(const Device& d, const proton::message& msg) const;
+  // Expanded per message, not kept: a device's copy would cost an idle device some 80 bytes, a
+  // message a copy either way.
+  std::string address_of(const std::string& id, const proton::message& msg) const;
   // The connection links may attach on: empty while there is none.
   proton::connection upstream();
   // One of the device's messages joined an outbox's queue, or left it; at kHoldAt its reading

@@ -10,19 +10,15 @@
 
 namespace iotgw::runtime {
 
-namespace {
-const std::string kNoDevice;
-}
-
 Session::Session(std::shared_ptr<ListenerShared> listener, std::size_t loop)
     : listener_(std::move(listener)), loop_(loop) {
-  if (listener_->rates.any()) rate_.emplace(listener_->rates);
+  if (listener_->rates.any()) rate_ = std::make_unique<DeviceRate>(listener_->rates);
 }
 
 Session::~Session() = default;
 
 const std::string& Session::device_id() const {
-  return identity_ ? identity_->device_id : kNoDevice;
+  return device_id_;
 }
 
 bool Session::on_open(transport::Connection& conn, std::string& reason) {
@@ -78,7 +74,8 @@ void Session::on_drain() {
 }
 
 void Session::on_closed() {
-  if (identity_) listener_->bridge.claims().release(identity_->device_id, this);
+  ticket_.reset();  // the place at the listener's gate is given back
+  if (!device_id_.empty()) listener_->bridge.claims().release(device_id_, this);
   // What an adapter sends as the connection ends (an MQTT will) is its last word: it goes up
   // whatever the device's rate.
   rate_.reset();
@@ -120,7 +117,7 @@ bool Session::over_rate(std::size_t bytes) {
 
 iotgw_status Session::authenticate(const iotgw_credentials& credentials, std::uint64_t& token) {
   if (conn_ == nullptr) return IOTGW_ERR_STATE;
-  if (authenticating_ || identity_) return IOTGW_ERR_STATE;
+  if (authenticating_ || !device_id_.empty()) return IOTGW_ERR_STATE;
   authenticating_ = true;
   token = next_token_++;
   auto owned = OwnedCredentials::copy(credentials);
@@ -160,21 +157,24 @@ void Session::on_auth_done(std::uint64_t token, iotgw_status status,
   }
   // The device's login is answered once the hub has taken it (or refused it): an MQTT CONNACK
   // can then say "server unavailable" or "not authorized" as the hub decided.
-  identity_ = identity;
+  device_id_ = identity.device_id;
+  login_ = std::make_unique<bridge::Identity>(identity);
+  login_->hub_token.clear();  // the bridge has its own
   auth_token_ = token;
   device_ = listener_->bridge.attach(conn_->loop(), identity, weak_from_this());
 }
 
 void Session::attached(iotgw_status status, const std::string& reason) {
-  if (state_ == nullptr || conn_ == nullptr || !identity_ || auth_token_ == 0) return;
+  if (state_ == nullptr || conn_ == nullptr || !login_ || auth_token_ == 0) return;
   const auto token = std::exchange(auth_token_, 0);
   if (ticket_) ticket_->established();
   if (status != IOTGW_OK) {
     listener_->log.info("listener " + listener_->name,
-                        identity_->device_id + ": the hub did not take the device: " + reason);
+                        device_id_ + ": the hub did not take the device: " + reason);
     listener_->metrics.logins_unavailable.inc();
     device_.reset();
-    identity_.reset();
+    device_id_.clear();
+    login_.reset();
     // The listener's own authenticators said yes; what the hub says after that is the
     // upstream's answer: "unavailable" (MQTT CONNACK 3), with the hub's reason.
     if (adapter().on_auth_result != nullptr) {
@@ -183,13 +183,14 @@ void Session::attached(iotgw_status status, const std::string& reason) {
     return;
   }
   listener_->metrics.logins_ok.inc();
-  listener_->bridge.claims().claim(identity_->device_id, conn_->loop(), shared_from_this());
+  listener_->bridge.claims().claim(device_id_, conn_->loop(), shared_from_this());
+  const auto login = std::move(login_);
   if (adapter().on_auth_result != nullptr) {
     iotgw_identity id{};
     id.struct_size = sizeof id;
-    id.device_id = to_c(identity_->device_id);
-    id.module_id = to_c(identity_->module_id);
-    id.auth_method = to_c(identity_->auth_method);
+    id.device_id = to_c(device_id_);
+    id.module_id = to_c(login->module_id);
+    id.auth_method = to_c(login->auth_method);
     adapter().on_auth_result(state_, token, IOTGW_OK, &id, nullptr);
   }
 }
@@ -198,7 +199,7 @@ iotgw_status Session::send_upstream(std::unique_ptr<iotgw_msg> msg, iotgw_qos qo
                                     std::uint64_t& token) {
   if (!device_ || conn_ == nullptr) return IOTGW_ERR_STATE;
   if (rate_ && over_rate(msg->body.size())) return IOTGW_ERR_LIMIT;
-  msg->device_id = identity_->device_id;
+  msg->device_id = device_id_;
   const auto pipeline = this->pipeline();  // a reload may swap it while this runs
   auto verdict = pipeline->upstream(*msg);
   if (verdict.verdict == IOTGW_CONTINUE) {
@@ -219,7 +220,7 @@ iotgw_status Session::send_upstream(std::unique_ptr<iotgw_msg> msg, iotgw_qos qo
                     verdict.verdict == IOTGW_DROP ? Outcome::dropped : Outcome::refused);
     if (verdict.verdict == IOTGW_REJECT) {
       listener_->log.info("listener " + listener_->name,
-                          identity_->device_id + ": upstream message refused: " + verdict.reason);
+                          device_id_ + ": upstream message refused: " + verdict.reason);
     }
     if (confirmed) {
       ++in_flight_;
@@ -360,7 +361,7 @@ void Session::deliver(std::unique_ptr<iotgw_msg> msg, std::uint64_t delivery) {
   }
   if (verdict.verdict == IOTGW_REJECT) {
     listener_->log.info("listener " + listener_->name,
-                        identity_->device_id + ": downstream message refused: " + verdict.reason);
+                        device_id_ + ": downstream message refused: " + verdict.reason);
     device_->settle(delivery, IOTGW_REJECTED, verdict.reason);
     return;
   }

@@ -79,14 +79,17 @@ class Session final : public iotgw_conn,
   transport::Connection* conn_ = nullptr;       // from on_open to on_closed
   void* state_ = nullptr;                       // the adapter's, from open to close
   std::shared_ptr<const UpgradeView> upgrade_;  // ws and wss: the request, as the ABI shows it
-  std::optional<bridge::Identity> identity_;
+  // Once logged in, the device's id alone stays: the rest of its identity is the adapter's and
+  // the bridge's once the hub answered (a SAS token would be a couple of hundred bytes per device).
+  std::string device_id_;
+  std::unique_ptr<bridge::Identity> login_;  // from the authenticators' yes to the hub's answer
   std::unique_ptr<bridge::BridgeDevice> device_;
   bool authenticating_ = false;
   std::uint64_t auth_token_ = 0;  // answered once the bridge has attached the device
   std::uint64_t next_token_ = 1;
   std::size_t in_flight_ = 0;
   std::shared_ptr<Admission::Ticket> ticket_;
-  std::optional<DeviceRate> rate_;  // when the listener bounds each device's rate
+  std::unique_ptr<DeviceRate> rate_;  // when the listener bounds each device's rate
   bool refuse_over_rate_ = false;
   std::unique_ptr<boost::asio::steady_timer> rate_timer_;  // armed while slowed
 };

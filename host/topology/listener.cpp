@@ -36,6 +36,7 @@ Listener::Listener(ListenerPlan plan, transport::EventLoops& loops, bridge::Brid
                                static_cast<double>(spec.max_connection_rate),
                                spec.max_pending_handshakes},
       &shared_->metrics.pending);
+  settings_ = connection_settings();
 }
 
 Listener::~Listener() {
@@ -157,10 +158,11 @@ void Listener::refused(runtime::Refusal why, const std::string& peer) {
   }
 }
 
-transport::ConnectionLimits Listener::datagram_limits() const {
-  transport::ConnectionLimits limits;
-  limits.read_chunk = plan_.spec.udp.max_datagram;
-  return limits;
+std::shared_ptr<const transport::ConnectionSettings> Listener::connection_settings() const {
+  transport::ConnectionSettings settings{"listener " + name(), {}};
+  if (datagrams()) settings.limits.read_chunk = plan_.spec.udp.max_datagram;
+  settings.limits.budget = budget_;
+  return std::make_shared<const transport::ConnectionSettings>(std::move(settings));
 }
 
 void Listener::serve_dtls(std::size_t loop, const transport::PeerAddress& peer,
@@ -186,7 +188,7 @@ void Listener::serve_dtls(std::size_t loop, const transport::PeerAddress& peer,
         std::make_unique<transport::DtlsStream>(endpoints_.at(loop), peer, plan_.dtls,
                                                 std::move(verified), std::move(psk),
                                                 std::move(rehello)),
-        std::move(ticket), datagram_limits());
+        std::move(ticket));
 }
 
 void Listener::adopt(std::size_t loop, const transport::PeerAddress& peer,
@@ -204,7 +206,7 @@ void Listener::adopt(std::size_t loop, const transport::PeerAddress& peer,
   }
   auto stream = std::make_unique<transport::DatagramStream>(endpoints_.at(loop), peer);
   auto* first = stream.get();
-  serve(loop, std::move(stream), std::move(ticket), datagram_limits());
+  serve(loop, std::move(stream), std::move(ticket));
   first->on_datagram(datagram);
 }
 
@@ -270,11 +272,9 @@ void Listener::open_stream(std::size_t loop, boost::asio::ip::tcp::socket socket
   serve(loop, std::move(stream), std::move(ticket));
 }
 
-void Listener::serve(std::size_t loop, std::unique_ptr<transport::Stream> stream, Ticket ticket,
-                     transport::ConnectionLimits limits) {
-  limits.budget = budget_;
-  auto conn = std::make_shared<transport::Connection>(loops_.at(loop), std::move(stream), log_,
-                                                      "listener " + name(), limits);
+void Listener::serve(std::size_t loop, std::unique_ptr<transport::Stream> stream, Ticket ticket) {
+  auto conn =
+      std::make_shared<transport::Connection>(loops_.at(loop), std::move(stream), log_, settings_);
   {
     std::lock_guard lock(live_mutex_);
     live_.emplace(conn.get(), conn);
@@ -283,16 +283,19 @@ void Listener::serve(std::size_t loop, std::unique_ptr<transport::Stream> stream
   session->hold(ticket);
   shared_->metrics.accepted.inc();
   shared_->metrics.open.add(1);
-  conn->start(session, [self = shared_from_this(), key = conn.get(),
-                        ticket = std::move(ticket)](bool opened) {
-    {
-      std::lock_guard lock(self->live_mutex_);
-      self->live_.erase(key);
-    }
-    self->give_back(ticket);
-    self->shared_->metrics.open.add(-1);
-    if (!opened) self->shared_->metrics.refused_handshake.inc();
-  });
+  // The session holds the ticket: an owner callback capturing it would be one more allocation
+  // per device.
+  conn->start(session, shared_from_this());
+}
+
+void Listener::finished(transport::Connection& conn, bool opened) {
+  {
+    std::lock_guard lock(live_mutex_);
+    live_.erase(&conn);
+  }
+  count_.fetch_sub(1);
+  shared_->metrics.open.add(-1);
+  if (!opened) shared_->metrics.refused_handshake.inc();
 }
 
 std::vector<std::shared_ptr<transport::Connection>> Listener::snapshot() {
@@ -305,7 +308,11 @@ std::vector<std::shared_ptr<transport::Connection>> Listener::snapshot() {
 
 template <class F>
 void Listener::for_each_connection(F&& f) {
-  for (auto& c : snapshot()) boost::asio::post(c->loop(), [c, f] { f(*c); });
+  // The last reference must end on the connection's loop, never on the caller's thread.
+  for (auto& c : snapshot()) {
+    auto& loop = c->loop();
+    boost::asio::post(loop, [c = std::move(c), f] { f(*c); });
+  }
 }
 
 void Listener::drain() {

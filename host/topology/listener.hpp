@@ -21,7 +21,8 @@
 
 namespace iotgw::topology {
 
-class Listener : public std::enable_shared_from_this<Listener> {
+class Listener final : public transport::ConnectionOwner,
+                       public std::enable_shared_from_this<Listener> {
  public:
   // `budget` (may be null) counts what the listener's connections hold in their buffers.
   Listener(ListenerPlan plan, transport::EventLoops& loops, bridge::Bridge& bridge, Logger& log,
@@ -68,16 +69,18 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // nullptr, counted and logged, when a bound refuses it. `replacing`: a DTLS peer's new session
   // while its old one closes, which may pass max_connections for a moment.
   Ticket take_slot(const std::string& peer, bool replacing = false);
-  // The connection is gone, or was never served: its place is given back.
+  // The connection was never served: its place is given back.
   void give_back(const Ticket& ticket);
+  // transport::ConnectionOwner: a served connection is gone. Its ticket goes with its session.
+  void finished(transport::Connection& conn, bool opened) override;
   void refused(runtime::Refusal why, const std::string& peer);
   void serve_dtls(std::size_t loop, const transport::PeerAddress& peer, transport::SslPtr verified,
                   Ticket ticket);
-  void serve(std::size_t loop, std::unique_ptr<transport::Stream> stream, Ticket ticket,
-             transport::ConnectionLimits limits = {});
+  void serve(std::size_t loop, std::unique_ptr<transport::Stream> stream, Ticket ticket);
   bool datagrams() const;
-  // A datagram session's: its read buffer never needs more than the largest datagram taken.
-  transport::ConnectionLimits datagram_limits() const;
+  // What the listener's connections share: the log name and limits. A datagram session's read
+  // buffer never needs more than the largest datagram taken.
+  std::shared_ptr<const transport::ConnectionSettings> connection_settings() const;
   template <class F>
   void for_each_connection(F&& f);
 
@@ -87,6 +90,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   std::shared_ptr<runtime::ListenerShared> shared_;
   std::shared_ptr<runtime::Admission> admission_;
   std::shared_ptr<transport::BufferBudget> budget_;
+  std::shared_ptr<const transport::ConnectionSettings> settings_;
   std::vector<std::shared_ptr<transport::TcpAcceptor>> acceptors_;  // by loop index
   std::vector<std::shared_ptr<transport::UdpEndpoint>> endpoints_;  // udp, dtls: by loop index
   std::vector<std::unique_ptr<transport::DtlsGate>> gates_;         // dtls: by loop index

@@ -19,21 +19,20 @@ std::string read_end(const boost::system::error_code& ec) {
 }  // namespace
 
 Connection::Connection(boost::asio::io_context& loop, std::unique_ptr<Stream> stream, Logger& log,
-                       std::string component, ConnectionLimits limits)
+                       std::shared_ptr<const ConnectionSettings> settings)
     : loop_(loop),
       stream_(std::move(stream)),
       log_(log),
-      component_(std::move(component)),
-      limits_(std::move(limits)),
-      read_size_(stream_->waits_for_readable() ? std::min<std::size_t>(1024, limits_.read_chunk)
-                                               : limits_.read_chunk) {}
+      settings_(std::move(settings)),
+      read_size_(stream_->waits_for_readable() ? std::min<std::size_t>(1024, limits().read_chunk)
+                                               : limits().read_chunk) {}
 
 Connection::~Connection() = default;
 
 void Connection::start(std::shared_ptr<ConnectionHandler> handler,
-                       std::function<void(bool)> finished) {
+                       std::shared_ptr<ConnectionOwner> owner) {
   handler_ = std::move(handler);
-  finished_ = std::move(finished);
+  owner_ = std::move(owner);
   stream_->async_start([self = shared_from_this()](const boost::system::error_code& ec) {
     if (self->state_ != State::starting) return;
     if (ec) {
@@ -47,7 +46,7 @@ void Connection::start(std::shared_ptr<ConnectionHandler> handler,
       return;
     }
     if (self->log_.enabled(LogLevel::debug)) {
-      self->log_.debug(self->component_, "connection from " + self->stream_->remote_address());
+      self->log_.debug(self->component(), "connection from " + self->stream_->remote_address());
     }
     self->read_more();
   });
@@ -58,7 +57,7 @@ void Connection::read_more() {
   // Past the process's budget, a connection holding part of a message reads no more until the
   // total falls. One holding nothing reads on: what it reads whole is used at once, and the
   // devices that send whole messages are served while half-sent ones wait.
-  const auto& budget = limits_.budget;
+  const auto& budget = limits().budget;
   if (budget && input_begin_ != input_end_ && budget->over() && budget->wait(shared_from_this())) {
     holds_ |= static_cast<std::uint8_t>(Hold::memory);
     return;
@@ -81,7 +80,7 @@ void Connection::read_more() {
   if (ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) {
     // A byte stream's buffer follows its traffic; a datagram's is sized above, per datagram.
     if (!stream_->datagrams()) {
-      if (n == room.size() && read_size_ < limits_.read_chunk) {
+      if (n == room.size() && read_size_ < limits().read_chunk) {
         read_size_ *= 2;  // a busy device: bigger reads, fewer calls
       } else if (n < read_size_ / 4 && read_size_ > 1024) {
         read_size_ /= 2;
@@ -113,12 +112,12 @@ bool Connection::make_room() {
     std::memmove(input_.data(), input_.data() + input_begin_, input_end_ - input_begin_);
     input_end_ -= input_begin_;
     input_begin_ = 0;
-  } else if (input_.size() >= limits_.max_buffered_input) {
-    finish("more than " + std::to_string(limits_.max_buffered_input) +
+  } else if (input_.size() >= limits().max_buffered_input) {
+    finish("more than " + std::to_string(limits().max_buffered_input) +
            " bytes received without a complete message");
     return false;
   } else {
-    input_.resize(std::min(input_.size() * 2, limits_.max_buffered_input));
+    input_.resize(std::min(input_.size() * 2, limits().max_buffered_input));
   }
   return true;
 }
@@ -162,7 +161,7 @@ void Connection::process_input() {
   }
   in_handler_ = false;
   // A buffer grown for one large message goes once it is used (never while a read fills it).
-  if (!reading_ && input_begin_ == input_end_ && input_.size() > limits_.read_chunk) {
+  if (!reading_ && input_begin_ == input_end_ && input_.size() > limits().read_chunk) {
     std::vector<std::uint8_t>().swap(input_);
     input_begin_ = input_end_ = 0;
   }
@@ -170,11 +169,11 @@ void Connection::process_input() {
 }
 
 void Connection::account() {
-  if (!limits_.budget) return;
+  if (!limits().budget) return;
   const std::size_t held =
       state_ == State::closed ? 0 : input_end_ - input_begin_ + pending_.size() + writing_.size();
   const auto now = static_cast<std::int64_t>(held);
-  limits_.budget->add(now - std::exchange(charged_, now));
+  limits().budget->add(now - std::exchange(charged_, now));
 }
 
 void Connection::write(std::span<const std::uint8_t> data) {
@@ -185,7 +184,7 @@ void Connection::write(std::span<const std::uint8_t> data) {
   }
   pending_.insert(pending_.end(), data.begin(), data.end());
   account();
-  if (write_queue_size() > limits_.write_high_water) above_high_water_ = true;
+  if (write_queue_size() > limits().write_high_water) above_high_water_ = true;
   // Later in this turn of the loop, not now: the PUBACKs for a batch of messages the hub
   // accepted go out in one send() instead of one each.
   if (writing_now_ || flush_scheduled_) return;
@@ -246,17 +245,17 @@ void Connection::finish(const std::string& reason) {
   const bool was_open = state_ != State::starting;
   state_ = State::closed;
   account();
-  for (auto& [id, timer] : timers_) timer->cancel();
+  disarm_timers();
   stream_->close();
   if (log_.enabled(LogLevel::debug)) {
-    log_.debug(component_, "connection " + stream_->remote_address() + " closed: " + reason);
+    log_.debug(component(), "connection " + stream_->remote_address() + " closed: " + reason);
   }
   // Deferred: finish may be reached from inside a handler call, which must return first.
   boost::asio::post(loop_, [self = shared_from_this(), was_open] {
     if (was_open) self->handler_->on_closed();
     self->handler_.reset();
-    self->timers_.clear();
-    if (self->finished_) std::exchange(self->finished_, nullptr)(was_open);
+    self->more_timers_.clear();
+    if (auto owner = std::move(self->owner_)) owner->finished(*self, was_open);
   });
 }
 
@@ -274,9 +273,10 @@ void Connection::resume_reading(Hold who) {
   });
 }
 
-boost::asio::steady_timer* Connection::find_timer(std::uint32_t id) {
-  for (auto& [tid, timer] : timers_) {
-    if (tid == id) return timer.get();
+Connection::Timer* Connection::find_timer(std::uint32_t id) {
+  if (timer_.owner != nullptr && timer_.id == id) return &timer_;
+  for (auto& t : more_timers_) {
+    if (t.id == id) return &t;
   }
   return nullptr;
 }
@@ -285,25 +285,35 @@ void Connection::set_timer(std::uint32_t id, std::chrono::milliseconds after) {
   if (state_ == State::closed) return;
   auto* timer = find_timer(id);
   if (timer == nullptr) {
-    timers_.emplace_back(id, std::make_unique<boost::asio::steady_timer>(loop_));
-    timer = timers_.back().second.get();
+    // A disarmed entry is free: its id has nothing pending.
+    if (timer_.owner == nullptr || !timer_.armed()) {
+      timer = &timer_;
+    } else {
+      for (auto& t : more_timers_) {
+        if (!t.armed()) timer = &t;
+      }
+      if (timer == nullptr) timer = &more_timers_.emplace_front();
+    }
+    timer->owner = this;
+    timer->id = id;
   }
-  timer->expires_after(after);
-  // A timer re-armed (or cancelled and made anew) after it fired but before its handler ran must
-  // not fire twice: the handler checks the expiry it was armed for.
-  const auto armed_for = timer->expiry();
-  timer->async_wait([weak = weak_from_this(), id, armed_for](const boost::system::error_code& ec) {
-    auto self = weak.lock();
-    if (!self || ec || self->state_ != State::open) return;
-    const auto* t = self->find_timer(id);
-    if (t == nullptr || t->expiry() != armed_for) return;
-    self->handler_->on_timer(id);
-  });
+  boost::asio::use_service<TimerQueue>(loop_).arm(*timer, after);
 }
 
 void Connection::cancel_timer(std::uint32_t id) {
-  // Gone, not just stopped: an MQTT connect timer would otherwise stay for the connection's life.
-  std::erase_if(timers_, [id](const auto& t) { return t.first == id; });
+  if (auto* timer = find_timer(id)) timer->disarm();
+}
+
+void Connection::disarm_timers() {
+  timer_.disarm();
+  for (auto& t : more_timers_) t.disarm();
+}
+
+void Connection::timer_expired(std::uint32_t id) {
+  if (state_ != State::open) return;
+  // The handler may close the connection and let go of the last reference to it.
+  const auto self = shared_from_this();
+  handler_->on_timer(id);
 }
 
 void Connection::drain() {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <forward_list>
 #include <functional>
 #include <memory>
 #include <span>
@@ -12,11 +13,11 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "iotgw/common/log.hpp"
 #include "transport/buffer_budget.hpp"
 #include "transport/stream.hpp"
+#include "transport/timer_queue.hpp"
 
 namespace iotgw::transport {
 
@@ -37,6 +38,14 @@ class ConnectionHandler {
   virtual void on_closed() = 0;
 };
 
+// Who holds a connection from its start until it finishes (a listener), told once it has.
+class ConnectionOwner {
+ public:
+  virtual ~ConnectionOwner() = default;
+  // On the connection's loop; `opened`: its transport handshake completed.
+  virtual void finished(Connection& conn, bool opened) = 0;
+};
+
 struct ConnectionLimits {
   std::size_t read_chunk = std::size_t{16} * 1024;
   std::size_t max_buffered_input =
@@ -47,17 +56,23 @@ struct ConnectionLimits {
   std::shared_ptr<BufferBudget> budget;
 };
 
+// What every connection of a listener shares: an idle device should not carry its own copy.
+struct ConnectionSettings {
+  std::string component;  // names the connection in the log
+  ConnectionLimits limits;
+};
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(boost::asio::io_context& loop, std::unique_ptr<Stream> stream, Logger& log,
-             std::string component, ConnectionLimits limits = {});
+             std::shared_ptr<const ConnectionSettings> settings);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Starts the stream (handshake), then on_open, then reading. `finished` runs once at the end.
-  // `finished` hears whether the connection ever opened (its transport handshake completed).
-  void start(std::shared_ptr<ConnectionHandler> handler, std::function<void(bool opened)> finished);
+  // Starts the stream (handshake), then on_open, then reading. The owner (may be null) is told
+  // once at the end.
+  void start(std::shared_ptr<ConnectionHandler> handler, std::shared_ptr<ConnectionOwner> owner);
 
   void write(std::span<const std::uint8_t> data);
   std::size_t write_queue_size() const { return pending_.size() + writing_.size(); }
@@ -80,7 +95,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closed() const { return state_ == State::closed; }
   boost::asio::io_context& loop() { return loop_; }
   const Stream& stream() const { return *stream_; }
-  const std::string& component() const { return component_; }
+  const std::string& component() const { return settings_->component; }
 
  private:
   enum class State { starting, open, closing, closed };
@@ -97,10 +112,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::asio::io_context& loop_;
   std::unique_ptr<Stream> stream_;
   Logger& log_;
-  std::string component_;
-  ConnectionLimits limits_;
+  std::shared_ptr<const ConnectionSettings> settings_;
+  const ConnectionLimits& limits() const { return settings_->limits; }
   std::shared_ptr<ConnectionHandler> handler_;
-  std::function<void(bool)> finished_;
+  std::shared_ptr<ConnectionOwner> owner_;
 
   State state_ = State::starting;
   bool reading_ = false;     // a read, a wait for readable, or the next read_more is pending
@@ -121,9 +136,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string close_reason_;
   std::int64_t charged_ = 0;  // what the budget counts for this connection
 
-  boost::asio::steady_timer* find_timer(std::uint32_t id);
-  // A connection has two or three timers: a vector is smaller than any map.
-  std::vector<std::pair<std::uint32_t, std::unique_ptr<boost::asio::steady_timer>>> timers_;
+  // An entry in the loop's TimerQueue for one of the handler's timer ids.
+  struct Timer final : TimerQueue::Entry {
+    Connection* owner = nullptr;
+    std::uint32_t id = 0;
+    void expired() override { owner->timer_expired(id); }
+  };
+  Timer* find_timer(std::uint32_t id);
+  void timer_expired(std::uint32_t id);
+  void disarm_timers();
+  // Devices hold one timer at a time (MQTT's connect timer gives way to its keep-alive): that one
+  // is inline, and any more are in the list.
+  Timer timer_;
+  std::forward_list<Timer> more_timers_;
 };
 
 }  // namespace iotgw::transport

@@ -28,6 +28,9 @@ struct Harness {
   bridge::LoopbackBridge bridge{true, plugins.log};
   metrics::Registry registry;
   std::shared_ptr<runtime::ListenerShared> shared;
+  std::shared_ptr<const transport::ConnectionSettings> settings =
+      std::make_shared<const transport::ConnectionSettings>(
+          transport::ConnectionSettings{"fuzz", {}});
 
   Harness() {
     auto adapter = plugins.make<runtime::AdapterInstance>(IOTGW_FUZZ_ADAPTER, IOTGW_FUZZ_OPTIONS);
@@ -54,8 +57,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   boost::asio::io_context loop(1);
   auto conn = std::make_shared<transport::Connection>(
       loop, std::make_unique<fuzz::MemoryStream>(loop, std::move(chunks)), harness.plugins.log,
-      "fuzz");
-  conn->start(std::make_shared<runtime::Session>(harness.shared, 0), [](bool) {});
+      harness.settings);
+  conn->start(std::make_shared<runtime::Session>(harness.shared, 0), nullptr);
   loop.run();  // ends when the input is used up and the connection has closed
   return 0;
 }

@@ -447,7 +447,7 @@ class AdapterConnection {
   // send_upstream, so that a protocol's last word (an MQTT will) still goes up.
   virtual void on_closed() {}
 
- protected:
+  // The connection this adapter serves (the host's callbacks reach it through here too).
   Connection& connection() { return conn_; }
 
  private:
@@ -562,22 +562,18 @@ std::span<const iotgw_config_key> declared_keys() {
   }
 }
 
-struct ConnState {
-  std::unique_ptr<AdapterConnection> impl;
-  const iotgw_host_api* api;
-  iotgw_conn* conn;
-};
-
 // A callback that has no error channel: an exception closes the connection.
 template <class F>
 void on_conn(void* state, F&& f) {
-  auto* s = static_cast<ConnState*>(state);
+  // The state is the adapter's connection itself: a wrapper would be one more allocation per
+  // device.
+  auto& c = *static_cast<AdapterConnection*>(state);
   try {
-    f(*s->impl);
+    f(c);
   } catch (const std::exception& e) {
-    s->api->close(s->conn, e.what());
+    c.connection().close(e.what());
   } catch (...) {
-    s->api->close(s->conn, "unknown exception in adapter");
+    c.connection().close("unknown exception in adapter");
   }
 }
 
@@ -595,18 +591,14 @@ struct AdapterThunks {
     // api is reachable through the adapter's Context; the instance keeps it.
     auto* self = static_cast<A*>(instance);
     return guarded(error, IOTGW_ERR_REFUSED, [&] {
-      auto s = std::make_unique<ConnState>();
-      s->api = self->context().api();
-      s->conn = conn;
-      s->impl = self->open(Connection(s->api, conn), *info);
-      *state = s.release();
+      *state = self->open(Connection(self->context().api(), conn), *info).release();
     });
   }
   static iotgw_status on_bytes(void* state, iotgw_bytes data, std::size_t* consumed,
                                iotgw_error* error) {
-    auto* s = static_cast<ConnState*>(state);
+    auto* c = static_cast<AdapterConnection*>(state);
     return guarded(error, IOTGW_ERR_PROTOCOL, [&] {
-      *consumed = s->impl->on_bytes({data.data, data.size});
+      *consumed = c->on_bytes({data.data, data.size});
     });
   }
   static void on_writable(void* state) {
@@ -625,9 +617,8 @@ struct AdapterThunks {
     on_conn(state, [&](AdapterConnection& c) { c.on_upstream_result(token, outcome, reason); });
   }
   static void on_downstream(void* state, const iotgw_msg* msg, std::uint64_t delivery) {
-    auto* s = static_cast<ConnState*>(state);
     on_conn(state, [&](AdapterConnection& c) {
-      c.on_downstream(Message(s->api, const_cast<iotgw_msg*>(msg)), delivery);
+      c.on_downstream(Message(c.connection().api(), const_cast<iotgw_msg*>(msg)), delivery);
     });
   }
   static void on_drain(void* state) {
@@ -657,9 +648,9 @@ struct AdapterThunks {
     });
   }
   static void close(void* state) {
-    std::unique_ptr<ConnState> s(static_cast<ConnState*>(state));
+    std::unique_ptr<AdapterConnection> c(static_cast<AdapterConnection*>(state));
     try {
-      s->impl->on_closed();
+      c->on_closed();
     } catch (...) {  // the connection is gone; nothing left to tell
     }
   }
