@@ -76,11 +76,11 @@ bool C2dLinks::on_message(proton::delivery& d, const proton::message& m) {
   auto& l = it->second;
   const std::uint64_t n = l.next_delivery++;
   l.unsettled[n] = d;
-  auto msg = std::make_unique<iotgw_msg>(from_amqp(m, device));
   // A broker's own word that it delivered this before: from a broker, the AMQP header's
   // first-acquirer as well (IoT Hub's C2D carries no meaningful header, its annotation says).
-  msg->scope(IOTGW_PROP_SYSTEM)
-      .set("delivery-count", std::to_string(earlier_deliveries(m, !settings_.iothub)));
+  auto from = from_hub(m, device, !settings_.iothub);
+  auto msg = std::make_unique<iotgw_msg>(std::move(from.msg));
+  msg->scope(IOTGW_PROP_SYSTEM).set("delivery-count", std::to_string(from.earlier_deliveries));
   if (!deliver_(device, std::move(msg), n)) {
     // The device cannot take it: the hub keeps it. (Looked up again: deliver_ may have
     // changed the links.)

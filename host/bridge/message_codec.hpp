@@ -17,4 +17,12 @@ iotgw_msg from_amqp(const proton::message& msg, const std::string& device_id);
 // the message may have been acquired before (RabbitMQ marks redeliveries only so).
 std::uint32_t earlier_deliveries(const proton::message& msg, bool trust_first_acquirer);
 
+// Both of the above in one pass over the message's annotations, as a C2D delivery needs them.
+struct FromHub {
+  iotgw_msg msg;
+  std::uint32_t earlier_deliveries = 0;
+};
+FromHub from_hub(const proton::message& msg, const std::string& device_id,
+                 bool trust_first_acquirer);
+
 }  // namespace iotgw::bridge

@@ -2,9 +2,15 @@
 // annotation, AMQP 1.0 brokers in the header (delivery-count, or only first-acquirer, as
 // RabbitMQ does). Messages are built with Proton as a hub or broker would send them. And the
 // body section the bridge writes upstream.
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include <proton/annotation_key.hpp>
+#include <proton/binary.hpp>
+#include <proton/codec/vector.hpp>
 #include <proton/message.hpp>
 #include <proton/symbol.hpp>
 #include <proton/timestamp.hpp>
@@ -116,6 +122,77 @@ TEST(FromAmqp, TheExpiryComesDownAsIso8601) {
                 .scope(IOTGW_PROP_SYSTEM)
                 .get("absolute-expiry-time"),
             nullptr);
+}
+
+// Properties and annotations are read in place, not as proton::values: the text each type
+// comes down as must stay what amqp_text (and, for keys, Proton's printing) made of it.
+TEST(FromAmqp, EveryTypeOfPropertyComesDownAsItsTextAsBefore) {
+  const std::vector<std::pair<std::string, proton::value>> values = {
+      {"string", std::string("text")},
+      {"symbol", proton::symbol("sym")},
+      {"binary", proton::binary(std::string("bytes"))},
+      {"bool", true},
+      {"ubyte", std::uint8_t{200}},
+      {"byte", std::int8_t{-5}},
+      {"ushort", std::uint16_t{60000}},
+      {"short", std::int16_t{-300}},
+      {"uint", std::uint32_t{4000000000U}},
+      {"int", std::int32_t{-7}},
+      {"ulong", std::uint64_t{18000000000000000000ULL}},
+      {"long", std::int64_t{-9000000000LL}},
+      {"timestamp", proton::timestamp(1796079484042)},
+      {"float", 1.5F},
+      {"double", -2.25},
+      {"list", std::vector<proton::value>{std::int32_t{1}, std::string("two")}},
+      {"null", proton::value()},
+  };
+  // Annotations of any value type; application properties of the scalar ones, all that
+  // Proton lets a sender put there.
+  std::vector<std::pair<proton::value, proton::value>> app, ann;
+  for (const auto& [key, v] : values) {
+    if (proton::type_id_is_scalar(v.type())) app.emplace_back(key, v);
+    ann.emplace_back(proton::symbol(key), v);
+  }
+  proton::message m("payload");
+  m.properties().value(app);
+  m.message_annotations().value(ann);
+  const auto msg = from_amqp(m, "dev1");
+  for (const auto& [key, v] : values) {
+    SCOPED_TRACE(key);
+    const auto* n = msg.scope(IOTGW_PROP_ANNOTATION).get(key);
+    ASSERT_NE(n, nullptr);
+    EXPECT_EQ(*n, amqp_text(v));
+    if (!proton::type_id_is_scalar(v.type())) continue;
+    const auto* a = msg.scope(IOTGW_PROP_APPLICATION).get(key);
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(*a, amqp_text(v));
+  }
+}
+
+TEST(FromAmqp, KeysOfOtherTypesArePrintedAndTheRestOfTheSectionStays) {
+  proton::message m("payload");
+  m.message_annotations().put(proton::annotation_key(std::uint64_t{42}), std::string("by number"));
+  m.message_annotations().put(proton::annotation_key(proton::symbol("name")), std::string("x"));
+  const auto msg = from_amqp(m, "dev1");
+  const auto& ann = msg.scope(IOTGW_PROP_ANNOTATION);
+  ASSERT_NE(ann.get("42"), nullptr);
+  EXPECT_EQ(*ann.get("42"), "by number");
+  ASSERT_NE(ann.get("name"), nullptr);
+  EXPECT_EQ(*ann.get("name"), "x");
+}
+
+TEST(FromHub, TheMessageAndItsEarlierDeliveriesInOnePass) {
+  auto m = with_header(1, false);
+  annotate(m, std::int64_t{4});
+  m.properties().put("k", std::string("v"));
+  const auto from = from_hub(m, "dev1", false);
+  EXPECT_EQ(from.earlier_deliveries, 4U);
+  EXPECT_EQ(from.earlier_deliveries, earlier_deliveries(m, false));
+  EXPECT_EQ(*from.msg.scope(IOTGW_PROP_ANNOTATION).get("iothub-deliverycount"), "4");
+  EXPECT_EQ(*from.msg.scope(IOTGW_PROP_APPLICATION).get("k"), "v");
+  // A generic broker's redelivery mark, with no annotation.
+  EXPECT_EQ(from_hub(with_header(0, false), "dev1", true).earlier_deliveries, 1U);
+  EXPECT_EQ(from_hub(with_header(0, false), "dev1", false).earlier_deliveries, 0U);
 }
 
 }  // namespace
