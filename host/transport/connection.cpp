@@ -301,12 +301,16 @@ void Connection::set_timer(std::uint32_t id, std::chrono::milliseconds after) {
 }
 
 void Connection::cancel_timer(std::uint32_t id) {
-  if (auto* timer = find_timer(id)) timer->disarm();
+  auto* timer = find_timer(id);
+  if (timer != nullptr && timer->armed())
+    boost::asio::use_service<TimerQueue>(loop_).disarm(*timer);
 }
 
 void Connection::disarm_timers() {
-  timer_.disarm();
-  for (auto& t : more_timers_) t.disarm();
+  if (timer_.armed()) boost::asio::use_service<TimerQueue>(loop_).disarm(timer_);
+  for (auto& t : more_timers_) {
+    if (t.armed()) boost::asio::use_service<TimerQueue>(loop_).disarm(t);
+  }
 }
 
 void Connection::timer_expired(std::uint32_t id) {

@@ -24,6 +24,15 @@ void TimerQueue::arm(Entry& entry, std::chrono::milliseconds after) {
   wait_for_first();
 }
 
+void TimerQueue::disarm(Entry& entry) {
+  entry.unlink();
+  if (entries_.empty() && waiting_) {
+    waiting_ = false;
+    ++generation_;
+    timer_.cancel();
+  }
+}
+
 void TimerQueue::wait_for_first() {
   if (entries_.empty()) return;
   const auto first = entries_.begin()->deadline_;

@@ -30,7 +30,6 @@ class TimerQueue final : public boost::asio::execution_context::service {
     Entry& operator=(const Entry&) = delete;
 
     bool armed() const { return is_linked(); }
-    void disarm() { unlink(); }
 
    protected:
     virtual ~Entry() = default;
@@ -53,6 +52,9 @@ class TimerQueue final : public boost::asio::execution_context::service {
 
   // Arms `entry` for `after` from now, replacing what it was armed for.
   void arm(Entry& entry, std::chrono::milliseconds after);
+  // Disarms `entry`. The last one out cancels the loop's wait: a pending wait is work, and
+  // io_context::run would otherwise not return until it ended.
+  void disarm(Entry& entry);
 
  private:
   void shutdown() override;

@@ -54,7 +54,7 @@ TEST(TimerQueue, ArmingAgainReplacesTheDeadlineAndDisarmingStopsIt) {
   queue_of(loop).arm(sooner, 60s);
   queue_of(loop).arm(sooner, 20ms);  // brought forward past the loop's current wait
   queue_of(loop).arm(stopped, 10ms);
-  stopped.disarm();
+  queue_of(loop).disarm(stopped);
   loop.run();
   EXPECT_EQ(fired, (std::vector<int>{2, 1}));
 }
@@ -86,6 +86,22 @@ TEST(TimerQueue, AnOwnerMayArmAgainOrDestroyAnotherFromInsideExpired) {
   queue_of(loop).arm(*victim, 1ms);  // same deadline, after `ticking`: destroyed before its turn
   loop.run();
   EXPECT_EQ(fired, (std::vector<int>{1, 1, 1}));
+}
+
+TEST(TimerQueue, TheLastEntryDisarmedLetsTheLoopEnd) {
+  // A closed connection's timer must not keep io_context::run going until its deadline (the
+  // adapter fuzz harness waited out MQTT's connect timeout for every input).
+  boost::asio::io_context loop(1);
+  std::vector<int> fired;
+  Recorded a(fired, 1), b(fired, 2);
+  queue_of(loop).arm(a, 1h);
+  queue_of(loop).arm(b, 2h);
+  queue_of(loop).disarm(b);
+  queue_of(loop).disarm(a);
+  const auto started = std::chrono::steady_clock::now();
+  loop.run();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1min);  // not the hour
+  EXPECT_TRUE(fired.empty());
 }
 
 TEST(TimerQueue, ALoopDestroyedFirstLeavesItsEntriesDisarmed) {
