@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <optional>
 #include <utility>
-#include <vector>
 
 #include <proton/annotation_key.hpp>
 #include <proton/codec/decoder.hpp>

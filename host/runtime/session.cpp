@@ -159,7 +159,6 @@ void Session::on_auth_done(std::uint64_t token, iotgw_status status,
   // can then say "server unavailable" or "not authorized" as the hub decided.
   device_id_ = identity.device_id;
   login_ = std::make_unique<bridge::Identity>(identity);
-  login_->hub_token.clear();  // the bridge has its own
   auth_token_ = token;
   device_ = listener_->bridge.attach(conn_->loop(), identity, weak_from_this());
 }

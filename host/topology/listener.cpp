@@ -280,7 +280,7 @@ void Listener::serve(std::size_t loop, std::unique_ptr<transport::Stream> stream
     live_.emplace(conn.get(), conn);
   }
   auto session = std::make_shared<runtime::Session>(shared_, loop);
-  session->hold(ticket);
+  session->hold(std::move(ticket));
   shared_->metrics.accepted.inc();
   shared_->metrics.open.add(1);
   // The session holds the ticket: an owner callback capturing it would be one more allocation

@@ -301,16 +301,18 @@ void Connection::set_timer(std::uint32_t id, std::chrono::milliseconds after) {
 }
 
 void Connection::cancel_timer(std::uint32_t id) {
-  auto* timer = find_timer(id);
-  if (timer != nullptr && timer->armed())
-    boost::asio::use_service<TimerQueue>(loop_).disarm(*timer);
+  if (auto* timer = find_timer(id)) disarm(*timer);
+}
+
+void Connection::disarm(Timer& timer) {
+  // Through the loop's queue, which lets its wait go with the last entry; an idle entry needs
+  // no lookup of the queue.
+  if (timer.armed()) boost::asio::use_service<TimerQueue>(loop_).disarm(timer);
 }
 
 void Connection::disarm_timers() {
-  if (timer_.armed()) boost::asio::use_service<TimerQueue>(loop_).disarm(timer_);
-  for (auto& t : more_timers_) {
-    if (t.armed()) boost::asio::use_service<TimerQueue>(loop_).disarm(t);
-  }
+  disarm(timer_);
+  for (auto& t : more_timers_) disarm(t);
 }
 
 void Connection::timer_expired(std::uint32_t id) {

@@ -144,6 +144,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   };
   Timer* find_timer(std::uint32_t id);
   void timer_expired(std::uint32_t id);
+  void disarm(Timer& timer);
   void disarm_timers();
   // Devices hold one timer at a time (MQTT's connect timer gives way to its keep-alive): that one
   // is inline, and any more are in the list.

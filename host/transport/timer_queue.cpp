@@ -7,10 +7,6 @@ boost::asio::execution_context::id TimerQueue::id;
 TimerQueue::TimerQueue(boost::asio::io_context& loop)
     : boost::asio::execution_context::service(loop), timer_(loop) {}
 
-TimerQueue::~TimerQueue() {
-  entries_.clear();
-}
-
 void TimerQueue::shutdown() {
   // Owners that outlive the loop must find their entries unlinked, not pointing in here.
   entries_.clear();

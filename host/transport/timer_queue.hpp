@@ -48,7 +48,6 @@ class TimerQueue final : public boost::asio::execution_context::service {
   explicit TimerQueue(boost::asio::io_context& loop);
   TimerQueue(const TimerQueue&) = delete;
   TimerQueue& operator=(const TimerQueue&) = delete;
-  ~TimerQueue() override;
 
   // Arms `entry` for `after` from now, replacing what it was armed for.
   void arm(Entry& entry, std::chrono::milliseconds after);

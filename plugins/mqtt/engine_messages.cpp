@@ -35,8 +35,9 @@ bool Engine::resolve_alias(Publish& p) {
          reason::topic_alias_invalid);
     return false;
   }
-  if (traffic().aliases_in.size() < alias) traffic().aliases_in.resize(alias);
-  auto& known = traffic().aliases_in[alias - 1];
+  auto& aliases = traffic().aliases_in;
+  if (aliases.size() < alias) aliases.resize(alias);
+  auto& known = aliases[alias - 1];
   if (p.topic.empty()) {
     if (known.empty()) {
       fail("topic alias " + std::to_string(alias) + " was never set", reason::protocol_error);
@@ -139,10 +140,11 @@ void Engine::handle(Publish& p) {
 void Engine::on_upstream_result(std::uint64_t token, iotgw_outcome outcome,
                                 const std::string& why) {
   const TrimOnReturn trim_after{*this};
-  auto it = traffic().upstream.find(token);
-  if (it == traffic().upstream.end() || state_ != State::connected) return;
+  auto& upstream = traffic().upstream;
+  auto it = upstream.find(token);
+  if (it == upstream.end() || state_ != State::connected) return;
   const auto packet_id = it->second;
-  traffic().upstream.erase(it);
+  upstream.erase(it);
   if (outcome == IOTGW_REJECTED && v5()) {
     // It will never be accepted: MQTT 5 says so in the PUBACK, and the client goes on.
     Ack ack{PacketType::puback, packet_id, refusal_code(why), {}};
@@ -170,8 +172,9 @@ void Engine::handle(const Ack& a) {
     fail("QoS 2 is not served", reason::protocol_error);
     return;
   }
-  auto it = traffic().downstream.find(a.packet_id);
-  if (it == traffic().downstream.end()) return;  // a PUBACK for something we no longer hold
+  auto& downstream = traffic().downstream;
+  auto it = downstream.find(a.packet_id);
+  if (it == downstream.end()) return;  // a PUBACK for something we no longer hold
   if (a.reason >= reason::unspecified) {
     // An MQTT 5 device refused it: the hub dead-letters it rather than offering it again.
     host_.settle(it->second, IOTGW_REJECTED,
@@ -180,7 +183,7 @@ void Engine::handle(const Ack& a) {
   } else {
     host_.settle(it->second, IOTGW_ACCEPTED);
   }
-  traffic().downstream.erase(it);
+  downstream.erase(it);
   send_waiting_downstream();
 }
 
@@ -235,15 +238,15 @@ void Engine::on_downstream(MessageData message, std::uint64_t delivery) {
 }
 
 void Engine::send_waiting_downstream() {
+  auto& t = traffic();
   std::size_t sent = 0;
-  while (sent < traffic().waiting_downstream.size() &&
-         traffic().downstream.size() < client_receive_max_ && state_ == State::connected) {
-    auto& [message, delivery] = traffic().waiting_downstream[sent++];
+  while (sent < t.waiting_downstream.size() && t.downstream.size() < client_receive_max_ &&
+         state_ == State::connected) {
+    auto& [message, delivery] = t.waiting_downstream[sent++];
     send_downstream(std::move(message), delivery);
   }
-  traffic().waiting_downstream.erase(
-      traffic().waiting_downstream.begin(),
-      traffic().waiting_downstream.begin() + static_cast<std::ptrdiff_t>(sent));
+  t.waiting_downstream.erase(t.waiting_downstream.begin(),
+                             t.waiting_downstream.begin() + static_cast<std::ptrdiff_t>(sent));
 }
 
 void Engine::send_downstream(MessageData message, std::uint64_t delivery) {
@@ -291,12 +294,13 @@ void Engine::send_downstream(MessageData message, std::uint64_t delivery) {
 
 void Engine::alias_outbound(Publish& p) {
   if (client_alias_max_ == 0) return;
-  if (auto it = traffic().aliases_out.find(p.topic); it != traffic().aliases_out.end()) {
+  auto& aliases = traffic().aliases_out;
+  if (auto it = aliases.find(p.topic); it != aliases.end()) {
     p.props.topic_alias = it->second;
     p.topic.clear();
-  } else if (traffic().aliases_out.size() < client_alias_max_) {
-    const auto alias = static_cast<std::uint16_t>(traffic().aliases_out.size() + 1);
-    traffic().aliases_out.emplace(p.topic, alias);
+  } else if (aliases.size() < client_alias_max_) {
+    const auto alias = static_cast<std::uint16_t>(aliases.size() + 1);
+    aliases.emplace(p.topic, alias);
     p.props.topic_alias = alias;
   }
 }

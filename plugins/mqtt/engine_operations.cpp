@@ -298,12 +298,12 @@ void Engine::call_method(const HubRequest& request) {
   }
   // The host never says a call has timed out; a device that leaves calls unanswered must not
   // grow this without end. The oldest is the one the hub has most likely given up on.
-  if (traffic().method_calls.size() >= options_->max_operations) {
-    debug("method call " + std::to_string(*traffic().method_calls.begin()) +
-          " forgotten: too many unanswered");
-    traffic().method_calls.erase(traffic().method_calls.begin());
+  auto& calls = traffic().method_calls;
+  if (calls.size() >= options_->max_operations) {
+    debug("method call " + std::to_string(*calls.begin()) + " forgotten: too many unanswered");
+    calls.erase(calls.begin());
   }
-  traffic().method_calls.insert(request.id);
+  calls.insert(request.id);
   publish_at_most_once(std::move(*topic), std::string(request.body));
 }
 

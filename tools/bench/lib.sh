@@ -33,6 +33,9 @@ bench_registry() {
   } > "$1"
 }
 
+# listener_port LOG NAME: the port iotgw's listener NAME bound, from its log.
+listener_port() { sed -n "s/.*listener $2\] listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p" "$1"; }
+
 # start_hub REGISTRY LOG [ARGS...]: iotgw-hub on a free port; sets hub_pid and hub_port.
 start_hub() {
   build/release/tools/hub/iotgw-hub --registry "$1" --listen 127.0.0.1:0 "${@:3}" > "$2" 2>&1 &
